@@ -16,6 +16,17 @@ export function selectorMatches(selector: WorkloadSelector | undefined, labels: 
   return true;
 }
 
+/**
+ * The workload selector of any Istio kind: `selector.matchLabels` (AuthorizationPolicy, PeerAuthentication,
+ * RequestAuthentication, Telemetry, WasmPlugin) or `workloadSelector.labels` (Sidecar, EnvoyFilter).
+ */
+export function selectorOf(policy: KubeObject): WorkloadSelector | undefined {
+  const spec = policy.spec;
+  if (spec?.selector) return spec.selector;
+  if (spec?.workloadSelector) return { matchLabels: spec.workloadSelector.labels ?? {} };
+  return undefined;
+}
+
 export function targetRefsOf(spec: { targetRef?: PolicyTargetReference; targetRefs?: PolicyTargetReference[] } | undefined): PolicyTargetReference[] {
   if (!spec) return [];
   return [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])];
@@ -26,7 +37,7 @@ export type Scope = 'workload' | 'namespace' | 'mesh' | 'targetRefs';
 /** How a policy is scoped: by targetRefs (waypoints/gateways), mesh-wide (root ns), namespace or workload. */
 export function policyScope(policy: KubeObject, rootNamespace: string): Scope {
   if (targetRefsOf(policy.spec).length > 0) return 'targetRefs';
-  if (policy.spec?.selector) return 'workload';
+  if (selectorOf(policy)) return 'workload';
   return policy.metadata.namespace === rootNamespace ? 'mesh' : 'namespace';
 }
 
@@ -39,8 +50,7 @@ export function appliesToWorkload(policy: KubeObject, w: WorkloadKey, rootNamesp
   if (targetRefsOf(policy.spec).length > 0) return false;
   const ns = policy.metadata.namespace;
   if (ns !== rootNamespace && ns !== w.namespace) return false;
-  const selector: WorkloadSelector | undefined = policy.spec?.selector ?? policy.spec?.workloadSelector;
-  return selectorMatches(selector, w.labels);
+  return selectorMatches(selectorOf(policy), w.labels);
 }
 
 /** `istio.io/dry-run: "true"` policies are evaluated as shadow rules only and never enforce. */
