@@ -1,0 +1,87 @@
+// The lab's load generator: HTTP/1.1 keep-alive GETs to one URL, printed as one JSON object on stdout.
+//   --rate R > 0: open loop at R requests/s; latency is measured from the request's scheduled time, so a
+//                 stalled server shows up as latency instead of silently lowering the rate (coordinated omission).
+//   --rate 0:     closed loop, every connection sends its next request as soon as the last one answered.
+// Bounded: it stops after --duration seconds plus a 5 s grace for requests in flight.
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: {
+  url: { type: 'string' }, rate: { type: 'string', default: '0' }, duration: { type: 'string', default: '5' },
+  connections: { type: 'string', default: '8' }, 'max-requests': { type: 'string', default: '10000000' },
+} });
+if (!values.url) { process.stderr.write('loadgen: --url is required\n'); process.exit(2); }
+const url = new URL(values.url);
+const rate = Number(values.rate);
+const durationMs = Number(values.duration) * 1000;
+const conns = Math.max(1, Number(values.connections));
+const maxRequests = Number(values['max-requests']);
+const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
+
+const latenciesUs = [];
+const statuses = {};
+let errors = 0, sent = 0, done = 0, inflight = 0;
+const lastErrors = [];
+
+function once(scheduledNs) {
+  sent++; inflight++;
+  return new Promise((resolve) => {
+    const req = http.request({ host: url.hostname, port: Number(url.port || 80), path: url.pathname + url.search,
+      agent, headers: { 'user-agent': 'lab-loadgen' }, timeout: 10_000 }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => {
+        latenciesUs.push(Number(process.hrtime.bigint() - scheduledNs) / 1000);
+        statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+        done++; inflight--; resolve();
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => {
+      errors++; done++; inflight--;
+      if (lastErrors.length < 5) lastErrors.push(e.message);
+      resolve();
+    });
+    req.end();
+  });
+}
+
+const start = process.hrtime.bigint();
+const endNs = start + BigInt(durationMs) * 1_000_000n;
+if (rate > 0) {
+  // Open loop: a timer tick sends every request whose scheduled time has passed.
+  const intervalNs = 1e9 / rate;
+  let i = 0;
+  await new Promise((resolve) => {
+    const tick = () => {
+      const now = process.hrtime.bigint();
+      while (i < maxRequests) {
+        const at = start + BigInt(Math.round(i * intervalNs));
+        if (at > now || at >= endNs) break;
+        void once(at); i++;
+      }
+      if (now >= endNs || i >= maxRequests) return resolve();
+      setImmediate(tick);
+    };
+    tick();
+  });
+} else {
+  const worker = async () => {
+    while (process.hrtime.bigint() < endNs && sent < maxRequests) await once(process.hrtime.bigint());
+  };
+  await Promise.all(Array.from({ length: conns }, worker));
+}
+const graceEnd = Date.now() + 5000;
+while (inflight > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 10));
+const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+agent.destroy();
+
+latenciesUs.sort((a, b) => a - b);
+const q = (p) => latenciesUs.length ? +(latenciesUs[Math.min(latenciesUs.length - 1, Math.floor(p * latenciesUs.length))] / 1000).toFixed(3) : null;
+process.stdout.write(JSON.stringify({
+  url: values.url, mode: rate > 0 ? 'fixed' : 'max', targetRate: rate, connections: conns,
+  durationS: +elapsedS.toFixed(3), requests: done, errors, statuses, lostInFlight: inflight,
+  rps: +(done / Math.min(elapsedS, durationMs / 1000 + 0.001)).toFixed(1),
+  latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) },
+  lastErrors,
+}) + '\n');
+process.exit(0);
