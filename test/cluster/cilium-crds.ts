@@ -46,9 +46,28 @@ export const CILIUM_CRDS: readonly CrdSpec[] = [
   },
 ];
 
+/**
+ * The shared JSON Schemas say `additionalProperties: false` beside `properties` (strict validation of the manifests
+ * we emit); a Kubernetes structural schema forbids that pair ("additionalProperties and properties are mutual
+ * exclusive"), and the apiserver's own equivalent is pruning unknown fields (or rejecting them with
+ * fieldValidation=Strict). Drop exactly those, keep everything else (types, enums, patterns, oneOf, ...).
+ */
+export function toStructural(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(toStructural);
+  if (!schema || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  const o = schema as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'additionalProperties' && v === false && o.properties) continue;
+    if (k === '$schema' || k === '$id') continue;
+    out[k] = toStructural(v);
+  }
+  return out;
+}
+
 export function ciliumCrds(schemaDir: string): KubeObject[] {
   return CILIUM_CRDS.map((c) => {
-    const schema = JSON.parse(readFileSync(join(schemaDir, c.file), 'utf8')) as Record<string, unknown>;
+    const schema = toStructural(JSON.parse(readFileSync(join(schemaDir, c.file), 'utf8')));
     return {
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
