@@ -179,7 +179,8 @@ cmd_up() {
 
   while IFS=$'\t' read -r name ip port sidecar hostif; do
     ns="$PREFIX-$name"
-    wait_http "$ns" "http://127.0.0.1:$port/healthz" 10 || die "app of $name did not come up: $(tail -3 "$STATE/pods/$name/app.log")"
+    wait_http "$ns" "http://127.0.0.1:$port/healthz" 10 ||
+      die "app of $name (uid $APP_UID) did not come up: $(tail -5 "$STATE/pods/$name/app.log")"
     if [ "$sidecar" = 1 ]; then
       wait_http "$ns" "http://127.0.0.1:15021/healthz/ready" 10 ||
         die "sidecar of $name did not come up: $(tail -3 "$STATE/pods/$name/sidecar.log")"

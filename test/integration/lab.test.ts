@@ -1,0 +1,154 @@
+// The lab end to end on the real kernel: network namespaces, istio-init iptables, HAProxy sidecars as uid 1337,
+// real requests. A private lab instance (own prefix and state dir) so a user's lab is never touched.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { Lab, labSkipReason } from '../support/lab.js';
+
+const skip = labSkipReason();
+const lab = new Lab('mlabt');
+
+// Istio's default TEXT access log (reference/envoy-telemetry.md), one capture per field.
+const ENVOY_TEXT = new RegExp('^\\[(?<start>\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z)\\] ' +
+  '"(?<method>\\S+) (?<path>\\S+) (?<protocol>\\S+)" (?<code>\\d{1,3}) (?<flags>\\S+) (?<details>\\S+) (?<termination>\\S+) ' +
+  '"(?<upstreamFailure>[^"]*)" (?<bytesReceived>\\d+) (?<bytesSent>\\d+) (?<duration>\\d+|-) (?<upstreamServiceTime>\\d+|-) ' +
+  '"(?<xff>[^"]*)" "(?<userAgent>[^"]*)" "(?<requestId>[^"]*)" "(?<authority>[^"]*)" "(?<upstreamHost>[^"]*)" ' +
+  '(?<upstreamCluster>\\S+) (?<upstreamLocal>\\S+) (?<downstreamLocal>\\S+) (?<downstreamRemote>\\S+) (?<sni>\\S+) (?<route>\\S+)$');
+
+function accessLog(pod: string): Array<Record<string, string>> {
+  const file = lab.pod(pod).sidecar?.accessLog;
+  assert.ok(file, `${pod} has a sidecar`);
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
+    const m = ENVOY_TEXT.exec(line);
+    assert.ok(m?.groups, `access log line is not Envoy TEXT: ${line}`);
+    return { ...m.groups, line };
+  });
+}
+
+async function lastLogLine(pod: string, pred: (r: Record<string, string>) => boolean): Promise<Record<string, string>> {
+  // HAProxy writes the line when the response is done; give it a moment.
+  for (let i = 0; i < 50; i++) {
+    const hit = accessLog(pod).reverse().find(pred);
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no matching access log line in ${pod}`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+after(() => {
+  if (!skip) lab.run(['down']);
+  rmSync(lab.stateDir, { recursive: true, force: true });
+});
+
+test('the Envoy TEXT regex accepts the reference denial line', () => {
+  const ref = '[2026-10-09T07:54:53.132Z] "GET /reviews/0 HTTP/1.1" 403 - rbac_access_denied_matched_policy[none] - "-" 0 19 0 - "-" "curl/8.11.1" "c21e3c5a-b3cb-4cf6-9d60-dcd9c47a8cda" "reviews:9080" "-" inbound|9080|| - 10.244.0.10:9080 10.244.0.11:37238 outbound_.9080_._.reviews.default.svc.cluster.local default';
+  assert.equal(ENVOY_TEXT.exec(ref)?.groups?.details, 'rbac_access_denied_matched_policy[none]');
+});
+
+test('lab up brings up pods with sidecars, and a second up changes nothing', { skip }, () => {
+  const r = lab.run(['up']);
+  assert.equal(r.status, 0, r.stderr);
+  const f = lab.file();
+  assert.ok(f.pods.filter((p) => p.sidecar).length >= 3, 'at least three pods with a sidecar');
+  assert.ok(f.pods.some((p) => p.name === 'client'));
+  const pids = f.pods.map((p) => readFileSync(`${lab.stateDir}/lab/pods/${p.name}/app.pid`, 'utf8'));
+  const again = lab.run(['up']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(f.pods.map((p) => readFileSync(`${lab.stateDir}/lab/pods/${p.name}/app.pid`, 'utf8')), pids, 'no process restarted');
+  const st = lab.run(['status', '--json']);
+  assert.equal(st.status, 0, st.stderr);
+  const status = JSON.parse(st.stdout) as { up: boolean; pods: Array<{ name: string; sidecar: boolean | null }> };
+  assert.equal(status.up, true);
+  for (const p of f.pods) {
+    assert.ok(existsSync(p.cgroup), `cgroup ${p.cgroup}`);
+    // The app and the sidecar share the pod's cgroup, so one cgroup hook sees both.
+    const procs = readFileSync(`${p.cgroup}/cgroup.procs`, 'utf8').trim().split('\n');
+    assert.equal(procs.length, p.sidecar ? 2 : 1, `${p.name} cgroup.procs: ${procs.join(',')}`);
+  }
+  const sidecarPid = readFileSync(`${lab.stateDir}/lab/pods/reviews/sidecar.pid`, 'utf8').trim();
+  const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${sidecarPid}/status`, 'utf8'))?.[1];
+  assert.equal(uid, '1337', 'the sidecar runs as uid 1337');
+});
+
+test('an allowed request passes the inbound sidecar and reaches the app from 127.0.0.6', { skip }, async () => {
+  const reviews = lab.pod('reviews');
+  const r = lab.curl('client', `http://${reviews.ip}:9080/whoami`);
+  assert.equal(r.code, 200, r.body);
+  const who = JSON.parse(r.body) as { pod: string; remote: string; headers: Record<string, string> };
+  assert.equal(who.pod, 'reviews');
+  assert.match(who.remote, /^127\.0\.0\.6:\d+$/);
+  assert.match(who.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/, 'the sidecar adds x-request-id');
+  const rec = await lastLogLine('reviews', (l) => l.path === '/whoami');
+  assert.equal(rec.code, '200');
+  assert.equal(rec.details, 'via_upstream');
+  assert.equal(rec.upstreamCluster, 'inbound|9080||');
+  assert.match(rec.upstreamLocal ?? '', /^127\.0\.0\.6:\d+$/);
+  assert.equal(rec.downstreamLocal, `${reviews.ip}:9080`, 'original destination, not the redirect port');
+  assert.match(rec.downstreamRemote ?? '', new RegExp(`^${lab.pod('client').ip.replace(/\./g, '\\.')}:\\d+$`));
+  assert.equal(rec.requestId, who.headers['x-request-id']);
+});
+
+test('a request no ALLOW policy matches gets 403 "RBAC: access denied" and a [none] log line', { skip }, async () => {
+  const ratings = lab.pod('ratings');
+  const r = lab.curl('client', `http://${ratings.ip}:9080/ratings/0`);
+  assert.equal(r.code, 403);
+  assert.equal(r.body, 'RBAC: access denied');
+  assert.equal(Buffer.byteLength(r.body), 19);
+  const rec = await lastLogLine('ratings', (l) => l.path === '/ratings/0' && l.code === '403');
+  assert.equal(rec.details, 'rbac_access_denied_matched_policy[none]');
+  assert.equal(rec.bytesSent, '19');
+  assert.equal(rec.upstreamHost, '-');
+  assert.equal(rec.upstreamServiceTime, '-');
+  assert.equal(rec.upstreamCluster, 'inbound|9080||');
+});
+
+test('a DENY policy names itself in the log, and reviews -> ratings is allowed through both sidecars', { skip }, async () => {
+  const reviews = lab.pod('reviews');
+  const denied = lab.curl('client', `http://${reviews.ip}:9080/admin/flush`);
+  assert.equal(denied.code, 403);
+  const rec = await lastLogLine('reviews', (l) => l.path === '/admin/flush');
+  assert.equal(rec.details, 'rbac_access_denied_matched_policy[ns[bookinfo]-policy[deny-admin]-rule[0]]');
+  // reviews' app calls ratings: out through reviews' outbound sidecar (15001), in through ratings' (15006).
+  const ok = lab.curl('client', `http://${reviews.ip}:9080/call/ratings/ratings/7`);
+  assert.equal(ok.code, 200, ok.body);
+  assert.equal(ok.body, 'ratings GET /ratings/7\n');
+  const out = await lastLogLine('reviews', (l) => l.path === '/ratings/7');
+  assert.equal(out.upstreamCluster, 'outbound|9080||ratings.bookinfo.svc.cluster.local');
+  assert.equal(out.upstreamHost, `${lab.pod('ratings').ip}:9080`);
+  const inb = await lastLogLine('ratings', (l) => l.path === '/ratings/7');
+  assert.equal(inb.code, '200');
+  assert.equal(inb.requestId, out.requestId, 'the request id crosses both sidecars');
+});
+
+test('latency and rate of real requests through the sidecar (fixed rate, no errors)', { skip }, () => {
+  const r = lab.run(['load', '--target', 'productpage', '--path', '/', '--rate', '200', '--duration', '2']);
+  assert.equal(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { requests: number; errors: number; statuses: Record<string, number>; rps: number; latencyMs: { p50: number; p99: number } };
+  assert.equal(res.errors, 0);
+  assert.ok(res.requests >= 350, `sent ${res.requests} of 400`);
+  assert.equal(res.statuses['200'], res.requests);
+  assert.ok(res.latencyMs.p50 > 0 && res.latencyMs.p99 >= res.latencyMs.p50);
+  assert.ok(res.latencyMs.p99 < 500, `p99 ${res.latencyMs.p99} ms`);
+});
+
+test('lab down removes every netns, veth, cgroup, process and the state; a second down is fine', { skip }, () => {
+  const f = lab.file();
+  const pids = f.pods.flatMap((p) => ['app', ...(p.sidecar ? ['sidecar'] : [])]
+    .map((k) => Number(readFileSync(`${lab.stateDir}/lab/pods/${p.name}/${k}.pid`, 'utf8'))));
+  const r = lab.run(['down']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(lab.leftovers(), []);
+  // A killed process may stay a zombie until init reaps it: it holds no socket, netns or cgroup any more.
+  for (const pid of pids) assert.ok(!isRunning(pid), `process ${pid} is gone`);
+  assert.equal(lab.run(['down']).status, 0);
+  assert.notEqual(lab.run(['status']).status, 0, 'status says down');
+});
