@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Configuration file -> map entries. See config.h and README.md for the format. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include "config.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *shadow_method_name(__u8 m)
+{
+	static const char *names[] = {"", "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"};
+	return m < sizeof(names) / sizeof(names[0]) ? names[m] : "";
+}
+
+const char *shadow_verdict_name(__u8 v)
+{
+	static const char *names[] = {"none", "allow", "deny", "audit"};
+	return v < 4 ? names[v] : "none";
+}
+
+static int parse_method(const char *s)
+{
+	for (int m = 1; m <= SHADOW_M_OPTIONS; m++)
+		if (!strcasecmp(s, shadow_method_name(m)))
+			return m;
+	return -1;
+}
+
+static int parse_cidr(const char *s, __u32 *addr, __u8 *plen)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *slash = strchr(buf, '/');
+	int p = 32;
+	if (slash) {
+		*slash = 0;
+		char *end;
+		long v = strtol(slash + 1, &end, 10);
+		if (*end || v < 0 || v > 32)
+			return -1;
+		p = (int)v;
+	}
+	struct in_addr a;
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return -1;
+	__u32 mask = p ? htonl(~0U << (32 - p)) : 0;
+	*addr = a.s_addr & mask;
+	*plen = (__u8)p;
+	return 0;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static long long jint(json_t *o, const char *k, long long dflt)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static int pod_ep(const struct shadow_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_pods; i++)
+		if (!strcmp(c->pods[i].name, name))
+			return c->pods[i].ep;
+	return -1;
+}
+
+int shadow_config_parse(const char *text, struct shadow_config *c, char *err, size_t errlen)
+{
+	json_error_t je;
+	memset(c, 0, sizeof(*c));
+	c->rate = 20000;
+	c->burst = 1000;
+	c->sample_every = 1;
+	c->outbound_port = 15001;
+	c->interval_ms = 5000;
+	json_t *root = json_loads(text, 0, &je);
+	if (!root)
+		return fail(err, errlen, "line %d: %s", je.line, je.text);
+	int ret = -1;
+	if (!json_is_object(root)) {
+		fail(err, errlen, "top level must be an object");
+		goto out;
+	}
+	json_t *st = json_object_get(root, "settings");
+	if (json_is_object(st)) {
+		c->rate = jint(st, "rate", c->rate);
+		c->burst = jint(st, "burst", c->burst);
+		c->sample_every = jint(st, "sampleEvery", c->sample_every);
+		c->outbound_port = jint(st, "outboundPort", c->outbound_port);
+		c->interval_ms = jint(st, "intervalMs", c->interval_ms);
+		if (!c->sample_every)
+			c->sample_every = 1;
+	}
+
+	json_t *arr = json_object_get(root, "pods"), *it;
+	size_t i;
+	if (arr && !json_is_array(arr)) {
+		fail(err, errlen, "pods must be an array");
+		goto out;
+	}
+	c->pods = calloc(json_array_size(arr) + 1, sizeof(*c->pods));
+	json_array_foreach(arr, i, it) {
+		struct cfg_pod *p = &c->pods[c->n_pods];
+		const char *s;
+		if (!(s = jstr(it, "name"))) {
+			fail(err, errlen, "pods[%zu]: name missing", i);
+			goto out;
+		}
+		snprintf(p->name, sizeof(p->name), "%s", s);
+		if ((s = jstr(it, "netns")))
+			snprintf(p->netns, sizeof(p->netns), "%s", s);
+		if ((s = jstr(it, "ifname")))
+			snprintf(p->ifname, sizeof(p->ifname), "%s", s);
+		if ((s = jstr(it, "hostIfname")))
+			snprintf(p->host_ifname, sizeof(p->host_ifname), "%s", s);
+		if ((s = jstr(it, "cgroup")))
+			snprintf(p->cgroup, sizeof(p->cgroup), "%s", s);
+		__u8 plen;
+		if (!(s = jstr(it, "ip")) || parse_cidr(s, &p->addr, &plen) || plen != 32) {
+			fail(err, errlen, "pods[%zu] (%s): ip missing or not an IPv4 address", i, p->name);
+			goto out;
+		}
+		p->identity = jint(it, "identity", 0);
+		if (json_is_integer(json_object_get(it, "cgroupId"))) {
+			p->cgroup_id = jint(it, "cgroupId", 0);
+			p->has_cgroup_id = 1;
+		}
+		p->ep = (__u16)(c->n_pods + 1);
+		c->n_pods++;
+	}
+
+	arr = json_object_get(root, "identities");
+	c->ids = calloc(json_array_size(arr) + 1, sizeof(*c->ids));
+	json_array_foreach(arr, i, it) {
+		struct cfg_identity *d = &c->ids[c->n_ids];
+		const char *s = jstr(it, "cidr");
+		if (!s)
+			s = jstr(it, "ip");
+		if (!s || parse_cidr(s, &d->addr, &d->plen)) {
+			fail(err, errlen, "identities[%zu]: cidr or ip missing or invalid", i);
+			goto out;
+		}
+		long long id = jint(it, "identity", -1);
+		if (id <= 0 || id > 0xffffffffLL) {
+			fail(err, errlen, "identities[%zu]: identity must be a positive integer", i);
+			goto out;
+		}
+		d->identity = (__u32)id;
+		c->n_ids++;
+	}
+
+	arr = json_object_get(root, "policy");
+	c->rules = calloc(json_array_size(arr) + 1, sizeof(*c->rules));
+	json_array_foreach(arr, i, it) {
+		struct cfg_policy *r = &c->rules[c->n_rules];
+		const char *s;
+		r->identity = (__u32)jint(it, "identity", 0);
+		if ((s = jstr(it, "pod"))) {
+			int ep = pod_ep(c, s);
+			if (ep < 0) {
+				fail(err, errlen, "policy[%zu]: unknown pod %s", i, s);
+				goto out;
+			}
+			r->ep = ep;
+		}
+		s = jstr(it, "direction");
+		if (!s || (strcmp(s, "ingress") && strcmp(s, "egress"))) {
+			fail(err, errlen, "policy[%zu]: direction must be ingress or egress", i);
+			goto out;
+		}
+		r->dir = !strcmp(s, "ingress") ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
+		s = jstr(it, "protocol");
+		if (!s || !strcasecmp(s, "ANY"))
+			r->proto = 0;
+		else if (!strcasecmp(s, "TCP"))
+			r->proto = 6;
+		else if (!strcasecmp(s, "UDP"))
+			r->proto = 17;
+		else if (!strcasecmp(s, "ICMP"))
+			r->proto = 1;
+		else {
+			fail(err, errlen, "policy[%zu]: protocol must be TCP, UDP, ICMP or ANY", i);
+			goto out;
+		}
+		long long port = jint(it, "port", 0), end = jint(it, "endPort", 0);
+		if (port < 0 || port > 65535 || end < 0 || end > 65535 || (end && end < port)) {
+			fail(err, errlen, "policy[%zu]: port/endPort out of range", i);
+			goto out;
+		}
+		r->port = port;
+		r->end_port = end ? end : port;
+		s = jstr(it, "action");
+		if (!s || !strcmp(s, "allow"))
+			r->action = SHADOW_ACT_ALLOW;
+		else if (!strcmp(s, "deny"))
+			r->action = SHADOW_ACT_DENY;
+		else if (!strcmp(s, "audit"))
+			r->action = SHADOW_ACT_AUDIT;
+		else {
+			fail(err, errlen, "policy[%zu]: action must be allow, deny or audit", i);
+			goto out;
+		}
+		r->rule_id = (__u32)jint(it, "ruleId", (long long)i + 1);
+		c->n_rules++;
+	}
+
+	arr = json_object_get(root, "l7");
+	c->l7 = calloc(json_array_size(arr) + 1, sizeof(*c->l7));
+	json_array_foreach(arr, i, it) {
+		struct cfg_l7 *l = &c->l7[c->n_l7];
+		const char *s;
+		if ((s = jstr(it, "pod"))) {
+			int ep = pod_ep(c, s);
+			if (ep < 0) {
+				fail(err, errlen, "l7[%zu]: unknown pod %s", i, s);
+				goto out;
+			}
+			l->ep = ep;
+		}
+		long long port = jint(it, "port", -1);
+		if (port <= 0 || port > 65535) {
+			fail(err, errlen, "l7[%zu]: port missing", i);
+			goto out;
+		}
+		l->port = port;
+		if ((s = jstr(it, "method")) && strcmp(s, "*") && strcmp(s, "")) {
+			int m = parse_method(s);
+			if (m < 0) {
+				fail(err, errlen, "l7[%zu]: unsupported method %s", i, s);
+				goto out;
+			}
+			l->method = m;
+		}
+		static const struct { const char *key; __u8 kind; } kinds[] = {
+			{"pathExact", SHADOW_PATH_EXACT}, {"pathPrefix", SHADOW_PATH_PREFIX},
+			{"pathSuffix", SHADOW_PATH_SUFFIX}, {"pathRegex", SHADOW_PATH_REGEX}};
+		l->kind = SHADOW_PATH_ANY;
+		for (size_t k = 0; k < 4; k++) {
+			if ((s = jstr(it, kinds[k].key))) {
+				l->kind = kinds[k].kind;
+				snprintf(l->path, sizeof(l->path), "%s", s);
+			}
+		}
+		/* literals too long for the kernel become anchored regexes evaluated in userspace */
+		if (l->kind != SHADOW_PATH_ANY && l->kind != SHADOW_PATH_REGEX && strlen(l->path) >= SHADOW_L7_PATH_MAX) {
+			char lit[CFG_PATH_MAX * 2 + 4] = {0};
+			size_t o = 0;
+			if (l->kind != SHADOW_PATH_SUFFIX)
+				lit[o++] = '^';
+			else
+				lit[o++] = '.', lit[o++] = '*';
+			for (const char *q = l->path; *q && o < sizeof(lit) - 4; q++) {
+				if (strchr(".[]()*+?{}|^$\\", *q))
+					lit[o++] = '\\';
+				lit[o++] = *q;
+			}
+			if (l->kind == SHADOW_PATH_PREFIX)
+				lit[o++] = '.', lit[o++] = '*';
+			lit[o] = 0;
+			snprintf(l->path, sizeof(l->path), "%s", lit);
+			l->kind = SHADOW_PATH_REGEX;
+		}
+		if (l->kind == SHADOW_PATH_REGEX) {
+			/* Envoy's safe_regex matches the whole path: anchor it */
+			char anchored[CFG_PATH_MAX + 8];
+			snprintf(anchored, sizeof(anchored), "^(%s)$", l->path);
+			if (regcomp(&l->re, anchored, REG_EXTENDED | REG_NOSUB)) {
+				fail(err, errlen, "l7[%zu]: invalid regex %s", i, l->path);
+				goto out;
+			}
+			l->re_ok = 1;
+		}
+		l->rule_id = (__u32)jint(it, "ruleId", (long long)i + 1);
+		c->n_l7++;
+	}
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}
+
+int shadow_config_load(const char *path, struct shadow_config *c, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	char *buf = NULL;
+	size_t cap = 0, len = 0, n;
+	char chunk[8192];
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			buf = realloc(buf, cap);
+		}
+		memcpy(buf + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (!buf)
+		return fail(err, errlen, "%s: empty file", path);
+	buf[len] = 0;
+	char inner[200];
+	int ret = shadow_config_parse(buf, c, inner, sizeof(inner));
+	free(buf);
+	if (ret)
+		fail(err, errlen, "%s: %s", path, inner);
+	return ret;
+}
+
+void shadow_config_free(struct shadow_config *c)
+{
+	for (size_t i = 0; i < c->n_l7; i++)
+		if (c->l7[i].re_ok)
+			regfree(&c->l7[i].re);
+	free(c->pods);
+	free(c->ids);
+	free(c->rules);
+	free(c->l7);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- map synchronisation ---- */
+
+struct kv {
+	unsigned char key[16];
+	unsigned char val[sizeof(struct shadow_l7_set)];
+};
+
+struct kvs {
+	struct kv *a;
+	size_t n, cap;
+	size_t ks, vs;
+};
+
+static size_t g_cmp_ks;
+static int kv_cmp(const void *x, const void *y)
+{
+	return memcmp(((const struct kv *)x)->key, ((const struct kv *)y)->key, g_cmp_ks);
+}
+
+static struct kv *kvs_add(struct kvs *s, const void *key, const void *val)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->a = realloc(s->a, s->cap * sizeof(*s->a));
+	}
+	struct kv *e = &s->a[s->n++];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->key, key, s->ks);
+	memcpy(e->val, val, s->vs);
+	return e;
+}
+
+static struct kv *kvs_find(struct kvs *s, const void *key)
+{
+	struct kv probe;
+	memset(&probe, 0, sizeof(probe));
+	memcpy(probe.key, key, s->ks);
+	g_cmp_ks = s->ks;
+	return bsearch(&probe, s->a, s->n, sizeof(*s->a), kv_cmp);
+}
+
+/* update every wanted entry, then delete every entry that is not wanted */
+static int sync_map(int fd, struct kvs *s, const char *name, char *err, size_t errlen)
+{
+	g_cmp_ks = s->ks;
+	qsort(s->a, s->n, sizeof(*s->a), kv_cmp);
+	for (size_t i = 0; i < s->n; i++) {
+		if (bpf_map_update_elem(fd, s->a[i].key, s->a[i].val, BPF_ANY)) {
+			int e = errno;
+			fail(err, errlen, "failed to update map %s: %s", name, strerror(e));
+			return -e;
+		}
+	}
+	unsigned char cur[16], next[16];
+	size_t stale_cap = 64, stale_n = 0;
+	unsigned char *stale = malloc(stale_cap * 16);
+	void *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		if (!kvs_find(s, next)) {
+			if (stale_n == stale_cap) {
+				stale_cap *= 2;
+				stale = realloc(stale, stale_cap * 16);
+			}
+			memcpy(stale + stale_n++ * 16, next, s->ks);
+		}
+		memcpy(cur, next, s->ks);
+		prev = cur;
+	}
+	for (size_t i = 0; i < stale_n; i++)
+		bpf_map_delete_elem(fd, stale + i * 16);
+	free(stale);
+	return 0;
+}
+
+static int act_rank(__u8 a)
+{
+	return a == SHADOW_ACT_DENY ? 3 : a == SHADOW_ACT_AUDIT ? 2 : a == SHADOW_ACT_ALLOW ? 1 : 0;
+}
+
+/* does LPM entry d (shorter or equal prefix) cover entry e? Compare d's leading bits of the key data. */
+static int lpm_covers(const struct shadow_policy_key *d, const struct shadow_policy_key *e)
+{
+	if (d->prefixlen > e->prefixlen)
+		return 0;
+	const unsigned char *a = (const unsigned char *)d + 4, *b = (const unsigned char *)e + 4;
+	__u32 bits = d->prefixlen, full = bits / 8, rem = bits % 8;
+	if (memcmp(a, b, full))
+		return 0;
+	if (rem) {
+		unsigned char mask = (unsigned char)(0xff << (8 - rem));
+		if ((a[full] & mask) != (b[full] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+static void policy_add(struct kvs *s, __u32 identity, __u16 ep, __u8 dir, __u8 proto, __u16 port, __u32 plen,
+		       __u8 action, __u32 rule_id)
+{
+	struct shadow_policy_key k = {.prefixlen = plen, .identity = htonl(identity), .ep = htons(ep), .dir = dir,
+				      .proto = proto, .dport = htons(port)};
+	struct shadow_policy_val v = {.rule_id = rule_id, .action = action};
+	for (size_t i = 0; i < s->n; i++) {
+		if (!memcmp(s->a[i].key, &k, sizeof(k))) { /* same key twice: the stronger action wins */
+			struct shadow_policy_val *o = (struct shadow_policy_val *)s->a[i].val;
+			if (act_rank(action) > act_rank(o->action))
+				*o = v;
+			return;
+		}
+	}
+	kvs_add(s, &k, &v);
+}
+
+static void policy_expand(struct kvs *s, const struct cfg_policy *r, __u16 ep)
+{
+	if (!r->proto && !r->port) {
+		policy_add(s, r->identity, ep, r->dir, 0, 0, SHADOW_POLICY_PREFIX_PROTO, r->action, r->rule_id);
+		return;
+	}
+	/* a port without a protocol means TCP and UDP, as in Cilium */
+	__u8 protos[2] = {r->proto, 0};
+	int np = 1;
+	if (!r->proto) {
+		protos[0] = 6;
+		protos[1] = 17;
+		np = 2;
+	}
+	for (int pi = 0; pi < np; pi++) {
+		if (!r->port) {
+			policy_add(s, r->identity, ep, r->dir, protos[pi], 0, SHADOW_POLICY_PREFIX_PROTO + 8, r->action,
+				   r->rule_id);
+			continue;
+		}
+		/* a port range becomes the minimal set of aligned power-of-two blocks, each one LPM prefix */
+		__u32 lo = r->port, hi = r->end_port;
+		while (lo <= hi) {
+			__u32 size = lo ? (lo & -lo) : 65536;
+			while (lo + size - 1 > hi)
+				size >>= 1;
+			__u32 bits = 0;
+			while ((1U << bits) < size)
+				bits++;
+			policy_add(s, r->identity, ep, r->dir, protos[pi], (__u16)lo, SHADOW_POLICY_PREFIX_FULL - bits,
+				   r->action, r->rule_id);
+			lo += size;
+		}
+	}
+}
+
+int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_fds *fds, char *err, size_t errlen)
+{
+	int ret = 0;
+	struct kvs ipc = {.ks = sizeof(struct shadow_ipcache_key), .vs = sizeof(struct shadow_identity)};
+	struct kvs pol = {.ks = sizeof(struct shadow_policy_key), .vs = sizeof(struct shadow_policy_val)};
+	struct kvs eps = {.ks = 4, .vs = sizeof(struct shadow_endpoint)};
+	struct kvs cgs = {.ks = 8, .vs = sizeof(struct shadow_endpoint)};
+	struct kvs l7 = {.ks = sizeof(struct shadow_l7_key), .vs = sizeof(struct shadow_l7_set)};
+
+	for (size_t i = 0; i < c->n_ids; i++) {
+		struct shadow_ipcache_key k = {.prefixlen = c->ids[i].plen, .addr = c->ids[i].addr};
+		struct shadow_identity v = {.identity = c->ids[i].identity};
+		kvs_add(&ipc, &k, &v);
+	}
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct cfg_policy *r = &c->rules[i];
+		if (r->ep) {
+			policy_expand(&pol, r, r->ep);
+		} else {
+			for (size_t p = 0; p < c->n_pods; p++)
+				policy_expand(&pol, r, c->pods[p].ep);
+		}
+	}
+	/* Deny precedence across nesting: an LPM lookup returns only the longest match, so an allow nested inside
+	 * a wider deny (same peer) must carry the deny itself. A deny nested inside an allow is longer and wins on
+	 * its own; the peer-specific and any-peer lookups are combined in the kernel. */
+	for (size_t i = 0; i < pol.n; i++) {
+		struct shadow_policy_key *e = (struct shadow_policy_key *)pol.a[i].key;
+		struct shadow_policy_val *ev = (struct shadow_policy_val *)pol.a[i].val;
+		for (size_t j = 0; j < pol.n; j++) {
+			struct shadow_policy_key *d = (struct shadow_policy_key *)pol.a[j].key;
+			struct shadow_policy_val *dv = (struct shadow_policy_val *)pol.a[j].val;
+			if (i == j || act_rank(dv->action) <= act_rank(ev->action))
+				continue;
+			if (lpm_covers(d, e))
+				*ev = *dv;
+		}
+	}
+	for (size_t p = 0; p < c->n_pods; p++) {
+		const struct cfg_pod *pod = &c->pods[p];
+		struct shadow_endpoint v = {.ep = pod->ep, .identity = pod->identity, .addr = pod->addr};
+		for (size_t i = 0; i < c->n_rules; i++) {
+			if (c->rules[i].ep && c->rules[i].ep != pod->ep)
+				continue;
+			v.flags |= c->rules[i].dir == SHADOW_DIR_INGRESS ? SHADOW_EP_POLICY_INGRESS : SHADOW_EP_POLICY_EGRESS;
+		}
+		kvs_add(&eps, &pod->addr, &v);
+		if (pod->identity) {
+			struct shadow_ipcache_key k = {.prefixlen = 32, .addr = pod->addr};
+			struct shadow_identity id = {.identity = pod->identity};
+			kvs_add(&ipc, &k, &id);
+		}
+		if (pod->has_cgroup_id) {
+			kvs_add(&cgs, &pod->cgroup_id, &v);
+		} else if (pod->cgroup[0]) {
+			struct stat st;
+			char path[CFG_PATH_MAX + 64];
+			if (pod->cgroup[0] == '/')
+				snprintf(path, sizeof(path), "%s", pod->cgroup);
+			else
+				snprintf(path, sizeof(path), "/sys/fs/cgroup/unified/%s", pod->cgroup);
+			if (stat(path, &st) == 0) {
+				__u64 id = st.st_ino; /* cgroup v2: the directory's inode number is the cgroup id */
+				kvs_add(&cgs, &id, &v);
+			}
+		}
+	}
+	for (size_t i = 0; i < c->n_l7; i++) {
+		const struct cfg_l7 *r = &c->l7[i];
+		for (size_t p = 0; p < c->n_pods; p++) {
+			__u16 ep = c->pods[p].ep;
+			if (r->ep && r->ep != ep)
+				continue;
+			struct shadow_l7_key k = {.ep = ep, .port = r->port};
+			struct kv *e = NULL;
+			for (size_t j = 0; j < l7.n; j++)
+				if (!memcmp(l7.a[j].key, &k, sizeof(k)))
+					e = &l7.a[j];
+			if (!e) {
+				struct shadow_l7_set empty;
+				memset(&empty, 0, sizeof(empty));
+				e = kvs_add(&l7, &k, &empty);
+			}
+			struct shadow_l7_set *set = (struct shadow_l7_set *)e->val;
+			if (r->kind == SHADOW_PATH_REGEX) {
+				set->has_regex = 1;
+				continue; /* the kernel does not see regexes: it defers to userspace */
+			}
+			if (set->n >= SHADOW_L7_RULES_MAX) {
+				ret = fail(err, errlen, "failed to add l7 rule %u: more than %d kernel rules for pod %s port %u",
+					   r->rule_id, SHADOW_L7_RULES_MAX, c->pods[p].name, r->port);
+				goto out;
+			}
+			struct shadow_l7_rule *kr = &set->rules[set->n++];
+			kr->rule_id = r->rule_id;
+			kr->method = r->method;
+			kr->kind = r->kind;
+			kr->len = (__u8)strlen(r->path);
+			memcpy(kr->path, r->path, kr->len);
+		}
+	}
+	if ((ret = sync_map(fds->ipcache, &ipc, "shadow_ipcache", err, errlen)) ||
+	    (ret = sync_map(fds->policy, &pol, "shadow_policy", err, errlen)) ||
+	    (ret = sync_map(fds->endpoints, &eps, "shadow_endpoints", err, errlen)) ||
+	    (ret = sync_map(fds->cgroups, &cgs, "shadow_cgroups", err, errlen)) ||
+	    (ret = sync_map(fds->l7, &l7, "shadow_l7", err, errlen)))
+		goto out;
+out:
+	free(ipc.a);
+	free(pol.a);
+	free(eps.a);
+	free(cgs.a);
+	free(l7.a);
+	return ret;
+}
+
+int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec *rec)
+{
+	if (rec->where != SHADOW_WHERE_USER)
+		return 0;
+	char path[SHADOW_PATH_MAX + 1];
+	memcpy(path, rec->path, SHADOW_PATH_MAX);
+	path[rec->path_len < SHADOW_PATH_MAX ? rec->path_len : SHADOW_PATH_MAX] = 0;
+	for (size_t i = 0; i < c->n_l7; i++) {
+		const struct cfg_l7 *r = &c->l7[i];
+		if (r->kind != SHADOW_PATH_REGEX || !r->re_ok || r->port != rec->server_port)
+			continue;
+		if (r->ep && r->ep != rec->ep)
+			continue;
+		if (r->method && r->method != rec->method)
+			continue;
+		if (regexec(&r->re, path, 0, NULL, 0) == 0) {
+			rec->verdict = SHADOW_VERDICT_ALLOW;
+			rec->rule_id = r->rule_id;
+			return 1;
+		}
+	}
+	rec->verdict = SHADOW_VERDICT_DENY;
+	rec->rule_id = 0;
+	return 1;
+}

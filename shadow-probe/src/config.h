@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The loader's configuration file (JSON, see README.md) and its translation into map entries. Shared by the
+ * loader and the BPF_PROG_TEST_RUN tests, so the tests exercise the same translation the probe uses. */
+#ifndef SHADOW_CONFIG_H
+#define SHADOW_CONFIG_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "shadow.h"
+
+#define CFG_NAME_MAX 64
+#define CFG_PATH_MAX 256
+
+struct cfg_pod {
+	char name[CFG_NAME_MAX];
+	char netns[CFG_PATH_MAX];    /* name under /run/netns, or an absolute path; empty: host netns */
+	char ifname[32];             /* interface inside netns (to_pod on ingress, from_pod on egress) */
+	char host_ifname[32];        /* alternatively the host-side veth (hooks swapped) */
+	char cgroup[CFG_PATH_MAX];   /* cgroup v2 path (absolute, or relative to the cgroup2 mount) */
+	__u64 cgroup_id;             /* "cgroupId": used as is when given (tests, or a path not visible here) */
+	int has_cgroup_id;
+	__u32 addr;                  /* network order */
+	__u32 identity;
+	__u16 ep;                    /* 1-based index */
+};
+
+struct cfg_identity {
+	__u32 addr; /* network order */
+	__u8 plen;
+	__u32 identity;
+};
+
+struct cfg_policy {
+	__u32 identity; /* 0 = any peer */
+	__u16 ep;       /* 0 = every pod */
+	__u8 dir;
+	__u8 proto;     /* 0 = any */
+	__u16 port;     /* 0 = any */
+	__u16 end_port;
+	__u8 action;
+	__u32 rule_id;
+};
+
+struct cfg_l7 {
+	__u16 ep;   /* 0 = every pod */
+	__u16 port;
+	__u8 method;
+	__u8 kind;
+	char path[CFG_PATH_MAX];
+	__u32 rule_id;
+	regex_t re; /* kind == SHADOW_PATH_REGEX */
+	int re_ok;
+};
+
+struct shadow_config {
+	struct cfg_pod *pods;
+	size_t n_pods;
+	struct cfg_identity *ids;
+	size_t n_ids;
+	struct cfg_policy *rules;
+	size_t n_rules;
+	struct cfg_l7 *l7;
+	size_t n_l7;
+	/* settings (rodata: take effect at start only) */
+	__u64 rate;          /* records per second, all CPUs */
+	__u64 burst;
+	__u32 sample_every;
+	__u16 outbound_port;
+	__u32 interval_ms;   /* edge/metrics dump period */
+};
+
+struct shadow_map_fds {
+	int ipcache, policy, endpoints, cgroups, l7;
+};
+
+/* Parse a JSON document; on error returns -1 with a message in err. */
+int shadow_config_parse(const char *json, struct shadow_config *c, char *err, size_t errlen);
+int shadow_config_load(const char *path, struct shadow_config *c, char *err, size_t errlen);
+void shadow_config_free(struct shadow_config *c);
+
+/* Bring the maps to exactly the state the config describes: update what is wanted, delete the rest. Safe
+ * while the programs run (each entry changes atomically). Returns 0 or -errno with a message in err. */
+int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_fds *fds, char *err, size_t errlen);
+
+/* Userspace L7 verdict for a record the kernel deferred (regex rules). Returns 1 if it decided. */
+int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec *rec);
+
+const char *shadow_method_name(__u8 m);
+const char *shadow_verdict_name(__u8 v);
+
+#endif

@@ -1,0 +1,747 @@
+// SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0)
+/*
+ * shadow-probe BPF programs: observe pod traffic next to the live sidecars and compute the verdict a
+ * Cilium-style policy would give, without ever enforcing it. Every program returns "pass".
+ *
+ *  shadow_tc_to_pod / shadow_tc_from_pod (sched_cls): L3/L4 verdict on the first packet of a flow with a
+ *      CT map, wire-leg HTTP (plaintext only) with latency and L7 verdict. "to_pod" goes on the ingress hook
+ *      of the pod's eth0 or the egress hook of its host-side veth, "from_pod" on the other one.
+ *  shadow_cg_egress (cgroup_skb/egress): app-leg HTTP on the loopback hop between sidecar and app. Egress
+ *      alone sees both halves of the hop: the request leaves the client socket, the response the server one.
+ *  shadow_sockops (sockops): connection lifecycle, srtt, bytes, retransmits, folded into the edge map.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "shadow.h"
+
+#define TC_ACT_OK 0
+#define ETH_P_IP 0x0800
+#define ETH_HLEN 14
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define TCP_CLOSE 7
+#define AF_INET 2
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- configuration (rodata, set by the loader before load) ---- */
+const volatile __u64 cfg_rate_per_cpu = 2000;   /* records per second per CPU (token bucket) */
+const volatile __u64 cfg_burst = 200;           /* bucket depth, records */
+const volatile __u32 cfg_sample_every = 1;      /* 1 in N HTTP records (aggregates see all) */
+const volatile __u32 cfg_wakeup_bytes = 65536;  /* force a wakeup above this much unread data */
+const volatile __u32 cfg_sidecar_uid = 1337;
+const volatile __u16 cfg_outbound_port = 15001; /* sidecar outbound capture: app-leg requests to it are egress */
+const volatile __u8 cfg_flow_records = 1;
+
+/* ---- maps (all bounded) ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} shadow_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__type(key, struct shadow_ipcache_key);
+	__type(value, struct shadow_identity);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} shadow_ipcache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct shadow_policy_key);
+	__type(value, struct shadow_policy_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} shadow_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct shadow_endpoint);
+} shadow_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct shadow_endpoint);
+} shadow_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct shadow_ct_key);
+	__type(value, struct shadow_ct_val);
+} shadow_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct shadow_l7_key);
+	__type(value, struct shadow_l7_set);
+} shadow_l7 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct shadow_inflight_key);
+	__type(value, struct shadow_http_rec);
+} shadow_inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct shadow_edge_key);
+	__type(value, struct shadow_edge_val);
+} shadow_edges SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SHADOW_C__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} shadow_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shadow_rate);
+} shadow_rate SEC(".maps");
+
+/* scratch for a request record: too big for the 512-byte stack next to everything else */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shadow_http_rec);
+} shadow_scratch SEC(".maps");
+
+struct conn_start {
+	__u64 ts_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct conn_start);
+} shadow_sk SEC(".maps");
+
+static const __u64 lat_bounds[SHADOW_LAT_BUCKETS] = SHADOW_LAT_BOUNDS_NS;
+/* zero value for new edges: lives in .rodata, 296 bytes would not fit on the stack */
+static const struct shadow_edge_val edge_zero;
+
+/* ---- helpers ---- */
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&shadow_counters, &idx);
+	if (v)
+		*v += 1; /* per-CPU: no atomic needed */
+}
+
+/* Token bucket per CPU. Cilium rate-limits notifications the same way and counts what it drops. */
+static __always_inline int rate_ok(__u64 now)
+{
+	__u32 zero = 0;
+	struct shadow_rate *r = bpf_map_lookup_elem(&shadow_rate, &zero);
+	if (!r)
+		return 0;
+	__u64 cap = cfg_burst * 1000000000ULL;
+	__u64 elapsed = now - r->last_ns;
+	if (elapsed > 1000000000ULL * 10)
+		elapsed = 1000000000ULL * 10;
+	__u64 t = r->tokens + elapsed * cfg_rate_per_cpu;
+	if (t > cap)
+		t = cap;
+	r->last_ns = now;
+	if (t < 1000000000ULL) {
+		r->tokens = t;
+		count(SHADOW_C_RATELIMITED);
+		return 0;
+	}
+	r->tokens = t - 1000000000ULL;
+	return 1;
+}
+
+/* Submit without a wakeup (a wakeup per event costs ~800 ns here); the loader drains on a timer and is
+ * woken when the ring holds more than cfg_wakeup_bytes. */
+static __always_inline void emit(void *rec, __u32 size)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&shadow_events, BPF_RB_AVAIL_DATA) > cfg_wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&shadow_events, rec, size, flags))
+		count(SHADOW_C_RINGBUF_FULL);
+}
+
+static __always_inline __u32 lookup_identity(__u32 addr)
+{
+	struct shadow_ipcache_key k = {.prefixlen = 32, .addr = addr};
+	struct shadow_identity *id = bpf_map_lookup_elem(&shadow_ipcache, &k);
+	return id ? id->identity : SHADOW_WORLD_IDENTITY;
+}
+
+static __always_inline int action_rank(__u8 action)
+{
+	/* deny wins over audit wins over allow */
+	return action == SHADOW_ACT_DENY ? 3 : action == SHADOW_ACT_AUDIT ? 2 : action == SHADOW_ACT_ALLOW ? 1 : 0;
+}
+
+/* Cilium-style: look up the exact peer identity, then identity 0 (any); deny wins; a miss is a deny when
+ * the endpoint has policy in that direction, an allow when it has none. */
+static __always_inline __u8 policy_verdict(const struct shadow_endpoint *ep, __u8 dir, __u32 remote_id,
+					   __u8 proto, __u16 dport, __u32 *rule_id, __u8 *flags)
+{
+	__u8 need = dir == SHADOW_DIR_INGRESS ? SHADOW_EP_POLICY_INGRESS : SHADOW_EP_POLICY_EGRESS;
+	if (!(ep->flags & need)) {
+		*rule_id = 0;
+		*flags |= SHADOW_F_NOPOLICY;
+		return SHADOW_VERDICT_ALLOW;
+	}
+	struct shadow_policy_key k = {
+		.prefixlen = SHADOW_POLICY_PREFIX_FULL,
+		.identity = bpf_htonl(remote_id),
+		.ep = bpf_htons(ep->ep),
+		.dir = dir,
+		.proto = proto,
+		.dport = bpf_htons(dport),
+	};
+	struct shadow_policy_val *a = bpf_map_lookup_elem(&shadow_policy, &k);
+	k.identity = 0;
+	struct shadow_policy_val *b = bpf_map_lookup_elem(&shadow_policy, &k);
+	struct shadow_policy_val *w = a;
+	if (b && (!a || action_rank(b->action) > action_rank(a->action)))
+		w = b;
+	if (!w) {
+		*rule_id = 0;
+		return SHADOW_VERDICT_DENY;
+	}
+	*rule_id = w->rule_id;
+	if (w->action == SHADOW_ACT_DENY)
+		return SHADOW_VERDICT_DENY;
+	if (w->action == SHADOW_ACT_AUDIT)
+		return SHADOW_VERDICT_AUDIT;
+	return SHADOW_VERDICT_ALLOW;
+}
+
+static __always_inline struct shadow_edge_val *edge_get(struct shadow_edge_key *k)
+{
+	struct shadow_edge_val *v = bpf_map_lookup_elem(&shadow_edges, k);
+	if (v)
+		return v;
+	bpf_map_update_elem(&shadow_edges, k, &edge_zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&shadow_edges, k);
+}
+
+static __always_inline void observe_latency(struct shadow_edge_val *v, __u64 lat)
+{
+	v->lat_sum_ns += lat;
+	for (int i = 0; i < SHADOW_LAT_BUCKETS; i++) {
+		if (lat <= lat_bounds[i]) {
+			v->lat_bucket[i]++;
+			return;
+		}
+	}
+}
+
+/* ---- HTTP/1.x ---- */
+
+/* Method from the first 8 payload bytes; returns the method and the length of "METHOD " or 0. */
+static __always_inline __u8 parse_method(const __u8 *p, __u32 *skip)
+{
+	if (p[0] == 'G' && p[1] == 'E' && p[2] == 'T' && p[3] == ' ') { *skip = 4; return SHADOW_M_GET; }
+	if (p[0] == 'P' && p[1] == 'O' && p[2] == 'S' && p[3] == 'T' && p[4] == ' ') { *skip = 5; return SHADOW_M_POST; }
+	if (p[0] == 'P' && p[1] == 'U' && p[2] == 'T' && p[3] == ' ') { *skip = 4; return SHADOW_M_PUT; }
+	if (p[0] == 'D' && p[1] == 'E' && p[2] == 'L' && p[3] == 'E' && p[4] == 'T' && p[5] == 'E' && p[6] == ' ') { *skip = 7; return SHADOW_M_DELETE; }
+	if (p[0] == 'H' && p[1] == 'E' && p[2] == 'A' && p[3] == 'D' && p[4] == ' ') { *skip = 5; return SHADOW_M_HEAD; }
+	if (p[0] == 'P' && p[1] == 'A' && p[2] == 'T' && p[3] == 'C' && p[4] == 'H' && p[5] == ' ') { *skip = 6; return SHADOW_M_PATCH; }
+	if (p[0] == 'O' && p[1] == 'P' && p[2] == 'T' && p[3] == 'I' && p[4] == 'O' && p[5] == 'N' && p[6] == 'S' && p[7] == ' ') { *skip = 8; return SHADOW_M_OPTIONS; }
+	return 0;
+}
+
+static __always_inline int is_status(const __u8 *p)
+{
+	return p[0] == 'H' && p[1] == 'T' && p[2] == 'T' && p[3] == 'P' && p[4] == '/' && p[5] == '1' && p[6] == '.' &&
+	       p[8] == ' ' && p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' && p[11] <= '9';
+}
+
+struct l7_ctx {
+	const struct shadow_l7_rule *rule;
+	struct shadow_http_rec *rec;
+	int ok;
+};
+
+/* Compare one rule's literal with the path; bpf_loop keeps the verifier's work independent of path sizes. */
+static long l7_cmp_byte(__u32 i, void *data)
+{
+	struct l7_ctx *c = data;
+	const struct shadow_l7_rule *r = c->rule;
+	struct shadow_http_rec *rec = c->rec;
+	__u32 len = r->len;
+	if (i >= len)
+		return 1;
+	__u32 off = i;
+	if (r->kind == SHADOW_PATH_SUFFIX)
+		off = rec->path_len - len + i;
+	if (r->path[i & (SHADOW_L7_PATH_MAX - 1)] != rec->path[off & (SHADOW_PATH_MAX - 1)]) {
+		c->ok = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* L7 verdict for a request: allow-list semantics (Cilium/Envoy): allowed if any rule matches, denied if none
+ * does; exact/prefix/suffix in the kernel; if a regex rule exists and nothing matched here, userspace decides. */
+static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port)
+{
+	struct shadow_l7_key k = {.ep = ep, .port = port};
+	struct shadow_l7_set *set = bpf_map_lookup_elem(&shadow_l7, &k);
+	if (!set) {
+		rec->verdict = SHADOW_VERDICT_NONE;
+		rec->where = SHADOW_WHERE_NONE;
+		return;
+	}
+	__u32 n = set->n;
+	for (__u32 i = 0; i < SHADOW_L7_RULES_MAX; i++) {
+		if (i >= n)
+			break;
+		const struct shadow_l7_rule *r = &set->rules[i];
+		if (r->method && r->method != rec->method)
+			continue;
+		if (r->kind == SHADOW_PATH_REGEX)
+			continue;
+		if (r->kind == SHADOW_PATH_EXACT && (r->len != rec->path_len || (rec->flags & SHADOW_F_TRUNC)))
+			continue;
+		if ((r->kind == SHADOW_PATH_PREFIX || r->kind == SHADOW_PATH_SUFFIX) && r->len > rec->path_len)
+			continue;
+		if (r->kind == SHADOW_PATH_SUFFIX && (rec->flags & SHADOW_F_TRUNC))
+			continue; /* the end of the path was cut: cannot tell here */
+		if (r->kind != SHADOW_PATH_ANY) {
+			struct l7_ctx c = {.rule = r, .rec = rec, .ok = 1};
+			bpf_loop(SHADOW_L7_PATH_MAX, l7_cmp_byte, &c, 0);
+			if (!c.ok)
+				continue;
+		}
+		rec->verdict = SHADOW_VERDICT_ALLOW;
+		rec->where = SHADOW_WHERE_KERNEL;
+		rec->rule_id = r->rule_id;
+		return;
+	}
+	rec->rule_id = 0;
+	if (set->has_regex) {
+		rec->verdict = SHADOW_VERDICT_NONE;
+		rec->where = SHADOW_WHERE_USER;
+	} else {
+		rec->verdict = SHADOW_VERDICT_DENY;
+		rec->where = SHADOW_WHERE_KERNEL;
+	}
+}
+
+static __always_inline __u32 status_class(__u16 status)
+{
+	__u32 c = status / 100;
+	if (c > 5)
+		c = 0;
+	return c & 7; /* the mask gives the verifier a bound clang's range folding would hide */
+}
+
+struct tcp_view {
+	__u32 saddr, daddr;
+	__u16 sport, dport;
+	__u32 payload_off; /* offset of the TCP payload from the start of the skb data */
+	__u32 payload_len;
+};
+
+/*
+ * One HTTP step for a TCP packet with payload. base_ts: now. ep/leg/dir: who observes.
+ * A request ("GET /x HTTP/1.1") opens an in-flight entry keyed by the client endpoint; the first response
+ * ("HTTP/1.1 200") closes it: latency, edge aggregate, sampled record.
+ */
+static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t, __u16 ep, __u8 leg, __u8 dir_req,
+				      __u32 remote_id, __u64 cgroup_id, __u64 now, __u8 *ct_flags)
+{
+	__u8 head[12] = {};
+	if (t->payload_len < 12) {
+		if (t->payload_len >= 1 && bpf_skb_load_bytes(skb, t->payload_off, head, 1) == 0 &&
+		    (head[0] == 0x16 || head[0] == 0x17) && ct_flags)
+			*ct_flags |= SHADOW_F_TLS;
+		return;
+	}
+	if (bpf_skb_load_bytes(skb, t->payload_off, head, 12)) {
+		count(SHADOW_C_PARSE_FAIL);
+		return;
+	}
+	if (head[0] == 0x16 || head[0] == 0x17) { /* TLS handshake / application data: count bytes, skip L7 */
+		if (ct_flags && !(*ct_flags & SHADOW_F_TLS)) {
+			*ct_flags |= SHADOW_F_TLS;
+			count(SHADOW_C_TLS);
+		}
+		return;
+	}
+	__u32 zero = 0;
+	if (is_status(head)) {
+		struct shadow_inflight_key k = {.client_addr = t->daddr, .client_port = t->dport, .ep = ep, .leg = leg};
+		struct shadow_http_rec *req = bpf_map_lookup_elem(&shadow_inflight, &k);
+		if (!req) {
+			count(SHADOW_C_HTTP_UNMATCHED);
+			return;
+		}
+		struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_scratch, &zero);
+		if (!rec)
+			return;
+		__builtin_memcpy(rec, req, sizeof(*rec));
+		bpf_map_delete_elem(&shadow_inflight, &k);
+		count(SHADOW_C_HTTP_RESPONSES);
+		rec->status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+		rec->latency_ns = now - rec->hdr.ts_ns;
+		rec->hdr.ts_ns = now;
+		struct shadow_edge_key ek = {.remote_id = rec->remote_id, .ep = ep, .port = rec->server_port,
+					     .dir = rec->dir, .leg = leg, .proto = IPPROTO_TCP};
+		struct shadow_edge_val *ev = edge_get(&ek);
+		if (ev) {
+			ev->requests++;
+			ev->verdicts[rec->verdict & 3]++;
+			ev->status[status_class(rec->status)]++;
+			observe_latency(ev, rec->latency_ns);
+		}
+		if (cfg_sample_every > 1 && bpf_get_prandom_u32() % cfg_sample_every) {
+			count(SHADOW_C_SAMPLED_OUT);
+			return;
+		}
+		if (rate_ok(now))
+			emit(rec, sizeof(*rec));
+		return;
+	}
+	__u32 skip = 0;
+	__u8 method = parse_method(head, &skip);
+	if (!method)
+		return; /* a continuation segment or not HTTP */
+	struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_scratch, &zero);
+	if (!rec)
+		return;
+	rec->hdr.type = SHADOW_REC_HTTP;
+	rec->hdr.size = sizeof(*rec);
+	rec->hdr.cpu = bpf_get_smp_processor_id();
+	rec->hdr.ts_ns = now;
+	rec->client_addr = t->saddr;
+	rec->server_addr = t->daddr;
+	rec->client_port = t->sport;
+	rec->server_port = t->dport;
+	rec->ep = ep;
+	rec->leg = leg;
+	rec->method = method;
+	rec->status = 0;
+	rec->dir = dir_req;
+	rec->flags = 0;
+	rec->remote_id = remote_id;
+	rec->latency_ns = 0;
+	rec->cgroup_id = cgroup_id;
+	rec->rule_id = 0;
+	/* path: from after "METHOD " to the next space, at most SHADOW_PATH_MAX bytes */
+	__u32 avail = t->payload_len - skip;
+	if (avail > SHADOW_PATH_MAX)
+		avail = SHADOW_PATH_MAX;
+	__u32 off = t->payload_off + skip;
+	if (avail < 1 || bpf_skb_load_bytes(skb, off, rec->path, avail & (SHADOW_PATH_MAX - 1) ? avail & (SHADOW_PATH_MAX - 1) : SHADOW_PATH_MAX)) {
+		count(SHADOW_C_PARSE_FAIL);
+		return;
+	}
+	__u32 plen = avail;
+	int found = 0;
+	for (__u32 i = 0; i < SHADOW_PATH_MAX; i++) {
+		if (i >= avail)
+			break;
+		char c = rec->path[i];
+		if (c == ' ' || c == '\r' || c == '\n' || c == '?') {
+			plen = i;
+			found = 1;
+			break;
+		}
+	}
+	if (!found && avail == SHADOW_PATH_MAX)
+		rec->flags |= SHADOW_F_TRUNC;
+	rec->path_len = plen;
+	for (__u32 i = 0; i < SHADOW_PATH_MAX; i++) { /* zero the tail so records are deterministic */
+		if (i >= plen)
+			rec->path[i] = 0;
+	}
+	l7_verdict(rec, ep, t->dport);
+	count(SHADOW_C_HTTP_REQUESTS);
+	struct shadow_inflight_key k = {.client_addr = t->saddr, .client_port = t->sport, .ep = ep, .leg = leg};
+	if (bpf_map_update_elem(&shadow_inflight, &k, rec, BPF_ANY))
+		count(SHADOW_C_INFLIGHT_FULL);
+}
+
+/* ---- tc: L3/L4 with CT, wire-leg HTTP ---- */
+
+static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
+{
+	count(SHADOW_C_PACKETS);
+	if (skb->protocol != bpf_htons(ETH_P_IP)) {
+		count(SHADOW_C_NON_IPV4);
+		return TC_ACT_OK;
+	}
+	struct iphdr ip;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip))) {
+		count(SHADOW_C_PARSE_FAIL);
+		return TC_ACT_OK;
+	}
+	__u32 ihl = ip.ihl * 4;
+	__u32 tot = bpf_ntohs(ip.tot_len);
+	if (ip.version != 4 || ihl < 20 || tot < ihl) {
+		count(SHADOW_C_PARSE_FAIL);
+		return TC_ACT_OK;
+	}
+	if (bpf_ntohs(ip.frag_off) & 0x1fff) /* non-first fragment: no ports */
+		return TC_ACT_OK;
+	struct tcp_view t = {.saddr = ip.saddr, .daddr = ip.daddr};
+	__u8 tcp_flags = 0;
+	__u32 l4 = ETH_HLEN + ihl;
+	if (ip.protocol == IPPROTO_TCP) {
+		struct tcphdr th;
+		if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th))) {
+			count(SHADOW_C_PARSE_FAIL);
+			return TC_ACT_OK;
+		}
+		__u32 doff = th.doff * 4;
+		if (doff < 20 || ihl + doff > tot) {
+			count(SHADOW_C_PARSE_FAIL);
+			return TC_ACT_OK;
+		}
+		t.sport = bpf_ntohs(th.source);
+		t.dport = bpf_ntohs(th.dest);
+		t.payload_off = l4 + doff;
+		t.payload_len = tot - ihl - doff;
+		if (t.payload_off + t.payload_len > skb->len) { /* truncated capture: parse what is there */
+			t.payload_len = skb->len > t.payload_off ? skb->len - t.payload_off : 0;
+		}
+		tcp_flags = ((__u8 *)&th)[13];
+	} else if (ip.protocol == IPPROTO_UDP) {
+		struct udphdr uh;
+		if (bpf_skb_load_bytes(skb, l4, &uh, sizeof(uh))) {
+			count(SHADOW_C_PARSE_FAIL);
+			return TC_ACT_OK;
+		}
+		t.sport = bpf_ntohs(uh.source);
+		t.dport = bpf_ntohs(uh.dest);
+	} else if (ip.protocol != IPPROTO_ICMP) {
+		/* other protocols: evaluated with ports 0 */
+	}
+
+	__u32 local = dir == SHADOW_DIR_INGRESS ? t.daddr : t.saddr;
+	__u32 remote = dir == SHADOW_DIR_INGRESS ? t.saddr : t.daddr;
+	struct shadow_endpoint *ep = bpf_map_lookup_elem(&shadow_endpoints, &local);
+	if (!ep) {
+		count(SHADOW_C_NO_ENDPOINT);
+		return TC_ACT_OK;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	struct shadow_ct_key ck = {.saddr = t.saddr, .daddr = t.daddr, .sport = t.sport, .dport = t.dport,
+				   .proto = ip.protocol, .dir = dir};
+	struct shadow_ct_val *ct = bpf_map_lookup_elem(&shadow_ct, &ck);
+	int reply = 0;
+	if (!ct) {
+		struct shadow_ct_key rk = {.saddr = t.daddr, .daddr = t.saddr, .sport = t.dport, .dport = t.sport,
+					   .proto = ip.protocol, .dir = dir ^ 1};
+		ct = bpf_map_lookup_elem(&shadow_ct, &rk);
+		reply = 1;
+	}
+	__u32 remote_id;
+	__u8 flags = 0;
+	if (ct) {
+		remote_id = ct->remote_id;
+		ct->last_ns = now;
+		__sync_fetch_and_add(&ct->pkts[reply], 1);
+		__sync_fetch_and_add(&ct->bytes[reply], skb->len);
+		flags = ct->flags;
+	} else {
+		/* new flow: evaluate once, like Cilium; replies then hit the CT entry */
+		remote_id = lookup_identity(remote);
+		if (ip.protocol == IPPROTO_TCP && (tcp_flags & 0x12) != 0x02)
+			flags |= SHADOW_F_MIDSTREAM; /* not a bare SYN: picked up mid-connection */
+		__u32 rule_id = 0;
+		__u8 verdict = policy_verdict(ep, dir, remote_id, ip.protocol, t.dport, &rule_id, &flags);
+		struct shadow_ct_val nv = {.created_ns = now, .last_ns = now, .rule_id = rule_id, .remote_id = remote_id,
+					   .ep = ep->ep, .verdict = verdict, .flags = flags};
+		nv.pkts[0] = 1;
+		nv.bytes[0] = skb->len;
+		if (bpf_map_update_elem(&shadow_ct, &ck, &nv, BPF_NOEXIST) == 0) {
+			count(SHADOW_C_CT_CREATED);
+			ct = bpf_map_lookup_elem(&shadow_ct, &ck);
+		} else {
+			count(SHADOW_C_CT_FULL);
+		}
+		reply = 0;
+		count(SHADOW_C_FLOWS_NEW);
+		struct shadow_edge_key ek = {.remote_id = remote_id, .ep = ep->ep, .port = t.dport, .dir = dir,
+					     .leg = SHADOW_LEG_WIRE, .proto = ip.protocol};
+		struct shadow_edge_val *ev = edge_get(&ek);
+		if (ev) {
+			ev->flows++;
+			ev->verdicts[verdict & 3]++;
+		}
+		if (cfg_flow_records && rate_ok(now)) {
+			struct shadow_flow_rec r = {
+				.hdr = {.type = SHADOW_REC_FLOW, .size = sizeof(r), .cpu = bpf_get_smp_processor_id(), .ts_ns = now},
+				.saddr = t.saddr, .daddr = t.daddr, .sport = t.sport, .dport = t.dport,
+				.proto = ip.protocol, .dir = dir, .verdict = verdict, .where = SHADOW_WHERE_KERNEL,
+				.rule_id = rule_id, .remote_id = remote_id, .ifindex = skb->ifindex, .ep = ep->ep, .flags = flags,
+			};
+			emit(&r, sizeof(r));
+		}
+	}
+	if (ip.protocol == IPPROTO_TCP) {
+		if (ct && (tcp_flags & 0x05)) /* FIN or RST: let the loader's GC expire it soon */
+			ct->flags |= SHADOW_F_CLOSING;
+		if (t.payload_len && !(flags & SHADOW_F_TLS)) {
+			__u8 nf = flags;
+			/* the request direction is the flow's original one: to the pod = the pod serves (ingress) */
+			__u8 dir_req = reply ? dir ^ 1 : dir;
+			http_step(skb, &t, ep->ep, SHADOW_LEG_WIRE, dir_req, remote_id, 0, now, &nf);
+			if (ct && nf != flags)
+				ct->flags |= nf & SHADOW_F_TLS;
+		}
+	}
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int shadow_tc_to_pod(struct __sk_buff *skb)
+{
+	tc_handle(skb, SHADOW_DIR_INGRESS);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int shadow_tc_from_pod(struct __sk_buff *skb)
+{
+	tc_handle(skb, SHADOW_DIR_EGRESS);
+	return TC_ACT_OK;
+}
+
+/* ---- cgroup_skb: app leg on the loopback hop ---- */
+
+SEC("cgroup_skb/egress")
+int shadow_cg_egress(struct __sk_buff *skb)
+{
+	count(SHADOW_C_PACKETS);
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return 1;
+	struct iphdr ip;
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip))) {
+		count(SHADOW_C_PARSE_FAIL);
+		return 1;
+	}
+	if (ip.protocol != IPPROTO_TCP)
+		return 1;
+	/* only the hop inside the pod: loopback, or the pod talking to its own address */
+	if ((bpf_ntohl(ip.daddr) >> 24) != 127 && ip.daddr != ip.saddr)
+		return 1;
+	__u32 ihl = ip.ihl * 4;
+	__u32 tot = bpf_ntohs(ip.tot_len);
+	if (ip.version != 4 || ihl < 20 || tot < ihl) {
+		count(SHADOW_C_PARSE_FAIL);
+		return 1;
+	}
+	struct tcphdr th;
+	if (bpf_skb_load_bytes(skb, ihl, &th, sizeof(th))) {
+		count(SHADOW_C_PARSE_FAIL);
+		return 1;
+	}
+	__u32 doff = th.doff * 4;
+	if (doff < 20 || ihl + doff > tot) {
+		count(SHADOW_C_PARSE_FAIL);
+		return 1;
+	}
+	struct tcp_view t = {.saddr = ip.saddr, .daddr = ip.daddr, .sport = bpf_ntohs(th.source),
+			     .dport = bpf_ntohs(th.dest), .payload_off = ihl + doff, .payload_len = tot - ihl - doff};
+	if (t.payload_off + t.payload_len > skb->len)
+		t.payload_len = skb->len > t.payload_off ? skb->len - t.payload_off : 0;
+	if (!t.payload_len)
+		return 1;
+	__u64 cg = bpf_skb_cgroup_id(skb);
+	struct shadow_endpoint *ep = bpf_map_lookup_elem(&shadow_cgroups, &cg);
+	if (!ep) {
+		count(SHADOW_C_NO_ENDPOINT);
+		return 1;
+	}
+	/* a request to the sidecar's outbound listener is the app calling out; anything else on the hop is the
+	 * sidecar delivering an inbound request to the app */
+	__u8 dir_req = t.dport == cfg_outbound_port ? SHADOW_DIR_EGRESS : SHADOW_DIR_INGRESS;
+	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, 0, cg, bpf_ktime_get_ns(), 0);
+	return 1;
+}
+
+/* ---- sock_ops: connection lifecycle ---- */
+
+SEC("sockops")
+int shadow_sockops(struct bpf_sock_ops *skops)
+{
+	if (skops->family != AF_INET)
+		return 1;
+	__u32 op = skops->op;
+	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB || op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
+		struct bpf_sock *sk = skops->sk;
+		if (sk) {
+			struct conn_start *cs = bpf_sk_storage_get(&shadow_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (cs)
+				cs->ts_ns = bpf_ktime_get_ns();
+		}
+		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+		return 1;
+	}
+	if (op != BPF_SOCK_OPS_STATE_CB || skops->args[1] != TCP_CLOSE)
+		return 1;
+	count(SHADOW_C_CONN_CLOSED);
+	__u32 local = skops->local_ip4;
+	__u32 remote = skops->remote_ip4;
+	struct shadow_endpoint *ep = bpf_map_lookup_elem(&shadow_endpoints, &local);
+	__u8 leg = SHADOW_LEG_WIRE;
+	if (!ep || (bpf_ntohl(remote) >> 24) == 127 || remote == local) {
+		leg = SHADOW_LEG_APP;
+		__u64 cg = bpf_get_current_cgroup_id();
+		if (!ep)
+			ep = bpf_map_lookup_elem(&shadow_cgroups, &cg);
+	}
+	if (!ep)
+		return 1;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 start = 0;
+	struct bpf_sock *sk = skops->sk;
+	if (sk) {
+		struct conn_start *cs = bpf_sk_storage_get(&shadow_sk, sk, 0, 0);
+		if (cs)
+			start = cs->ts_ns;
+	}
+	__u16 lport = (__u16)skops->local_port;
+	__u16 rport = bpf_ntohl(skops->remote_port); /* big-endian port in the upper half */
+	/* the server side of the connection is the lower port: a good heuristic for services vs ephemeral ports */
+	__u8 dir = lport < rport ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
+	struct shadow_edge_key ek = {.remote_id = leg == SHADOW_LEG_WIRE ? lookup_identity(remote) : 0,
+				     .ep = ep->ep, .port = dir == SHADOW_DIR_INGRESS ? lport : rport, .dir = dir,
+				     .leg = leg, .proto = IPPROTO_TCP};
+	struct shadow_edge_val *ev = edge_get(&ek);
+	if (ev) {
+		ev->conns_closed++;
+		ev->bytes_sent += skops->bytes_acked;
+		ev->bytes_received += skops->bytes_received;
+		ev->retrans += skops->total_retrans;
+	}
+	if (!rate_ok(now))
+		return 1;
+	struct shadow_conn_rec r = {
+		.hdr = {.type = SHADOW_REC_CONN, .size = sizeof(r), .cpu = bpf_get_smp_processor_id(), .ts_ns = now},
+		.saddr = local, .daddr = remote, .sport = lport, .dport = rport,
+		.event = SHADOW_CONN_CLOSE, .state = TCP_CLOSE, .ep = ep->ep,
+		.srtt_us = skops->srtt_us >> 3, .total_retrans = skops->total_retrans,
+		.bytes_acked = skops->bytes_acked, .bytes_received = skops->bytes_received,
+		.duration_ns = start ? now - start : 0,
+	};
+	emit(&r, sizeof(r));
+	return 1;
+}

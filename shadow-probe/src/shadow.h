@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * shadow.h: the one ABI between the shadow-probe BPF programs, the loader and the TypeScript decoder
+ * (src/adapters/probe/records.ts, checked by test/unit/probe-abi.test.ts against tests/abi_layout.c).
+ *
+ * Rules: every struct is fixed width with explicit padding, no implicit holes, sizes a multiple of 8.
+ * Byte order: IPv4 addresses are in network byte order (as on the wire); ports, identities and every other
+ * integer are in host byte order (little-endian on the machines we support), except inside LPM keys, where
+ * multi-byte fields are big-endian so that prefix lengths mean "leading bits".
+ * Changing a layout is a breaking change: bump SHADOW_ABI_VERSION.
+ */
+#ifndef SHADOW_H
+#define SHADOW_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SHADOW_ABI_VERSION 1
+
+#define SHADOW_PATH_MAX 128      /* path bytes kept per request (power of two: used as a mask) */
+#define SHADOW_L7_RULES_MAX 8    /* in-kernel L7 rules per (endpoint, port) */
+#define SHADOW_L7_PATH_MAX 64    /* longest path literal matched in the kernel */
+#define SHADOW_LAT_BUCKETS 20    /* latency histogram buckets, bounds in SHADOW_LAT_BOUNDS_NS */
+#define SHADOW_STATUS_CLASSES 6  /* 0: unparsed, 1xx..5xx */
+#define SHADOW_POLICY_PREFIX_FULL 80 /* identity(32) + ep(16) + dir(8) + proto(8) + dport(16) */
+#define SHADOW_POLICY_PREFIX_PROTO 56 /* entries for "any protocol": identity + ep + dir */
+#define SHADOW_WORLD_IDENTITY 2  /* Cilium's reserved:world, for peers missing from the ipcache */
+
+/* Upper bounds of the latency buckets in nanoseconds; the last bucket is +Inf. They contain Istio's default
+ * histogram bounds (0.5, 1, 5, 10, 25 ... ms) so a probe histogram can be compared with Envoy's, plus finer
+ * bounds below 0.5 ms where sidecar overhead lives. */
+#define SHADOW_LAT_BOUNDS_NS                                                                              \
+	{ 25000ULL, 50000ULL, 100000ULL, 250000ULL, 500000ULL, 1000000ULL, 5000000ULL, 10000000ULL,       \
+	  25000000ULL, 50000000ULL, 100000000ULL, 250000000ULL, 500000000ULL, 1000000000ULL,              \
+	  2500000000ULL, 5000000000ULL, 10000000000ULL, 30000000000ULL, 60000000000ULL, ~0ULL }
+
+enum shadow_rec_type {
+	SHADOW_REC_FLOW = 1, /* first packet of a flow: L3/L4 verdict (tc) */
+	SHADOW_REC_HTTP = 2, /* one HTTP request/response with latency and L7 verdict (tc wire leg or cgroup_skb app leg) */
+	SHADOW_REC_CONN = 3, /* TCP connection lifecycle (sock_ops) */
+	SHADOW_REC_EDGE = 4, /* loader only (raw output): one aggregated edge, summed over CPUs */
+	SHADOW_REC_METRICS = 5, /* loader only (raw output): the probe's own counters */
+};
+
+enum shadow_dir { SHADOW_DIR_INGRESS = 0, SHADOW_DIR_EGRESS = 1 };
+
+enum shadow_verdict {
+	SHADOW_VERDICT_NONE = 0,  /* not evaluated (e.g. no L7 rules for this port) */
+	SHADOW_VERDICT_ALLOW = 1,
+	SHADOW_VERDICT_DENY = 2,  /* would be dropped if the policy were enforced */
+	SHADOW_VERDICT_AUDIT = 3, /* matched an audit-mode rule: would be denied, reported as audited */
+};
+
+enum shadow_action { SHADOW_ACT_ALLOW = 1, SHADOW_ACT_DENY = 2, SHADOW_ACT_AUDIT = 3 };
+
+/* Where the verdict was computed. */
+enum shadow_where { SHADOW_WHERE_NONE = 0, SHADOW_WHERE_KERNEL = 1, SHADOW_WHERE_USER = 2 };
+
+enum shadow_leg {
+	SHADOW_LEG_WIRE = 0, /* pod eth0 / host veth: what the client sees, sidecar included */
+	SHADOW_LEG_APP = 1,  /* loopback hop between sidecar and app: what the app costs */
+};
+
+enum shadow_method {
+	SHADOW_M_ANY = 0, /* in rules: any method; in records: unknown */
+	SHADOW_M_GET = 1,
+	SHADOW_M_POST = 2,
+	SHADOW_M_PUT = 3,
+	SHADOW_M_DELETE = 4,
+	SHADOW_M_HEAD = 5,
+	SHADOW_M_PATCH = 6,
+	SHADOW_M_OPTIONS = 7,
+};
+
+enum shadow_path_kind {
+	SHADOW_PATH_ANY = 0,
+	SHADOW_PATH_EXACT = 1,
+	SHADOW_PATH_PREFIX = 2,
+	SHADOW_PATH_SUFFIX = 3,
+	SHADOW_PATH_REGEX = 4, /* never matched in the kernel: the loader evaluates it */
+};
+
+/* flags in records and CT entries */
+#define SHADOW_F_REPLY 0x01     /* flow record: first packet seen was a reply (CT entry from before us) */
+#define SHADOW_F_MIDSTREAM 0x02 /* TCP flow picked up without a SYN */
+#define SHADOW_F_TLS 0x04       /* payload starts with a TLS record: bytes counted, L7 skipped */
+#define SHADOW_F_TRUNC 0x08     /* path longer than SHADOW_PATH_MAX: truncated */
+#define SHADOW_F_NOPOLICY 0x10  /* endpoint has no policy in this direction: allowed by default */
+#define SHADOW_F_CLOSING 0x20   /* FIN or RST seen */
+#define SHADOW_F_SIDECAR 0x40   /* socket owned by the sidecar uid */
+
+/* Per-CPU counters, exported as the probe's own metrics. */
+enum shadow_counter {
+	SHADOW_C_PACKETS = 0,
+	SHADOW_C_FLOWS_NEW,
+	SHADOW_C_RINGBUF_FULL,
+	SHADOW_C_RATELIMITED,
+	SHADOW_C_CT_FULL,
+	SHADOW_C_CT_CREATED,
+	SHADOW_C_PARSE_FAIL,
+	SHADOW_C_HTTP_REQUESTS,
+	SHADOW_C_HTTP_RESPONSES,
+	SHADOW_C_HTTP_UNMATCHED, /* response without an in-flight request */
+	SHADOW_C_INFLIGHT_FULL,
+	SHADOW_C_TLS,
+	SHADOW_C_SAMPLED_OUT,
+	SHADOW_C_NON_IPV4,
+	SHADOW_C_NO_ENDPOINT,
+	SHADOW_C_CONN_CLOSED,
+	SHADOW_C__MAX = 16,
+};
+
+struct shadow_rec_hdr {
+	__u16 type;   /* enum shadow_rec_type */
+	__u16 size;   /* sizeof the whole record */
+	__u32 cpu;
+	__u64 ts_ns;  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+};
+
+struct shadow_flow_rec {
+	struct shadow_rec_hdr hdr;
+	__u32 saddr;  /* network order */
+	__u32 daddr;  /* network order */
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 dir;     /* enum shadow_dir, from the endpoint's point of view */
+	__u8 verdict; /* enum shadow_verdict */
+	__u8 where;   /* enum shadow_where */
+	__u32 rule_id; /* the rule that decided; 0 = default (no match, or no policy) */
+	__u32 remote_id; /* identity of the peer from the ipcache */
+	__u32 ifindex;
+	__u16 ep;     /* endpoint (pod) index from the config, 1-based */
+	__u8 flags;   /* SHADOW_F_* */
+	__u8 _pad0;
+};
+
+struct shadow_http_rec {
+	struct shadow_rec_hdr hdr;
+	__u32 client_addr; /* network order */
+	__u32 server_addr; /* network order */
+	__u16 client_port;
+	__u16 server_port;
+	__u16 ep;
+	__u8 leg;          /* enum shadow_leg */
+	__u8 method;       /* enum shadow_method */
+	__u16 status;      /* HTTP status code, 0 if not parsed */
+	__u16 path_len;    /* bytes valid in path */
+	__u8 verdict;      /* L7 verdict, enum shadow_verdict */
+	__u8 where;        /* enum shadow_where */
+	__u8 dir;          /* enum shadow_dir: ingress = the endpoint serves, egress = it calls */
+	__u8 flags;
+	__u32 rule_id;     /* L7 rule that decided (0 = none matched) */
+	__u32 remote_id;   /* peer identity (wire leg); 0 on the app leg */
+	__u64 latency_ns;  /* first response byte - first request byte, on this leg */
+	__u64 cgroup_id;   /* app leg: cgroup of the socket; wire leg: 0 */
+	char path[SHADOW_PATH_MAX];
+};
+
+enum shadow_conn_event { SHADOW_CONN_ACTIVE = 1, SHADOW_CONN_PASSIVE = 2, SHADOW_CONN_CLOSE = 3 };
+
+struct shadow_conn_rec {
+	struct shadow_rec_hdr hdr;
+	__u32 saddr; /* local, network order */
+	__u32 daddr; /* remote, network order */
+	__u16 sport; /* local */
+	__u16 dport; /* remote */
+	__u8 event;  /* enum shadow_conn_event */
+	__u8 state;  /* TCP state (close events) */
+	__u16 ep;
+	__u32 srtt_us;
+	__u32 total_retrans;
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	__u64 duration_ns; /* close events: since established */
+};
+
+/* ---- maps ---- */
+
+struct shadow_ipcache_key { /* LPM: peer IP -> identity */
+	__u32 prefixlen;
+	__u32 addr; /* network order */
+};
+
+struct shadow_identity {
+	__u32 identity;
+	__u32 _pad0;
+};
+
+struct shadow_policy_key { /* LPM, Cilium-style; see SHADOW_POLICY_PREFIX_* */
+	__u32 prefixlen;
+	__u32 identity; /* big-endian; 0 = any peer */
+	__u16 ep;       /* big-endian */
+	__u8 dir;
+	__u8 proto;     /* 0 with prefixlen SHADOW_POLICY_PREFIX_PROTO = any */
+	__u16 dport;    /* big-endian; port ranges are expanded into prefixes */
+	__u16 _pad0;
+};
+
+struct shadow_policy_val {
+	__u32 rule_id;
+	__u8 action; /* enum shadow_action */
+	__u8 _pad0[3];
+};
+
+#define SHADOW_EP_POLICY_INGRESS 0x01 /* the endpoint has ingress policy: a miss is a deny */
+#define SHADOW_EP_POLICY_EGRESS 0x02
+
+struct shadow_endpoint { /* values of shadow_endpoints (key: pod IPv4, network order) and shadow_cgroups (key: cgroup id) */
+	__u16 ep;
+	__u8 flags; /* SHADOW_EP_* */
+	__u8 _pad0;
+	__u32 identity;
+	__u32 addr; /* network order */
+	__u32 _pad1;
+};
+
+struct shadow_ct_key {
+	__u32 saddr;
+	__u32 daddr;
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 dir; /* direction of the packet that created the entry */
+	__u16 _pad0;
+};
+
+struct shadow_ct_val {
+	__u64 created_ns;
+	__u64 last_ns;
+	__u64 pkts[2];  /* [0] original direction, [1] reply */
+	__u64 bytes[2];
+	__u32 rule_id;
+	__u32 remote_id;
+	__u16 ep;
+	__u8 verdict;
+	__u8 flags;
+	__u32 _pad0;
+};
+
+struct shadow_l7_key {
+	__u16 ep;
+	__u16 port;
+};
+
+struct shadow_l7_rule {
+	__u32 rule_id;
+	__u8 method; /* enum shadow_method, 0 = any */
+	__u8 kind;   /* enum shadow_path_kind */
+	__u8 len;    /* bytes of path used */
+	__u8 _pad0;
+	char path[SHADOW_L7_PATH_MAX];
+};
+
+struct shadow_l7_set {
+	__u32 n;
+	__u32 has_regex; /* some rule must be evaluated in userspace */
+	struct shadow_l7_rule rules[SHADOW_L7_RULES_MAX];
+};
+
+struct shadow_inflight_key {
+	__u32 client_addr;
+	__u16 client_port;
+	__u16 ep;
+	__u8 leg;
+	__u8 _pad0[3];
+};
+
+struct shadow_edge_key {
+	__u32 remote_id;
+	__u16 ep;
+	__u16 port;  /* server port */
+	__u8 dir;
+	__u8 leg;
+	__u8 proto;
+	__u8 _pad0;
+};
+
+struct shadow_edge_val { /* per CPU; summed by the loader */
+	__u64 flows;
+	__u64 requests;
+	__u64 verdicts[4];                      /* by enum shadow_verdict (L4 on flows, L7 on requests) */
+	__u64 status[SHADOW_STATUS_CLASSES];    /* [0] unparsed, [1..5] 1xx..5xx */
+	__u64 bytes_sent;                       /* from sock_ops at close, seen from the endpoint */
+	__u64 bytes_received;
+	__u64 conns_closed;
+	__u64 retrans;
+	__u64 lat_sum_ns;
+	__u64 lat_bucket[SHADOW_LAT_BUCKETS];
+};
+
+struct shadow_rate { /* per-CPU token bucket for records */
+	__u64 tokens; /* scaled by 1e9 */
+	__u64 last_ns;
+};
+
+/* ---- records the loader writes (raw output), never the kernel ---- */
+
+struct shadow_edge_rec {
+	struct shadow_rec_hdr hdr; /* ts_ns: CLOCK_MONOTONIC of the dump */
+	struct shadow_edge_key key;
+	__u32 _pad0;
+	struct shadow_edge_val val;
+};
+
+struct shadow_metrics_rec {
+	struct shadow_rec_hdr hdr;
+	__u64 counters[SHADOW_C__MAX]; /* enum shadow_counter, summed over CPUs */
+	__u64 ct_entries;              /* live CT entries at the dump */
+	__u64 ct_gc_deleted;           /* entries the loader's GC removed so far */
+	__u64 user_l7_evaluated;       /* HTTP records whose verdict the loader computed (regex rules) */
+	__u64 records_out;             /* records written to stdout */
+};
+
+#endif /* SHADOW_H */
