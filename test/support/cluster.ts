@@ -36,20 +36,36 @@ export function clusterStateDir(): string {
 
 let cached: TestCluster | undefined;
 
+/** The shared cluster of this test run (see the file comment). */
 export function getTestCluster(): TestCluster {
   if (cached && isAlive(cached.apiserverPid)) return cached;
-  const up = spawnSync(join(REPO_ROOT, 'test', 'cluster', 'up.sh'), ['--stop-with', String(process.ppid)], {
+  cached = startCluster(clusterStateDir(), process.ppid);
+  return cached;
+}
+
+/**
+ * Start (or reuse) the cluster whose state lives in stateDir; it stops when process stopWith exits. Tests that
+ * break their cluster on purpose (kill the apiserver) use a stateDir of their own and stopCluster() it.
+ */
+export function startCluster(stateDir: string, stopWith: number = process.pid): TestCluster {
+  const up = spawnSync(join(REPO_ROOT, 'test', 'cluster', 'up.sh'), ['--stop-with', String(stopWith)], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    env: process.env,
+    env: { ...process.env, MIGRATE_CLUSTER_STATE: stateDir },
     timeout: 60 * 60 * 1000, // a cold first build of kube-apiserver is part of this on a fresh machine
   });
   if (up.status !== 0) {
     throw new Error(`test/cluster/up.sh failed (exit ${up.status ?? up.signal}):\n${up.stdout}\n${up.stderr}`);
   }
-  const file = join(clusterStateDir(), 'cluster.json');
-  cached = JSON.parse(readFileSync(file, 'utf8')) as TestCluster;
-  return cached;
+  return JSON.parse(readFileSync(join(stateDir, 'cluster.json'), 'utf8')) as TestCluster;
+}
+
+export function stopCluster(stateDir: string): void {
+  spawnSync(join(REPO_ROOT, 'test', 'cluster', 'down.sh'), ['--quiet'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, MIGRATE_CLUSTER_STATE: stateDir },
+    stdio: 'ignore',
+  });
 }
 
 function isAlive(pid: number): boolean {
