@@ -38,26 +38,22 @@ export function loadSnapshot(path: string): KubeObject[] {
   return out;
 }
 
-/** The object as a client would create it: no server-owned metadata, no status, no IPs the test apiserver's
- * service range would reject. */
+/** The object as a client would create it: no server-owned metadata, no status. */
 export function forCreate(o: KubeObject): KubeObject {
   const { uid: _u, resourceVersion: _rv, creationTimestamp: _c, managedFields: _m, selfLink: _s, generation: _g,
     deletionTimestamp: _d, deletionGracePeriodSeconds: _dg, ...metadata } = o.metadata as Record<string, unknown>;
   const { status: _status, ...rest } = o;
   const out = { ...rest, metadata } as KubeObject;
-  if (o.kind === 'Service' && o.apiVersion === 'v1') {
-    const spec = { ...(o.spec as Record<string, unknown>) };
-    if (spec.clusterIP !== 'None') {
-      delete spec.clusterIP;
-      delete spec.clusterIPs;
-    }
-    out.spec = spec;
-  }
   if (o.kind === 'Pod' && o.apiVersion === 'v1') {
     const { ephemeralContainers: _e, ...spec } = o.spec as Record<string, unknown>;
     out.spec = spec;
   }
   return out;
+}
+
+function withoutClusterIP(o: KubeObject): KubeObject {
+  const { clusterIP, clusterIPs: _ips, ...spec } = o.spec as Record<string, unknown>;
+  return { ...o, spec: clusterIP === 'None' ? { ...spec, clusterIP } : spec };
 }
 
 function phase(o: KubeObject, namespaced: boolean): number {
@@ -113,10 +109,18 @@ async function resourceOrExplain(rest: KubeRest, o: KubeObject) {
 }
 
 async function seedOne(rest: KubeRest, o: KubeObject, report: SeedReport): Promise<void> {
-  const body = forCreate(o);
+  let body = forCreate(o);
   const id = `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
   try {
-    await rest.create(body);
+    try {
+      await rest.create(body);
+    } catch (e) {
+      // A Service keeps its fixture clusterIP when it is free and inside the test range (10.96.0.0/12, the
+      // Kubernetes default); otherwise the apiserver allocates one.
+      if (!(e instanceof KubeHttpError) || e.status !== 422 || !/clusterIP/.test(e.body) || o.kind !== 'Service') throw e;
+      body = withoutClusterIP(body);
+      await rest.create(body);
+    }
   } catch (e) {
     if (!(e instanceof KubeHttpError) || e.status !== 409) throw new Error(`seed ${id}: ${(e as Error).message}`);
     // Already there (system namespaces, a re-seed): replace it, except namespaces which carry nothing of ours.

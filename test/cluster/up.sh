@@ -137,7 +137,7 @@ start_apiserver() {
     --cert-dir="$CERTS" --tls-cert-file="$CERTS/apiserver.crt" --tls-private-key-file="$CERTS/apiserver.key" \
     --client-ca-file="$CERTS/ca.crt" \
     --authorization-mode=RBAC \
-    --service-cluster-ip-range=10.0.0.0/24 \
+    --service-cluster-ip-range=10.96.0.0/12 \
     --endpoint-reconciler-type=none \
     --disable-admission-plugins=ServiceAccount \
     --service-account-issuer="$SERVER" \
