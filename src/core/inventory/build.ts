@@ -111,8 +111,20 @@ export function buildInventory(input: InventoryInput, opts: InventoryOptions): I
     };
   }).sort((a, b) => a.name.localeCompare(b.name));
   const nodeByName = new Map(nodes.map((n) => [n.name, n]));
+  // One finding per blocked kernel, not per node: a fleet of 1,000 nodes has a handful of kernels.
+  const blockedByKernel = new Map<string, NodeEntry[]>();
   for (const n of nodes) {
-    if (n.readiness === 'blocked') findings.push({ level: 'Warning', code: 'MIG_NODE_BLOCKED', object: `Node/${n.name}`, message: `kernel ${n.kernelVersion || '(none)'}: ${n.reasonDetails.map((r) => r.message).join('; ')}` });
+    if (n.readiness !== 'blocked') continue;
+    const k = `${n.kernelVersion}\u0000${n.reasons.join(',')}`;
+    (blockedByKernel.get(k) ?? blockedByKernel.set(k, []).get(k)!).push(n);
+  }
+  for (const group of blockedByKernel.values()) {
+    const n = group[0]!;
+    const names = group.map((x) => x.name);
+    findings.push({
+      level: 'Warning', code: 'MIG_NODE_BLOCKED', object: `Node/${n.name}`,
+      message: `${group.length} node(s) with kernel ${n.kernelVersion || '(none)'} (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}): ${n.reasonDetails.map((r) => r.message).join('; ')}`,
+    });
   }
 
   // Namespaces and injection.
@@ -148,7 +160,7 @@ export function buildInventory(input: InventoryInput, opts: InventoryOptions): I
     } else if (HOST_KINDS.has(o.kind)) {
       entry.scope = 'hosts';
       const isVs = o.kind === 'VirtualService';
-      if (isVs && !virtualServiceAppliesToMesh(o)) continue; // gateway-bound only
+      if (isVs && !virtualServiceAppliesToMesh(o)) { entry.scope = 'gateways'; continue; }
       const features = isVs ? virtualServiceFeatures(o) : destinationRuleFeatures(o);
       entry.features = sortedUnique(features.map((f) => f.code));
       const hosts = isVs ? virtualServiceHosts(o) : [o.spec?.host as string].filter(Boolean);
@@ -220,7 +232,8 @@ export function buildInventory(input: InventoryInput, opts: InventoryOptions): I
     for (const a of applied) {
       const e = istioEntries.get(a.ref);
       if (e) e.appliesTo++;
-      for (const f of a.features) add(f.code, f.detail, a.ref);
+      // Without a sidecar nothing enforces these today: they are listed in policies[], not as reasons.
+      if (injected) for (const f of a.features) add(f.code, f.detail, a.ref);
     }
 
     // Nodes.
@@ -279,7 +292,7 @@ export function buildInventory(input: InventoryInput, opts: InventoryOptions): I
     findings.push({ level: 'Warning', code: 'MIG_AUTHZ_NOT_ENFORCED', object: ref, message: `selects ${ws.length} workload(s) without a sidecar (${ws.slice(0, 3).join(', ')}${ws.length > 3 ? ', ...' : ''}): Istio does not enforce it there today, an eBPF plane would` });
   }
   for (const e of istioEntries.values()) {
-    if (e.appliesTo === 0 && e.scope !== 'targetRefs' && (SELECTOR_KINDS.has(e.kind) || HOST_KINDS.has(e.kind))) {
+    if (e.appliesTo === 0 && e.scope !== 'targetRefs' && e.scope !== 'gateways' && (SELECTOR_KINDS.has(e.kind) || HOST_KINDS.has(e.kind))) {
       findings.push({ level: 'Info', code: 'MIG_APPLIES_TO_NOTHING', object: e.ref, message: 'applies to no sidecar workload in scope' });
     }
     if (e.kind === 'EnvoyFilter' && e.features.includes('ENVOY_FILTER')) {

@@ -43,6 +43,7 @@ export function addResources(a: Resources, b: Resources): Resources {
 
 interface ContainerLike {
   name?: string;
+  args?: string[];
   restartPolicy?: string;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
@@ -92,6 +93,8 @@ export function annotatedSidecarResources(annotations: Record<string, string> | 
 /** An `istio-proxy` container, or a native sidecar: an init container with restartPolicy Always (Istio >= 1.19). */
 export function findSidecar(spec: { containers?: ContainerLike[]; initContainers?: ContainerLike[] } | undefined): { kind: SidecarKind; container?: ContainerLike } {
   const c = spec?.containers?.find((x) => x.name === SIDECAR_CONTAINER);
+  // Gateways run the same proxy image as `istio-proxy` with `proxy router`: a gateway, not a sidecar.
+  if (c && c.args?.[0] === 'proxy' && c.args[1] === 'router') return { kind: 'none' };
   if (c) return { kind: 'container', container: c };
   const n = spec?.initContainers?.find((x) => x.name === SIDECAR_CONTAINER && x.restartPolicy === 'Always');
   if (n) return { kind: 'native', container: n };

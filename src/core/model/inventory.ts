@@ -58,7 +58,7 @@ export interface IstioResourceEntry {
   ref: string;
   kind: string;
   apiVersion: string;
-  scope: 'workload' | 'namespace' | 'mesh' | 'targetRefs' | 'hosts' | 'none';
+  scope: 'workload' | 'namespace' | 'mesh' | 'targetRefs' | 'hosts' | 'gateways' | 'none';
   appliesTo: number;
   features: ReasonCode[];
 }

@@ -1,0 +1,107 @@
+// The lab as data: what lab/lab.sh writes to .state/lab/pods.json, and the Results of `migrate lab ...`.
+// The shadow probe's loader reads the same pods (name, netns, ifname, cgroup, ip); `migrate shadow` reads
+// the sidecar's access log path from here.
+
+export interface LabSidecar {
+  kind: 'haproxy';
+  uid: number;
+  gid: number;
+  inboundPort: number;
+  outboundPort: number;
+  /** Source address of inbound requests as the app sees them (Istio: 127.0.0.6). */
+  inboundSource: string;
+  healthPort: number;
+  metricsPort: number;
+  /** Envoy TEXT access log (Istio's default format), one file per pod. */
+  accessLog: string;
+  accessLogFormat: 'istio-default-text';
+  excludedInboundPorts: number[];
+}
+
+export interface LabPod {
+  name: string;
+  namespace: string;
+  /** Network namespace name (under /run/netns) and its path. */
+  netns: string;
+  netnsPath: string;
+  /** Pod-side interface (inside netns). */
+  ifname: string;
+  /** Node-side veth, inside hostNetns (the lab's node netns, not the machine's root netns). */
+  hostIfname: string;
+  hostNetns: string;
+  /** cgroup v2 directory holding the app and the sidecar. */
+  cgroup: string;
+  ip: string;
+  appPort: number;
+  /** Same app, excluded from the inbound redirect: requests there bypass the sidecar. */
+  bypassPort: number;
+  serviceAccount: string;
+  /** SPIFFE-style principal cluster.local/ns/<ns>/sa/<sa> (the lab maps it to the pod IP). */
+  principal: string;
+  labels: Record<string, string>;
+  upstreams: string[];
+  sidecar: LabSidecar | null;
+  appLog: string;
+}
+
+export interface LabFile {
+  version: 1;
+  prefix: string;
+  namespace: string;
+  subnet: string;
+  gateway: string;
+  node: { netns: string; netnsPath: string; bridge: string };
+  cgroupRoot: string;
+  stateDir: string;
+  pods: LabPod[];
+  /** Istio AuthorizationPolicy objects the sidecars enforce. */
+  policies: unknown[];
+}
+
+export interface LabPodStatus {
+  name: string;
+  ip: string;
+  netns: boolean;
+  veth: boolean;
+  cgroup: boolean;
+  app: boolean;
+  /** null: the pod has no sidecar. */
+  sidecar: boolean | null;
+}
+
+export interface LabStatusResult {
+  up: boolean;
+  podsFile: string;
+  pods: LabPodStatus[];
+}
+
+export interface LabUpResult extends LabStatusResult {
+  lab: LabFile;
+}
+
+export interface LabDownResult {
+  down: true;
+}
+
+export interface LabLoadRequest {
+  target?: string;
+  /** Requests per second; 0 = as fast as the connections allow. */
+  rate: number;
+  durationSeconds: number;
+  connections: number;
+  path: string;
+  /** Send to the pod's bypass port: the same app without the sidecar. */
+  bypass: boolean;
+  tool: 'loadgen' | 'wrk';
+}
+
+export interface LabLoadResult {
+  url: string;
+  mode: 'fixed' | 'max';
+  tool?: string;
+  requests: number;
+  errors: number;
+  statuses?: Record<string, number>;
+  rps: number;
+  latencyMs: { p50: number | null; p90: number | null; p99: number | null; max: number | null };
+}
