@@ -288,6 +288,7 @@ export function translateRule(r: Rule, ctx: RuleContext): { peers: PeerSet; toPo
     let l7ports: Range[] | undefined = ports === 'any' ? (ctx.targetPorts.length ? portsOf(ctx.targetPorts.map(String)).set : undefined) : isSingles(ports) ? ports : undefined;
     if (l7ports && l7ports.reduce((n, [a, b]) => n + b - a + 1, 0) > 40) l7ports = undefined;
     if (!l7ports) { ctx.narrowing.push(ports === 'any' ? 'HTTP rule without ports and no known workload port; operation dropped' : 'HTTP rule on a port range; operation dropped'); continue; }
+    if (ports === 'any') ctx.narrowing.push(`HTTP rule without ports: limited to the workload's container ports ${ctx.targetPorts.join(',')} (Cilium L7 rules need a port)`);
     for (const h of https) ops.push({ ports: l7ports, http: h });
   }
   if (ops.length === 0) return undefined;

@@ -78,5 +78,5 @@ export function describeRequest(r: Request): string {
   const l7 = r.protocol === 'HTTP'
     ? ` ${r.method ?? '-'} ${r.host ?? '-'}${r.path ?? ''}${r.headers && Object.keys(r.headers).length ? ' ' + Object.entries(r.headers).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',') : ''}`
     : '';
-  return `${describePeer(r.source)} ${r.mtls ? 'mTLS' : 'plaintext'} -> ${r.destination.namespace}/${r.destination.id}:${r.port} ${r.protocol}${l7}`;
+  return `${describePeer(r.source)} ${r.mtls ? 'mTLS' : 'plaintext'} -> ${r.destination.id}:${r.port} ${r.protocol}${l7}`;
 }
