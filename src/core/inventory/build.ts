@@ -13,7 +13,7 @@ import { nodeReadiness, READINESS_ORDER } from '../kernel/readiness.js';
 import { appliesToWorkload, policyScope, selectorOf, targetRefsOf } from '../istio/applicability.js';
 import type { Feature } from '../istio/features.js';
 import {
-  destinationRuleFeatures, HOST_KINDS, SELECTOR_KINDS, selectorKindFeatures, virtualServiceAppliesToMesh, virtualServiceFeatures, virtualServiceHosts,
+  destinationRuleFeatures, envoyFilterAppliesToSidecars, HOST_KINDS, SELECTOR_KINDS, selectorKindFeatures, virtualServiceAppliesToMesh, virtualServiceFeatures, virtualServiceHosts,
 } from '../istio/features.js';
 import type { PodSummary, Resources } from './pods.js';
 import { addResources, INJECT_KEY, ZERO_RESOURCES } from './pods.js';
@@ -155,6 +155,7 @@ export function buildInventory(input: InventoryInput, opts: InventoryOptions): I
         findings.push({ level: 'Info', code: 'MIG_TARGETREFS_POLICY', object: ref, message: `applies to ${targetRefsOf(o.spec).map((t) => `${t.kind}/${t.name}`).join(', ')} (gateway or waypoint), not to sidecars` });
         continue;
       }
+      if (o.kind === 'EnvoyFilter' && !envoyFilterAppliesToSidecars(o)) { entry.scope = 'gateways'; continue; }
       const ns = o.metadata.namespace ?? '';
       (selectorByNs.get(ns) ?? selectorByNs.set(ns, []).get(ns)!).push(o);
     } else if (HOST_KINDS.has(o.kind)) {
