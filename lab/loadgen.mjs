@@ -60,7 +60,12 @@ if (rate > 0) {
         void once(at); i++;
       }
       if (now >= endNs || i >= maxRequests) return resolve();
-      setImmediate(tick);
+      // Sleep until the next scheduled request instead of spinning: a busy loop would take a core from the
+      // sidecar under test on this 2-core machine. Timers fire at ~1 ms granularity; due requests go together.
+      const next = start + BigInt(Math.round(i * intervalNs));
+      const waitMs = Number(next - process.hrtime.bigint()) / 1e6;
+      if (waitMs >= 1) setTimeout(tick, Math.floor(waitMs));
+      else setImmediate(tick);
     };
     tick();
   });
