@@ -109,6 +109,13 @@ test('a request no ALLOW policy matches gets 403 "RBAC: access denied" and a [no
   assert.equal(rec.upstreamHost, '-');
   assert.equal(rec.upstreamServiceTime, '-');
   assert.equal(rec.upstreamCluster, 'inbound|9080||');
+  // The sidecar's Istio-style metrics count the denial on the destination side.
+  const m = lab.curl('client', `http://${ratings.ip}:15020/stats/prometheus`);
+  assert.equal(m.code, 200);
+  const denied = m.body.split('\n').find((l) => l.startsWith('istio_requests_total{reporter="destination",source_workload="client",')
+    && l.includes('destination_workload="ratings"') && l.includes('response_code="403"'));
+  assert.ok(denied, `no 403 counter in:\n${m.body.slice(0, 2000)}`);
+  assert.ok(Number(denied.split(' ').pop()) >= 1);
 });
 
 test('a DENY policy names itself in the log, and reviews -> ratings is allowed through both sidecars', { skip }, async () => {

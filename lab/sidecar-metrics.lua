@@ -1,0 +1,72 @@
+-- Istio standard metrics for the lab's HAProxy sidecar: istio_requests_total and
+-- istio_request_duration_milliseconds, labelled like Istio's (reference/envoy-telemetry.md), served as
+-- Prometheus text on :15020/stats/prometheus (Istio's merged-metrics port). Counted per request from
+-- `http-after-response set-var(txn.counted) lua.istio_count`, so local replies (403 RBAC, 503) count too.
+-- Without mTLS the lab has no peer certificate: principals are "unknown" and the security policy "none",
+-- which is what Istio reports for plaintext traffic.
+local pod = os.getenv("LAB_POD")
+local ns = os.getenv("LAB_NAMESPACE")
+local workloads = Map.new(os.getenv("LAB_WORKLOADS_MAP"), Map._ip)
+
+local BUCKETS = { 0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
+  1800000, 3600000 }
+local counts, sums, hist, order = {}, {}, {}, {}
+
+local function esc(v)
+  return (tostring(v):gsub("\\", "\\\\"):gsub("\n", "\\n"):gsub('"', '\\"'))
+end
+
+local function svc(workload)
+  if workload == "unknown" then return "unknown" end
+  return workload .. "." .. ns .. ".svc.cluster.local"
+end
+
+core.register_fetches("istio_count", function(txn)
+  local inbound = txn.f:fe_name() == "inbound"
+  local peer = workloads:lookup(inbound and txn.f:src() or txn.f:dst()) or "unknown"
+  local src, dst = pod, peer
+  if inbound then src, dst = peer, pod end
+  local start = tonumber(txn:get_var("txn.ms")) or 0
+  local now = core.now()
+  local ms = now.sec * 1000 + now.usec / 1000 - start
+  local labels = string.format(
+    'reporter="%s",source_workload="%s",source_workload_namespace="%s",source_principal="unknown",' ..
+    'source_app="%s",source_canonical_service="%s",destination_workload="%s",destination_workload_namespace="%s",' ..
+    'destination_principal="unknown",destination_app="%s",destination_service="%s",destination_service_name="%s",' ..
+    'destination_service_namespace="%s",request_protocol="http",response_code="%s",grpc_response_status="",' ..
+    'response_flags="%s",connection_security_policy="%s"',
+    inbound and "destination" or "source", esc(src), src == "unknown" and "unknown" or ns, esc(src), esc(src),
+    esc(dst), dst == "unknown" and "unknown" or ns, esc(dst), esc(svc(dst)), esc(dst), dst == "unknown" and "unknown" or ns,
+    tostring(txn.sf:status() or 0), esc(txn:get_var("txn.flags") or "-"), inbound and "none" or "unknown")
+  if counts[labels] == nil then
+    counts[labels], sums[labels], hist[labels] = 0, 0, {}
+    for i = 1, #BUCKETS do hist[labels][i] = 0 end
+    order[#order + 1] = labels
+  end
+  counts[labels] = counts[labels] + 1
+  sums[labels] = sums[labels] + ms
+  for i = 1, #BUCKETS do
+    if ms <= BUCKETS[i] then hist[labels][i] = hist[labels][i] + 1 end
+  end
+  return "1"
+end)
+
+core.register_service("istio_metrics", "http", function(applet)
+  local out = { "# TYPE istio_requests_total counter" }
+  for _, l in ipairs(order) do out[#out + 1] = string.format("istio_requests_total{%s} %d", l, counts[l]) end
+  out[#out + 1] = "# TYPE istio_request_duration_milliseconds histogram"
+  for _, l in ipairs(order) do
+    for i = 1, #BUCKETS do
+      out[#out + 1] = string.format('istio_request_duration_milliseconds_bucket{%s,le="%s"} %d', l, tostring(BUCKETS[i]), hist[l][i])
+    end
+    out[#out + 1] = string.format('istio_request_duration_milliseconds_bucket{%s,le="+Inf"} %d', l, counts[l])
+    out[#out + 1] = string.format("istio_request_duration_milliseconds_sum{%s} %.3f", l, sums[l])
+    out[#out + 1] = string.format("istio_request_duration_milliseconds_count{%s} %d", l, counts[l])
+  end
+  local body = table.concat(out, "\n") .. "\n"
+  applet:set_status(200)
+  applet:add_header("content-type", "text/plain; version=0.0.4")
+  applet:add_header("content-length", string.len(body))
+  applet:start_response()
+  applet:send(body)
+end)
