@@ -276,7 +276,9 @@ cmd_down() {
         if [ -e "$cg/cgroup.kill" ]; then echo 1 >"$cg/cgroup.kill"; else xargs -r kill -KILL <"$cg/cgroup.procs"; fi
         for ((i = 0; i < 30; i++)); do [ -n "$(cat "$cg/cgroup.procs")" ] || break; sleep 0.1; done
       fi
-      rmdir "$cg" || die "could not remove cgroup $cg: $(cat "$cg/cgroup.procs" | tr '\n' ' ')"
+      # An exiting task can keep the cgroup populated for a moment after leaving cgroup.procs: retry.
+      for ((i = 0; i < 50; i++)); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+      [ ! -d "$cg" ] || die "could not remove cgroup $cg: $(grep populated "$cg/cgroup.events") procs: $(tr '\n' ' ' <"$cg/cgroup.procs")"
     done
     rmdir "$CG_ROOT"
   fi
