@@ -45,10 +45,10 @@ export function sortObjects(xs: KubeObject[]): KubeObject[] {
 
 /** Target workloads of a policy: the known ones it applies to, or one shaped like its selector. */
 export function policyTargets(p: KubeObject, workloads: KnownWorkload[], rootNamespace: string, scope: string[]): KnownWorkload[] {
-  const known = workloads.filter((w) => appliesToWorkload(p, w, rootNamespace) && (scope.length === 0 || scope.includes(w.namespace)));
+  const known = workloads.filter((w) => w.inMesh && appliesToWorkload(p, w, rootNamespace) && (scope.length === 0 || scope.includes(w.namespace)));
   if (known.length) return known;
   const labels = (p.spec?.selector?.matchLabels ?? {}) as Record<string, string>;
-  return [{ namespace: p.metadata.namespace ?? 'default', name: `(selector of ${p.metadata.name})`, labels, serviceAccount: 'default', ports: [] }];
+  return [{ namespace: p.metadata.namespace ?? 'default', name: `(selector of ${p.metadata.name})`, labels, serviceAccount: 'default', ports: [], inMesh: true }];
 }
 
 function modesOf(targets: KnownWorkload[], pa: PeerAuthnIndex): EffectiveMode[] {
@@ -155,7 +155,7 @@ export function translatePlan(input: TranslateInput): TranslationPlan {
     translations,
     manifests,
     requirements: [...requirements].sort(),
-    workloads: workloads.filter((w) => scope.length === 0 || scope.includes(w.namespace)),
+    workloads: workloads.filter((w) => w.inMesh && (scope.length === 0 || scope.includes(w.namespace))),
     authorizationPolicies: aps,
     peerAuthentications: pas,
   };

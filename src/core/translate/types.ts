@@ -23,6 +23,8 @@ export interface KnownWorkload {
   serviceAccount: string;
   /** Container ports (the workload ports Istio `ports` refer to). */
   ports: number[];
+  /** Has a sidecar: only these are governed by Istio authorization (and are verification destinations). */
+  inMesh: boolean;
 }
 
 export interface PolicyTranslation {

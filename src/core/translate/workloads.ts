@@ -2,6 +2,7 @@
 // ports (the workload ports Istio `ports` name). Reuses the inventory's controller summary.
 import type { KubeObject } from '../model/k8s.js';
 import { summarizeController } from '../inventory/workloads.js';
+import { injectionExpected, namespaceInjection } from '../inventory/injection.js';
 import type { KnownWorkload } from './types.js';
 
 const CONTROLLERS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
@@ -15,14 +16,30 @@ function portsOfTemplate(spec: { containers?: { name?: string; ports?: { contain
   return [...out].sort((a, b) => a - b);
 }
 
+type PodLike = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { containers?: { name?: string }[]; initContainers?: { name?: string }[] } };
+
+/**
+ * Has (or would get) a sidecar: Istio authorization only ever applies to these. Without Namespace objects (a
+ * bare policy set) every workload is assumed to be in the mesh.
+ */
+function inMesh(tmpl: PodLike | undefined, ns: string, namespaces: Map<string, KubeObject>): boolean {
+  const hasProxy = [...(tmpl?.spec?.containers ?? []), ...(tmpl?.spec?.initContainers ?? [])].some((c) => c.name === 'istio-proxy');
+  if (hasProxy) return true;
+  if (namespaces.size === 0) return true;
+  const n = namespaces.get(ns);
+  const override = tmpl?.metadata?.labels?.['sidecar.istio.io/inject'] ?? tmpl?.metadata?.annotations?.['sidecar.istio.io/inject'];
+  return injectionExpected(n ? namespaceInjection(ns, n.metadata.labels ?? {}) : undefined, override);
+}
+
 export function knownWorkloads(objects: KubeObject[]): KnownWorkload[] {
   const out: KnownWorkload[] = [];
+  const namespaces = new Map(objects.filter((o) => o.kind === 'Namespace' && o.apiVersion === 'v1').map((o) => [o.metadata.name, o]));
   for (const o of objects) {
     if (CONTROLLERS.has(o.kind)) {
       const s = summarizeController(o);
-      out.push({ namespace: s.namespace, name: `${o.kind}/${o.metadata.name}`, labels: s.templateLabels, serviceAccount: s.serviceAccount, ports: portsOfTemplate(o.spec?.template?.spec) });
+      out.push({ namespace: s.namespace, name: `${o.kind}/${o.metadata.name}`, labels: s.templateLabels, serviceAccount: s.serviceAccount, ports: portsOfTemplate(o.spec?.template?.spec), inMesh: inMesh(o.spec?.template, s.namespace, namespaces) });
     } else if (o.kind === 'Pod' && !(o.metadata.ownerReferences ?? []).length) {
-      out.push({ namespace: o.metadata.namespace ?? 'default', name: `Pod/${o.metadata.name}`, labels: o.metadata.labels ?? {}, serviceAccount: o.spec?.serviceAccountName ?? 'default', ports: portsOfTemplate(o.spec) });
+      out.push({ namespace: o.metadata.namespace ?? 'default', name: `Pod/${o.metadata.name}`, labels: o.metadata.labels ?? {}, serviceAccount: o.spec?.serviceAccountName ?? 'default', ports: portsOfTemplate(o.spec), inMesh: inMesh(o as PodLike, o.metadata.namespace ?? 'default', namespaces) });
     }
   }
   return out.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
