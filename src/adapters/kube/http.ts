@@ -3,7 +3,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeAccess } from './config.js';
-import { clusterError, MigrateError } from '../../core/errors.js';
+import { clusterError, MigrateError, userError } from '../../core/errors.js';
 
 export interface RetryPolicy {
   attempts: number;
@@ -34,7 +34,20 @@ async function requestOnce(access: KubeAccess, path: string, timeoutMs: number):
     method: 'GET', hostname: url.hostname, port: url.port || (url.protocol === 'https:' ? 443 : 80),
     path: url.pathname + url.search, headers: { Accept: 'application/json' },
   };
-  await access.kc.applyToHTTPSOptions(opts);
+  try {
+    await access.kc.applyToHTTPSOptions(opts);
+  } catch (e) {
+    // Credentials are produced here: exec plugins (cloud logins) fail when a login expired.
+    const user = access.kc.getCurrentUser();
+    if (user?.exec || user?.authProvider) {
+      throw clusterError('MIGRATE_AUTH_EXPIRED', `the credential plugin of user "${access.user}" failed: ${(e as Error).message}`, {
+        object: `user/${access.user}`, next: 'log in again with your provider (e.g. the cloud CLI that wrote this kubeconfig), then rerun',
+      });
+    }
+    throw userError('MIGRATE_KUBECONFIG_INVALID', `cannot use context "${access.context}": ${(e as Error).message}`, {
+      object: `context/${access.context}`, next: 'check the cluster and user entries with `kubectl config view --minify`',
+    });
+  }
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(opts, (res) => {

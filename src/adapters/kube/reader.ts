@@ -53,18 +53,23 @@ export class ClusterReader implements KubeReader {
     const findings: Finding[] = [];
     for (const group of groups) {
       const g = await apiGet(this.access, `/apis/${group}`, this.retry);
-      if (g.status === 404) {
-        findings.push({ level: 'Info', code: 'MIG_API_GROUP_NOT_SERVED', object: `APIGroup/${group}`, message: `${group} is not served (its CRDs are not installed): nothing to inventory there` });
-        continue;
-      }
+      if (g.status === 404) continue; // CRDs of this group not installed
       if (g.status === 403) throw forbidden(this.access, 'get', { group, plural: '(discovery)' }, undefined, g.body);
-      const version = (g.body as { preferredVersion?: { version?: string } }).preferredVersion?.version;
-      if (!version) continue;
-      const r = await apiGet(this.access, `/apis/${group}/${version}`, this.retry);
-      if (r.status !== 200) continue;
-      for (const res of (r.body as { resources?: { name: string; kind: string; namespaced: boolean; verbs?: string[] }[] }).resources ?? []) {
-        if (res.name.includes('/') || !(res.verbs ?? []).includes('list')) continue;
-        types.push({ group, version, kind: res.kind, plural: res.name, namespaced: res.namespaced });
+      if (g.status !== 200) continue;
+      const body = g.body as { preferredVersion?: { version?: string }; versions?: { version: string }[] };
+      // Kinds live in different versions (Istio serves EnvoyFilter only as v1alpha3): take each kind from the
+      // preferred version when it is there, else from the next served version.
+      const preferred = body.preferredVersion?.version;
+      const versions = [...new Set([preferred, ...(body.versions ?? []).map((v) => v.version)].filter((v): v is string => !!v))];
+      const seen = new Set<string>();
+      for (const version of versions) {
+        const r = await apiGet(this.access, `/apis/${group}/${version}`, this.retry);
+        if (r.status !== 200) continue;
+        for (const res of (r.body as { resources?: { name: string; kind: string; namespaced: boolean; verbs?: string[] }[] }).resources ?? []) {
+          if (res.name.includes('/') || !(res.verbs ?? []).includes('list') || seen.has(res.kind)) continue;
+          seen.add(res.kind);
+          types.push({ group, version, kind: res.kind, plural: res.name, namespaced: res.namespaced });
+        }
       }
     }
     if (types.length === 0 && groups.some((g) => g.endsWith('istio.io'))) {
