@@ -1,0 +1,1117 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * shadow-probe loader: loads the BPF programs, fills the maps from a config file (updated live on SIGHUP or
+ * when the file changes), attaches to each pod (tc on eth0 or the host veth, cgroup_skb + sock_ops on its
+ * cgroup), and writes records on stdout (JSON lines, or length-prefixed shadow.h structs with --format raw).
+ * Logs go to stderr. Detaches everything on SIGINT/SIGTERM; `--cleanup` removes what a killed loader left.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "shadow.skel.h"
+#include "config.h"
+
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46 /* uapi of 6.6+; libbpf 1.1 passes unknown attach types through */
+#define BPF_TCX_EGRESS 47
+#endif
+
+#define TC_HANDLE 0x5ad
+#define TC_PRIO 0x5ad
+#define STATE_DIR_DEFAULT "/run/shadow-probe"
+#define PIN_DIR_DEFAULT "/sys/fs/bpf/shadow-probe"
+
+static volatile sig_atomic_t stop, reload;
+static int verbose;
+static const char *prog_name = "shadow-probe";
+
+static void logf_(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	if (lvl == LIBBPF_DEBUG && !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* ---- attachments ---- */
+
+enum { L_TC_IN, L_TC_EG, L_CG, L_SOCKOPS, L__MAX };
+
+struct attachment {
+	char key[CFG_PATH_MAX * 2]; /* identity of the attachment point: netns|ifname|host_ifname|cgroup */
+	char name[CFG_NAME_MAX];
+	int link_fd[L__MAX];        /* tcx / cgroup links: die with the process, so a killed loader leaves nothing */
+	struct bpf_link *cg_link, *so_link;
+	int legacy_tc;              /* fell back to netlink clsact filters: must be removed explicitly */
+	char netns[CFG_PATH_MAX];
+	char ifname[32];
+	int ifindex;
+	int live;
+};
+
+struct probe {
+	struct shadow_bpf *skel;
+	struct shadow_config cfg;
+	const char *config_path;
+	struct timespec config_mtime;
+	struct attachment *att;
+	size_t n_att, cap_att;
+	struct ring_buffer *rb;
+	int raw;
+	int no_cgroup, no_sockops, tc_legacy;
+	const char *state_dir;
+	const char *pin_dir;
+	__u64 mono_to_real;
+	__u64 gc_deleted, user_l7, records_out;
+	int ncpu;
+};
+
+static int open_netns(const char *netns)
+{
+	char path[CFG_PATH_MAX + 32];
+	if (netns[0] == '/')
+		snprintf(path, sizeof(path), "%s", netns);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", netns);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* run fn inside a network namespace (netlink and ifindex lookups are per netns), then come back */
+static int in_netns(const char *netns, int (*fn)(void *), void *arg)
+{
+	if (!netns[0])
+		return fn(arg);
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int target = open_netns(netns);
+	int ret;
+	if (self < 0 || target < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (setns(target, CLONE_NEWNET)) {
+		ret = -errno;
+		goto out;
+	}
+	ret = fn(arg);
+	if (setns(self, CLONE_NEWNET)) {
+		logf_("failed to return to the host netns: %s", strerror(errno));
+		exit(3);
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (target >= 0)
+		close(target);
+	return ret;
+}
+
+struct tc_args {
+	struct probe *p;
+	struct attachment *a;
+	int host_side;
+	char err[200];
+};
+
+static int tc_legacy_attach(int ifindex, int prog_fd, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	int err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int tc_legacy_detach(int ifindex, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+	return bpf_tc_detach(&hook, &opts);
+}
+
+static int do_tc_attach(void *arg)
+{
+	struct tc_args *t = arg;
+	struct attachment *a = t->a;
+	int ifindex = if_nametoindex(a->ifname);
+	if (!ifindex) {
+		snprintf(t->err, sizeof(t->err), "interface %s not found", a->ifname);
+		return -ENODEV;
+	}
+	a->ifindex = ifindex;
+	/* pod eth0: ingress = to the pod. Host-side veth: the hooks swap. */
+	int to_fd = bpf_program__fd(t->p->skel->progs.shadow_tc_to_pod);
+	int from_fd = bpf_program__fd(t->p->skel->progs.shadow_tc_from_pod);
+	int in_fd = t->host_side ? from_fd : to_fd, eg_fd = t->host_side ? to_fd : from_fd;
+	if (!t->p->tc_legacy) {
+		int l1 = bpf_link_create(in_fd, ifindex, BPF_TCX_INGRESS, NULL);
+		if (l1 >= 0) {
+			int l2 = bpf_link_create(eg_fd, ifindex, BPF_TCX_EGRESS, NULL);
+			if (l2 >= 0) {
+				a->link_fd[L_TC_IN] = l1;
+				a->link_fd[L_TC_EG] = l2;
+				return 0;
+			}
+			close(l1);
+		}
+		if (verbose)
+			logf_("tcx links unavailable on %s (%s): using clsact filters", a->ifname, strerror(errno));
+		t->p->tc_legacy = 1;
+	}
+	int err = tc_legacy_attach(ifindex, in_fd, BPF_TC_INGRESS);
+	if (!err)
+		err = tc_legacy_attach(ifindex, eg_fd, BPF_TC_EGRESS);
+	if (err) {
+		snprintf(t->err, sizeof(t->err), "clsact filter on %s: %s", a->ifname, strerror(-err));
+		tc_legacy_detach(ifindex, BPF_TC_INGRESS);
+		return err;
+	}
+	a->legacy_tc = 1;
+	return 0;
+}
+
+static int do_tc_legacy_detach(void *arg)
+{
+	struct attachment *a = arg;
+	int ifindex = if_nametoindex(a->ifname);
+	if (!ifindex)
+		return -ENODEV;
+	tc_legacy_detach(ifindex, BPF_TC_INGRESS);
+	tc_legacy_detach(ifindex, BPF_TC_EGRESS);
+	return 0;
+}
+
+static void state_write(struct probe *p)
+{
+	char path[512], tmp[520];
+	mkdir(p->state_dir, 0755);
+	snprintf(path, sizeof(path), "%s/state", p->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		logf_("failed to write state %s: %s", tmp, strerror(errno));
+		return;
+	}
+	fprintf(f, "pid %d\n", getpid());
+	for (size_t i = 0; i < p->n_att; i++) {
+		struct attachment *a = &p->att[i];
+		if (a->live && a->legacy_tc)
+			fprintf(f, "tc %s %s\n", a->netns[0] ? a->netns : "-", a->ifname);
+	}
+	if (p->pin_dir)
+		fprintf(f, "pin %s\n", p->pin_dir);
+	fclose(f);
+	rename(tmp, path);
+}
+
+static void detach(struct probe *p, struct attachment *a)
+{
+	for (int i = 0; i < L__MAX; i++) {
+		if (a->link_fd[i] > 0)
+			close(a->link_fd[i]);
+		a->link_fd[i] = -1;
+	}
+	bpf_link__destroy(a->cg_link);
+	bpf_link__destroy(a->so_link);
+	a->cg_link = a->so_link = NULL;
+	if (a->legacy_tc)
+		in_netns(a->netns, do_tc_legacy_detach, a);
+	a->legacy_tc = 0;
+	a->live = 0;
+	logf_("detached pod %s", a->name);
+}
+
+static void pod_key(const struct cfg_pod *pod, char *key, size_t n)
+{
+	snprintf(key, n, "%s|%s|%s|%s|%s", pod->name, pod->netns, pod->ifname, pod->host_ifname, pod->cgroup);
+}
+
+static int attach_pod(struct probe *p, const struct cfg_pod *pod, struct attachment *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < L__MAX; i++)
+		a->link_fd[i] = -1;
+	pod_key(pod, a->key, sizeof(a->key));
+	snprintf(a->name, sizeof(a->name), "%s", pod->name);
+	if (pod->ifname[0] || pod->host_ifname[0]) {
+		struct tc_args t = {.p = p, .a = a, .host_side = !pod->ifname[0]};
+		if (pod->ifname[0]) {
+			snprintf(a->netns, sizeof(a->netns), "%s", pod->netns);
+			snprintf(a->ifname, sizeof(a->ifname), "%s", pod->ifname);
+		} else {
+			snprintf(a->ifname, sizeof(a->ifname), "%s", pod->host_ifname);
+		}
+		int err = in_netns(a->netns, do_tc_attach, &t);
+		if (err) {
+			logf_("failed to attach tc to pod %s (netns %s, %s): %s", pod->name, a->netns[0] ? a->netns : "host",
+			      a->ifname, t.err[0] ? t.err : strerror(-err));
+			goto cleanup;
+		}
+		a->live = 1;
+		state_write(p); /* before anything else can fail: --cleanup must know about legacy filters */
+	}
+	if (pod->cgroup[0]) {
+		char path[CFG_PATH_MAX + 32];
+		if (pod->cgroup[0] == '/')
+			snprintf(path, sizeof(path), "%s", pod->cgroup);
+		else
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/unified/%s", pod->cgroup);
+		int cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cg < 0) {
+			logf_("failed to open cgroup %s of pod %s: %s", path, pod->name, strerror(errno));
+			goto cleanup;
+		}
+		if (!p->no_cgroup) {
+			a->cg_link = bpf_program__attach_cgroup(p->skel->progs.shadow_cg_egress, cg);
+			if (!a->cg_link) {
+				logf_("failed to attach cgroup_skb to %s: %s", path, strerror(errno));
+				close(cg);
+				goto cleanup;
+			}
+		}
+		if (!p->no_sockops) {
+			a->so_link = bpf_program__attach_cgroup(p->skel->progs.shadow_sockops, cg);
+			if (!a->so_link) {
+				logf_("failed to attach sock_ops to %s: %s", path, strerror(errno));
+				close(cg);
+				goto cleanup;
+			}
+		}
+		close(cg);
+	}
+	a->live = 1;
+	logf_("attached pod %s (%s%s%s%s%s)", pod->name, a->ifname[0] ? "tc " : "", a->ifname,
+	      a->legacy_tc ? " clsact" : a->ifname[0] ? " tcx" : "", pod->cgroup[0] ? ", cgroup " : "", pod->cgroup);
+	return 0;
+cleanup:
+	a->live = 1;
+	detach(p, a);
+	return -1;
+}
+
+/* bring attachments in line with the config: keep unchanged pods, detach removed ones, attach new ones */
+static int reconcile(struct probe *p)
+{
+	int failures = 0;
+	char key[CFG_PATH_MAX * 2];
+	for (size_t i = 0; i < p->n_att; i++) {
+		struct attachment *a = &p->att[i];
+		if (!a->live)
+			continue;
+		int wanted = 0;
+		for (size_t j = 0; j < p->cfg.n_pods; j++) {
+			pod_key(&p->cfg.pods[j], key, sizeof(key));
+			wanted |= !strcmp(key, a->key);
+		}
+		if (!wanted)
+			detach(p, a);
+	}
+	for (size_t j = 0; j < p->cfg.n_pods; j++) {
+		pod_key(&p->cfg.pods[j], key, sizeof(key));
+		int have = 0;
+		for (size_t i = 0; i < p->n_att; i++)
+			have |= p->att[i].live && !strcmp(p->att[i].key, key);
+		if (have)
+			continue;
+		if (p->n_att == p->cap_att) {
+			p->cap_att = p->cap_att ? p->cap_att * 2 : 16;
+			p->att = realloc(p->att, p->cap_att * sizeof(*p->att));
+		}
+		if (attach_pod(p, &p->cfg.pods[j], &p->att[p->n_att]) == 0)
+			p->n_att++;
+		else
+			failures++;
+	}
+	/* compact */
+	size_t w = 0;
+	for (size_t i = 0; i < p->n_att; i++)
+		if (p->att[i].live)
+			p->att[w++] = p->att[i];
+	p->n_att = w;
+	state_write(p);
+	return failures;
+}
+
+static struct shadow_map_fds map_fds(struct shadow_bpf *s)
+{
+	struct shadow_map_fds f = {bpf_map__fd(s->maps.shadow_ipcache), bpf_map__fd(s->maps.shadow_policy),
+				   bpf_map__fd(s->maps.shadow_endpoints), bpf_map__fd(s->maps.shadow_cgroups),
+				   bpf_map__fd(s->maps.shadow_l7)};
+	return f;
+}
+
+static int file_mtime(const char *path, struct timespec *ts)
+{
+	struct stat st;
+	if (stat(path, &st))
+		return -1;
+	*ts = st.st_mtim;
+	return 0;
+}
+
+/* reload: parse first, touch nothing if the new file is invalid */
+static void do_reload(struct probe *p)
+{
+	struct shadow_config c;
+	char err[300];
+	if (shadow_config_load(p->config_path, &c, err, sizeof(err))) {
+		logf_("failed to reload config: %s (keeping the running one)", err);
+		return;
+	}
+	struct shadow_map_fds fds = map_fds(p->skel);
+	if (shadow_config_apply(&c, &fds, err, sizeof(err))) {
+		logf_("failed to apply config: %s", err);
+		shadow_config_free(&c);
+		return;
+	}
+	shadow_config_free(&p->cfg);
+	p->cfg = c;
+	int f = reconcile(p);
+	logf_("config reloaded: %zu pods, %zu identities, %zu policy rules, %zu l7 rules%s", c.n_pods, c.n_ids,
+	      c.n_rules, c.n_l7, f ? " (some pods failed to attach)" : "");
+}
+
+/* ---- output ---- */
+
+static const char *pod_name(struct probe *p, __u16 ep)
+{
+	return ep >= 1 && ep <= p->cfg.n_pods ? p->cfg.pods[ep - 1].name : "";
+}
+
+static const char *ip_str(__u32 addr, char *buf)
+{
+	inet_ntop(AF_INET, &addr, buf, INET_ADDRSTRLEN);
+	return buf;
+}
+
+static const char *proto_name(__u8 proto)
+{
+	return proto == 6 ? "TCP" : proto == 17 ? "UDP" : proto == 1 ? "ICMP" : "OTHER";
+}
+
+static const char *where_name(__u8 w)
+{
+	return w == SHADOW_WHERE_KERNEL ? "kernel" : w == SHADOW_WHERE_USER ? "user" : "none";
+}
+
+static void json_str(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n && s[i]; i++) {
+		unsigned char c = s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void raw_out(struct probe *p, const void *data, __u32 size)
+{
+	fwrite(&size, 4, 1, stdout);
+	fwrite(data, size, 1, stdout);
+	p->records_out++;
+}
+
+static void print_flags(__u8 flags)
+{
+	static const char *names[] = {"reply", "midstream", "tls", "truncated", "nopolicy", "closing", "sidecar"};
+	printf(",\"flags\":[");
+	int first = 1;
+	for (int i = 0; i < 7; i++) {
+		if (flags & (1 << i)) {
+			printf("%s\"%s\"", first ? "" : ",", names[i]);
+			first = 0;
+		}
+	}
+	printf("]");
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct probe *p = ctx;
+	const struct shadow_rec_hdr *h = data;
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	if (size < sizeof(*h) || h->size > size)
+		return 0;
+	struct shadow_http_rec copy;
+	if (h->type == SHADOW_REC_HTTP && size >= sizeof(copy) &&
+	    ((const struct shadow_http_rec *)data)->where == SHADOW_WHERE_USER) {
+		/* the ring is mapped read-only for consumers: decide on a copy */
+		memcpy(&copy, data, sizeof(copy));
+		if (shadow_config_l7_user(&p->cfg, &copy))
+			p->user_l7++;
+		data = &copy;
+	}
+	if (p->raw) {
+		raw_out(p, data, h->size);
+		return 0;
+	}
+	__u64 wall = h->ts_ns + p->mono_to_real;
+	switch (h->type) {
+	case SHADOW_REC_FLOW: {
+		const struct shadow_flow_rec *r = data;
+		printf("{\"type\":\"flow\",\"ts\":%llu,\"pod\":\"%s\",\"dir\":\"%s\",\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\","
+		       "\"dport\":%u,\"proto\":\"%s\",\"verdict\":\"%s\",\"where\":\"%s\",\"rule\":%u,\"remoteIdentity\":%u,"
+		       "\"ifindex\":%u",
+		       (unsigned long long)wall, pod_name(p, r->ep), r->dir ? "egress" : "ingress", ip_str(r->saddr, a),
+		       r->sport, ip_str(r->daddr, b), r->dport, proto_name(r->proto), shadow_verdict_name(r->verdict),
+		       where_name(r->where), r->rule_id, r->remote_id, r->ifindex);
+		print_flags(r->flags);
+		printf("}\n");
+		break;
+	}
+	case SHADOW_REC_HTTP: {
+		const struct shadow_http_rec *r = data;
+		printf("{\"type\":\"http\",\"ts\":%llu,\"pod\":\"%s\",\"leg\":\"%s\",\"dir\":\"%s\",\"client\":\"%s:%u\","
+		       "\"server\":\"%s:%u\",\"method\":\"%s\",\"path\":",
+		       (unsigned long long)wall, pod_name(p, r->ep), r->leg ? "app" : "wire", r->dir ? "egress" : "ingress",
+		       ip_str(r->client_addr, a), r->client_port, ip_str(r->server_addr, b), r->server_port,
+		       shadow_method_name(r->method));
+		json_str(stdout, r->path, r->path_len < SHADOW_PATH_MAX ? r->path_len : SHADOW_PATH_MAX);
+		printf(",\"status\":%u,\"latencyNs\":%llu,\"verdict\":\"%s\",\"where\":\"%s\",\"rule\":%u,\"remoteIdentity\":%u,"
+		       "\"cgroupId\":%llu",
+		       r->status, (unsigned long long)r->latency_ns, shadow_verdict_name(r->verdict), where_name(r->where),
+		       r->rule_id, r->remote_id, (unsigned long long)r->cgroup_id);
+		print_flags(r->flags);
+		printf("}\n");
+		break;
+	}
+	case SHADOW_REC_CONN: {
+		const struct shadow_conn_rec *r = data;
+		printf("{\"type\":\"conn\",\"ts\":%llu,\"pod\":\"%s\",\"event\":\"%s\",\"local\":\"%s:%u\",\"remote\":\"%s:%u\","
+		       "\"srttUs\":%u,\"retrans\":%u,\"bytesAcked\":%llu,\"bytesReceived\":%llu,\"durationNs\":%llu}\n",
+		       (unsigned long long)wall, pod_name(p, r->ep),
+		       r->event == SHADOW_CONN_CLOSE ? "close" : r->event == SHADOW_CONN_ACTIVE ? "active" : "passive",
+		       ip_str(r->saddr, a), r->sport, ip_str(r->daddr, b), r->dport, r->srtt_us, r->total_retrans,
+		       (unsigned long long)r->bytes_acked, (unsigned long long)r->bytes_received,
+		       (unsigned long long)r->duration_ns);
+		break;
+	}
+	default:
+		return 0;
+	}
+	p->records_out++;
+	return 0;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void dump_edges(struct probe *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.shadow_edges);
+	struct shadow_edge_key k, next, *prev = NULL;
+	struct shadow_edge_val *vals = calloc(p->ncpu, sizeof(*vals));
+	static const __u64 bounds[SHADOW_LAT_BUCKETS] = SHADOW_LAT_BOUNDS_NS;
+	static const char *vnames[] = {"none", "allow", "deny", "audit"};
+	__u64 now = mono_ns();
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		struct shadow_edge_rec er = {.hdr = {.type = SHADOW_REC_EDGE, .size = sizeof(er), .ts_ns = now}, .key = k};
+		struct shadow_edge_val *s = &er.val;
+		for (int c = 0; c < p->ncpu; c++) {
+			__u64 *dst = (__u64 *)s, *src = (__u64 *)&vals[c];
+			for (size_t w = 0; w < sizeof(*s) / 8; w++)
+				dst[w] += src[w];
+		}
+		if (p->raw) {
+			raw_out(p, &er, sizeof(er));
+			continue;
+		}
+		printf("{\"type\":\"edge\",\"ts\":%llu,\"pod\":\"%s\",\"dir\":\"%s\",\"leg\":\"%s\",\"remoteIdentity\":%u,"
+		       "\"port\":%u,\"proto\":\"%s\",\"flows\":%llu,\"requests\":%llu,\"verdicts\":{",
+		       (unsigned long long)(now + p->mono_to_real), pod_name(p, k.ep), k.dir ? "egress" : "ingress",
+		       k.leg ? "app" : "wire", k.remote_id, k.port, proto_name(k.proto), (unsigned long long)s->flows,
+		       (unsigned long long)s->requests);
+		for (int v = 0; v < 4; v++)
+			printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts[v]);
+		printf("},\"status\":{\"unparsed\":%llu", (unsigned long long)s->status[0]);
+		for (int c = 1; c < SHADOW_STATUS_CLASSES; c++)
+			printf(",\"%dxx\":%llu", c, (unsigned long long)s->status[c]);
+		printf("},\"bytesSent\":%llu,\"bytesReceived\":%llu,\"connsClosed\":%llu,\"retrans\":%llu,"
+		       "\"latencySumNs\":%llu,\"latencyBuckets\":[",
+		       (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
+		       (unsigned long long)s->conns_closed, (unsigned long long)s->retrans,
+		       (unsigned long long)s->lat_sum_ns);
+		for (int b = 0; b < SHADOW_LAT_BUCKETS; b++) {
+			if (b == SHADOW_LAT_BUCKETS - 1)
+				printf("{\"le\":\"+Inf\",\"count\":%llu}", (unsigned long long)s->lat_bucket[b]);
+			else
+				printf("{\"le\":%llu,\"count\":%llu},", (unsigned long long)bounds[b],
+				       (unsigned long long)s->lat_bucket[b]);
+		}
+		printf("]}\n");
+		p->records_out++;
+	}
+	free(vals);
+}
+
+static __u64 ct_gc(struct probe *p, __u64 *live)
+{
+	int fd = bpf_map__fd(p->skel->maps.shadow_ct);
+	struct shadow_ct_key k, next, *prev = NULL;
+	struct shadow_ct_val v;
+	__u64 now = mono_ns(), deleted = 0;
+	size_t cap = 256, n = 0;
+	struct shadow_ct_key *dead = malloc(cap * sizeof(*dead));
+	*live = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue;
+		__u64 idle = now > v.last_ns ? now - v.last_ns : 0;
+		/* timeouts like Cilium's CT: closing TCP 10 s, TCP 6 h is too long for a shadow: 10 min; others 60 s */
+		__u64 limit = (v.flags & SHADOW_F_CLOSING) ? 10ULL : k.proto == 6 ? 600ULL : 60ULL;
+		if (idle > limit * 1000000000ULL) {
+			if (n == cap) {
+				cap *= 2;
+				dead = realloc(dead, cap * sizeof(*dead));
+			}
+			dead[n++] = k;
+		} else {
+			(*live)++;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, &dead[i]) == 0)
+			deleted++;
+	free(dead);
+	p->gc_deleted += deleted;
+	return deleted;
+}
+
+/* requests whose response never came (reset, timeout, not HTTP after all): expire after 60 s */
+static void inflight_gc(struct probe *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.shadow_inflight);
+	struct shadow_inflight_key k, next, *prev = NULL;
+	struct shadow_http_rec v;
+	__u64 now = mono_ns();
+	size_t cap = 256, n = 0;
+	struct shadow_inflight_key *dead = malloc(cap * sizeof(*dead));
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v) || now < v.hdr.ts_ns || now - v.hdr.ts_ns < 60000000000ULL)
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			dead = realloc(dead, cap * sizeof(*dead));
+		}
+		dead[n++] = k;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &dead[i]);
+	free(dead);
+}
+
+static const char *counter_names[SHADOW_C__MAX] = {
+	"packets", "flows_new", "ringbuf_full", "ratelimited", "ct_full", "ct_created", "parse_fail", "http_requests",
+	"http_responses", "http_unmatched", "inflight_full", "tls", "sampled_out", "non_ipv4", "no_endpoint", "conn_closed"};
+
+static void dump_metrics(struct probe *p, __u64 ct_live)
+{
+	int fd = bpf_map__fd(p->skel->maps.shadow_counters);
+	__u64 *vals = calloc(p->ncpu, sizeof(__u64));
+	struct shadow_metrics_rec m = {.hdr = {.type = SHADOW_REC_METRICS, .size = sizeof(m), .ts_ns = mono_ns()}};
+	for (__u32 i = 0; i < SHADOW_C__MAX; i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < p->ncpu; c++)
+			m.counters[i] += vals[c];
+	}
+	free(vals);
+	m.ct_entries = ct_live;
+	m.ct_gc_deleted = p->gc_deleted;
+	m.user_l7_evaluated = p->user_l7;
+	m.records_out = p->records_out;
+	if (p->raw) {
+		raw_out(p, &m, sizeof(m));
+		return;
+	}
+	printf("{\"type\":\"metrics\",\"ts\":%llu,\"counters\":{", (unsigned long long)(m.hdr.ts_ns + p->mono_to_real));
+	for (int i = 0; i < SHADOW_C__MAX; i++)
+		printf("%s\"%s\":%llu", i ? "," : "", counter_names[i] ? counter_names[i] : "unused",
+		       (unsigned long long)m.counters[i]);
+	/* evicted = created - deleted by GC - live: non-zero means the LRU CT was full and dropped flows */
+	__u64 created = m.counters[SHADOW_C_CT_CREATED];
+	__u64 gone = p->gc_deleted + ct_live;
+	printf("},\"ctEntries\":%llu,\"ctGcDeleted\":%llu,\"ctEvicted\":%llu,\"userL7Evaluated\":%llu,\"recordsOut\":%llu}\n",
+	       (unsigned long long)ct_live, (unsigned long long)p->gc_deleted,
+	       (unsigned long long)(created > gone ? created - gone : 0), (unsigned long long)p->user_l7,
+	       (unsigned long long)p->records_out);
+	p->records_out++;
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = 1;
+}
+
+/* ---- --check ---- */
+
+static int probe_tcx(void)
+{
+	/* in a throwaway netns: link a trivial sched_cls program to its lo with tcx */
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET))
+			_exit(2);
+		struct bpf_insn insns[] = {{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0},
+					   {.code = BPF_JMP | BPF_EXIT}};
+		int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "shadow_check", "GPL", insns, 2, NULL);
+		if (fd < 0)
+			_exit(3);
+		int l = bpf_link_create(fd, 1, BPF_TCX_INGRESS, NULL);
+		_exit(l >= 0 ? 0 : 4);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int is_mounted(const char *path, long magic)
+{
+	struct statfs s;
+	return statfs(path, &s) == 0 && s.f_type == magic;
+}
+
+static int run_check(void)
+{
+	int fatal = 0;
+	struct {
+		const char *what;
+		int ok;
+		const char *detail;
+		int required;
+	} rows[32];
+	int n = 0;
+#define ROW(w, o, d, r) rows[n++] = (typeof(rows[0])){w, o, d, r}
+	ROW("root (CAP_BPF, CAP_NET_ADMIN)", geteuid() == 0, "load programs, attach tc/cgroup", 1);
+	ROW("BTF /sys/kernel/btf/vmlinux", access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+	    "not needed at run time: the build uses the pinned include/vmlinux.h", 0);
+	ROW("cgroup v2 at /sys/fs/cgroup/unified or /sys/fs/cgroup",
+	    is_mounted("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC) || is_mounted("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC),
+	    "cgroup_skb and sock_ops attach to pod cgroups", 0);
+	ROW("bpffs /sys/fs/bpf", is_mounted("/sys/fs/bpf", BPF_FS_MAGIC), "only for --pin", 0);
+	ROW("tracefs /sys/kernel/tracing", is_mounted("/sys/kernel/tracing", TRACEFS_MAGIC),
+	    "not used (tracepoints are an option; mount -t tracefs nodev /sys/kernel/tracing)", 0);
+	int root = geteuid() == 0;
+	ROW("program type sched_cls (tc)", root && libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) == 1,
+	    "L3/L4 verdicts, wire leg", 1);
+	ROW("program type cgroup_skb", root && libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, NULL) == 1,
+	    "app leg (loopback hop)", 0);
+	ROW("program type sock_ops", root && libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1,
+	    "connection lifecycle", 0);
+	ROW("map types ringbuf, lpm_trie, lru_hash, lru_percpu_hash",
+	    root && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1 &&
+		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LPM_TRIE, NULL) == 1 &&
+		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_HASH, NULL) == 1 &&
+		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_PERCPU_HASH, NULL) == 1,
+	    "", 1);
+	ROW("helper bpf_loop in sched_cls", root && libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, NULL) == 1,
+	    "in-kernel L7 path matching", 1);
+	int tcx = root && probe_tcx();
+	ROW("tcx links (kernel >= 6.6)", tcx, tcx ? "tc attachments die with the loader" : "falls back to clsact filters", 0);
+	ROW("kprobes / fentry", 0, "not used: not available on these kernels", 0);
+	/* the real thing: does the verifier accept our programs? */
+	int loaded = 0;
+	char why[160] = "";
+	if (root) {
+		struct shadow_bpf *s = shadow_bpf__open();
+		if (s && shadow_bpf__load(s) == 0)
+			loaded = 1;
+		else
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+		shadow_bpf__destroy(s);
+	}
+	ROW("load shadow programs (verifier)", loaded, loaded ? "4 programs accepted" : why, 1);
+	for (int i = 0; i < n; i++) {
+		printf("%-58s %-4s %s\n", rows[i].what, rows[i].ok ? "yes" : "no", rows[i].detail);
+		if (rows[i].required && !rows[i].ok)
+			fatal = 1;
+	}
+	if (fatal) {
+		printf("cannot run: ");
+		for (int i = 0; i < n; i++)
+			if (rows[i].required && !rows[i].ok)
+				printf("%s missing; ", rows[i].what);
+		printf("\n");
+		return 1;
+	}
+	printf("will use: tc %s on pod eth0 or host veth; cgroup_skb egress%s; sock_ops%s; ring buffer with timed "
+	       "drain; in-kernel aggregation per edge\n",
+	       tcx ? "(tcx links)" : "(clsact filters)", rows[6].ok ? "" : " (unavailable: no app leg)",
+	       rows[7].ok ? "" : " (unavailable: no connection records)");
+	return 0;
+}
+
+/* ---- --cleanup ---- */
+
+static int prog_name_of(__u32 prog_id, char *name, size_t n)
+{
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0)
+		return -1;
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (err)
+		return -1;
+	snprintf(name, n, "%s", info.name);
+	return 0;
+}
+
+static int cleanup_tc_in_netns(void *arg)
+{
+	int *removed = arg;
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	if (!ifs)
+		return 0;
+	for (i = ifs; i->if_index; i++) {
+		for (int w = 0; w < 2; w++) {
+			enum bpf_tc_attach_point ap = w ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index, .attach_point = ap);
+			LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+			if (bpf_tc_query(&hook, &opts))
+				continue;
+			char name[32] = "";
+			if (prog_name_of(opts.prog_id, name, sizeof(name)) || strncmp(name, "shadow_", 7))
+				continue;
+			LIBBPF_OPTS(bpf_tc_opts, del, .handle = TC_HANDLE, .priority = TC_PRIO);
+			if (bpf_tc_detach(&hook, &del) == 0) {
+				(*removed)++;
+				logf_("removed tc filter %s on %s %s", name, i->if_name, w ? "egress" : "ingress");
+			}
+		}
+	}
+	if_freenameindex(ifs);
+	return 0;
+}
+
+static int rm_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st))
+		return 0;
+	int n = 0;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char sub[1024];
+			snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+			n += rm_tree(sub);
+		}
+		if (d)
+			closedir(d);
+		rmdir(path);
+		return n;
+	}
+	if (unlink(path) == 0)
+		n++;
+	return n;
+}
+
+static int run_cleanup(const char *state_dir, const char *pin_dir, int force)
+{
+	char path[512], line[700];
+	int links = 0, filters = 0, pins = 0;
+	snprintf(path, sizeof(path), "%s/state", state_dir);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		int pid;
+		char a[300], b[64];
+		if (sscanf(line, "pid %d", &pid) == 1 && pid != getpid() && kill(pid, 0) == 0 && !force) {
+			logf_("failed to clean up: loader pid %d is still running (stop it, or use --force)", pid);
+			fclose(f);
+			return 1;
+		}
+		if (sscanf(line, "tc %299s %63s", a, b) == 2) {
+			struct attachment at = {};
+			snprintf(at.netns, sizeof(at.netns), "%s", strcmp(a, "-") ? a : "");
+			snprintf(at.ifname, sizeof(at.ifname), "%s", b);
+			in_netns(at.netns, cleanup_tc_in_netns, &filters);
+		}
+		if (sscanf(line, "pin %299s", a) == 1)
+			pins += rm_tree(a);
+	}
+	if (f)
+		fclose(f);
+	/* links whose program is ours (tcx, cgroup): normally gone with the loader; a hung one still holds them */
+	__u32 id = 0;
+	while (bpf_link_get_next_id(id, &id) == 0) {
+		int fd = bpf_link_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		char name[32] = "";
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && prog_name_of(info.prog_id, name, sizeof(name)) == 0 &&
+		    !strncmp(name, "shadow_", 7)) {
+			if (bpf_link_detach(fd) == 0) {
+				links++;
+				logf_("detached link %u (%s)", id, name);
+			}
+		}
+		close(fd);
+	}
+	/* clsact filters anywhere: host netns and every named netns */
+	cleanup_tc_in_netns(&filters);
+	DIR *d = opendir("/run/netns");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		in_netns(e->d_name, cleanup_tc_in_netns, &filters);
+	}
+	if (d)
+		closedir(d);
+	pins += rm_tree(pin_dir);
+	unlink(path);
+	rmdir(state_dir);
+	printf("{\"type\":\"cleanup\",\"links\":%d,\"tcFilters\":%d,\"pins\":%d}\n", links, filters, pins);
+	return 0;
+}
+
+static int mount_bpffs(void)
+{
+	mkdir("/sys/fs/bpf", 0755);
+	return system("mount -t bpf bpf /sys/fs/bpf") == 0 ? 0 : -1;
+}
+
+static int pin_maps(struct probe *p)
+{
+	struct bpf_map *m;
+	char path[512];
+	if (!is_mounted("/sys/fs/bpf", BPF_FS_MAGIC) && mount_bpffs())
+		return -1;
+	mkdir(p->pin_dir, 0700);
+	bpf_object__for_each_map(m, p->skel->obj) {
+		if (bpf_map__type(m) == BPF_MAP_TYPE_ARRAY && strncmp(bpf_map__name(m), "shadow_", 7))
+			continue; /* .rodata/.bss */
+		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, bpf_map__name(m));
+		if (bpf_map__pin(m, path)) {
+			logf_("failed to pin map %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: shadow-probe --config FILE [--format json|raw] [--pin [DIR]] [--tc-legacy] [--no-cgroup]\n"
+		"                    [--no-sockops] [--state-dir DIR] [-v]\n"
+		"       shadow-probe --check\n"
+		"       shadow-probe --cleanup [--force] [--state-dir DIR]\n"
+		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct probe p = {.state_dir = STATE_DIR_DEFAULT};
+	int check = 0, cleanup = 0, force = 0, ret = 1;
+	const char *format = "json";
+	static const struct option opts[] = {
+		{"config", required_argument, 0, 'c'}, {"format", required_argument, 0, 'f'},
+		{"check", no_argument, 0, 'k'},        {"cleanup", no_argument, 0, 'C'},
+		{"force", no_argument, 0, 'F'},        {"pin", optional_argument, 0, 'p'},
+		{"tc-legacy", no_argument, 0, 'L'},    {"no-cgroup", no_argument, 0, 'G'},
+		{"no-sockops", no_argument, 0, 'S'},   {"state-dir", required_argument, 0, 's'},
+		{"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	int o;
+	while ((o = getopt_long(argc, argv, "c:f:vh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': p.config_path = optarg; break;
+		case 'f': format = optarg; break;
+		case 'k': check = 1; break;
+		case 'C': cleanup = 1; break;
+		case 'F': force = 1; break;
+		case 'p': p.pin_dir = optarg ? optarg : PIN_DIR_DEFAULT; break;
+		case 'L': p.tc_legacy = 1; break;
+		case 'G': p.no_cgroup = 1; break;
+		case 'S': p.no_sockops = 1; break;
+		case 's': p.state_dir = optarg; break;
+		case 'v': verbose = 1; break;
+		default: usage(); return o == 'h' ? 0 : 2;
+		}
+	}
+	libbpf_set_print(libbpf_log);
+	if (check)
+		return run_check();
+	if (cleanup)
+		return run_cleanup(p.state_dir, p.pin_dir ? p.pin_dir : PIN_DIR_DEFAULT, force);
+	if (!p.config_path) {
+		usage();
+		return 2;
+	}
+	if (strcmp(format, "json") && strcmp(format, "raw")) {
+		logf_("failed to parse --format: %s is not json or raw", format);
+		return 2;
+	}
+	p.raw = !strcmp(format, "raw");
+	p.ncpu = libbpf_num_possible_cpus();
+	char err[400];
+	if (shadow_config_load(p.config_path, &p.cfg, err, sizeof(err))) {
+		logf_("failed to load config: %s", err);
+		return 2;
+	}
+	file_mtime(p.config_path, &p.config_mtime);
+	if (geteuid() != 0) {
+		logf_("failed to start: needs root (CAP_BPF, CAP_NET_ADMIN); run --check for details");
+		goto cleanup;
+	}
+	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+
+	p.skel = shadow_bpf__open();
+	if (!p.skel) {
+		logf_("failed to open BPF skeleton: %s", strerror(errno));
+		goto cleanup;
+	}
+	__u64 per_cpu = p.cfg.rate / (p.ncpu ? p.ncpu : 1);
+	p.skel->rodata->cfg_rate_per_cpu = per_cpu ? per_cpu : 1;
+	p.skel->rodata->cfg_burst = p.cfg.burst / p.ncpu ? p.cfg.burst / p.ncpu : 1;
+	p.skel->rodata->cfg_sample_every = p.cfg.sample_every;
+	p.skel->rodata->cfg_outbound_port = p.cfg.outbound_port;
+	if (shadow_bpf__load(p.skel)) {
+		logf_("failed to load BPF programs: %s (run --check)", strerror(errno));
+		goto cleanup;
+	}
+	struct shadow_map_fds fds = map_fds(p.skel);
+	if (shadow_config_apply(&p.cfg, &fds, err, sizeof(err))) {
+		logf_("%s", err);
+		goto cleanup;
+	}
+	if (p.pin_dir && pin_maps(&p))
+		goto cleanup;
+	struct timespec rt, mt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	p.mono_to_real = (rt.tv_sec - mt.tv_sec) * 1000000000ULL + (rt.tv_nsec - mt.tv_nsec);
+
+	p.rb = ring_buffer__new(bpf_map__fd(p.skel->maps.shadow_events), on_record, &p, NULL);
+	if (!p.rb) {
+		logf_("failed to create ring buffer reader: %s", strerror(errno));
+		goto cleanup;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (reconcile(&p))
+		logf_("some pods failed to attach; continuing with the others");
+	logf_("running: %zu pods attached, %zu policy rules, %zu l7 rules, format %s", p.n_att, p.cfg.n_rules,
+	      p.cfg.n_l7, format);
+	fflush(stderr);
+
+	__u64 next_dump = mono_ns() + p.cfg.interval_ms * 1000000ULL, next_stat = mono_ns() + 1000000000ULL;
+	__u64 ct_live = 0;
+	while (!stop) {
+		/* records are submitted without wakeups: poll for the forced ones, and drain on a timer regardless */
+		int n = ring_buffer__poll(p.rb, 50);
+		if (n < 0 && n != -EINTR) {
+			logf_("failed to poll ring buffer: %s", strerror(-n));
+			break;
+		}
+		ring_buffer__consume(p.rb);
+		__u64 now = mono_ns();
+		if (now >= next_stat) {
+			struct timespec m;
+			if (file_mtime(p.config_path, &m) == 0 &&
+			    (m.tv_sec != p.config_mtime.tv_sec || m.tv_nsec != p.config_mtime.tv_nsec)) {
+				p.config_mtime = m;
+				reload = 1;
+			}
+			next_stat = now + 1000000000ULL;
+		}
+		if (reload) {
+			reload = 0;
+			do_reload(&p);
+		}
+		if (now >= next_dump) {
+			ct_gc(&p, &ct_live);
+			inflight_gc(&p);
+			dump_edges(&p);
+			dump_metrics(&p, ct_live);
+			fflush(stdout);
+			next_dump = now + p.cfg.interval_ms * 1000000ULL;
+		}
+		fflush(stdout);
+	}
+	ring_buffer__consume(p.rb);
+	ct_gc(&p, &ct_live);
+	dump_edges(&p);
+	dump_metrics(&p, ct_live);
+	fflush(stdout);
+	ret = 0;
+cleanup:
+	for (size_t i = 0; i < p.n_att; i++)
+		if (p.att[i].live)
+			detach(&p, &p.att[i]);
+	free(p.att);
+	ring_buffer__free(p.rb);
+	if (p.pin_dir)
+		rm_tree(p.pin_dir);
+	shadow_bpf__destroy(p.skel);
+	shadow_config_free(&p.cfg);
+	char sp[512];
+	snprintf(sp, sizeof(sp), "%s/state", p.state_dir);
+	unlink(sp);
+	rmdir(p.state_dir);
+	if (ret == 0)
+		logf_("stopped: detached everything");
+	return ret;
+}

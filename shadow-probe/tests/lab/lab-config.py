@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Probe config for a lab instance: every pod from pods.json (netns, eth0, cgroup, IP) with an identity, and
+a policy that mirrors the lab's AuthorizationPolicies at L3/L4 (who may call whom on the app port) plus L7
+rules. Usage: lab-config.py PODS_JSON [--no-policy] > config.json"""
+import json
+import sys
+
+pods_json = json.load(open(sys.argv[1]))
+no_policy = "--no-policy" in sys.argv
+pods = pods_json["pods"]
+ident = {p["name"]: 1000 + i for i, p in enumerate(pods)}
+cfg = {
+    "settings": {"rate": 50000, "burst": 5000, "intervalMs": 1000},
+    "pods": [{"name": p["name"], "netns": p["netns"], "ifname": p["ifname"], "cgroup": p["cgroup"],
+              "ip": p["ip"], "identity": ident[p["name"]]} for p in pods],
+    "identities": [{"ip": p["ip"], "identity": ident[p["name"]]} for p in pods],
+    "policy": [],
+    "l7": [],
+}
+if not no_policy:
+    by = {p["name"]: p for p in pods}
+    rule = 100
+    # callers of each pod: the topology's upstream edges, plus the client pod for everyone
+    callers = {p["name"]: set() for p in pods}
+    for p in pods:
+        for up in p.get("upstreams", []):
+            callers.setdefault(up, set()).add(p["name"])
+    for name, srcs in sorted(callers.items()):
+        if name not in by or "appPort" not in by[name]:
+            continue
+        for src in sorted(srcs | {"client"}):
+            if src == name or src not in ident:
+                continue
+            rule += 1
+            cfg["policy"].append({"pod": name, "identity": ident[src], "direction": "ingress", "protocol": "TCP",
+                                  "port": by[name]["appPort"], "action": "allow", "ruleId": rule})
+    # the reviews pod denies /admin* (mirrors the lab's deny-admin policy): in L7 allow-list terms, allow the rest
+    if "reviews" in by:
+        p = by["reviews"]
+        cfg["l7"] += [
+            {"pod": "reviews", "port": p["appPort"], "method": "GET", "pathPrefix": "/reviews", "ruleId": 201},
+            {"pod": "reviews", "port": p["appPort"], "pathRegex": "/(health|ready)z?", "ruleId": 202},
+        ]
+json.dump(cfg, sys.stdout, indent=1)
+print()
