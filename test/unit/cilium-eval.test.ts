@@ -1,0 +1,83 @@
+// The Cilium reference evaluator against cilium-policy.md, one behaviour per test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KubeObject } from '../../src/core/model/k8s.js';
+import { CiliumEvaluator, compileAnchored } from '../../src/core/cilium/evaluator.js';
+import type { Peer, Request, Workload } from '../../src/core/verify/request.js';
+
+const cnp = (name: string, spec: unknown, ns = 'app'): KubeObject => ({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace: ns }, spec });
+const ccnp = (name: string, spec: unknown): KubeObject => ({ apiVersion: 'cilium.io/v2', kind: 'CiliumClusterwideNetworkPolicy', metadata: { name }, spec });
+const api: Workload = { id: 'app/api', namespace: 'app', serviceAccount: 'api', labels: { app: 'api' } };
+const web: Peer = { kind: 'pod', namespace: 'app', serviceAccount: 'web', labels: { app: 'web' }, ip: '10.244.0.5', inMesh: true };
+const other: Peer = { ...web, namespace: 'other' };
+const ext: Peer = { kind: 'external', ip: '203.0.113.9' };
+const req = (over: Partial<Request> = {}): Request => ({ source: web, mtls: true, destination: api, port: 8080, protocol: 'HTTP', method: 'GET', path: '/', host: 'api', ...over });
+const ev = (ps: KubeObject[]) => new CiliumEvaluator(ps);
+const sel = { matchLabels: { app: 'api' } };
+
+test('default allow until an ingress section selects the endpoint; ingress [{}] allows nothing', () => {
+  assert.equal(ev([]).evaluate(req()).decision, 'allow');
+  assert.equal(ev([cnp('p', { endpointSelector: sel, ingress: [{}] })]).evaluate(req()).decision, 'deny');
+  assert.equal(ev([cnp('p', { endpointSelector: { matchLabels: { app: 'web' } }, ingress: [{}] })]).evaluate(req()).decision, 'allow');
+  assert.equal(ev([cnp('p', { endpointSelector: sel, ingress: [{}] }, 'other')]).evaluate(req()).decision, 'allow', 'a CNP selects only its own namespace');
+});
+
+test('fromEndpoints without a namespace label means the policy namespace (CNP), any namespace (CCNP)', () => {
+  const rule = { endpointSelector: sel, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'web' } }] }] };
+  assert.equal(ev([cnp('p', rule)]).evaluate(req()).decision, 'allow');
+  assert.equal(ev([cnp('p', rule)]).evaluate(req({ source: other })).decision, 'deny');
+  assert.equal(ev([ccnp('p', rule)]).evaluate(req({ source: other })).decision, 'allow');
+  const sa = { endpointSelector: sel, ingress: [{ fromEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'other', 'k8s:io.cilium.k8s.policy.serviceaccount': 'web' } }] }] };
+  assert.equal(ev([cnp('p', sa)]).evaluate(req({ source: other })).decision, 'allow');
+  assert.equal(ev([cnp('p', sa)]).evaluate(req()).decision, 'deny');
+});
+
+test('the mesh label exists only on sidecar pods', () => {
+  const mesh = { endpointSelector: sel, ingress: [{ fromEndpoints: [{ matchLabels: { 'k8s:security.istio.io/tlsMode': 'istio' } }] }] };
+  assert.equal(ev([cnp('p', mesh)]).evaluate(req()).decision, 'allow');
+  assert.equal(ev([cnp('p', mesh)]).evaluate(req({ source: { ...web, inMesh: false } })).decision, 'deny');
+});
+
+test('deny wins over allow and over other policies; enableDefaultDeny false keeps a deny-only policy from default-denying', () => {
+  const allow = cnp('a', { endpointSelector: sel, ingress: [{ fromEntities: ['all'] }] });
+  const deny = cnp('d', { endpointSelector: {}, enableDefaultDeny: { ingress: false }, ingressDeny: [{ fromEndpoints: [{ matchLabels: { app: 'web' } }] }] });
+  assert.equal(ev([allow, deny]).evaluate(req()).decision, 'deny');
+  assert.equal(ev([deny]).evaluate(req({ source: ext })).decision, 'allow');
+  const denyDefault = cnp('d', { endpointSelector: {}, ingressDeny: [{ fromEndpoints: [{ matchLabels: { app: 'web' } }] }] });
+  assert.equal(ev([denyDefault]).evaluate(req({ source: ext })).decision, 'deny', 'a deny rule also switches on default deny');
+});
+
+test('CIDR sets with except match only non-cluster peers', () => {
+  const p = cnp('p', { endpointSelector: sel, ingress: [{ fromCIDRSet: [{ cidr: '0.0.0.0/0', except: ['203.0.113.0/24'] }, { cidr: '10.244.0.0/16' }] }] });
+  assert.equal(ev([p]).evaluate(req({ source: { kind: 'external', ip: '198.51.100.1' } })).decision, 'allow');
+  assert.equal(ev([p]).evaluate(req({ source: ext })).decision, 'deny');
+  assert.equal(ev([p]).evaluate(req()).decision, 'deny', 'pods are never matched by CIDR');
+});
+
+test('ports and endPort; L7 rules: anchored regexes, path carries the query, empty http allows all, L4 rule for the same peer wins', () => {
+  const l7 = { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8080', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/a(\\?.*)?', host: '(?i)api' }] } }] }] };
+  const e = ev([cnp('p', l7)]);
+  assert.equal(e.evaluate(req({ path: '/a' })).decision, 'allow');
+  assert.equal(e.evaluate(req({ path: '/a?x' })).decision, 'allow');
+  assert.equal(e.evaluate(req({ path: '/ab' })).decision, 'deny', 'anchored');
+  assert.equal(e.evaluate(req({ path: '/a', method: 'GETX' })).decision, 'deny');
+  assert.equal(e.evaluate(req({ path: '/a', host: 'API' })).decision, 'allow');
+  assert.equal(e.evaluate(req({ protocol: 'TCP' })).decision, 'deny', 'non-HTTP bytes on an L7 port');
+  assert.equal(e.evaluate(req({ port: 8081, path: '/a' })).decision, 'deny');
+  const l4 = cnp('q', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8000', endPort: 8100, protocol: 'TCP' }] }] }] });
+  assert.equal(ev([cnp('p', l7), l4]).evaluate(req({ path: '/zzz' })).decision, 'allow', 'union: the L4 rule makes the L7 restriction moot');
+  const hdr = cnp('h', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8080' }], rules: { http: [{ headerMatches: [{ name: 'X-Tenant', value: 'blue' }], headers: ['x-req'] }] } }] }] });
+  assert.equal(ev([hdr]).evaluate(req({ headers: { 'x-tenant': 'blue', 'x-req': '' } })).decision, 'allow');
+  assert.equal(ev([hdr]).evaluate(req({ headers: { 'x-tenant': 'blue' } })).decision, 'deny');
+});
+
+test('mutual authentication required admits cluster endpoints only', () => {
+  const p = cnp('p', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], authentication: { mode: 'required' } }] });
+  assert.equal(ev([p]).evaluate(req()).decision, 'allow');
+  assert.equal(ev([p]).evaluate(req({ source: ext })).decision, 'deny');
+});
+
+test('RE2 (?i) prefix becomes the JS i flag', () => {
+  assert.ok(compileAnchored('(?i)abc').test('ABC'));
+  assert.ok(!compileAnchored('abc').test('xabc'));
+});
