@@ -7,6 +7,7 @@ import { objectRef } from '../model/k8s.js';
 import type { AuthorizationPolicySpec, Condition, Operation, Rule, Source } from '../model/istio.js';
 import type { EffectiveMode } from '../istio/peer-authn.js';
 import { stringForm } from '../istio/strings.js';
+import { ruleHasHttpOnly } from '../istio/evaluator.js';
 import type { IngressDenyRule, IngressRule, PortRule, PortRuleHTTP } from '../cilium/types.js';
 import { CILIUM_API_VERSION, LABEL_NAMESPACE, LABEL_SERVICE_ACCOUNT } from '../cilium/types.js';
 import { overlapsPodRanges, parseCidr } from '../verify/ip.js';
@@ -278,10 +279,13 @@ export function translateRule(r: Rule, ctx: RuleContext): { peers: PeerSet; toPo
   const rawOps: Op[] = r.to && r.to.length ? r.to.map((t) => translateOperation(t.operation ?? {}, ctx)).filter((o) => o !== undefined) : [{ ports: 'any' }];
   if (rawOps.length === 0) return undefined;
   const ops: Op[] = [];
+  // Istio: on TCP an ALLOW rule with any HTTP-only field never matches, so every operation of such a rule must
+  // only admit HTTP (an unconstrained HTTP rule still rejects non-HTTP bytes).
+  const httpOnlyRule = ctx.approx === 'under' && ruleHasHttpOnly(r);
   for (const o of rawOps) {
     const ports = intersectPorts(o.ports, w.ports);
     if (ports !== 'any' && ports.length === 0) continue;
-    let https: PortRuleHTTP[] | undefined = o.http ? [o.http] : undefined;
+    let https: PortRuleHTTP[] | undefined = o.http ? [o.http] : httpOnlyRule ? [{}] : undefined;
     if (w.headers) https = (https ?? [{}]).flatMap((h) => w.headers!.map((combo) => ({ ...h, headerMatches: combo })));
     if (https === undefined) { ops.push({ ports }); continue; }
     // L7 rules need concrete ports.
