@@ -33,11 +33,19 @@ probe_pid=""
 cleanup() {
   [ -z "$probe_pid" ] || { kill -TERM "$probe_pid" 2>/dev/null || true; wait "$probe_pid" 2>/dev/null || true; }
   [ $brought_up = 0 ] || "$LAB" down
+  rm -rf "$probe_state"
 }
 trap cleanup EXIT
 
 PROBE_BIN="$REPO/shadow-probe/build/shadow-probe"
-if [ -z "${PROBE_CMD:-}" ] && [ -x "$PROBE_BIN" ]; then PROBE_CMD="$PROBE_BIN --config $STATE/pods.json"; fi
+PROBE_CONFIG_PY="$REPO/shadow-probe/tests/lab/lab-config.py"
+probe_state=$(mktemp -d /tmp/lab-latency-probe.XXXXXX)
+if [ -z "${PROBE_CMD:-}" ] && [ -x "$PROBE_BIN" ]; then
+  # The probe's lab config (identities and policies mirroring the lab's), else the lab's pods.json as is.
+  probe_cfg="$STATE/pods.json"
+  if [ -f "$PROBE_CONFIG_PY" ]; then probe_cfg="$probe_state/config.json"; python3 "$PROBE_CONFIG_PY" "$STATE/pods.json" >"$probe_cfg"; fi
+  PROBE_CMD="$PROBE_BIN --config $probe_cfg --state-dir $probe_state"
+fi
 out_dir="$REPO/bench/out"; mkdir -p "$out_dir"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 runs="$out_dir/lab-latency-$stamp.jsonl"; : >"$runs"
@@ -55,15 +63,30 @@ one() { # variant kind(fixed|max) extra-args...
     jq -r '"  \(.variant)\t\(.kind)\tp50 \(.latencyMs.p50) ms\tp99 \(.latencyMs.p99) ms\trps \(.rps)\terrors \(.errors)"' >&2
 }
 
-probe_start() {
+probe_out=""
+probe_start() { # run name
+  probe_out="$out_dir/lab-latency-$stamp.$1.probe.jsonl"
   # shellcheck disable=SC2086
-  $PROBE_CMD >>"$probe_log" 2>&1 &
+  $PROBE_CMD >"$probe_out" 2>>"$probe_log" &
   probe_pid=$!
-  sleep 1
+  local i
+  # Loading and verifying the programs takes seconds on a busy machine: measure only once it runs.
+  for ((i = 0; i < 300; i++)); do
+    grep -q 'running:' "$probe_log" 2>/dev/null && [ "$(grep -c 'running:' "$probe_log")" -ge "$probe_runs" ] && break
+    kill -0 "$probe_pid" 2>/dev/null || break
+    sleep 0.1
+  done
   kill -0 "$probe_pid" 2>/dev/null || { echo "lab-latency: the probe exited at start: $(tail -5 "$probe_log")" >&2; probe_pid=""; return 1; }
 }
+probe_runs=0
 probe_stop() { kill -TERM "$probe_pid" 2>/dev/null || true; wait "$probe_pid" 2>/dev/null || true; probe_pid=""; }
+# The probe's own counters for the run just measured: records out, lost to a full ring, rate-limited.
+probe_counters() {
+  grep '"type":"metrics"' "$probe_out" | tail -1 |
+    jq -c '{recordsOut, ringbufFull: .counters.ringbuf_full, ratelimited: .counters.ratelimited, httpRequests: .counters.http_requests, packets: .counters.packets}' 2>/dev/null || echo null
+}
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "lab-latency: target $target$path, fixed rate $rate/s and max rate (wrk, $conns connections), ${duration}s per run, $rounds rounds" >&2
 "$LAB" load --target "$target" --path "$path" --rate 0 --duration 2 --connections "$conns" >/dev/null   # warm-up
 for ((i = 1; i <= rounds; i++)); do
@@ -71,15 +94,20 @@ for ((i = 1; i <= rounds; i++)); do
   for kind in fixed max; do
     one bypass "$kind" --bypass
     one sidecar "$kind"
-    if [ -n "${PROBE_CMD:-}" ] && probe_start; then
-      one sidecar+probe "$kind"
-      probe_stop
+    if [ -n "${PROBE_CMD:-}" ]; then
+      probe_runs=$((probe_runs + 1))
+      if probe_start "r$i-$kind"; then
+        one sidecar+probe "$kind"
+        probe_stop
+        jq -c --argjson p "$(probe_counters)" --arg k "$kind" '{probe: $p, kind: $k, variant: "probe-counters"}' <<<'{}' >>"$runs"
+        echo "  probe counters: $(probe_counters)" >&2
+      fi
     fi
   done
 done
 
 # Median over rounds of each (variant, kind); ratios against bypass (sidecar cost) and against sidecar (probe cost).
-summary=$(jq -s '
+summary=$(jq -s '[.[] | select(.variant != "probe-counters")] |
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
   group_by([.kind, .variant]) | map({kind: .[0].kind, variant: .[0].variant, runs: length,
     p50: (map(.latencyMs.p50) | median), p99: (map(.latencyMs.p99) | median), rps: (map(.rps) | median),
@@ -102,7 +130,9 @@ done
 if [ -z "${PROBE_CMD:-}" ]; then
   echo "probe: not measured (no shadow-probe/build/shadow-probe and no PROBE_CMD)"
 else
-  echo "probe log (lost-record counters): $probe_log"
-  grep -Eio '(ringbuf_full|lost|dropped|ratelimited)[^,}]*' "$probe_log" | tail -5 || true
+  echo "probe counters per run (records out, lost: ringbuf_full, ratelimited):"
+  jq -r 'select(.variant == "probe-counters") | "  \(.kind)\t\(.probe)"' "$runs"
+  echo "probe log: $probe_log"
 fi
+echo "machine: $(nproc) cores, load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine shares the cores)"
 echo "raw runs: $runs"

@@ -1,6 +1,9 @@
 // The lab's load generator: HTTP/1.1 keep-alive GETs to one URL, printed as one JSON object on stdout.
-//   --rate R > 0: open loop at R requests/s; latency is measured from the request's scheduled time, so a
-//                 stalled server shows up as latency instead of silently lowering the rate (coordinated omission).
+//   --rate R > 0: open loop at R requests/s. Two latencies: latencyMs from the moment the request was written
+//                 to its socket to the end of the response (service time: what a sidecar or probe adds), and
+//                 latencyFromScheduleMs from the request's scheduled time, so a stalled server shows up as
+//                 latency instead of silently lowering the rate (coordinated omission); the latter also
+//                 carries this generator's own timer lateness (~1 ms timers).
 //   --rate 0:     closed loop, every connection sends its next request as soon as the last one answered.
 // Bounded: it stops after --duration seconds plus a 5 s grace for requests in flight.
 import http from 'node:http';
@@ -19,6 +22,7 @@ const maxRequests = Number(values['max-requests']);
 const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
 
 const latenciesUs = [];
+const fromScheduleUs = [];
 const statuses = {};
 let errors = 0, sent = 0, done = 0, inflight = 0;
 const lastErrors = [];
@@ -30,11 +34,15 @@ function once(scheduledNs) {
       agent, headers: { 'user-agent': 'lab-loadgen' }, timeout: 10_000 }, (res) => {
       res.on('data', () => {});
       res.on('end', () => {
-        latenciesUs.push(Number(process.hrtime.bigint() - scheduledNs) / 1000);
+        const now = process.hrtime.bigint();
+        fromScheduleUs.push(Number(now - scheduledNs) / 1000);
+        latenciesUs.push(Number(now - (writtenNs ?? scheduledNs)) / 1000);
         statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
         done++; inflight--; resolve();
       });
     });
+    let writtenNs;
+    req.on('finish', () => { writtenNs = process.hrtime.bigint(); });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => {
       errors++; done++; inflight--;
@@ -81,12 +89,16 @@ const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
 agent.destroy();
 
 latenciesUs.sort((a, b) => a - b);
-const q = (p) => latenciesUs.length ? +(latenciesUs[Math.min(latenciesUs.length - 1, Math.floor(p * latenciesUs.length))] / 1000).toFixed(3) : null;
+fromScheduleUs.sort((a, b) => a - b);
+const pick = (xs, p) => xs.length ? +(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] / 1000).toFixed(3) : null;
+const q = (p) => pick(latenciesUs, p);
+const qs = (p) => pick(fromScheduleUs, p);
 process.stdout.write(JSON.stringify({
   url: values.url, mode: rate > 0 ? 'fixed' : 'max', targetRate: rate, connections: conns,
   durationS: +elapsedS.toFixed(3), requests: done, errors, statuses, lostInFlight: inflight,
   rps: +(done / Math.min(elapsedS, durationMs / 1000 + 0.001)).toFixed(1),
   latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) },
+  ...(rate > 0 ? { latencyFromScheduleMs: { p50: qs(0.5), p90: qs(0.9), p99: qs(0.99), max: qs(1) } } : {}),
   lastErrors,
 }) + '\n');
 process.exit(0);
