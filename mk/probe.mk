@@ -20,3 +20,4 @@ probe-cleanup: probe-build
 	$(PROBE_DIR)/build/shadow-probe --cleanup
 
 TEST_TARGETS += probe-test
+INTEGRATION_TARGETS += probe-build

@@ -885,9 +885,10 @@ static int run_cleanup(const char *state_dir, const char *pin_dir, int force)
 	}
 	if (f)
 		fclose(f);
-	/* links whose program is ours (tcx, cgroup): normally gone with the loader; a hung one still holds them */
+	/* links whose program is ours (tcx, cgroup): gone with the loader unless it hangs (or something holds an
+	 * fd); only with --force, since a running probe holds them legitimately */
 	__u32 id = 0;
-	while (bpf_link_get_next_id(id, &id) == 0) {
+	while (force && bpf_link_get_next_id(id, &id) == 0) {
 		int fd = bpf_link_get_fd_by_id(id);
 		if (fd < 0)
 			continue;
@@ -935,8 +936,8 @@ static int pin_maps(struct probe *p)
 		return -1;
 	mkdir(p->pin_dir, 0700);
 	bpf_object__for_each_map(m, p->skel->obj) {
-		if (bpf_map__type(m) == BPF_MAP_TYPE_ARRAY && strncmp(bpf_map__name(m), "shadow_", 7))
-			continue; /* .rodata/.bss */
+		if (strchr(bpf_map__name(m), '.'))
+			continue; /* .rodata and friends: internal */
 		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, bpf_map__name(m));
 		if (bpf_map__pin(m, path)) {
 			logf_("failed to pin map %s: %s", path, strerror(errno));

@@ -1,0 +1,178 @@
+// shadow-probe on the lab, on the real kernel: verdicts and both latency legs for real requests through the
+// HAProxy sidecars, exact in-kernel aggregation at the lab's maximum rate, live config reload, and that a
+// SIGKILLed loader neither disturbs traffic nor leaves anything attached (tcx/cgroup links die with it; the
+// legacy clsact mode leaves filters, which --cleanup removes).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab, LAB_SH, labSkipReason } from '../support/lab.js';
+import { Probe, PROBE_BIN, attachedLeftovers, probeSkipReason, type Json } from '../support/probe.js';
+
+const skip = labSkipReason() ?? probeSkipReason();
+const lab = new Lab('sprbt');
+const podsJson = join(lab.stateDir, 'lab', 'pods.json');
+let cfg: Json = {};
+
+type Policy = { pod: string; identity: number; ruleId: number };
+const identity = (name: string) => (cfg.pods as Array<{ name: string; identity: number }>).find((p) => p.name === name)!.identity;
+const ruleFor = (pod: string, from: string) =>
+  (cfg.policy as Policy[]).find((r) => r.pod === pod && r.identity === identity(from))?.ruleId;
+const netnsAll = () => lab.file().pods.map((p) => p.netns);
+const cgroupsAll = () => lab.file().pods.map((p) => p.cgroup);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+before(() => {
+  if (skip) return;
+  const r = lab.run(['up']);
+  assert.equal(r.status, 0, r.stderr);
+});
+
+after(() => {
+  if (!skip) {
+    spawnSync(PROBE_BIN, ['--cleanup', '--force']);
+    lab.run(['down']);
+  }
+  rmSync(lab.stateDir, { recursive: true, force: true });
+});
+
+test('verdicts and both latency legs for real requests', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  await probe.start();
+  try {
+    for (let i = 0; i < 8; i++) assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080/reviews/${i}`).code, 200);
+    assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080/admin/x`).code, 403, 'the sidecar denies /admin*');
+    lab.curl('ratings', `http://${lab.pod('details').ip}:9080/details/1`);
+    await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews').length >= 17, 10_000, 'HTTP records');
+  } finally {
+    assert.equal(await probe.stop('SIGINT'), 0, probe.stderr);
+  }
+  const client = lab.pod('client').ip;
+  const flows = probe.records('flow');
+  const allowed = flows.find((f) => f.pod === 'reviews' && f.dir === 'ingress' && f.src === client && f.dport === 9080);
+  assert.ok(allowed, 'flow record for client -> reviews');
+  assert.equal(allowed.verdict, 'allow');
+  assert.equal(allowed.rule, ruleFor('reviews', 'client'));
+  assert.equal(allowed.remoteIdentity, identity('client'));
+  assert.equal(allowed.where, 'kernel');
+  const denied = flows.find((f) => f.pod === 'details' && f.dir === 'ingress' && f.src === lab.pod('ratings').ip);
+  assert.ok(denied, 'flow record for ratings -> details');
+  assert.equal(denied.verdict, 'deny', 'ratings is not among the callers of details');
+  assert.equal(denied.rule, 0);
+
+  const http = probe.records('http').filter((h) => h.pod === 'reviews' && String(h.path).startsWith('/reviews/'));
+  const wire = http.filter((h) => h.leg === 'wire');
+  const app = http.filter((h) => h.leg === 'app');
+  assert.equal(wire.length, 8, 'one wire-leg record per request');
+  assert.equal(app.length, 8, 'one app-leg record per request (sidecar -> app on loopback)');
+  for (const h of [...wire, ...app]) {
+    assert.equal(h.verdict, 'allow');
+    assert.equal(h.where, 'kernel');
+    assert.equal(h.rule, 201);
+    assert.equal(h.status, 200);
+    assert.ok(Number(h.latencyNs) > 0);
+  }
+  assert.ok(app.every((h) => h.client === '127.0.0.6:' + String(h.client).split(':')[1]), 'the app leg comes from 127.0.0.6');
+  // the wire leg includes the sidecar: per request it is longer than the app leg it contains
+  const byPath = new Map(app.map((h) => [h.path, Number(h.latencyNs)]));
+  const overheads = wire.map((h) => Number(h.latencyNs) - (byPath.get(h.path) ?? NaN));
+  assert.ok(overheads.every((o) => o > 0), `sidecar overhead per request (ns): ${overheads.join(', ')}`);
+  assert.ok(median(overheads) < 50e6, 'overhead is plausible');
+
+  const admin = probe.records('http').find((h) => h.pod === 'reviews' && h.path === '/admin/x' && h.leg === 'wire');
+  assert.ok(admin, 'wire-leg record for /admin/x');
+  assert.equal(admin.status, 403);
+  assert.equal(admin.verdict, 'deny', 'no L7 rule allows /admin/x');
+  assert.equal(admin.where, 'user', 'decided in userspace: the port has a regex rule');
+
+  const metrics = probe.records('metrics').at(-1)!;
+  const counters = metrics.counters as Record<string, number>;
+  assert.equal(counters.parse_fail, 0);
+  assert.ok((counters.http_requests ?? 0) >= 17);
+});
+
+test('aggregated telemetry is exact at the lab maximum rate', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  // few per-request records, so the ring buffer is not what limits us: the aggregates must still count all
+  cfg.settings = { rate: 200, burst: 100, intervalMs: 1000 };
+  probe.setConfig(cfg);
+  await probe.start();
+  const r = lab.run(['load', '--target', 'reviews', '--rate', '0', '--duration', '3', '--path', '/reviews/1'], 120_000);
+  assert.equal(r.status, 0, r.stderr);
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(await probe.stop('SIGINT'), 0, probe.stderr);
+  const load = JSON.parse(r.stdout.trim().split('\n').pop()!) as { requests: number; errors: number; statuses: Record<string, number>; rps: number };
+  const answered = Object.values(load.statuses).reduce((a, b) => a + b, 0);
+  assert.ok(answered > 100, `load answered ${answered}`);
+  const edge = (leg: string) => probe.edges().find((e) => e.pod === 'reviews' && e.dir === 'ingress' && e.leg === leg && e.port === 9080);
+  assert.equal(edge('wire')?.requests, answered, `wire-leg aggregate vs ${answered} answered requests (${load.rps} rps)`);
+  assert.equal(edge('app')?.requests, answered, 'app-leg aggregate');
+  const st = edge('wire')!.status as Record<string, number>;
+  assert.equal(st['2xx'], load.statuses['200'] ?? 0);
+  const counters = probe.records('metrics').at(-1)!.counters as Record<string, number>;
+  assert.ok((counters.ratelimited ?? 0) > 0, 'per-request records were rate-limited (and counted)');
+  assert.equal(counters.inflight_full, 0);
+});
+
+test('config reload while running: new flows get the new verdict', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  await probe.start();
+  try {
+    const reviews = lab.pod('reviews').ip;
+    lab.curl('client', `http://${reviews}:9080/reviews/1`);
+    await probe.waitFor(() => probe.records('flow').some((f) => f.pod === 'reviews' && f.verdict === 'allow'), 5000, 'allow flow');
+    // drop the rule that lets the client call reviews
+    const rule = ruleFor('reviews', 'client');
+    cfg.policy = (cfg.policy as Policy[]).filter((p) => p.ruleId !== rule);
+    probe.setConfig(cfg);
+    probe.proc!.kill('SIGHUP');
+    await probe.waitFor(() => /config reloaded/.test(probe.stderr), 5000, 'reload');
+    lab.curl('client', `http://${reviews}:9080/reviews/2`);
+    await probe.waitFor(() => probe.records('flow').some((f) => f.pod === 'reviews' && f.src === lab.pod('client').ip && f.verdict === 'deny'), 5000, 'deny flow after reload');
+  } finally {
+    assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
+  }
+  assert.deepEqual(await attachedLeftovers(netnsAll(), cgroupsAll()), [], 'a clean stop leaves nothing attached');
+});
+
+test('SIGKILL under load: traffic unaffected, nothing left attached, cleanup finds nothing', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  await probe.start();
+  assert.notDeepEqual(await attachedLeftovers(netnsAll(), cgroupsAll(), 0), [], 'attached while running');
+  const load = spawn(LAB_SH, ['load', '--target', 'reviews', '--rate', '300', '--duration', '4', '--path', '/reviews/1'], { env: lab.env });
+  let out = '';
+  load.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const done = new Promise<number | null>((res) => load.once('close', res));
+  await new Promise((res) => setTimeout(res, 1500));
+  assert.equal(await probe.stop('SIGKILL'), 'SIGKILL');
+  assert.equal(await done, 0);
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number; errors: number; statuses: Record<string, number> };
+  assert.equal(r.errors, 0, 'no request failed while the probe was killed');
+  assert.equal(r.statuses['200'], r.requests, 'every request answered 200');
+  assert.deepEqual(await attachedLeftovers(netnsAll(), cgroupsAll()), [], 'tcx and cgroup links die with the loader');
+  const c = spawnSync(PROBE_BIN, ['--cleanup', '--state-dir', join(probe.stateDir, 'run')], { encoding: 'utf8' });
+  assert.equal(c.status, 0, c.stderr);
+  assert.deepEqual(JSON.parse(c.stdout), { type: 'cleanup', links: 0, tcFilters: 0, pins: 0 });
+});
+
+test('legacy clsact filters survive a SIGKILL and --cleanup removes them', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  await probe.start(['--tc-legacy', '--pin']);
+  assert.equal(await probe.stop('SIGKILL'), 'SIGKILL');
+  const left = await attachedLeftovers(netnsAll(), cgroupsAll(), 0);
+  assert.equal(left.filter((l) => l.startsWith('tc filter')).length, lab.file().pods.length, `left behind: ${left.join('; ')}`);
+  const c = spawnSync(PROBE_BIN, ['--cleanup', '--state-dir', join(probe.stateDir, 'run')], { encoding: 'utf8' });
+  assert.equal(c.status, 0, c.stderr);
+  const res = JSON.parse(c.stdout) as { tcFilters: number; pins: number };
+  assert.equal(res.tcFilters, 2 * lab.file().pods.length, 'ingress and egress filter per pod');
+  assert.ok(res.pins > 0, 'pinned maps removed');
+  assert.deepEqual(await attachedLeftovers(netnsAll(), cgroupsAll()), []);
+  assert.equal(spawnSync('ls', ['/sys/fs/bpf/shadow-probe']).status !== 0, true, 'pin directory gone');
+  assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080/reviews/1`).code, 200);
+});

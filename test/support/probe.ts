@@ -1,0 +1,126 @@
+// Test access to the shadow-probe binary: start it on a lab, collect its JSON records, stop or kill it, and
+// list what BPF objects of ours are still attached anywhere (links, tc filters, cgroup programs).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './cluster.js';
+
+export const PROBE_BIN = join(REPO_ROOT, 'shadow-probe', 'build', 'shadow-probe');
+export const LAB_CONFIG = join(REPO_ROOT, 'shadow-probe', 'tests', 'lab', 'lab-config.py');
+
+/** Why the probe cannot run here, or undefined. */
+export function probeSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'shadow-probe needs root (CAP_BPF, CAP_NET_ADMIN)';
+  if (!existsSync(PROBE_BIN)) return `no ${PROBE_BIN}: run 'make probe-build'`;
+  const c = spawnSync(PROBE_BIN, ['--check'], { encoding: 'utf8' });
+  if (c.status !== 0) return `shadow-probe --check refuses: ${c.stdout.trim().split('\n').pop()}`;
+  if (spawnSync('sh', ['-c', 'command -v bpftool']).status !== 0) return "no bpftool: run 'make probe-deps'";
+  return undefined;
+}
+
+export type Json = Record<string, unknown>;
+
+export class Probe {
+  readonly stateDir = mkdtempSync(join(tmpdir(), 'shadow-probe-'));
+  readonly configPath = join(this.stateDir, 'config.json');
+  proc: ChildProcess | undefined;
+  lines: Json[] = [];
+  stderr = '';
+  private buf = '';
+
+  writeConfig(podsJson: string, extra: string[] = []): Json {
+    const r = spawnSync('python3', [LAB_CONFIG, podsJson, ...extra], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`lab-config.py: ${r.stderr}`);
+    writeFileSync(this.configPath, r.stdout);
+    return JSON.parse(r.stdout) as Json;
+  }
+
+  setConfig(cfg: Json): void {
+    writeFileSync(this.configPath, JSON.stringify(cfg, null, 1));
+  }
+
+  /** Starts the loader and resolves once it reports that it is attached and running. */
+  async start(args: string[] = []): Promise<void> {
+    this.lines = [];
+    this.stderr = '';
+    const p = spawn(PROBE_BIN, ['--config', this.configPath, '--state-dir', join(this.stateDir, 'run'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = p;
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.buf += d;
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        if (line) this.lines.push(JSON.parse(line) as Json);
+      }
+    });
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
+    await this.waitFor(() => /running: /.test(this.stderr), 60_000, 'the probe to attach');
+  }
+
+  async waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (this.proc && this.proc.exitCode !== null) throw new Error(`probe exited (${this.proc.exitCode}) waiting for ${what}: ${this.stderr}`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; stderr: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Sends a signal and resolves with the exit code (or the signal name). */
+  stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | string> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode) return Promise.resolve(p?.exitCode ?? p?.signalCode ?? 0);
+    return new Promise((resolve) => {
+      p.once('close', (code, sig) => resolve(code ?? sig ?? -1));
+      p.kill(signal);
+    });
+  }
+
+  records(type: string): Json[] {
+    return this.lines.filter((l) => l.type === type);
+  }
+
+  /** The newest dump of each edge (edges are cumulative). */
+  edges(): Json[] {
+    const last = new Map<string, Json>();
+    for (const e of this.records('edge')) last.set(`${e.pod}|${e.dir}|${e.leg}|${e.remoteIdentity}|${e.port}|${e.proto}`, e);
+    return [...last.values()];
+  }
+}
+
+/**
+ * BPF programs of ours still attached: links (tcx, cgroup), tc filters in the given netns, cgroup programs.
+ * The kernel frees a released link from a workqueue, so an exit is followed by a short settling time.
+ */
+export async function attachedLeftovers(netns: string[], cgroups: string[], settleMs = 3000): Promise<string[]> {
+  const end = Date.now() + settleMs;
+  for (;;) {
+    const left = attachedNow(netns, cgroups);
+    if (!left.length || Date.now() > end) return left;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function attachedNow(netns: string[], cgroups: string[]): string[] {
+  const out: string[] = [];
+  const progs = JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }).stdout || '[]') as Array<{ id: number; name?: string }>;
+  const ours = new Set(progs.filter((p) => (p.name ?? '').startsWith('shadow_')).map((p) => p.id));
+  const links = JSON.parse(spawnSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }).stdout || '[]') as Array<{ id: number; prog_id: number }>;
+  out.push(...links.filter((l) => ours.has(l.prog_id)).map((l) => `link ${l.id} (prog ${l.prog_id})`));
+  for (const ns of netns) {
+    const tc = spawnSync('nsenter', [`--net=/run/netns/${ns}`, 'tc', 'filter', 'show', 'dev', 'eth0', 'ingress'], { encoding: 'utf8' }).stdout
+      + spawnSync('nsenter', [`--net=/run/netns/${ns}`, 'tc', 'filter', 'show', 'dev', 'eth0', 'egress'], { encoding: 'utf8' }).stdout;
+    if (/shadow_/.test(tc)) out.push(`tc filter in ${ns}`);
+    const net = spawnSync('nsenter', [`--net=/run/netns/${ns}`, 'bpftool', 'net', 'show'], { encoding: 'utf8' }).stdout;
+    if (/shadow_/.test(net)) out.push(`bpftool net in ${ns}: ${net.replace(/\s+/g, ' ').trim()}`);
+  }
+  for (const cg of cgroups) {
+    const r = spawnSync('bpftool', ['cgroup', 'show', cg], { encoding: 'utf8' }).stdout;
+    if (/shadow_/.test(r)) out.push(`cgroup ${cg}: ${r.replace(/\s+/g, ' ').trim()}`);
+  }
+  return out;
+}
