@@ -51,8 +51,16 @@ export function indexPeerAuthentication(pas: KubeObject[], rootNamespace: string
     return { mode: 'PERMISSIVE' };
   };
 
+  // Per workload object and port (the evaluator's hot path): workload objects are reused across requests.
+  const cache = new WeakMap<WorkloadKey, Map<number, EffectiveMode>>();
   return {
-    modeFor: (w, port) => resolve(w, port).mode,
+    modeFor: (w, port) => {
+      let byPort = cache.get(w);
+      if (!byPort) { byPort = new Map(); cache.set(w, byPort); }
+      let m = byPort.get(port);
+      if (m === undefined) { m = resolve(w, port).mode; byPort.set(port, m); }
+      return m;
+    },
     modesOf: (w) => {
       const modes = new Set<EffectiveMode>([resolve(w, undefined).mode]);
       const wl = workloadLevel(w);

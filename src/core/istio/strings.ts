@@ -25,6 +25,15 @@ export function compileString(v: string, caseInsensitive = false): StringMatcher
 
 /** ORs the values; an empty list never matches. */
 export function compileAny(values: string[], caseInsensitive = false): StringMatcher {
+  // Exact values (the common case) become one Set lookup.
+  const exact = values.filter((v) => stringForm(v).kind === 'exact').map((v) => (caseInsensitive ? v.toLowerCase() : v));
+  const rest = values.filter((v) => stringForm(v).kind !== 'exact');
+  if (exact.length > 1 || (exact.length === 1 && rest.length > 0)) {
+    const set = new Set(exact);
+    const others = rest.length ? compileAny(rest, caseInsensitive) : undefined;
+    if (caseInsensitive) return (s) => set.has(s.toLowerCase()) || (others !== undefined && others(s));
+    return (s) => set.has(s) || (others !== undefined && others(s));
+  }
   const ms = values.map((v) => compileString(v, caseInsensitive));
   if (ms.length === 1) return ms[0]!;
   return (s) => { for (const m of ms) if (m(s)) return true; return false; };

@@ -44,8 +44,20 @@ export function sortObjects(xs: KubeObject[]): KubeObject[] {
 }
 
 /** Target workloads of a policy: the known ones it applies to, or one shaped like its selector. */
+const byNamespace = new WeakMap<KnownWorkload[], Map<string, KnownWorkload[]>>();
+function inNamespace(workloads: KnownWorkload[], ns: string): KnownWorkload[] {
+  let m = byNamespace.get(workloads);
+  if (!m) {
+    m = new Map();
+    for (const w of workloads) { const l = m.get(w.namespace) ?? []; l.push(w); m.set(w.namespace, l); }
+    byNamespace.set(workloads, m);
+  }
+  return m.get(ns) ?? [];
+}
+
 export function policyTargets(p: KubeObject, workloads: KnownWorkload[], rootNamespace: string, scope: string[]): KnownWorkload[] {
-  const known = workloads.filter((w) => w.inMesh && appliesToWorkload(p, w, rootNamespace) && (scope.length === 0 || scope.includes(w.namespace)));
+  const candidates = p.metadata.namespace === rootNamespace ? workloads : inNamespace(workloads, p.metadata.namespace ?? 'default');
+  const known = candidates.filter((w) => w.inMesh && appliesToWorkload(p, w, rootNamespace) && (scope.length === 0 || scope.includes(w.namespace)));
   if (known.length) return known;
   const labels = (p.spec?.selector?.matchLabels ?? {}) as Record<string, string>;
   return [{ namespace: p.metadata.namespace ?? 'default', name: `(selector of ${p.metadata.name})`, labels, serviceAccount: 'default', ports: [], inMesh: true }];

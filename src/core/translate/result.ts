@@ -84,9 +84,11 @@ export function buildTranslateResult(plan: TranslationPlan, source: string, opts
   const entries: TranslationEntry[] = [];
   const extraGaps: Gap[] = [];
   const root = plan.rootNamespace;
+  const apsByRef = new Map(plan.authorizationPolicies.map((p) => [`AuthorizationPolicy/${p.metadata.namespace}/${p.metadata.name}`, p]));
+  const workloadById = new Map(plan.workloads.map((w) => [`${w.namespace}/${w.name}`, w]));
   for (const t of plan.translations) {
     const e: TranslationEntry = { source: t.source, kind: t.kind, ...(t.action ? { action: t.action } : {}), fidelity: t.fidelity, manifests: t.manifests.map(manifestRef), gaps: [...t.gaps], narrowing: t.narrowing };
-    const policy = plan.authorizationPolicies.find((p) => `AuthorizationPolicy/${p.metadata.namespace}/${p.metadata.name}` === t.source);
+    const policy = apsByRef.get(t.source);
     const verifiable = opts.verify && (
       (t.kind === 'AuthorizationPolicy' && policy && (t.fidelity !== 'gap' || t.waypointPolicy || t.gaps.some((g) => g.code === GAP.MESH_WAYPOINT)) && !t.gaps.some((g) => g.code === GAP.DRY_RUN)) ||
       (t.kind === 'PeerAuthentication'));
@@ -104,7 +106,7 @@ export function buildTranslateResult(plan: TranslationPlan, source: string, opts
         dests = ws.length ? ws.slice(0, 50) : [bystander(pa.metadata.namespace === root ? 'default' : pa.metadata.namespace ?? 'default')];
         aps = []; cilium = paCnps;
       }
-      const ports = [...new Set(plan.workloads.filter((w) => dests.some((d) => d.id === `${w.namespace}/${w.name}`)).flatMap((w) => w.ports))];
+      const ports = [...new Set(dests.flatMap((d) => workloadById.get(d.id)?.ports ?? []))];
       const space = buildSpace({ authorizationPolicies: aps, peerAuthentications: plan.peerAuthentications, destinations: dests, workloadPorts: ports });
       const plane = buildPlane({ authorizationPolicies: aps, peerAuthentications: plan.peerAuthentications, rootNamespace: root, cilium, waypointPolicies: waypoint });
       const v = verify(plane, space, opts.perPolicyCap ?? 50_000);

@@ -6,9 +6,14 @@ export interface Cidr {
   base: bigint;
   bits: number;
   text: string;
+  /** IPv4 fast path: base and mask as unsigned 32-bit numbers (BigInt is slow on the hot path). */
+  base4: number;
+  mask4: number;
 }
 
-const cache = new Map<string, { v6: boolean; n: bigint } | null>();
+export interface Ip { v6: boolean; n: bigint; n4: number }
+
+const cache = new Map<string, Ip | null>();
 
 function parseV4(s: string): bigint | null {
   const parts = s.split('.');
@@ -55,11 +60,11 @@ function parseV6(s: string): bigint | null {
   return n;
 }
 
-export function parseIp(s: string): { v6: boolean; n: bigint } | null {
+export function parseIp(s: string): Ip | null {
   let r = cache.get(s);
   if (r !== undefined) return r;
   const v4 = parseV4(s);
-  r = v4 !== null ? { v6: false, n: v4 } : (() => { const v6 = parseV6(s); return v6 === null ? null : { v6: true, n: v6 }; })();
+  r = v4 !== null ? { v6: false, n: v4, n4: Number(v4) } : (() => { const v6 = parseV6(s); return v6 === null ? null : { v6: true, n: v6, n4: 0 }; })();
   if (cache.size > 100_000) cache.clear();
   cache.set(s, r);
   return r;
@@ -75,12 +80,15 @@ export function parseCidr(text: string): Cidr | null {
   const bits = len === undefined ? max : /^\d{1,3}$/.test(len) ? Number(len) : -1;
   if (bits < 0 || bits > max) return null;
   const shift = BigInt(max - bits);
-  return { v6: ip.v6, base: (ip.n >> shift) << shift, bits, text };
+  const base = (ip.n >> shift) << shift;
+  const mask4 = ip.v6 ? 0 : bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return { v6: ip.v6, base, bits, text, base4: ip.v6 ? 0 : Number(base), mask4 };
 }
 
-export function cidrContains(c: Cidr, ip: { v6: boolean; n: bigint } | null): boolean {
+export function cidrContains(c: Cidr, ip: { v6: boolean; n: bigint; n4?: number } | null): boolean {
   if (!ip || ip.v6 !== c.v6) return false;
-  const shift = BigInt((c.v6 ? 128 : 32) - c.bits);
+  if (!c.v6) return ((((ip.n4 ?? Number(ip.n)) & c.mask4) >>> 0) === c.base4);
+  const shift = BigInt(128 - c.bits);
   return (ip.n >> shift) << shift === c.base;
 }
 

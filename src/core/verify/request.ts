@@ -64,8 +64,12 @@ export interface Verdict {
 export const SPIFFE_TRUST_DOMAIN = 'cluster.local';
 
 /** The peer principal Istio sees: empty for plaintext. */
+const principals = new WeakMap<PodPeer, string>();
 export function principalOf(src: Peer, mtls: boolean): string {
-  return mtls && src.kind === 'pod' ? `${SPIFFE_TRUST_DOMAIN}/ns/${src.namespace}/sa/${src.serviceAccount}` : '';
+  if (!mtls || src.kind !== 'pod') return '';
+  let p = principals.get(src);
+  if (p === undefined) { p = `${SPIFFE_TRUST_DOMAIN}/ns/${src.namespace}/sa/${src.serviceAccount}`; principals.set(src, p); }
+  return p;
 }
 
 export function describePeer(p: Peer): string {

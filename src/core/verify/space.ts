@@ -66,7 +66,9 @@ function collect(policies: KubeObject[]) {
       }
       for (const t of r?.to ?? []) {
         const o = t.operation ?? {};
-        for (const v of [...(o.ports ?? []), ...(o.notPorts ?? [])]) if (/^\d+$/.test(v)) { const n = Number(v); ports.add(n); if (n > 1) ports.add(n - 1); if (n < 65535) ports.add(n + 1); }
+        for (const v of o.ports ?? []) if (/^\d+$/.test(v)) ports.add(Number(v));
+        // Complement ranges of notPorts have edges on both sides of each value.
+        for (const v of o.notPorts ?? []) if (/^\d+$/.test(v)) { const n = Number(v); ports.add(n); if (n > 1) ports.add(n - 1); if (n < 65535) ports.add(n + 1); }
         for (const v of [...(o.methods ?? []), ...(o.notMethods ?? [])]) lit(methods, v, (b, k) => k === 'exact' ? [b, b.toLowerCase()] : k === 'prefix' ? [b, `${b}X`, b.slice(0, -1)] : k === 'suffix' ? [`X${b}`, b.slice(1)] : []);
         for (const v of [...(o.paths ?? []), ...(o.notPaths ?? [])]) {
           const t2 = v.replace(/\{\*\*\}/g, 'a/b').replace(/\{\*\}/g, 'seg');
