@@ -19,7 +19,7 @@ INTEGRATION_TARGETS :=
 DEMO_TARGETS :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help deps build lint test test-unit test-integration demo clean
+.PHONY: help deps build lint test test-unit test-integration demo clean bench-inventory
 help:
 	@echo "make demo   set up and run the inventory (and later steps) on the bundled snapshot"
 	@echo "make test   set up and run every test (unit, command, eBPF, integration)"
@@ -47,6 +47,10 @@ test: lint test-unit $(TEST_TARGETS) test-integration
 
 demo: build $(DEMO_TARGETS)
 	./bin/migrate inventory --snapshot fixtures/online-shop/snapshot
+
+# Inventory on a generated 1,000-node, 50,000-pod, 2,000-policy snapshot (bench/RESULTS.md).
+bench-inventory: build
+	node dist/bench/inventory.js --runs 3
 
 clean:
 	rm -rf dist

@@ -32,6 +32,11 @@ export abstract class MigrateCommand<T extends typeof Command> extends Command {
     process.exit(e.exitCode);
   }
 
+  /** Plain JSON: oclif colorizes it, which is slow for large Results and wrong in pipes. */
+  public override logJson(json: unknown): void {
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  }
+
   /** Progress goes to stderr for live runs unless --json asked for machine output only. */
   protected progressEnabled(live: boolean): boolean {
     return live && !process.env.MIGRATE_NO_PROGRESS;

@@ -8,9 +8,21 @@ const QUANTITY_RE = /^([+-]?)(\d+\.?\d*|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|
 
 export class QuantityError extends Error {}
 
+// Clusters repeat the same few quantity strings across thousands of pods: parse each once.
+const memo = new Map<string, bigint>();
+const MEMO_LIMIT = 10_000;
+
 /** Parses a quantity into nano-units (value * 1e9), rounding any sub-nano remainder up. */
 export function parseQuantityNano(input: string | number): bigint {
   const s = String(input).trim();
+  const hit = memo.get(s);
+  if (hit !== undefined) return hit;
+  const v = parseUncached(s);
+  if (memo.size < MEMO_LIMIT) memo.set(s, v);
+  return v;
+}
+
+function parseUncached(s: string): bigint {
   const m = QUANTITY_RE.exec(s);
   if (!m) throw new QuantityError(`invalid quantity "${s}"`);
   const [, sign, num, suffix, exp] = m;

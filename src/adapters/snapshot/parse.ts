@@ -121,3 +121,61 @@ export function* parseSnapshotFile(file: string, displayRoot?: string): Generato
     yield* objectsOf(doc, shown, d.line);
   }
 }
+
+/** What `migrate snapshot` writes: a JSON List with one item per line (see writer.ts). */
+const LINE_LIST_HEADER = '{"apiVersion":"v1","kind":"List","metadata":{},"items":[';
+const ITEM_PREFIX = /^\{"apiVersion":"([^"]*)","kind":"([^"]*)"/;
+
+export interface LineIndex {
+  file: string;
+  shown: string;
+  /** `<apiVersion>\u0000<kind>` -> [start, end, line] triples, flattened. */
+  byType: Map<string, number[]>;
+}
+
+/**
+ * Indexes a one-item-per-line List file by each line's apiVersion and kind without parsing it, so large
+ * snapshots are parsed lazily, one object at a time, when a type is listed. Undefined for other files.
+ */
+export function indexLineList(file: string, displayRoot?: string): LineIndex | undefined {
+  if (extname(file).toLowerCase() !== '.json') return undefined;
+  const buf = readFileSync(file);
+  if (buf.toString('latin1', 0, LINE_LIST_HEADER.length) !== LINE_LIST_HEADER || buf[LINE_LIST_HEADER.length] !== 0x0a && buf.length > LINE_LIST_HEADER.length + 4) return undefined;
+  const shown = displayRoot ? relative(displayRoot, file) || file : file;
+  const byType = new Map<string, number[]>();
+  let line = 1;
+  let pos = buf.indexOf(0x0a) + 1;
+  while (pos > 0 && pos < buf.length) {
+    line++;
+    let end = buf.indexOf(0x0a, pos);
+    if (end === -1) end = buf.length;
+    let stop = end;
+    if (buf[stop - 1] === 0x2c) stop--; // trailing comma between items
+    if (stop > pos && buf[pos] === 0x7b) {
+      const m = ITEM_PREFIX.exec(buf.toString('latin1', pos, Math.min(stop, pos + 200)));
+      if (!m) return undefined; // not our layout after all: parse it the general way
+      const key = `${m[1]}\u0000${m[2]}`;
+      let list = byType.get(key);
+      if (!list) byType.set(key, (list = []));
+      list.push(pos, stop, line);
+    }
+    pos = end + 1;
+  }
+  return { file, shown, byType };
+}
+
+/** Parses the indexed lines of one type, one object at a time. */
+export function* readIndexedLines(idx: LineIndex, key: string): Generator<KubeObject> {
+  const ranges = idx.byType.get(key);
+  if (!ranges?.length) return;
+  const buf = readFileSync(idx.file);
+  for (let i = 0; i < ranges.length; i += 3) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(buf.toString('utf8', ranges[i], ranges[i + 1]));
+    } catch (e) {
+      throw malformed(idx.shown, ranges[i + 2]!, `invalid JSON: ${(e as Error).message}`);
+    }
+    yield* objectsOf(doc, idx.shown, ranges[i + 2]!);
+  }
+}

@@ -4,7 +4,6 @@
 import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
-import yaml from 'js-yaml';
 import type { KubeObject } from '../../core/model/k8s.js';
 import { userError } from '../../core/errors.js';
 
@@ -15,8 +14,15 @@ export function cleanObject(o: KubeObject): KubeObject {
   const { managedFields: _mf, ...metadata } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
   const annotations = { ...(metadata.annotations ?? {}) };
   delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
-  return { ...o, metadata: { ...metadata, ...(Object.keys(annotations).length ? { annotations } : { annotations: undefined }) } } as KubeObject;
+  if (Object.keys(annotations).length) metadata.annotations = annotations;
+  else delete metadata.annotations;
+  // apiVersion and kind first: the reader indexes a line by its first bytes without parsing it.
+  const { apiVersion, kind, metadata: _m, ...rest } = o;
+  return { apiVersion, kind, metadata, ...rest } as KubeObject;
 }
+
+/** The first line of a snapshot List file; items follow one per line (see parse.ts, which reads them lazily). */
+export const LIST_HEADER = '{"apiVersion":"v1","kind":"List","metadata":{},"items":[';
 
 export class SnapshotDirWriter {
   private readonly tmp: string;
@@ -30,22 +36,25 @@ export class SnapshotDirWriter {
     mkdirSync(this.tmp, { recursive: true });
   }
 
-  /** Streams objects into `<file>.yaml` as a List; returns how many were written. */
-  async writeList(file: string, objects: AsyncIterable<KubeObject>): Promise<number> {
-    const ws: WriteStream = createWriteStream(join(this.tmp, `${file}.yaml`));
+  /**
+   * Streams objects into `<file>.json`: a valid JSON List (kubectl reads it) with one item per line, so large
+   * snapshots are read back a line at a time. JSON rather than YAML: it parses about eight times faster.
+   */
+  async writeList(file: string, objects: AsyncIterable<KubeObject> | Iterable<KubeObject>): Promise<number> {
+    const path = join(this.tmp, `${file}.json`);
+    const ws: WriteStream = createWriteStream(path);
     const write = async (s: string) => { if (!ws.write(s)) await once(ws, 'drain'); };
     let n = 0;
-    await write('apiVersion: v1\nkind: List\nmetadata: {}\nitems:\n');
+    await write(LIST_HEADER);
     for await (const o of objects) {
-      const doc = yaml.dump(JSON.parse(JSON.stringify(cleanObject(o))), { noRefs: true, lineWidth: -1 });
-      await write(`- ${doc.trimEnd().split('\n').join('\n  ')}\n`);
+      await write(`${n ? ',' : ''}\n${JSON.stringify(cleanObject(o))}`);
       n++;
     }
+    await write('\n]}\n');
     await new Promise<void>((res, rej) => ws.end((e?: Error | null) => (e ? rej(e) : res())));
-    if (n === 0) rmSync(join(this.tmp, `${file}.yaml`));
+    if (n === 0) rmSync(path);
     return n;
   }
-
   commit(meta: Record<string, unknown>): void {
     writeFileSync(join(this.tmp, SNAPSHOT_MARKER), JSON.stringify(meta, null, 2) + '\n');
     const old = `${this.out}.old-${process.pid}`;
