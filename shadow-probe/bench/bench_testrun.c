@@ -93,12 +93,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failed to apply config: %s\n", err);
 		return 1;
 	}
-	struct pkt req, ack, syn, nopod, appreq;
+	struct pkt req, ack, syn, nopod, appreq, resp;
 	const char *http = "GET /api/v1/items HTTP/1.1\r\nHost: a\r\n\r\n";
 	pkt_tcp(&req, "10.0.1.1", 40000, "10.0.0.1", 80, TH_PSH | TH_ACK, http);
 	pkt_tcp(&ack, "10.0.1.1", 40000, "10.0.0.1", 80, TH_ACK, NULL);
 	pkt_tcp(&syn, "10.0.1.1", 40001, "10.0.0.1", 22, TH_SYN, NULL);
 	pkt_tcp(&nopod, "10.0.1.1", 40002, "10.9.9.9", 80, TH_SYN, NULL);
+	pkt_tcp(&resp, "10.0.0.1", 80, "10.0.1.1", 40000, TH_PSH | TH_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	pkt_tcp(&appreq, "127.0.0.6", 50000, "127.0.0.1", 8080, TH_PSH | TH_ACK, http);
 	struct {
 		const char *name;
@@ -109,8 +110,28 @@ int main(int argc, char **argv)
 		{"tc_http_request", skel->progs.shadow_tc_to_pod, &req, 0},
 		{"tc_ack_known_flow", skel->progs.shadow_tc_to_pod, &ack, 0},
 		{"tc_not_a_pod", skel->progs.shadow_tc_to_pod, &nopod, 0},
+		{"tc_http_response_no_request", skel->progs.shadow_tc_from_pod, &resp, 0},
 		{"cgroup_skb_http_request", skel->progs.shadow_cg_egress, &appreq, 0},
 	};
+	/* baseline in the same run: an empty sched_cls program (the test-run loop's own cost) */
+	{
+		struct bpf_insn insns[] = {{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0},
+					   {.code = BPF_JMP | BPF_EXIT}};
+		int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "shadow_floor", "GPL", insns, 2, NULL);
+		double best = 1e18, sum = 0;
+		for (int r = 0; r < rounds && fd >= 0; r++) {
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = req.b, .data_size_in = req.len, .repeat = repeat);
+			bpf_prog_test_run_opts(fd, &o);
+			sum += o.duration;
+			if (o.duration < best)
+				best = o.duration;
+		}
+		if (fd >= 0)
+			close(fd);
+		printf("{\"case\": \"baseline_empty_program\", \"bytes\": %u, \"repeat\": %d, \"rounds\": %d, "
+		       "\"ns_per_packet_min\": %.0f, \"ns_per_packet_mean\": %.1f}\n",
+		       req.len, repeat, rounds, best, sum / rounds);
+	}
 	/* warm: create the CT entry for the request flow */
 	bench(skel->progs.shadow_tc_to_pod, &req, 1);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -115,13 +115,6 @@ struct {
 	__type(value, struct shadow_rate);
 } shadow_rate SEC(".maps");
 
-/* scratch for a request record: too big for the 512-byte stack next to everything else */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct shadow_http_rec);
-} shadow_scratch SEC(".maps");
 
 struct conn_start {
 	__u64 ts_ns;
@@ -137,6 +130,7 @@ struct {
 static const __u64 lat_bounds[SHADOW_LAT_BUCKETS] = SHADOW_LAT_BOUNDS_NS;
 /* zero value for new edges: lives in .rodata, 296 bytes would not fit on the stack */
 static const struct shadow_edge_val edge_zero;
+static const struct shadow_http_rec http_zero;
 
 /* ---- helpers ---- */
 
@@ -285,29 +279,29 @@ static __always_inline int is_status(const __u8 *p)
 	       p[8] == ' ' && p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' && p[11] <= '9';
 }
 
-struct l7_ctx {
-	const struct shadow_l7_rule *rule;
-	struct shadow_http_rec *rec;
-	int ok;
-};
-
-/* Compare one rule's literal with the path; bpf_loop keeps the verifier's work independent of path sizes. */
-static long l7_cmp_byte(__u32 i, void *data)
+/* Compare a rule literal with the path 8 bytes at a time. off: where in the path the literal must sit (0 for
+ * exact/prefix, path_len - len for suffix). Bytes past the path are zero in the record and in the rule. */
+static __always_inline int l7_literal_match(const struct shadow_l7_rule *r, const struct shadow_http_rec *rec, __u32 off)
 {
-	struct l7_ctx *c = data;
-	const struct shadow_l7_rule *r = c->rule;
-	struct shadow_http_rec *rec = c->rec;
 	__u32 len = r->len;
-	if (i >= len)
-		return 1;
-	__u32 off = i;
-	if (r->kind == SHADOW_PATH_SUFFIX)
-		off = rec->path_len - len + i;
-	if (r->path[i & (SHADOW_L7_PATH_MAX - 1)] != rec->path[off & (SHADOW_PATH_MAX - 1)]) {
-		c->ok = 0;
-		return 1;
+	for (__u32 k = 0; k < SHADOW_L7_PATH_MAX / 8; k++) {
+		__u32 lo = k * 8;
+		if (lo >= len)
+			break;
+		__u64 want = *(const __u64 *)&r->path[lo];
+		__u32 po = (off + lo) & (SHADOW_PATH_MAX - 1);
+		if (po > SHADOW_PATH_MAX - 8)
+			return 0; /* cannot happen for a literal that fits the path; keeps the load in bounds */
+		__u64 got = *(const __u64 *)&rec->path[po];
+		if (len - lo < 8) {
+			__u64 mask = (1ULL << ((len - lo) * 8)) - 1;
+			got &= mask;
+			want &= mask;
+		}
+		if (got != want)
+			return 0;
 	}
-	return 0;
+	return 1;
 }
 
 /* L7 verdict for a request: allow-list semantics (Cilium/Envoy): allowed if any rule matches, denied if none
@@ -336,12 +330,9 @@ static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __
 			continue;
 		if (r->kind == SHADOW_PATH_SUFFIX && (rec->flags & SHADOW_F_TRUNC))
 			continue; /* the end of the path was cut: cannot tell here */
-		if (r->kind != SHADOW_PATH_ANY) {
-			struct l7_ctx c = {.rule = r, .rec = rec, .ok = 1};
-			bpf_loop(SHADOW_L7_PATH_MAX, l7_cmp_byte, &c, 0);
-			if (!c.ok)
-				continue;
-		}
+		if (r->kind != SHADOW_PATH_ANY &&
+		    !l7_literal_match(r, rec, r->kind == SHADOW_PATH_SUFFIX ? rec->path_len - r->len : 0))
+			continue;
 		rec->verdict = SHADOW_VERDICT_ALLOW;
 		rec->where = SHADOW_WHERE_KERNEL;
 		rec->rule_id = r->rule_id;
@@ -427,23 +418,18 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		}
 		return;
 	}
-	__u32 zero = 0;
 	__u64 now;
 	if (is_status(head)) {
-		now = bpf_ktime_get_ns();
 		struct shadow_inflight_key k = {.client_addr = t->daddr, .client_port = t->dport, .ep = ep, .leg = leg};
-		struct shadow_http_rec *req = bpf_map_lookup_elem(&shadow_inflight, &k);
-		if (!req) {
+		struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_inflight, &k);
+		if (!rec || rec->status) { /* no request seen, or already answered */
 			count(SHADOW_C_HTTP_UNMATCHED);
 			return;
 		}
-		struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_scratch, &zero);
-		if (!rec)
-			return;
-		__builtin_memcpy(rec, req, sizeof(*rec));
-		bpf_map_delete_elem(&shadow_inflight, &k);
+		now = bpf_ktime_get_ns();
 		count(SHADOW_C_HTTP_RESPONSES);
-		rec->status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+		__u16 status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+		rec->status = status;
 		rec->latency_ns = now - rec->hdr.ts_ns;
 		rec->hdr.ts_ns = now;
 		struct shadow_edge_key ek = {.remote_id = rec->remote_id, .ep = ep, .port = rec->server_port,
@@ -452,7 +438,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		if (ev) {
 			ev->requests++;
 			ev->verdicts[rec->verdict & 3]++;
-			ev->status[status_class(rec->status)]++;
+			ev->status[status_class(status)]++;
 			observe_latency(ev, rec->latency_ns);
 		}
 		if (cfg_sample_every > 1 && bpf_get_prandom_u32() % cfg_sample_every) {
@@ -467,9 +453,20 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	__u8 method = parse_method(head, &skip);
 	if (!method)
 		return; /* a continuation segment or not HTTP */
-	struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_scratch, &zero);
-	if (!rec)
-		return;
+	/* The entry of a keep-alive connection is reused in place: no allocation, no 192-byte copy per request.
+	 * An entry is pending while status == 0; the loader expires idle ones. */
+	struct shadow_inflight_key k = {.client_addr = t->saddr, .client_port = t->sport, .ep = ep, .leg = leg};
+	struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_inflight, &k);
+	if (!rec) {
+		if (bpf_map_update_elem(&shadow_inflight, &k, &http_zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&shadow_inflight, &k)) {
+			count(SHADOW_C_INFLIGHT_FULL);
+			return;
+		}
+		rec = bpf_map_lookup_elem(&shadow_inflight, &k);
+		if (!rec)
+			return;
+	}
 	now = bpf_ktime_get_ns();
 	rec->hdr.type = SHADOW_REC_HTTP;
 	rec->hdr.size = sizeof(*rec);
@@ -489,25 +486,26 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	rec->latency_ns = 0;
 	rec->cgroup_id = cgroup_id;
 	rec->rule_id = 0;
-	/* path: from after "METHOD " to the next space, at most SHADOW_PATH_MAX bytes */
+	/* path: from after "METHOD " to the next space, at most SHADOW_PATH_MAX bytes, straight into the entry */
 	__u32 avail = t->payload_len - skip;
 	if (avail > SHADOW_PATH_MAX)
 		avail = SHADOW_PATH_MAX;
 	__u32 off = t->payload_off + skip;
 	if (avail < 1 || bpf_skb_load_bytes(skb, off, rec->path, avail & (SHADOW_PATH_MAX - 1) ? avail & (SHADOW_PATH_MAX - 1) : SHADOW_PATH_MAX)) {
 		count(SHADOW_C_PARSE_FAIL);
+		rec->status = 1; /* not pending */
 		return;
 	}
-	/* find the end of the path 8 bytes at a time (' ', '?', '\r'), and zero the tail so records are
-	 * deterministic: 16 word steps instead of 256 byte steps */
+	/* find the end of the path 8 bytes at a time (' ', '?', '\r', '\n'), and zero the tail so records are
+	 * deterministic and suffix matching can read whole words */
 	__u32 plen = avail;
 	__u64 *w = (__u64 *)rec->path;
-	for (__u32 k = 0; k < SHADOW_PATH_MAX / 8; k++) {
-		if (k * 8 >= plen)
+	for (__u32 k2 = 0; k2 < SHADOW_PATH_MAX / 8; k2++) {
+		if (k2 * 8 >= plen)
 			break;
-		__u64 m = first_delim(w[k]);
+		__u64 m = first_delim(w[k2]);
 		if (m) {
-			__u32 idx = k * 8 + byte_index(m);
+			__u32 idx = k2 * 8 + byte_index(m);
 			if (idx < plen)
 				plen = idx;
 			break;
@@ -516,18 +514,15 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	if (plen == SHADOW_PATH_MAX)
 		rec->flags |= SHADOW_F_TRUNC;
 	rec->path_len = plen;
-	for (__u32 k = 0; k < SHADOW_PATH_MAX / 8; k++) {
-		__u32 lo = k * 8;
+	for (__u32 k2 = 0; k2 < SHADOW_PATH_MAX / 8; k2++) {
+		__u32 lo = k2 * 8;
 		if (lo >= plen)
-			w[k] = 0;
+			w[k2] = 0;
 		else if (plen - lo < 8)
-			w[k] &= (1ULL << ((plen - lo) * 8)) - 1;
+			w[k2] &= (1ULL << ((plen - lo) * 8)) - 1;
 	}
 	l7_verdict(rec, ep, t->dport);
 	count(SHADOW_C_HTTP_REQUESTS);
-	struct shadow_inflight_key k = {.client_addr = t->saddr, .client_port = t->sport, .ep = ep, .leg = leg};
-	if (bpf_map_update_elem(&shadow_inflight, &k, rec, BPF_ANY))
-		count(SHADOW_C_INFLIGHT_FULL);
 }
 
 /* ---- tc: L3/L4 with CT, wire-leg HTTP ---- */
