@@ -91,7 +91,7 @@ test('migrate snapshot --out writes a snapshot whose inventory equals the source
     const result = JSON.parse(r.stdout);
     assert.equal(result.counts.Pod, 21);
     assert.equal(result.counts.AuthorizationPolicy, 17);
-    assert.ok(readdirSync(out).includes('pods.yaml'));
+    assert.ok(readdirSync(out).includes('pods.json'));
     const a = await inventoryOfSnapshot(out);
     const b = await inventoryOfSnapshot(packagePath('fixtures', 'online-shop', 'snapshot'));
     assert.deepEqual({ ...a, summary: { ...a.summary, source: '' } }, { ...b, summary: { ...b.summary, source: '' } });
@@ -115,4 +115,21 @@ test('a failed snapshot leaves no directory behind', async () => {
     assert.match(r.stderr, /MIGRATE_RBAC_FORBIDDEN/);
     assert.deepEqual(readdirSync(parent), [], 'neither the output nor its temporary directory remain');
   } finally { await api.close(); }
+});
+
+test('line-per-item snapshot files (what migrate snapshot writes) are parsed lazily, with file and line on errors', async () => {
+  const d = tmp();
+  const header = '{"apiVersion":"v1","kind":"List","metadata":{},"items":[';
+  write(d, 'pods.json', `${header}\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"x"}},\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b","namespace":"y"}}\n]}\n`);
+  const r = new SnapshotReader(d);
+  const names: string[] = [];
+  for await (const o of r.list(CORE_TYPES.pods, { namespace: 'y' })) names.push(o.metadata.name);
+  assert.deepEqual(names, ['b']);
+  write(d, 'pods.json', `${header}\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"}},\n{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b",}}\n]}\n`);
+  const broken = new SnapshotReader(d); // indexing does not parse
+  await assert.rejects((async () => { for await (const _ of broken.list(CORE_TYPES.pods)) { /* drain */ } })(), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'MIGRATE_SNAPSHOT_MALFORMED');
+    assert.match(e.message, /^pods\.json:3: invalid JSON/);
+    return true;
+  });
 });
