@@ -70,7 +70,7 @@ export function resolveHost(host: string, fromNamespace: string, services: Servi
     const suffix = h.slice(1);
     return services.filter((s) => `${s.name}.${s.namespace}.svc.${domain}`.endsWith(suffix));
   }
-  let name = parts[0]!;
+  const name = parts[0]!;
   let ns = fromNamespace;
   if (parts.length >= 2) ns = parts[1]!;
   if (parts.length > 2 && !(parts[2] === 'svc' && (parts.length === 3 || parts.slice(3).join('.') === domain))) return []; // external host
