@@ -271,6 +271,63 @@ def haproxy_cfg(topo, pod, services_map, workloads_map):
     return "\n".join(cfg)
 
 
+def snapshot(topo, prefix):
+    """The lab as Kubernetes objects (a v1 List), so `migrate inventory|translate --snapshot` can read it."""
+    ns = topo["namespace"]
+    uname = os.uname()
+    os_image = "Linux"
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    os_image = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    node = f"{prefix}-node"
+    items = [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": {
+            "kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}},
+         "spec": {"podCIDR": topo["subnet"]},
+         "status": {"conditions": [{"type": "Ready", "status": "True"}], "capacity": {"cpu": str(os.cpu_count() or 1)},
+                    "allocatable": {"cpu": str(os.cpu_count() or 1)},
+                    "nodeInfo": {"kernelVersion": uname.release, "osImage": os_image, "operatingSystem": "linux",
+                                 "architecture": "amd64", "containerRuntimeVersion": "lab://netns",
+                                 "kubeletVersion": "v0.0.0-lab"}}},
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns, "istio-injection": "enabled"}}},
+    ]
+    for sa in sorted({p["serviceAccount"] for p in topo["pods"]}):
+        items.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns}})
+    for p in topo["pods"]:
+        containers = [{"name": p["name"], "image": "lab/app:node", "ports": [{"containerPort": p["appPort"], "protocol": "TCP"}]}]
+        annotations, init = {}, []
+        if p.get("sidecar"):
+            containers.append({"name": "istio-proxy", "image": "lab/haproxy:2.6", "args": ["proxy", "sidecar"],
+                               "securityContext": {"runAsUser": SIDECAR_UID, "runAsGroup": SIDECAR_UID}})
+            init.append({"name": "istio-init", "image": "lab/iptables", "args": ["istio-iptables", "-p", str(OUTBOUND_PORT),
+                         "-z", str(INBOUND_PORT), "-u", str(SIDECAR_UID), "-i", "*", "-b", "*",
+                         "-d", f"15090,15021,15020,{p['appPort'] + 1}"]})
+            annotations["sidecar.istio.io/status"] = json.dumps({"initContainers": ["istio-init"], "containers": ["istio-proxy"]})
+            annotations["traffic.sidecar.istio.io/excludeInboundPorts"] = str(p["appPort"] + 1)
+        else:
+            annotations["sidecar.istio.io/inject"] = "false"
+        spec = {"serviceAccountName": p["serviceAccount"], "nodeName": node, "containers": containers}
+        if init:
+            spec["initContainers"] = init
+        items.append({"apiVersion": "v1", "kind": "Pod",
+                      "metadata": {"name": p["name"], "namespace": ns, "labels": p["labels"], "annotations": annotations},
+                      "spec": spec,
+                      "status": {"phase": "Running", "podIP": p["ip"], "podIPs": [{"ip": p["ip"]}], "hostIP": topo["gateway"],
+                                 "conditions": [{"type": "Ready", "status": "True"}]}})
+        items.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": p["name"], "namespace": ns,
+                      "labels": {"app": p["labels"].get("app", p["name"])}},
+                      # Headless: the lab has no kube-proxy; callers dial the pod IP, like a headless service.
+                      "spec": {"clusterIP": "None", "selector": p["labels"],
+                               "ports": [{"name": "http", "port": p["appPort"], "targetPort": p["appPort"], "protocol": "TCP"}]}})
+    items.extend(topo["policies"])
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
 def main():
     if len(sys.argv) != 5:
         die("usage: labgen.py TOPOLOGY STATE_DIR CGROUP_ROOT PREFIX")
@@ -322,6 +379,11 @@ def main():
         "cgroupRoot": cg_root, "stateDir": state, "pods": pods_out,
         "policies": topo["policies"],
     }
+    os.makedirs(os.path.join(state, "snapshot"), exist_ok=True)
+    with open(os.path.join(state, "snapshot", "lab.json"), "w") as f:
+        json.dump(snapshot(topo, prefix), f, indent=1)
+        f.write("\n")
+    lab["snapshot"] = os.path.join(state, "snapshot")
     with open(os.path.join(state, "pods.json.tmp"), "w") as f:
         json.dump(lab, f, indent=2)
         f.write("\n")

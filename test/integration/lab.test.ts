@@ -3,6 +3,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/cluster.js';
 import { Lab, labSkipReason } from '../support/lab.js';
 
 const skip = labSkipReason();
@@ -77,6 +80,16 @@ test('lab up brings up pods with sidecars, and a second up changes nothing', { s
   const sidecarPid = readFileSync(`${lab.stateDir}/lab/pods/reviews/sidecar.pid`, 'utf8').trim();
   const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${sidecarPid}/status`, 'utf8'))?.[1];
   assert.equal(uid, '1337', 'the sidecar runs as uid 1337');
+});
+
+test('the lab is also a Kubernetes snapshot that `migrate inventory` reads', { skip }, () => {
+  const f = lab.file();
+  const r = spawnSync(join(REPO_ROOT, 'bin', 'migrate'), ['inventory', '--snapshot', f.snapshot, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const inv = JSON.parse(r.stdout) as { summary: { pods: number; injectedPods: number; istioResources: Record<string, number> } };
+  assert.equal(inv.summary.pods, lab.file().pods.length);
+  assert.equal(inv.summary.injectedPods, lab.file().pods.filter((p) => p.sidecar).length);
+  assert.equal(inv.summary.istioResources.AuthorizationPolicy, 3);
 });
 
 test('an allowed request passes the inbound sidecar and reaches the app from 127.0.0.6', { skip }, async () => {

@@ -15,7 +15,7 @@ export interface LabPod {
   labels: Record<string, string>;
   sidecar: null | { uid: number; inboundPort: number; outboundPort: number; inboundSource: string; accessLog: string };
 }
-export interface LabFile { prefix: string; node: { netns: string; bridge: string }; cgroupRoot: string; stateDir: string; pods: LabPod[] }
+export interface LabFile { prefix: string; node: { netns: string; bridge: string }; cgroupRoot: string; stateDir: string; snapshot: string; pods: LabPod[] }
 
 /** Why the lab cannot run here, or undefined when it can. */
 export function labSkipReason(): string | undefined {

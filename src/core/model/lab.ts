@@ -56,6 +56,8 @@ export interface LabFile {
   pods: LabPod[];
   /** Istio AuthorizationPolicy objects the sidecars enforce. */
   policies: unknown[];
+  /** Directory with the lab as Kubernetes objects (Node, Namespace, Pods, Services, AuthorizationPolicies). */
+  snapshot: string;
 }
 
 export interface LabPodStatus {
