@@ -19,7 +19,7 @@ INTEGRATION_TARGETS :=
 DEMO_TARGETS :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help deps build lint test test-unit test-integration demo clean bench-inventory
+.PHONY: help deps build lint test test-unit test-integration demo demo-inventory clean bench-inventory
 help:
 	@echo "make demo   set up and run the inventory (and later steps) on the bundled snapshot"
 	@echo "make test   set up and run every test (unit, command, eBPF, integration)"
@@ -45,7 +45,11 @@ test-integration: build $(INTEGRATION_TARGETS)
 
 test: lint test-unit $(TEST_TARGETS) test-integration
 
-demo: build $(DEMO_TARGETS)
+# Each step of the demo prints its part; later steps (translate, shadow) append themselves to DEMO_TARGETS.
+demo: demo-inventory $(DEMO_TARGETS)
+
+demo-inventory: build
+	@echo "== migrate inventory --snapshot fixtures/online-shop/snapshot"
 	./bin/migrate inventory --snapshot fixtures/online-shop/snapshot
 
 # Inventory on a generated 1,000-node, 50,000-pod, 2,000-policy snapshot (bench/RESULTS.md).
