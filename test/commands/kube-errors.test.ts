@@ -134,3 +134,22 @@ test('an expired client certificate: MIGRATE_AUTH_EXPIRED before any request', a
   assert.throws(() => loadKubeAccess({ kubeconfig: kc, now: later }), (e: Error & { code?: string }) => e.code === 'MIGRATE_AUTH_EXPIRED' && /client certificate of user "alice" expired/.test(e.message));
   assert.equal(existsSync(kc), true);
 });
+
+test('in-cluster service account is used when there is no kubeconfig', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'migrate-incluster-'));
+  const sa = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+  execFileSync('mkdir', ['-p', sa]);
+  writeFileSync(join(sa, 'token'), 'sa-token');
+  writeFileSync(join(sa, 'namespace'), 'migrate');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=ca', '-keyout', join(root, 'k.pem'), '-out', join(sa, 'ca.crt')], { stdio: 'ignore' });
+  const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+  process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
+  process.env.KUBERNETES_SERVICE_PORT = '443';
+  try {
+    const a = loadKubeAccess({ env: { HOME: '/nonexistent', KUBERNETES_SERVICE_HOST: '10.96.0.1' }, inClusterRoot: root });
+    assert.equal(a.server, 'https://10.96.0.1:443');
+  } finally {
+    if (saved.host === undefined) delete process.env.KUBERNETES_SERVICE_HOST; else process.env.KUBERNETES_SERVICE_HOST = saved.host;
+    if (saved.port === undefined) delete process.env.KUBERNETES_SERVICE_PORT; else process.env.KUBERNETES_SERVICE_PORT = saved.port;
+  }
+});

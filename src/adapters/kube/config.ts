@@ -11,6 +11,8 @@ export interface KubeAccessOptions {
   /** Injected for tests; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
   now?: Date;
+  /** Root under which the in-cluster service account files live (tests); default `/`. */
+  inClusterRoot?: string;
 }
 
 export interface KubeAccess {
@@ -55,8 +57,9 @@ export function loadKubeAccess(opts: KubeAccessOptions = {}): KubeAccess {
       }
     } else if (home && existsSync(home)) {
       kc.loadFromFile(home);
-    } else if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
-      kc.loadFromCluster();
+    } else if (env.KUBERNETES_SERVICE_HOST && existsSync(`${opts.inClusterRoot ?? ''}/var/run/secrets/kubernetes.io/serviceaccount/token`)) {
+      // client-node reads KUBERNETES_SERVICE_HOST/PORT from process.env.
+      kc.loadFromCluster(opts.inClusterRoot);
     } else {
       throw userError('MIGRATE_KUBECONFIG_NOT_FOUND', 'no cluster configuration: no --kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster service account', {
         next: 'pass --kubeconfig FILE (and --context NAME), or --snapshot PATH to work offline',
