@@ -32,6 +32,7 @@ if ! "$LAB" status >/dev/null 2>&1; then "$LAB" up; brought_up=1; fi
 probe_pid=""
 cleanup() {
   [ -z "$probe_pid" ] || { kill -TERM "$probe_pid" 2>/dev/null || true; wait "$probe_pid" 2>/dev/null || true; }
+  [ -z "$stats_pid" ] || kill -TERM "$stats_pid" 2>/dev/null || true
   [ $brought_up = 0 ] || "$LAB" down
   rm -rf "$probe_state"
 }
@@ -79,6 +80,8 @@ probe_start() { # run name
   kill -0 "$probe_pid" 2>/dev/null || { echo "lab-latency: the probe exited at start: $(tail -5 "$probe_log")" >&2; probe_pid=""; return 1; }
 }
 probe_runs=0
+# utime + stime of a process in ms (USER_HZ ticks).
+proc_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' "/proc/$1/stat"; }
 probe_stop() { kill -TERM "$probe_pid" 2>/dev/null || true; wait "$probe_pid" 2>/dev/null || true; probe_pid=""; }
 # The probe's own counters for the run just measured: records out, lost to a full ring, rate-limited.
 probe_counters() {
@@ -87,6 +90,12 @@ probe_counters() {
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+stats_pid=""
+if [ -n "${PROBE_CMD:-}" ]; then
+  # Kernel BPF run-time stats, held by a process (refcounted: never switches off anyone else's).
+  python3 "$REPO/bench/bpf-prog-cost.py" hold >/dev/null &
+  stats_pid=$!
+fi
 echo "lab-latency: target $target$path, fixed rate $rate/s and max rate (wrk, $conns connections), ${duration}s per run, $rounds rounds" >&2
 "$LAB" load --target "$target" --path "$path" --rate 0 --duration 2 --connections "$conns" >/dev/null   # warm-up
 for ((i = 1; i <= rounds; i++)); do
@@ -97,7 +106,19 @@ for ((i = 1; i <= rounds; i++)); do
     if [ -n "${PROBE_CMD:-}" ]; then
       probe_runs=$((probe_runs + 1))
       if probe_start "r$i-$kind"; then
+        python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$probe_state/before.json"
+        cpu0=$(proc_cpu_ms "$probe_pid")
         one sidecar+probe "$kind"
+        cpu1=$(proc_cpu_ms "$probe_pid")
+        python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$probe_state/after.json"
+        python3 "$REPO/bench/bpf-prog-cost.py" diff "$probe_state/before.json" "$probe_state/after.json" |
+          jq -c --arg k "$kind" --argjson n "$(tail -1 "$runs" | jq .requests)" --argjson p50 "$(tail -1 "$runs" | jq .latencyMs.p50)" \
+            --argjson cpu "$((cpu1 - cpu0))" \
+            '{variant: "bpf-cost", kind: $k, requests: $n, bpfNs: .run_time_ns, bpfRuns: .run_cnt, loaderCpuMs: $cpu,
+              loaderCpuUsPerRequest: (if $n > 0 then ($cpu * 1000 / $n | round) else null end),
+              nsPerRequest: (if $n > 0 then (.run_time_ns / $n | round) else null end),
+              shareOfP50: (if $n > 0 and $p50 > 0 then (.run_time_ns / $n / ($p50 * 1e6) * 10000 | round / 10000) else null end),
+              programs: .programs}' | tee -a "$runs" | jq -r '"  loader CPU \(.loaderCpuMs) ms (\(.loaderCpuUsPerRequest) us/request); bpf cost: \(.nsPerRequest) ns/request (\(.bpfRuns) program runs), \(.shareOfP50 * 10000 | round / 100) % of p50"' >&2
         probe_stop
         jq -c --argjson p "$(probe_counters)" --arg k "$kind" '{probe: $p, kind: $k, variant: "probe-counters"}' <<<'{}' >>"$runs"
         echo "  probe counters: $(probe_counters)" >&2
@@ -107,7 +128,7 @@ for ((i = 1; i <= rounds; i++)); do
 done
 
 # Median over rounds of each (variant, kind); ratios against bypass (sidecar cost) and against sidecar (probe cost).
-summary=$(jq -s '[.[] | select(.variant != "probe-counters")] |
+summary=$(jq -s '[.[] | select(.variant != "probe-counters" and .variant != "bpf-cost")] |
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
   group_by([.kind, .variant]) | map({kind: .[0].kind, variant: .[0].variant, runs: length,
     p50: (map(.latencyMs.p50) | median), p99: (map(.latencyMs.p99) | median), rps: (map(.rps) | median),
@@ -132,6 +153,8 @@ if [ -z "${PROBE_CMD:-}" ]; then
 else
   echo "probe counters per run (records out, lost: ringbuf_full, ratelimited):"
   jq -r 'select(.variant == "probe-counters") | "  \(.kind)\t\(.probe)"' "$runs"
+  echo "probe cost per request: BPF programs' kernel run time (run_time_ns) and the loader's own CPU (utime+stime):"
+  jq -r 'select(.variant == "bpf-cost") | "  \(.kind)\tBPF \(.nsPerRequest) ns/request\t\(.bpfRuns) runs\t\(.shareOfP50 * 10000 | round / 100) % of that run p50\tloader \(.loaderCpuUsPerRequest) us CPU/request"' "$runs"
   echo "probe log: $probe_log"
 fi
 echo "machine: $(nproc) cores, load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine shares the cores)"
