@@ -14,9 +14,11 @@ lab-down:
 lab-status:
 	./lab/lab.sh status
 
+# The lab tests; lab-probe.test.js also needs the probe (make probe-build) and SKIPs without it.
 lab-test: build lab-deps
-	node --test --test-concurrency=1 --test-reporter=spec dist/test/integration/lab.test.js
+	node --test --test-concurrency=1 --test-reporter=spec dist/test/integration/lab.test.js dist/test/integration/lab-probe.test.js
 
+# Sidecar vs bypass always; probe on/off when shadow-probe/build/shadow-probe exists (make probe-build).
 lab-bench: lab-deps
 	./bench/lab-latency.sh
 
