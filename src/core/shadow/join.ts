@@ -1,0 +1,427 @@
+// The join: each inbound sidecar access log entry is matched with the probe's records of the same request.
+//   wire leg: entry (DOWNSTREAM_REMOTE -> DOWNSTREAM_LOCAL) = probe http leg=wire (client -> server), and the
+//             flow record of that connection (L3/L4 verdict, taken on eth0 before the REDIRECT).
+//   app leg:  entry (UPSTREAM_LOCAL -> UPSTREAM_HOST) = probe http leg=app (127.0.0.6:port -> 127.0.0.1:port).
+// A connection carries many requests (keep-alive), so within one key entries and records are paired in time
+// order: the first unconsumed record whose request start (ts - latency) lies within the window of START_TIME
+// and whose method and path agree. The join is incremental: `flush(watermark)` settles everything older than
+// the watermark minus the window, so memory stays bounded by the window, not by the run.
+import type { AccessLogEntry, KnownGap, L7Rule, ProbeFlow, ProbeHttp, ProbeLine, ProbeMetrics, ProbeEdge, RuleRef, ShadowPod, Verdict } from './types.js';
+import type { DisagreementClass, Disagreement, ExampleRequest, Matrix, RuleResult } from './result.js';
+import { emptyMatrix } from './result.js';
+import { Samples } from './stats.js';
+
+export interface JoinOptions {
+  /** Max distance between START_TIME and the probe's request start, ms. */
+  windowMs: number;
+  /** Examples kept per disagreement group. */
+  examples: number;
+}
+export const DEFAULT_JOIN: JoinOptions = { windowMs: 1000, examples: 3 };
+
+/** The sidecar's own ports: traffic to them is not application traffic (reference/envoy-telemetry.md). */
+export const SIDECAR_PORTS = new Set([15000, 15001, 15004, 15006, 15008, 15020, 15021, 15090]);
+
+interface Group {
+  entries: AccessLogEntry[];
+  wire: ProbeHttp[];
+  wireUsed: number;
+}
+interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null }
+
+/** Per-edge accumulators. */
+export interface EdgeAcc {
+  source: string;
+  destination: string;
+  port: number;
+  matrix: Matrix;
+  wire: Samples;
+  app: Samples;
+  overhead: Samples;
+  envoy: Samples;
+  envoyStatus: Record<string, number>;
+  envoyBytes: number;
+  probeStatus: Record<string, number>;
+  probeRequests: number;
+}
+
+export interface GroupAcc {
+  d: Omit<Disagreement, 'examples' | 'count'> & { count: number; examples: ExampleRequest[] };
+}
+
+const CLASS_RISK: Record<DisagreementClass, Disagreement['risk']> = {
+  'ebpf-would-deny': 'outage', 'ebpf-would-allow': 'security', 'unmatched-envoy-only': 'evidence', 'unmatched-probe-only': 'evidence',
+};
+
+export function statusClass(s: number): string {
+  return s >= 100 && s < 600 ? `${Math.floor(s / 100)}xx` : 'unparsed';
+}
+
+/** Envoy's decision and the responsible policy id from the RBAC details (reference/envoy-telemetry.md). */
+export function envoyVerdict(e: AccessLogEntry): { verdict: Verdict; rule: string } {
+  const d = e.details.startsWith('rbac_access_denied') ? e.details : e.termination.startsWith('rbac_access_denied') ? e.termination : '';
+  if (!d) return { verdict: 'allow', rule: '(allowed)' };
+  const i = d.indexOf('[');
+  return { verdict: 'deny', rule: i >= 0 && d.endsWith(']') ? d.slice(i + 1, -1) : d };
+}
+
+/** `ns[foo]-policy[bar]-rule[0]` -> AuthorizationPolicy/foo/bar */
+export function envoyPolicyObject(rule: string): string | undefined {
+  const m = /^ns\[([^\]]+)\]-policy\[([^\]]+)\]/.exec(rule);
+  return m ? `AuthorizationPolicy/${m[1]}/${m[2]}` : undefined;
+}
+
+function normPath(p: string): string {
+  const q = p.indexOf('?');
+  const s = q >= 0 ? p.slice(0, q) : p;
+  return s.length > 128 ? s.slice(0, 128) : s;
+}
+
+function portOf(addr: string): number {
+  const i = addr.lastIndexOf(':');
+  return i < 0 ? 0 : Number(addr.slice(i + 1));
+}
+function ipOf(addr: string): string {
+  const i = addr.lastIndexOf(':');
+  return i < 0 ? addr : addr.slice(0, i);
+}
+
+export interface JoinInputs {
+  namespace: string;
+  pods: ShadowPod[];
+  rules: RuleRef[];
+  l7: L7Rule[];
+  gaps: KnownGap[];
+}
+
+export class ShadowJoiner {
+  readonly opts: JoinOptions;
+  private readonly podByIp = new Map<string, ShadowPod>();
+  private readonly podByIdentity = new Map<number, ShadowPod>();
+  private readonly ruleById = new Map<number, RuleRef>();
+  private readonly gapByObject = new Map<string, KnownGap>();
+  private readonly l7ByPodPort = new Map<string, { rule: L7Rule; re?: RegExp }[]>();
+  private readonly groups = new Map<string, Group>();
+  private readonly apps = new Map<string, AppGroup>();
+  private readonly flows = new Map<string, ProbeFlow>();
+  readonly edges = new Map<string, EdgeAcc>();
+  readonly matrix: Matrix = emptyMatrix();
+  readonly ruleMatrix = new Map<string, RuleResult>();
+  readonly disagreements = new Map<string, GroupAcc>();
+  readonly probeEdges = new Map<string, { last: ProbeEdge; carry: { requests: number; bytes: number; status: Record<string, number> } }>();
+  probeEdgeSeen = false;
+  metrics: ProbeMetrics | null = null;
+  counts = { entries: 0, outbound: 0, flows: 0, http: 0, matched: 0, probeRequests: 0 };
+
+  constructor(readonly inputs: JoinInputs, opts: Partial<JoinOptions> = {}) {
+    this.opts = { ...DEFAULT_JOIN, ...opts };
+    for (const p of inputs.pods) { this.podByIp.set(p.ip, p); this.podByIdentity.set(p.identity, p); }
+    for (const r of inputs.rules) this.ruleById.set(r.id, r);
+    for (const g of inputs.gaps) if (!this.gapByObject.has(g.object)) this.gapByObject.set(g.object, g);
+    for (const r of inputs.l7) {
+      const k = `${r.pod ?? '*'}|${r.port}`;
+      let l = this.l7ByPodPort.get(k);
+      if (!l) this.l7ByPodPort.set(k, (l = []));
+      l.push({ rule: r, ...(r.pathRegex !== undefined ? { re: new RegExp(`^(?:${r.pathRegex})$`) } : {}) });
+    }
+  }
+
+  private sidecarPod(name: string): boolean {
+    for (const p of this.inputs.pods) if (p.name === name) return p.sidecar;
+    return false;
+  }
+
+  addEntry(e: AccessLogEntry): void {
+    if (!e.upstreamCluster.startsWith('inbound|')) { this.counts.outbound++; return; }
+    this.counts.entries++;
+    const k = `${e.pod}|${e.downstreamRemote}|${e.downstreamLocal}`;
+    let g = this.groups.get(k);
+    if (!g) this.groups.set(k, (g = { entries: [], wire: [], wireUsed: 0 }));
+    g.entries.push(e);
+  }
+
+  addProbe(r: ProbeLine): void {
+    switch (r.type) {
+      case 'flow':
+        this.counts.flows++;
+        if (r.dir === 'ingress') this.flows.set(`${r.pod}|${r.src}:${r.sport}|${r.dst}:${r.dport}`, r);
+        return;
+      case 'http': {
+        this.counts.http++;
+        if (r.dir !== 'ingress') return;
+        if (r.leg === 'wire') {
+          if (SIDECAR_PORTS.has(portOf(r.server))) return;
+          this.counts.probeRequests++;
+          const k = `${r.pod}|${r.client}|${r.server}`;
+          let g = this.groups.get(k);
+          if (!g) this.groups.set(k, (g = { entries: [], wire: [], wireUsed: 0 }));
+          g.wire.push(r);
+        } else {
+          const k = `${r.pod}|${r.client}|${r.server}`;
+          let a = this.apps.get(k);
+          if (!a) this.apps.set(k, (a = { recs: [], used: null }));
+          a.recs.push(r);
+        }
+        return;
+      }
+      case 'edge': {
+        this.probeEdgeSeen = true;
+        const k = `${r.pod}|${r.dir}|${r.leg}|${r.remoteIdentity}|${r.port}|${r.proto}`;
+        const cur = this.probeEdges.get(k);
+        if (!cur) { this.probeEdges.set(k, { last: r, carry: { requests: 0, bytes: 0, status: {} } }); return; }
+        if (r.ts < cur.last.ts) return;
+        // Cumulative counters: a drop means the probe restarted (a resumed run); keep what the old one counted.
+        if (r.requests < cur.last.requests) {
+          cur.carry.requests += cur.last.requests;
+          cur.carry.bytes += cur.last.bytesSent + cur.last.bytesReceived;
+          for (const [c, n] of Object.entries(cur.last.status)) cur.carry.status[c] = (cur.carry.status[c] ?? 0) + n;
+        }
+        cur.last = r;
+        return;
+      }
+      case 'metrics':
+        if (!this.metrics || r.ts >= this.metrics.ts) this.metrics = r;
+        return;
+      default:
+    }
+  }
+
+  private podName(ip: string): string {
+    const p = this.podByIp.get(ip);
+    return p ? p.name : `ip:${ip}`;
+  }
+
+  private edgeAcc(source: string, destination: string, port: number): EdgeAcc {
+    const k = `${source} -> ${destination}:${port}`;
+    let a = this.edges.get(k);
+    if (!a) {
+      a = { source, destination, port, matrix: emptyMatrix(), wire: new Samples(), app: new Samples(), overhead: new Samples(), envoy: new Samples(), envoyStatus: {}, envoyBytes: 0, probeStatus: {}, probeRequests: 0 };
+      this.edges.set(k, a);
+    }
+    return a;
+  }
+
+  /** Start of a probe request in ms since the epoch. */
+  private static startOf(r: ProbeHttp): number {
+    return (r.ts - r.latencyNs) / 1e6;
+  }
+
+  private takeApp(e: AccessLogEntry): ProbeHttp | undefined {
+    if (e.upstreamLocal === '-' || e.upstreamHost === '-') return undefined;
+    const a = this.apps.get(`${e.pod}|${e.upstreamLocal}|${e.upstreamHost}`);
+    if (!a) return undefined;
+    if (!a.used) a.used = new Uint8Array(a.recs.length);
+    else if (a.used.length < a.recs.length) { const u = new Uint8Array(a.recs.length); u.set(a.used); a.used = u; }
+    const path = normPath(e.path);
+    let best = -1;
+    let bestD = Infinity;
+    for (let i = 0; i < a.recs.length; i++) {
+      if (a.used[i]) continue;
+      const r = a.recs[i]!;
+      const d = Math.abs(ShadowJoiner.startOf(r) - e.startMs);
+      if (d <= this.opts.windowMs && d < bestD && r.method === e.method && r.path === path) { best = i; bestD = d; }
+    }
+    if (best < 0) return undefined;
+    a.used[best] = 1;
+    return a.recs[best];
+  }
+
+  private l7Eval(pod: string, port: number, method: string, path: string): { verdict: Verdict; rule: number } | null {
+    const rules = [...(this.l7ByPodPort.get(`${pod}|${port}`) ?? []), ...(this.l7ByPodPort.get(`*|${port}`) ?? [])];
+    if (!rules.length) return null;
+    const p = normPath(path);
+    for (const { rule, re } of rules) {
+      if (rule.method && rule.method !== '*' && rule.method !== method) continue;
+      if (rule.pathExact !== undefined && p !== rule.pathExact) continue;
+      if (rule.pathPrefix !== undefined && !p.startsWith(rule.pathPrefix)) continue;
+      if (rule.pathSuffix !== undefined && !p.endsWith(rule.pathSuffix)) continue;
+      if (re && !re.test(p)) continue;
+      return { verdict: 'allow', rule: rule.ruleId };
+    }
+    return { verdict: 'deny', rule: 0 };
+  }
+
+  ruleName(id: number, layer: string, verdict: Verdict, flags?: string[]): string {
+    if (id === 0) {
+      if (flags?.includes('nopolicy')) return '(no policy: allow)';
+      return verdict === 'deny' ? `(default deny ${layer})` : `(allow ${layer})`;
+    }
+    const r = this.ruleById.get(id);
+    return r ? `${r.policy} ${r.rule}` : `rule #${id}`;
+  }
+
+  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined): void {
+    const dst = e.pod;
+    const port = portOf(e.downstreamLocal);
+    const source = this.podName(ipOf(e.downstreamRemote));
+    const edge = this.edgeAcc(source, dst, port);
+    const env = envoyVerdict(e);
+    const sc = statusClass(e.status);
+    edge.envoyStatus[sc] = (edge.envoyStatus[sc] ?? 0) + 1;
+    edge.envoyBytes += e.bytesReceived + e.bytesSent;
+    if (!Number.isNaN(e.durationMs)) edge.envoy.push(e.durationMs);
+    const flow = this.flows.get(`${e.pod}|${e.downstreamRemote}|${e.downstreamLocal}`);
+    const app = this.takeApp(e);
+    if (!flow && !wire && !app) {
+      this.record(edge, env.verdict, null, env.rule, '(no probe record)', 'envoy-only', e, undefined, '-', '-');
+      return;
+    }
+    this.counts.matched++;
+    // L3/L4 first (deny there ends it), then L7 from the wire record, the app leg, or the plan's L7 rules.
+    let verdict: Verdict = 'allow';
+    let ruleId = 0;
+    let layer: ExampleRequest['layer'] = 'L3/L4';
+    let where = 'kernel';
+    let flags = flow?.flags;
+    if (flow && (flow.verdict === 'deny' || flow.verdict === 'audit')) {
+      verdict = 'deny'; ruleId = flow.rule;
+    } else {
+      if (flow) ruleId = flow.rule;
+      const l7 = wire && wire.where !== 'none' ? wire : app && app.where !== 'none' ? app : undefined;
+      if (l7) {
+        verdict = l7.verdict === 'deny' || l7.verdict === 'audit' ? 'deny' : 'allow';
+        ruleId = l7.rule; layer = 'L7'; where = l7.where; flags = l7.flags;
+      } else {
+        const ev = this.l7Eval(e.pod, port, e.method, e.path);
+        if (ev && !(wire || app)) { verdict = ev.verdict; ruleId = ev.rule; layer = 'L7'; where = 'log'; flags = []; }
+      }
+    }
+    if (wire) edge.wire.push(wire.latencyNs / 1e6);
+    if (app) edge.app.push(app.latencyNs / 1e6);
+    if (wire && app) edge.overhead.push((wire.latencyNs - app.latencyNs) / 1e6);
+    const ebpfRule = this.ruleName(ruleId, layer, verdict, flags);
+    this.record(edge, env.verdict, verdict, env.rule, ebpfRule, 'matched', e, this.ruleById.get(ruleId)?.source, where, layer);
+  }
+
+  private record(edge: EdgeAcc, envoy: Verdict, ebpf: Verdict | null, envoyRule: string, ebpfRule: string, kind: 'matched' | 'envoy-only', e: AccessLogEntry, ebpfSource: string | undefined, where: string, layer: ExampleRequest['layer']): void {
+    const cell: keyof Matrix = ebpf === null ? 'envoyOnly' : envoy === 'allow' ? (ebpf === 'allow' ? 'allowAllow' : 'allowDeny') : ebpf === 'allow' ? 'denyAllow' : 'denyDeny';
+    this.matrix[cell]++;
+    edge.matrix[cell]++;
+    this.ruleCell('envoy', envoyRule, envoyPolicyObject(envoyRule), cell);
+    if (kind === 'matched') this.ruleCell('ebpf', ebpfRule, ebpfSource, cell);
+    const cls: DisagreementClass | null = cell === 'allowDeny' ? 'ebpf-would-deny' : cell === 'denyAllow' ? 'ebpf-would-allow' : cell === 'envoyOnly' ? 'unmatched-envoy-only' : null;
+    if (!cls) return;
+    const edgeName = `${edge.source} -> ${edge.destination}:${edge.port}`;
+    const gap = (envoyPolicyObject(envoyRule) && this.gapByObject.get(envoyPolicyObject(envoyRule)!)) || (ebpfSource ? this.gapByObject.get(ebpfSource) : undefined);
+    this.addDisagreement(cls, edgeName, envoyRule, ebpfRule, gap, {
+      time: new Date(e.startMs).toISOString(), method: e.method, path: e.path, status: e.status, client: e.downstreamRemote,
+      server: e.downstreamLocal, requestId: e.requestId, envoyRule, ebpfRule, where, layer,
+    });
+  }
+
+  private addDisagreement(cls: DisagreementClass, edge: string, envoyRule: string, ebpfRule: string, gap: KnownGap | undefined, ex: ExampleRequest): void {
+    const k = `${cls}|${edge}|${envoyRule}|${ebpfRule}`;
+    let g = this.disagreements.get(k);
+    if (!g) {
+      const expected = !!gap && cls !== 'unmatched-envoy-only' && cls !== 'unmatched-probe-only';
+      g = { d: { class: cls, edge, envoyRule, ebpfRule, count: 0, expected, ...(expected && gap ? { gapCode: gap.code, gapObject: gap.object } : {}), risk: CLASS_RISK[cls], examples: [] } };
+      this.disagreements.set(k, g);
+    }
+    g.d.count++;
+    if (g.d.examples.length < this.opts.examples) g.d.examples.push(ex);
+  }
+
+  private ruleCell(side: 'envoy' | 'ebpf', rule: string, source: string | undefined, cell: keyof Matrix): void {
+    const k = `${side}|${rule}`;
+    let r = this.ruleMatrix.get(k);
+    if (!r) this.ruleMatrix.set(k, (r = { side, rule, ...(source ? { source } : {}), matrix: emptyMatrix() }));
+    r.matrix[cell]++;
+  }
+
+  private probeOnly(r: ProbeHttp): void {
+    const [cip] = [ipOf(r.client)];
+    const port = portOf(r.server);
+    const edge = this.edgeAcc(this.podName(cip), r.pod, port);
+    edge.matrix.probeOnly++;
+    this.matrix.probeOnly++;
+    edge.wire.push(r.latencyNs / 1e6);
+    const verdict: Verdict = r.verdict === 'deny' || r.verdict === 'audit' ? 'deny' : 'allow';
+    const ebpfRule = this.ruleName(r.rule, r.where === 'none' ? 'L3/L4' : 'L7', verdict, r.flags);
+    this.addDisagreement('unmatched-probe-only', `${edge.source} -> ${edge.destination}:${edge.port}`, '(no access log entry)', ebpfRule, undefined, {
+      time: new Date(Math.round(ShadowJoiner.startOf(r))).toISOString(), method: r.method, path: r.path, status: r.status, client: r.client,
+      server: r.server, requestId: '-', envoyRule: '(no access log entry)', ebpfRule, where: r.where, layer: r.where === 'none' ? '-' : 'L7',
+    });
+  }
+
+  /** Probe-side status per edge (wire leg records), for parity when no in-kernel aggregate exists. */
+  private countProbe(r: ProbeHttp): void {
+    const edge = this.edgeAcc(this.podName(ipOf(r.client)), r.pod, portOf(r.server));
+    edge.probeRequests++;
+    const sc = statusClass(r.status);
+    edge.probeStatus[sc] = (edge.probeStatus[sc] ?? 0) + 1;
+  }
+
+  /**
+   * Settles every entry older than `watermarkMs - window` and every probe record older than
+   * `watermarkMs - 2 * window` (those left are probe-only). Infinity settles everything.
+   */
+  flush(watermarkMs: number): void {
+    const w = this.opts.windowMs;
+    const entryCut = watermarkMs - w;
+    const recCut = watermarkMs - 2 * w;
+    for (const [k, g] of this.groups) {
+      if (g.entries.length > 1) g.entries.sort((a, b) => a.startMs - b.startMs);
+      if (g.wire.length > 1 && g.wireUsed === 0) g.wire.sort((a, b) => a.ts - a.latencyNs - (b.ts - b.latencyNs));
+      let ei = 0;
+      while (ei < g.entries.length && g.entries[ei]!.startMs < entryCut) {
+        const e = g.entries[ei++]!;
+        const path = normPath(e.path);
+        let match: ProbeHttp | undefined;
+        // Records that started too early for this entry (and all later ones) belong to no entry.
+        while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < e.startMs - w) {
+          const r = g.wire[g.wireUsed++]!;
+          this.countProbe(r); this.probeOnly(r);
+        }
+        for (let i = g.wireUsed; i < g.wire.length; i++) {
+          const r = g.wire[i]!;
+          if (ShadowJoiner.startOf(r) > e.startMs + w) break;
+          if (r.method === e.method && r.path === path) {
+            // Records skipped over were not this entry's; they are settled as probe-only.
+            for (let s = g.wireUsed; s < i; s++) { const x = g.wire[s]!; this.countProbe(x); this.probeOnly(x); }
+            g.wireUsed = i + 1;
+            match = r;
+            break;
+          }
+        }
+        if (match) this.countProbe(match);
+        this.settle(e, match);
+      }
+      if (ei) g.entries.splice(0, ei);
+      while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < recCut && g.entries.length === 0) {
+        const r = g.wire[g.wireUsed++]!;
+        this.countProbe(r); this.probeOnly(r);
+      }
+      if (g.wireUsed) { g.wire.splice(0, g.wireUsed); g.wireUsed = 0; }
+      if (!g.entries.length && !g.wire.length) this.groups.delete(k);
+    }
+    // App-leg records and flows older than the record cut can no longer be claimed.
+    for (const [k, a] of this.apps) {
+      const keep: ProbeHttp[] = [];
+      a.recs.forEach((r, i) => { if (!(a.used && a.used[i]) && ShadowJoiner.startOf(r) >= recCut) keep.push(r); });
+      if (keep.length) { a.recs = keep; a.used = null; } else this.apps.delete(k);
+    }
+  }
+
+  /** Pending (unsettled) items, for tests and live counts. */
+  pending(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.entries.length + g.wire.length - g.wireUsed;
+    return n;
+  }
+
+  podOfIdentity(id: number): ShadowPod | undefined {
+    return this.podByIdentity.get(id);
+  }
+
+  isSidecarPod(name: string): boolean { return this.sidecarPod(name); }
+
+  /** Edges the probe saw as ingress flows (any request or not). */
+  flowEdges(): { source: string; destination: string; port: number }[] {
+    const seen = new Map<string, { source: string; destination: string; port: number }>();
+    for (const f of this.flows.values()) {
+      const e = { source: this.podName(f.src), destination: f.pod, port: f.dport };
+      seen.set(`${e.source}|${e.destination}|${e.port}`, e);
+    }
+    return [...seen.values()];
+  }
+}

@@ -1,0 +1,136 @@
+// The Result of `migrate shadow` (schema/shadow-result.schema.json): where the eBPF plane would decide
+// differently from the sidecars, what the sidecars cost in latency, and whether kernel telemetry matches theirs.
+import type { Percentiles } from './stats.js';
+import type { ParseStats } from './envoy-text.js';
+
+export type DisagreementClass = 'ebpf-would-deny' | 'ebpf-would-allow' | 'unmatched-envoy-only' | 'unmatched-probe-only';
+
+/** Counts of the verdict matrix: Envoy decision by eBPF decision. */
+export interface Matrix {
+  allowAllow: number;
+  allowDeny: number;
+  denyAllow: number;
+  denyDeny: number;
+  /** Envoy entries with no probe record. */
+  envoyOnly: number;
+  /** Probe requests with no Envoy entry. */
+  probeOnly: number;
+}
+
+export interface ExampleRequest {
+  time: string;
+  method: string;
+  path: string;
+  status: number;
+  client: string;
+  server: string;
+  requestId: string;
+  envoyRule: string;
+  ebpfRule: string;
+  /** Where the eBPF verdict came from: kernel, user (probe's userspace regex), log (core re-evaluated the plan's L7 rule on the logged request: the probe never saw it in plaintext), none. */
+  where: string;
+  layer: 'L3/L4' | 'L7' | '-';
+}
+
+export interface Disagreement {
+  class: DisagreementClass;
+  edge: string;
+  envoyRule: string;
+  ebpfRule: string;
+  count: number;
+  /** A known translation gap explains it (then it is expected, not a finding). */
+  expected: boolean;
+  gapCode?: string;
+  gapObject?: string;
+  risk: 'outage' | 'security' | 'evidence';
+  examples: ExampleRequest[];
+}
+
+export interface LegLatency {
+  /** Probe wire leg at the pod's eth0 (sidecar included), ms. */
+  wire: Percentiles;
+  /** Probe app leg on the loopback hop (app only), ms. */
+  app: Percentiles;
+  /** Per request wire - app, ms. */
+  sidecarOverhead: Percentiles;
+  /** Envoy's own DURATION, ms (1 ms resolution). */
+  envoy: Percentiles;
+  /** App leg plus the stated eBPF per-request cost: the latency after cutover, ms. */
+  projected: Percentiles;
+}
+
+export interface ParityCheck {
+  envoy: number;
+  probe: number;
+  ok: boolean;
+  note?: string;
+}
+
+export interface EdgeParity {
+  requests: ParityCheck;
+  status: Record<string, ParityCheck>;
+  bytes: ParityCheck;
+  /** Where the probe numbers come from: in-kernel edge aggregates, or per-request records when no aggregate was seen. */
+  probeSource: 'edge-aggregate' | 'records';
+  ok: boolean;
+}
+
+export interface EdgeResult {
+  edge: string;
+  source: string;
+  destination: string;
+  port: number;
+  matrix: Matrix;
+  agreement: number | null;
+  latency: LegLatency;
+  parity: EdgeParity;
+}
+
+export interface RuleResult {
+  side: 'envoy' | 'ebpf';
+  rule: string;
+  source?: string;
+  matrix: Matrix;
+}
+
+export interface ShadowResult {
+  namespace: string;
+  mode: 'local' | 'cluster' | 'replay';
+  plan?: string;
+  resultsDir?: string;
+  startedAt: string;
+  endedAt: string;
+  durationSeconds: number;
+  summary: {
+    envoyRequests: number;
+    probeRequests: number;
+    matched: number;
+    agree: number;
+    ebpfWouldDeny: number;
+    ebpfWouldAllow: number;
+    unmatchedEnvoyOnly: number;
+    unmatchedProbeOnly: number;
+    expectedDisagreements: number;
+    unexpectedDisagreements: number;
+    /** agree / matched */
+    agreement: number | null;
+    outcome: 'agreement' | 'disagreements' | 'expected-disagreements-only' | 'incomplete-evidence';
+    exitCode: number;
+  };
+  matrix: Matrix;
+  edges: EdgeResult[];
+  rules: RuleResult[];
+  disagreements: Disagreement[];
+  coverage: { both: string[]; envoyOnly: string[]; probeOnly: string[] };
+  telemetry: { tolerance: { relative: number; absolute: number }; edgesOk: number; edgesChecked: number; note: string };
+  latencyAssumptions: { ebpfCostUs: number; note: string };
+  probe: { counters: Record<string, number>; lost: number; recordsOut: number; flows: number; http: number };
+  parse: { entries: number; failed: number; failures: (ParseStats['failures'][number] & { pod: string })[] };
+  gaps: { code: string; object: string; reason: string }[];
+}
+
+export const EXIT_SHADOW = { agreement: 0, disagreements: 10, expectedOnly: 11, incomplete: 12 } as const;
+
+export function emptyMatrix(): Matrix {
+  return { allowAllow: 0, allowDeny: 0, denyAllow: 0, denyDeny: 0, envoyOnly: 0, probeOnly: 0 };
+}

@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ShadowJoiner } from '../../src/core/shadow/join.js';
+import { buildShadowResult, DEFAULT_TOLERANCE } from '../../src/core/shadow/diff.js';
+import { parseEnvoyTextLine } from '../../src/core/shadow/envoy-text.js';
+import type { JoinInputs } from '../../src/core/shadow/join.js';
+import type { ProbeHttp, ProbeFlow, ProbeEdge } from '../../src/core/shadow/types.js';
+
+const T0 = Date.UTC(2026, 10, 21, 6, 0, 0, 0);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function line(ms: number, method: string, path: string, status: number, details: string, client: string, upstreamLocal: string, id: string): string {
+  const up = upstreamLocal === '-' ? '"-"' : '"127.0.0.1:9080"';
+  return `[${iso(ms)}] "${method} ${path} HTTP/1.1" ${status} - ${details} - "-" 0 ${status === 403 ? 19 : 14} 1 1 "-" "t" "${id}" "reviews:9080" ${up} inbound|9080|| ${upstreamLocal} 10.0.0.13:9080 ${client} - default`;
+}
+function http(leg: 'wire' | 'app', startMs: number, latMs: number, client: string, server: string, method: string, path: string, status: number, verdict: ProbeHttp['verdict'], where: ProbeHttp['where'], rule: number): ProbeHttp {
+  return { type: 'http', ts: (startMs + latMs) * 1e6, pod: 'reviews', leg, dir: 'ingress', client, server, method, path, status, latencyNs: latMs * 1e6, verdict, where, rule, remoteIdentity: leg === 'wire' ? 1004 : 0, flags: [] };
+}
+const flow = (sport: number, verdict: ProbeFlow['verdict'], rule: number): ProbeFlow => ({ type: 'flow', ts: T0 * 1e6, pod: 'reviews', dir: 'ingress', src: '10.0.0.20', sport, dst: '10.0.0.13', dport: 9080, proto: 'TCP', verdict, where: 'kernel', rule, remoteIdentity: 1004, flags: [] });
+
+const inputs: JoinInputs = {
+  namespace: 'bookinfo',
+  pods: [
+    { name: 'client', namespace: 'bookinfo', ip: '10.0.0.20', identity: 1004, sidecar: false },
+    { name: 'reviews', namespace: 'bookinfo', ip: '10.0.0.13', identity: 1002, sidecar: true },
+  ],
+  rules: [
+    { id: 101, policy: 'CiliumNetworkPolicy/bookinfo/istio-reviews', rule: 'ingress[0]', source: 'AuthorizationPolicy/bookinfo/reviews-viewer' },
+    { id: 201, policy: 'CiliumNetworkPolicy/bookinfo/istio-reviews', rule: 'ingress[0].toPorts[0].rules.http[0]', source: 'AuthorizationPolicy/bookinfo/reviews-viewer' },
+  ],
+  l7: [{ pod: 'reviews', port: 9080, method: 'GET', pathPrefix: '/a', ruleId: 201 }],
+  gaps: [{ code: 'TR_DENY_L7', object: 'AuthorizationPolicy/bookinfo/deny-admin', reason: 'DENY with paths' }],
+};
+
+function scenario(order: 'probe-first' | 'log-first') {
+  const j = new ShadowJoiner(inputs, { windowMs: 500 });
+  const c = '10.0.0.20:40000';
+  const entries = [
+    line(T0 + 10, 'GET', '/a?x=1', 200, 'via_upstream', c, '127.0.0.6:5000', 'id-a'),
+    line(T0 + 20, 'GET', '/admin', 403, 'rbac_access_denied_matched_policy[ns[bookinfo]-policy[deny-admin]-rule[0]]', c, '-', 'id-admin'),
+    line(T0 + 30, 'GET', '/b', 200, 'via_upstream', c, '127.0.0.6:5000', 'id-b'),
+    line(T0 + 40, 'GET', '/lost', 200, 'via_upstream', '10.0.0.20:40100', '127.0.0.6:5001', 'id-lost'),
+  ].map((l) => parseEnvoyTextLine(l, 'reviews')!);
+  const probe = [
+    flow(40000, 'allow', 101),
+    http('wire', T0 + 10.2, 2, c, '10.0.0.13:9080', 'GET', '/a', 200, 'allow', 'kernel', 201),
+    http('app', T0 + 10.6, 0.5, '127.0.0.6:5000', '127.0.0.1:9080', 'GET', '/a', 200, 'allow', 'kernel', 201),
+    http('wire', T0 + 20.1, 0.3, c, '10.0.0.13:9080', 'GET', '/admin', 403, 'deny', 'kernel', 0),
+    http('wire', T0 + 30.2, 3, c, '10.0.0.13:9080', 'GET', '/b', 200, 'deny', 'user', 0),
+    http('app', T0 + 30.9, 1, '127.0.0.6:5000', '127.0.0.1:9080', 'GET', '/b', 200, 'deny', 'user', 0),
+    http('wire', T0 + 3000, 1, '10.0.0.20:40200', '10.0.0.13:9080', 'GET', '/c', 200, 'allow', 'kernel', 201),
+  ];
+  if (order === 'probe-first') { probe.forEach((r) => j.addProbe(r)); entries.forEach((e) => j.addEntry(e)); }
+  else { entries.forEach((e) => j.addEntry(e)); j.flush(T0 + 200); probe.forEach((r) => j.addProbe(r)); }
+  return j;
+}
+
+test('join: matrix, classes, expected gap, rules on both sides, examples', () => {
+  const j = scenario('probe-first');
+  j.flush(Infinity);
+  const r = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 5000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [] });
+  // /admin: wire verdict says deny in the kernel... but that record is L7 "deny" only because the plan's
+  // L7 allow-list has no /admin rule, so eBPF denies too: denyDeny.
+  assert.deepEqual(r.matrix, { allowAllow: 1, allowDeny: 1, denyAllow: 0, denyDeny: 1, envoyOnly: 1, probeOnly: 1 });
+  const wouldDeny = r.disagreements.find((d) => d.class === 'ebpf-would-deny')!;
+  assert.equal(wouldDeny.edge, 'client -> reviews:9080');
+  assert.equal(wouldDeny.ebpfRule, '(default deny L7)');
+  assert.equal(wouldDeny.envoyRule, '(allowed)');
+  assert.equal(wouldDeny.examples[0]!.path, '/b');
+  assert.equal(wouldDeny.examples[0]!.where, 'user');
+  assert.equal(wouldDeny.risk, 'outage');
+  assert.equal(wouldDeny.expected, false);
+  assert.equal(r.summary.outcome, 'disagreements');
+  assert.equal(r.summary.exitCode, 10);
+  const envoyOnly = r.disagreements.find((d) => d.class === 'unmatched-envoy-only')!;
+  assert.equal(envoyOnly.examples[0]!.requestId, 'id-lost');
+  assert.equal(r.disagreements.find((d) => d.class === 'unmatched-probe-only')!.examples[0]!.path, '/c');
+  const e = r.edges.find((x) => x.edge === 'client -> reviews:9080')!;
+  assert.equal(e.latency.wire.count, 4);
+  assert.equal(e.latency.app.count, 2);
+  assert.equal(e.latency.sidecarOverhead.p50, 1.5);
+  assert.equal(e.latency.sidecarOverhead.max, 2);
+  assert.equal(e.latency.projected.p50, 0.505);
+  const ebpfRule = r.rules.find((x) => x.side === 'ebpf' && x.rule.includes('http[0]'))!;
+  assert.equal(ebpfRule.source, 'AuthorizationPolicy/bookinfo/reviews-viewer');
+  assert.equal(ebpfRule.matrix.allowAllow, 1);
+  const envRule = r.rules.find((x) => x.side === 'envoy' && x.rule.includes('deny-admin'))!;
+  assert.equal(envRule.matrix.denyDeny, 1);
+});
+
+test('join: order of arrival does not change the outcome (log first, incremental flush)', () => {
+  const a = scenario('probe-first'); a.flush(Infinity);
+  const b = scenario('log-first'); b.flush(T0 + 100); b.flush(Infinity);
+  assert.deepEqual(b.matrix, a.matrix);
+  assert.equal(b.pending(), 0);
+});
+
+test('join: an L7 DENY the eBPF plane cannot express is an expected ebpf-would-allow with its gap code', () => {
+  const j = new ShadowJoiner({ ...inputs, l7: [] }, { windowMs: 500 });
+  const c = '10.0.0.20:41000';
+  j.addEntry(parseEnvoyTextLine(line(T0 + 5, 'GET', '/admin/x', 403, 'rbac_access_denied_matched_policy[ns[bookinfo]-policy[deny-admin]-rule[0]]', c, '-', 'id1'), 'reviews')!);
+  j.addProbe(flow(41000, 'allow', 101));
+  j.addProbe(http('wire', T0 + 5, 0.2, c, '10.0.0.13:9080', 'GET', '/admin/x', 403, 'none', 'none', 0));
+  j.flush(Infinity);
+  const r = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 1000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [] });
+  assert.equal(r.matrix.denyAllow, 1);
+  const d = r.disagreements[0]!;
+  assert.equal(d.class, 'ebpf-would-allow');
+  assert.equal(d.expected, true);
+  assert.equal(d.gapCode, 'TR_DENY_L7');
+  assert.equal(d.ebpfRule, 'CiliumNetworkPolicy/bookinfo/istio-reviews ingress[0]');
+  assert.equal(r.summary.outcome, 'expected-disagreements-only');
+  assert.equal(r.summary.exitCode, 11);
+});
+
+test('join: TLS on the wire: L3/L4 from the flow, L7 re-evaluated from the log when the probe saw no plaintext', () => {
+  const j = new ShadowJoiner(inputs, { windowMs: 500 });
+  const c = '10.0.0.20:42000';
+  j.addProbe({ ...flow(42000, 'allow', 101), flags: ['tls'] });
+  // Envoy denied /z locally: no app leg, no plaintext anywhere; the plan's L7 allow-list (GET /a*) denies it.
+  j.addEntry(parseEnvoyTextLine(line(T0 + 5, 'GET', '/z', 403, 'rbac_access_denied_matched_policy[none]', c, '-', 'id1'), 'reviews')!);
+  // /a went through: the app leg saw it in plaintext and allowed it by rule 201.
+  j.addEntry(parseEnvoyTextLine(line(T0 + 9, 'GET', '/a', 200, 'via_upstream', c, '127.0.0.6:6000', 'id2'), 'reviews')!);
+  j.addProbe(http('app', T0 + 9.5, 0.4, '127.0.0.6:6000', '127.0.0.1:9080', 'GET', '/a', 200, 'allow', 'kernel', 201));
+  j.flush(Infinity);
+  const r = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 1000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.5, parse: [] });
+  assert.deepEqual(r.matrix, { allowAllow: 1, allowDeny: 0, denyAllow: 0, denyDeny: 1, envoyOnly: 0, probeOnly: 0 });
+  const edge = r.edges[0]!;
+  assert.equal(edge.latency.wire.count, 0);
+  assert.equal(edge.latency.app.count, 1);
+  assert.equal(r.summary.outcome, 'agreement');
+});
+
+test('parity: in-kernel edge aggregates vs Envoy counts, with restarts carried over', () => {
+  const j = new ShadowJoiner(inputs, { windowMs: 500 });
+  const edge = (ts: number, requests: number, s2: number, s4: number): ProbeEdge => ({ type: 'edge', ts, pod: 'reviews', dir: 'ingress', leg: 'wire', remoteIdentity: 1004, port: 9080, proto: 'TCP', flows: 1, requests, verdicts: { none: 0, allow: requests, deny: 0, audit: 0 }, status: { '2xx': s2, '4xx': s4 }, bytesSent: 1000, bytesReceived: 500, latencySumNs: 0 });
+  j.addProbe(edge(1, 50, 45, 5));
+  j.addProbe(edge(2, 60, 54, 6));
+  j.addProbe(edge(3, 40, 40, 0)); // probe restarted: 60 + 40
+  for (let i = 0; i < 100; i++) {
+    const st = i < 94 ? 200 : 403;
+    j.addEntry(parseEnvoyTextLine(line(T0 + i, 'GET', '/a', st, st === 403 ? 'rbac_access_denied_matched_policy[none]' : 'via_upstream', `10.0.0.20:${50000 + i}`, '-', `r${i}`), 'reviews')!);
+  }
+  j.flush(Infinity);
+  const r = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 1000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 1, parse: [] });
+  const p = r.edges[0]!.parity;
+  assert.equal(p.probeSource, 'edge-aggregate');
+  assert.deepEqual([p.requests.envoy, p.requests.probe, p.requests.ok], [100, 100, true]);
+  assert.deepEqual([p.status['2xx']!.envoy, p.status['2xx']!.probe], [94, 94]);
+  assert.equal(p.status['4xx']!.ok, true);
+  assert.equal(p.bytes.ok, true);
+  assert.equal(r.summary.unmatchedEnvoyOnly, 100);
+});
