@@ -102,5 +102,35 @@ EOF
 
 echo
 [ "${PROBE_BENCH_NO_LATENCY:-0}" = 1 ] && exit 0
-echo "== 3. lab latency and throughput, probe off vs on (bench/lab-latency.sh, $lab_rounds rounds, ${duration}s runs)"
-"$REPO/bench/lab-latency.sh" --rounds "$lab_rounds" --duration "$duration" --rate 500 --path /reviews/1
+echo
+echo "== 3. lab p50/p99 and req/s, sidecar without vs with the probe: $lab_rounds rounds, order alternating, ${duration}s runs"
+runs="$out_dir/probe-lab-$stamp.jsonl"; : >"$runs"
+one() { # variant kind
+  local r
+  if [ "$2" = fixed ]; then r=$("$LAB" load --target reviews --path /reviews/1 --rate 500 --duration "$duration")
+  else r=$("$LAB" load --target reviews --path /reviews/1 --rate 0 --tool wrk --duration "$duration"); fi
+  echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); d.update(variant=sys.argv[1], kind=sys.argv[2]); print(json.dumps(d))' "$1" "$2" | tee -a "$runs" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print("  %-8s %-5s p50 %6.3f ms  p99 %7.3f ms  %8.1f req/s  errors %d" % (d["variant"], d["kind"], d["latencyMs"]["p50"], d["latencyMs"]["p99"], d["rps"], d["errors"]))'
+}
+for ((i = 1; i <= lab_rounds; i++)); do
+  for kind in fixed max; do
+    if (( i % 2 )); then one off "$kind"; start_probe; one on "$kind"; stop_probe
+    else start_probe; one on "$kind"; stop_probe; one off "$kind"; fi
+  done
+done
+python3 - "$runs" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+print("%-6s %-4s %9s %9s %10s" % ("kind", "probe", "p50 ms", "p99 ms", "req/s"))
+res = {}
+for kind in ("fixed", "max"):
+    for v in ("off", "on"):
+        r = [x for x in rows if x["kind"] == kind and x["variant"] == v]
+        res[kind, v] = (med([x["latencyMs"]["p50"] for x in r]), med([x["latencyMs"]["p99"] for x in r]), med([x["rps"] for x in r]))
+        print("%-6s %-4s %9.3f %9.3f %10.1f" % (kind, v, *res[kind, v]))
+for kind in ("fixed", "max"):
+    off, on = res[kind, "off"], res[kind, "on"]
+    print("%s: probe on/off  p50 x%.3f  p99 x%.3f  req/s x%.3f" % (kind, on[0] / off[0], on[1] / off[1], on[2] / off[2]))
+EOF
+echo "machine: $(nproc) cores, load average at end $(cut -d' ' -f1-3 /proc/loadavg) (shared with other work)"

@@ -590,16 +590,10 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	}
 	/* CT ages on the coarse clock (no clock read per packet); HTTP latency takes the precise one */
 	__u64 now = bpf_ktime_get_coarse_ns();
-	struct shadow_ct_key ck = {.saddr = t.saddr, .daddr = t.daddr, .sport = t.sport, .dport = t.dport,
-				   .proto = ip.protocol, .dir = dir};
+	struct shadow_ct_key ck = {.raddr = remote, .laddr = local, .rport = dir == SHADOW_DIR_INGRESS ? t.sport : t.dport,
+				   .lport = dir == SHADOW_DIR_INGRESS ? t.dport : t.sport, .proto = ip.protocol, .ep = ep->ep};
 	struct shadow_ct_val *ct = bpf_map_lookup_elem(&shadow_ct, &ck);
-	int reply = 0;
-	if (!ct) {
-		struct shadow_ct_key rk = {.saddr = t.daddr, .daddr = t.saddr, .sport = t.dport, .dport = t.sport,
-					   .proto = ip.protocol, .dir = dir ^ 1};
-		ct = bpf_map_lookup_elem(&shadow_ct, &rk);
-		reply = 1;
-	}
+	int reply = ct && ct->dir != dir;
 	__u32 remote_id;
 	__u8 flags = 0;
 	if (ct) {
@@ -617,7 +611,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 		__u32 rule_id = 0;
 		__u8 verdict = policy_verdict(ep, dir, remote_id, ip.protocol, t.dport, &rule_id, &flags);
 		struct shadow_ct_val nv = {.created_ns = now, .last_ns = now, .rule_id = rule_id, .remote_id = remote_id,
-					   .ep = ep->ep, .verdict = verdict, .flags = flags};
+					   .ep = ep->ep, .verdict = verdict, .flags = flags, .dir = dir};
 		nv.pkts[0] = 1;
 		nv.bytes[0] = skb->len;
 		if (bpf_map_update_elem(&shadow_ct, &ck, &nv, BPF_NOEXIST) == 0) {

@@ -216,18 +216,19 @@ struct shadow_endpoint { /* values of shadow_endpoints (key: pod IPv4, network o
 	__u32 _pad1;
 };
 
+/* CT keyed from the endpoint's side: both directions of a flow map to the same key, one lookup per packet */
 struct shadow_ct_key {
-	__u32 saddr;
-	__u32 daddr;
-	__u16 sport;
-	__u16 dport;
+	__u32 raddr; /* remote, network order */
+	__u32 laddr; /* local (the endpoint), network order */
+	__u16 rport;
+	__u16 lport;
 	__u8 proto;
-	__u8 dir; /* direction of the packet that created the entry */
-	__u16 _pad0;
+	__u8 _pad0;
+	__u16 ep;
 };
 
 struct shadow_ct_val {
-	__u64 created_ns;
+	__u64 created_ns; /* bpf_ktime_get_coarse_ns() */
 	__u64 last_ns;
 	__u64 pkts[2];  /* [0] original direction, [1] reply */
 	__u64 bytes[2];
@@ -236,7 +237,8 @@ struct shadow_ct_val {
 	__u16 ep;
 	__u8 verdict;
 	__u8 flags;
-	__u32 _pad0;
+	__u8 dir;       /* direction of the packet that created the entry */
+	__u8 _pad0[3];
 };
 
 struct shadow_l7_key {

@@ -10,7 +10,7 @@ no_policy = "--no-policy" in sys.argv
 pods = pods_json["pods"]
 ident = {p["name"]: 1000 + i for i, p in enumerate(pods)}
 cfg = {
-    "settings": {"rate": 50000, "burst": 5000, "intervalMs": 1000},
+    "settings": {"rate": 1000, "burst": 200, "intervalMs": 1000},
     "pods": [{"name": p["name"], "netns": p["netns"], "ifname": p["ifname"], "cgroup": p["cgroup"],
               "ip": p["ip"], "identity": ident[p["name"]]} for p in pods],
     "identities": [{"ip": p["ip"], "identity": ident[p["name"]]} for p in pods],
