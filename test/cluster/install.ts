@@ -1,6 +1,6 @@
 // Install what every test cluster has: the Istio CRDs (shared/crds), the Cilium CRDs (wrapped from
-// shared/schemas/cilium.io) and RBAC for the read-only test user; then wait until the CRDs are Established and
-// served. Idempotent (create or replace). Run by test/cluster/up.sh:
+// shared/schemas/cilium.io), the metrics.k8s.io stand-in (metrics-crds.ts) and RBAC for the read-only test user;
+// then wait until the CRDs are Established and served. Idempotent (create or replace). Run by test/cluster/up.sh:
 //   node dist/test/cluster/install.js --kubeconfig admin.kubeconfig --shared ../shared
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
 import { ciliumCrds } from './cilium-crds.js';
 import { KubeRest, type KubeObject } from './kube-rest.js';
+import { metricsCrds } from './metrics-crds.js';
 import { readonlyRbac } from './rbac.js';
 
 export function istioCrds(sharedDir: string): KubeObject[] {
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   const rest = await KubeRest.fromKubeconfig(values.kubeconfig);
   const t0 = Date.now();
   try {
-    const crds = [...istioCrds(values.shared), ...ciliumCrds(join(values.shared, 'schemas', 'cilium.io'))];
+    const crds = [...istioCrds(values.shared), ...ciliumCrds(join(values.shared, 'schemas', 'cilium.io')), ...metricsCrds()];
     await rest.discover();
     await Promise.all(crds.map((c) => rest.apply(c)));
     await waitEstablished(
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
       try {
         await rest.resourceFor('cilium.io/v2', 'CiliumNetworkPolicy');
         await rest.resourceFor('security.istio.io/v1', 'AuthorizationPolicy');
+        await rest.resourceFor('metrics.k8s.io/v1beta1', 'PodMetrics');
         break;
       } catch (e) {
         if (Date.now() > deadline) throw e;

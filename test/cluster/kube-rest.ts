@@ -22,6 +22,9 @@ export interface Resource {
   subresources: string[];
 }
 
+/** Field manager of everything the test tooling writes: wipe() tells seeded objects from the apiserver's own by it. */
+export const FIELD_MANAGER = 'migrate-test-seed';
+
 export class KubeHttpError extends Error {
   constructor(
     readonly status: number,
@@ -157,7 +160,7 @@ export class KubeRest {
 
   async create<T = KubeObject>(obj: KubeObject): Promise<T> {
     const path = await this.pathFor({ ...obj, metadata: { ...obj.metadata, name: undefined } as never });
-    return this.request<T>('POST', path, obj);
+    return this.request<T>('POST', `${path}?fieldManager=${FIELD_MANAGER}`, obj);
   }
 
   /** Create, or replace the existing object of the same name (idempotent installs). */
@@ -169,7 +172,7 @@ export class KubeRest {
       const path = await this.pathFor(obj);
       const cur = await this.request<KubeObject>('GET', path);
       const meta = cur.metadata as { resourceVersion?: string };
-      await this.request('PUT', path, { ...obj, metadata: { ...obj.metadata, resourceVersion: meta.resourceVersion } });
+      await this.request('PUT', `${path}?fieldManager=${FIELD_MANAGER}`, { ...obj, metadata: { ...obj.metadata, resourceVersion: meta.resourceVersion } });
     }
   }
 

@@ -32,6 +32,7 @@ export function readonlyRbac(): KubeObject[] {
             'extensions.istio.io',
             'cilium.io',
             'gateway.networking.k8s.io',
+            'metrics.k8s.io',
           ],
           resources: ['*'],
           verbs: READ,

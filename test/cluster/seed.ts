@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import PQueue from 'p-queue';
-import { KubeHttpError, type KubeObject, type KubeRest } from './kube-rest.js';
+import { FIELD_MANAGER, KubeHttpError, type KubeObject, type KubeRest } from './kube-rest.js';
 
 export const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
 
@@ -67,6 +67,8 @@ function phase(o: KubeObject, namespaced: boolean): number {
 export interface SeedReport {
   created: number;
   statusPatched: number;
+  /** What `repair` changed, one line per object. */
+  repairs: string[];
   byKind: Record<string, number>;
   ms: number;
 }
@@ -75,12 +77,55 @@ export interface SeedOptions {
   concurrency?: number;
   /** Called with progress lines (e.g. console.error); quiet when absent. */
   log?: (line: string) => void;
+  /**
+   * Make schematic fixture objects valid Kubernetes where the apiserver would reject them: a controller's pod
+   * template gets the selector labels it lacks (or, with no selector, the selector is its template labels), a
+   * container without an image gets a placeholder, and a Job's pod template without restartPolicy gets Never.
+   * Off by default: a fixture that needs it is not valid Kubernetes, and every repair is reported.
+   */
+  repair?: boolean;
+}
+
+const CONTROLLERS = new Set(['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job']);
+export const PLACEHOLDER_IMAGE = 'placeholder.invalid/missing-image:0';
+
+type PodTemplate = { metadata?: { labels?: Record<string, string> }; spec?: { restartPolicy?: string; containers?: { name: string; image?: string }[]; initContainers?: { name: string; image?: string }[] } };
+
+/** The repaired object and what was changed (empty when it was valid already). */
+export function repairObject(o: KubeObject): { obj: KubeObject; changes: string[] } {
+  if (!CONTROLLERS.has(o.kind) || !['apps/v1', 'batch/v1'].includes(o.apiVersion)) return { obj: o, changes: [] };
+  const changes: string[] = [];
+  const spec = structuredClone(o.spec) as { selector?: { matchLabels?: Record<string, string> }; template?: PodTemplate };
+  const template: PodTemplate = (spec.template ??= {});
+  const labels = (template.metadata ??= {}).labels ??= {};
+  if (o.kind !== 'Job') {
+    if (!spec.selector) {
+      spec.selector = { matchLabels: { ...labels } };
+      changes.push('set spec.selector to the template labels');
+    }
+    const want = spec.selector.matchLabels ?? {};
+    const missing = Object.keys(want).filter((k) => labels[k] !== want[k]);
+    if (missing.length) {
+      Object.assign(labels, Object.fromEntries(missing.map((k) => [k, want[k]!])));
+      changes.push(`added selector label(s) ${missing.join(', ')} to the template`);
+    }
+  } else if (!template.spec?.restartPolicy) {
+    (template.spec ??= {}).restartPolicy = 'Never';
+    changes.push('set restartPolicy Never on the Job template');
+  }
+  for (const c of [...(template.spec?.containers ?? []), ...(template.spec?.initContainers ?? [])]) {
+    if (!c.image) {
+      c.image = PLACEHOLDER_IMAGE;
+      changes.push(`set a placeholder image on container ${c.name}`);
+    }
+  }
+  return { obj: changes.length ? { ...o, spec } : o, changes };
 }
 
 export async function seedObjects(rest: KubeRest, objects: KubeObject[], opts: SeedOptions = {}): Promise<SeedReport> {
   const t0 = Date.now();
   await rest.discover();
-  const report: SeedReport = { created: 0, statusPatched: 0, byKind: {}, ms: 0 };
+  const report: SeedReport = { created: 0, statusPatched: 0, repairs: [], byKind: {}, ms: 0 };
   // CRDs of the snapshot first, so that its custom resources are discoverable before they are created.
   const phases = new Map<number, KubeObject[]>();
   for (const o of objects) {
@@ -92,7 +137,7 @@ export async function seedObjects(rest: KubeRest, objects: KubeObject[], opts: S
   const queue = new PQueue({ concurrency: opts.concurrency ?? 32 });
   for (const p of [...phases.keys()].sort()) {
     const batch = phases.get(p) ?? [];
-    await queue.addAll(batch.map((o) => () => seedOne(rest, o, report)));
+    await queue.addAll(batch.map((o) => () => seedOne(rest, o, report, opts)));
     if (p === 1 && batch.length) await rest.discover();
     opts.log?.(`seed: phase ${p}: ${batch.length} objects (${Date.now() - t0} ms)`);
   }
@@ -108,9 +153,14 @@ async function resourceOrExplain(rest: KubeRest, o: KubeObject) {
   }
 }
 
-async function seedOne(rest: KubeRest, o: KubeObject, report: SeedReport): Promise<void> {
+async function seedOne(rest: KubeRest, o: KubeObject, report: SeedReport, opts: SeedOptions): Promise<void> {
   let body = forCreate(o);
   const id = `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+  if (opts.repair) {
+    const { obj, changes } = repairObject(body);
+    if (changes.length) report.repairs.push(`${id}: ${changes.join('; ')}`);
+    body = obj;
+  }
   try {
     try {
       await rest.create(body);
@@ -142,8 +192,13 @@ async function seedOne(rest: KubeRest, o: KubeObject, report: SeedReport): Promi
   }
 }
 
-/** Remove every object outside the system namespaces, the default namespace's contents (except the kubernetes
- * Service), all nodes and cluster-scoped Istio/Cilium resources, and every non-system namespace. */
+function writtenByTooling(o: KubeObject): boolean {
+  const mf = (o.metadata.managedFields ?? []) as { manager?: string }[];
+  return mf.some((m) => m.manager === FIELD_MANAGER);
+}
+
+/** Remove every object outside the system namespaces, what the tooling wrote inside them (default, kube-system,
+ * ...), all nodes, cluster-scoped Istio/Cilium/metrics resources, and every non-system namespace. */
 export async function wipe(rest: KubeRest, opts: SeedOptions = {}): Promise<number> {
   const t0 = Date.now();
   await rest.discover();
@@ -157,7 +212,7 @@ export async function wipe(rest: KubeRest, opts: SeedOptions = {}): Promise<numb
     if (seen.has(`${r.group}/${r.plural}`)) continue;
     seen.add(`${r.group}/${r.plural}`);
     if (kind === 'Namespace' || kind === 'Event' || (r.group === 'events.k8s.io')) continue;
-    if (!r.namespaced && !(kind === 'Node' || r.group.endsWith('istio.io') || r.group === 'cilium.io')) continue;
+    if (!r.namespaced && !(kind === 'Node' || r.group.endsWith('istio.io') || r.group === 'cilium.io' || r.group === 'metrics.k8s.io')) continue;
     const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
     let list: { items: KubeObject[] };
     try {
@@ -167,8 +222,9 @@ export async function wipe(rest: KubeRest, opts: SeedOptions = {}): Promise<numb
     }
     for (const item of list.items ?? []) {
       const ns = item.metadata.namespace;
-      if (ns && SYSTEM_NAMESPACES.has(ns) && ns !== 'default') continue;
-      if (ns === 'default' && item.metadata.name === 'kubernetes') continue;
+      // In the apiserver's own namespaces only what the tooling wrote goes (leases, RBAC, the kubernetes Service
+      // and the like stay).
+      if (ns && SYSTEM_NAMESPACES.has(ns) && !writtenByTooling(item)) continue;
       const path = `${base}${ns ? `/namespaces/${ns}` : ''}/${r.plural}/${encodeURIComponent(item.metadata.name)}`;
       queue.add(async () => {
         try {

@@ -34,6 +34,7 @@ say() { echo "[cluster-up] $*"; }
 fail() { echo "[cluster-up] FAILED: $*" >&2; exit 1; }
 
 # Serialise concurrent starts (node --test runs each file in its own process; make and a test may race).
+# Every long-lived child is started with {lock}>&- so that the lock is released when this script ends.
 mkdir -p "$(dirname "$STATE")"
 exec {lock}>"$STATE.lock"
 flock "$lock"
@@ -119,7 +120,7 @@ start_etcd() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "migrate-test=http://127.0.0.1:$ETCD_PEER_PORT" \
     --unsafe-no-fsync --quota-backend-bytes=8589934592 --log-level=warn \
-    >"$STATE/etcd.log" 2>&1 </dev/null &
+    >"$STATE/etcd.log" 2>&1 </dev/null {lock}>&- &
   ETCD_PID=$!
   echo "$ETCD_PID" >"$STATE/etcd.pid"
 }
@@ -144,7 +145,7 @@ start_apiserver() {
     --service-account-key-file="$CERTS/sa.pub" --service-account-signing-key-file="$CERTS/sa.key" \
     --allow-privileged=true \
     "${extra[@]}" \
-    >"$STATE/apiserver.log" 2>&1 </dev/null &
+    >"$STATE/apiserver.log" 2>&1 </dev/null {lock}>&- &
   APISERVER_PID=$!
   echo "$APISERVER_PID" >"$STATE/kube-apiserver.pid"
 }
@@ -236,7 +237,7 @@ EOF
 if [[ -n "$STOP_WITH" ]]; then
   # A detached watchdog: when the given process (make, or the test runner) is gone, stop the cluster.
   setsid nohup bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" --quiet' watchdog "$STOP_WITH" \
-    "$HERE/down.sh" >>"$STATE/../cluster-watchdog.log" 2>&1 </dev/null &
+    "$HERE/down.sh" >>"$STATE.watchdog.log" 2>&1 </dev/null {lock}>&- &
   echo "WATCHDOG_PID=$!" >>"$STATE/cluster.env"
   say "will stop when pid $STOP_WITH exits"
 fi

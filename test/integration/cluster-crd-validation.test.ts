@@ -61,12 +61,17 @@ test('a CiliumNetworkPolicy that violates the CRD schema is rejected with 422 na
     );
     assert.ok(err instanceof KubeHttpError, `expected the apiserver to reject it, got ${String(err)}`);
     assert.equal(err.status, 422);
-    assert.match(err.body, /protocol/);
-    assert.match(err.body, /Unsupported value: "HTTP"/);
+    const status = JSON.parse(err.body) as { reason: string; details: { causes: { reason: string; field: string; message: string }[] } };
+    assert.equal(status.reason, 'Invalid');
+    assert.deepEqual(
+      status.details.causes.map((c) => [c.reason, c.field]),
+      [['FieldValueNotSupported', 'spec.ingress[0].toPorts[0].ports[0].protocol']],
+    );
+    assert.match(status.details.causes[0]!.message, /Unsupported value: "HTTP"/);
   });
 });
 
-test('a CiliumClusterwideNetworkPolicy with an unknown top-level rule type is rejected (structural schema)', async () => {
+test('a CiliumClusterwideNetworkPolicy whose endpointSelector is not an object is rejected (type validation)', async () => {
   await withAdmin(async (rest) => {
     const bad: KubeObject = {
       apiVersion: 'cilium.io/v2',

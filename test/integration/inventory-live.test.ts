@@ -18,11 +18,12 @@ interface ErrorJson {
   error: { code: string; class: string; exitCode: number; message: string; object?: string; next?: string };
 }
 
-async function seedFixture(kubeconfig: string, path: string): Promise<void> {
+/** Wipe the cluster and seed a fixture; returns the repairs the seeder had to make (see seed.ts `repair`). */
+async function seedFixture(kubeconfig: string, path: string, repair = true): Promise<string[]> {
   const rest = await KubeRest.fromKubeconfig(kubeconfig);
   try {
     await wipe(rest);
-    await seedObjects(rest, loadSnapshot(path));
+    return (await seedObjects(rest, loadSnapshot(path), { repair })).repairs;
   } finally {
     rest.close();
   }
@@ -42,10 +43,23 @@ test('there are fixture snapshots to compare', (t) => {
 });
 
 for (const fx of fixtures) {
+  test(`fixture ${fx.name} is accepted by the real apiserver as it is`, async (t) => {
+    const cluster = getTestCluster();
+    try {
+      await seedFixture(cluster.adminKubeconfig, fx.path, false);
+    } catch (e) {
+      // A fixture defect, reported as TODO (visible in the run) so the live comparison below can still run on the
+      // repaired objects; fix the fixture generator and this passes.
+      t.todo(`fixture ${fx.name} is not valid Kubernetes: ${(e as Error).message.slice(0, 300)}`);
+      throw e;
+    }
+  });
+
   test(`live inventory equals snapshot inventory: ${fx.name}`, async (t) => {
     if (!commandBuilt('inventory')) return t.skip('migrate inventory is not built');
     const cluster = getTestCluster();
-    await seedFixture(cluster.adminKubeconfig, fx.path);
+    const repairs = await seedFixture(cluster.adminKubeconfig, fx.path);
+    for (const r of repairs) t.diagnostic(`seed repair: ${r}`);
     const snap = await inventory(['--snapshot', fx.path]);
     const live = await inventory(['--kubeconfig', cluster.adminKubeconfig]);
     assert.match(live.summary.source, /^cluster https:\/\/127\.0\.0\.1:/);
