@@ -385,6 +385,22 @@ static __always_inline __u32 byte_index(__u64 m)
 	return i;
 }
 
+/* end of the path within [from_word*8, limit): first ' ', '?', '\r' or '\n', 8 bytes at a time; limit if none */
+static __always_inline __u32 path_end(struct shadow_http_rec *rec, __u32 from_word, __u32 limit)
+{
+	__u64 *w = (__u64 *)rec->path;
+	for (__u32 k = from_word; k < SHADOW_PATH_MAX / 8; k++) {
+		if (k * 8 >= limit)
+			break;
+		__u64 m = first_delim(w[k]);
+		if (m) {
+			__u32 idx = k * 8 + byte_index(m);
+			return idx < limit ? idx : limit;
+		}
+	}
+	return limit;
+}
+
 struct tcp_view {
 	__u32 saddr, daddr;
 	__u16 sport, dport;
@@ -486,40 +502,49 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	rec->latency_ns = 0;
 	rec->cgroup_id = cgroup_id;
 	rec->rule_id = 0;
-	/* path: from after "METHOD " to the next space, at most SHADOW_PATH_MAX bytes, straight into the entry */
+	/* path: from after "METHOD " to the next space, at most SHADOW_PATH_MAX bytes, straight into the entry.
+	 * Most paths are short: load and scan the first half, the second only when needed. */
 	__u32 avail = t->payload_len - skip;
 	if (avail > SHADOW_PATH_MAX)
 		avail = SHADOW_PATH_MAX;
 	__u32 off = t->payload_off + skip;
-	if (avail < 1 || bpf_skb_load_bytes(skb, off, rec->path, avail & (SHADOW_PATH_MAX - 1) ? avail & (SHADOW_PATH_MAX - 1) : SHADOW_PATH_MAX)) {
+	__u32 prev = rec->path_len; /* bytes past the previous path are already zero */
+	__u32 half = avail < SHADOW_PATH_MAX / 2 ? avail : SHADOW_PATH_MAX / 2;
+	if (half < 1 || bpf_skb_load_bytes(skb, off, rec->path, half & (SHADOW_PATH_MAX / 2 - 1) ? half & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
 		count(SHADOW_C_PARSE_FAIL);
 		rec->status = 1; /* not pending */
 		return;
 	}
-	/* find the end of the path 8 bytes at a time (' ', '?', '\r', '\n'), and zero the tail so records are
-	 * deterministic and suffix matching can read whole words */
-	__u32 plen = avail;
-	__u64 *w = (__u64 *)rec->path;
-	for (__u32 k2 = 0; k2 < SHADOW_PATH_MAX / 8; k2++) {
-		if (k2 * 8 >= plen)
-			break;
-		__u64 m = first_delim(w[k2]);
-		if (m) {
-			__u32 idx = k2 * 8 + byte_index(m);
-			if (idx < plen)
-				plen = idx;
-			break;
+	__u32 loaded = half;
+	__u32 plen = path_end(rec, 0, half);
+	if (plen == half && avail > half) {
+		__u32 rest = avail - half; /* 1..64 */
+		if (bpf_skb_load_bytes(skb, off + half, rec->path + SHADOW_PATH_MAX / 2,
+				       rest & (SHADOW_PATH_MAX / 2 - 1) ? rest & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
+			count(SHADOW_C_PARSE_FAIL);
+			rec->status = 1;
+			return;
 		}
+		loaded = avail;
+		plen = path_end(rec, SHADOW_PATH_MAX / 16, avail);
 	}
 	if (plen == SHADOW_PATH_MAX)
 		rec->flags |= SHADOW_F_TRUNC;
 	rec->path_len = plen;
-	for (__u32 k2 = 0; k2 < SHADOW_PATH_MAX / 8; k2++) {
-		__u32 lo = k2 * 8;
+	/* zero what follows the path (rest of the request line, or the previous path), so records are
+	 * deterministic and suffix matching can read whole words */
+	__u32 end = loaded > prev ? loaded : prev;
+	__u64 *w = (__u64 *)rec->path;
+	for (__u32 k = 0; k < SHADOW_PATH_MAX / 8; k++) {
+		__u32 lo = k * 8;
+		if (lo >= end)
+			break;
+		if (lo + 8 <= plen)
+			continue;
 		if (lo >= plen)
-			w[k2] = 0;
-		else if (plen - lo < 8)
-			w[k2] &= (1ULL << ((plen - lo) * 8)) - 1;
+			w[k] = 0;
+		else
+			w[k] &= (1ULL << ((plen - lo) * 8)) - 1;
 	}
 	l7_verdict(rec, ep, t->dport);
 	count(SHADOW_C_HTTP_REQUESTS);
