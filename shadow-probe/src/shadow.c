@@ -753,8 +753,6 @@ static int run_check(void)
 		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_HASH, NULL) == 1 &&
 		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_PERCPU_HASH, NULL) == 1,
 	    "", 1);
-	ROW("helper bpf_loop in sched_cls", root && libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, NULL) == 1,
-	    "in-kernel L7 path matching", 1);
 	int tcx = root && probe_tcx();
 	ROW("tcx links (kernel >= 6.6)", tcx, tcx ? "tc attachments die with the loader" : "falls back to clsact filters", 0);
 	ROW("kprobes / fentry", 0, "not used: not available on these kernels", 0);
@@ -771,9 +769,16 @@ static int run_check(void)
 	}
 	ROW("load shadow programs (verifier)", loaded, loaded ? "4 programs accepted" : why, 1);
 	for (int i = 0; i < n; i++) {
-		printf("%-58s %-4s %s\n", rows[i].what, rows[i].ok ? "yes" : "no", rows[i].detail);
+		int unprobed = !root && i > 4 && !rows[i].ok && strncmp(rows[i].what, "kprobes", 7);
+		printf("%-58s %-4s %s%s\n", rows[i].what, unprobed ? "?" : rows[i].ok ? "yes" : "no", rows[i].detail,
+		       unprobed ? " (not probed: needs root)" : "");
 		if (rows[i].required && !rows[i].ok)
 			fatal = 1;
+	}
+	if (!root) {
+		printf("cannot run: needs root (CAP_BPF and CAP_NET_ADMIN to load programs and attach them); run --check as root to "
+		       "probe the kernel\n");
+		return 1;
 	}
 	if (fatal) {
 		printf("cannot run: ");
