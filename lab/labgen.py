@@ -130,7 +130,7 @@ def rule_conditions(topo, pol_idx, rule_idx, rule):
     ors = []
     for g in to_groups:
         terms = from_names + g
-        ors.append(" ".join(terms) if terms else "always_true")
+        ors.append(" ".join(terms) if terms else "TRUE")  # HAProxy's predefined always-true ACL
     return acls, " || ".join(ors)
 
 

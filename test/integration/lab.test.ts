@@ -2,7 +2,8 @@
 // real requests. A private lab instance (own prefix and state dir) so a user's lab is never touched.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/cluster.js';
@@ -171,4 +172,59 @@ test('lab down removes every netns, veth, cgroup, process and the state; a secon
   for (const pid of pids) assert.ok(!isRunning(pid), `process ${pid} is gone`);
   assert.equal(lab.run(['down']).status, 0);
   assert.notEqual(lab.run(['status']).status, 0, 'status says down');
+});
+
+test('the CLI drives the same lab: migrate lab up|status|load|down --json', { skip, timeout: 120_000 }, () => {
+  const cli = (args: string[]) => {
+    const r = spawnSync(join(REPO_ROOT, 'bin', 'migrate'), ['lab', ...args, '--json'], { env: lab.env, encoding: 'utf8', timeout: 90_000 });
+    return { status: r.status, json: JSON.parse(r.stdout || 'null') as Record<string, unknown>, stderr: r.stderr };
+  };
+  const up = cli(['up']);
+  assert.equal(up.status, 0, up.stderr);
+  assert.equal(up.json.up, true);
+  assert.equal((up.json.lab as { pods: unknown[] }).pods.length, 5);
+  const st = cli(['status']);
+  assert.equal(st.status, 0, st.stderr);
+  assert.equal((st.json.pods as Array<{ sidecar: boolean | null }>).filter((p) => p.sidecar === true).length, 4);
+  const load = cli(['load', '--target', 'details', '--path', '/details/1', '--rate', '100', '--duration', '1']);
+  assert.equal(load.status, 0, load.stderr);
+  // details allows GET from the client's service account only.
+  assert.deepEqual(load.json.statuses, { 200: load.json.requests });
+  const bad = cli(['load', '--target', 'nope', '--duration', '1']);
+  assert.equal(bad.status, 2);
+  assert.equal((bad.json.error as { code: string }).code, 'MIGRATE_LAB_NO_POD');
+  const down = cli(['down']);
+  assert.equal(down.status, 0, down.stderr);
+  assert.deepEqual(lab.leftovers(), []);
+  const after = cli(['status']);
+  assert.equal(after.json.up, false);
+});
+
+test('labgen renders every supported policy field to a config HAProxy accepts, and rejects the rest by name', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'labgen-'));
+  try {
+    const topo = JSON.parse(readFileSync(join(REPO_ROOT, 'lab', 'topology.json'), 'utf8')) as { policies: unknown[] };
+    topo.policies.push({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'wide', namespace: 'bookinfo' },
+      spec: { selector: { matchLabels: { app: 'productpage' } }, action: 'ALLOW', rules: [
+        { from: [{ source: { ipBlocks: ['10.233.0.0/28'] } }, { source: { namespaces: ['bookinfo'], principals: ['*/sa/sleep'] } }],
+          to: [{ operation: { paths: ['/exact', '/pre*', '*.png', '*'], ports: ['9080'], methods: ['GET', 'POST'] } }, { operation: { methods: ['HEAD'] } }] },
+        {} ] } });
+    writeFileSync(join(dir, 'topo.json'), JSON.stringify(topo));
+    const gen = spawnSync('python3', [join(REPO_ROOT, 'lab', 'labgen.py'), join(dir, 'topo.json'), join(dir, 'state'), '/sys/fs/cgroup/x', 'mlabg'], { encoding: 'utf8' });
+    assert.equal(gen.status, 0, gen.stderr);
+    const cfg = join(dir, 'state', 'pods', 'productpage', 'haproxy.cfg');
+    const text = readFileSync(cfg, 'utf8');
+    assert.match(text, /acl p3r0_from src 10\.233\.0\.0\/28 10\.233\.0\.20\/32/);
+    assert.match(text, /acl p3r0t0_p path_end \.png/);
+    const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    topo.policies.push({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'neg', namespace: 'bookinfo' },
+      spec: { action: 'DENY', rules: [{ to: [{ operation: { notPaths: ['/x'] } }] }] } });
+    writeFileSync(join(dir, 'topo.json'), JSON.stringify(topo));
+    const bad = spawnSync('python3', [join(REPO_ROOT, 'lab', 'labgen.py'), join(dir, 'topo.json'), join(dir, 'state'), '/sys/fs/cgroup/x', 'mlabg'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /operation fields not supported by the lab: \['notPaths'\]/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
