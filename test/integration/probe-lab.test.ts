@@ -9,6 +9,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, LAB_SH, labSkipReason } from '../support/lab.js';
 import { Probe, PROBE_BIN, attachedLeftovers, probeSkipReason, type Json } from '../support/probe.js';
+import { startProbe } from '../../src/adapters/probe/runner.js';
+import type { EdgeRecord, FlowRecord, HttpRecord, MetricsRecord } from '../../src/adapters/probe/records.js';
 
 const skip = labSkipReason() ?? probeSkipReason();
 const lab = new Lab('sprbt');
@@ -91,6 +93,44 @@ test('verdicts and both latency legs for real requests', { skip }, async () => {
   const counters = metrics.counters as Record<string, number>;
   assert.equal(counters.parse_fail, 0);
   assert.ok((counters.http_requests ?? 0) >= 17);
+});
+
+test('raw records from the kernel decode through the TypeScript ABI decoder', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  const session = await startProbe({ bin: PROBE_BIN, configPath: probe.configPath, stateDir: join(probe.stateDir, 'run') });
+  const reviews = lab.pod('reviews');
+  try {
+    for (let i = 0; i < 3; i++) assert.equal(lab.curl('client', `http://${reviews.ip}:9080/reviews/raw${i}`).code, 200);
+    await probe.waitFor(() => session.records.filter((r) => r.type === 'http').length >= 6, 10_000, 'raw HTTP records');
+  } finally {
+    assert.equal(await session.stop('SIGINT'), 0, session.stderr());
+  }
+  const http = session.records.filter((r): r is HttpRecord => r.type === 'http' && r.path.startsWith('/reviews/raw'));
+  const reviewsEp = (cfg.pods as Json[]).findIndex((p) => p.name === 'reviews') + 1;
+  const wire = http.filter((h) => h.leg === 'wire' && h.ep === reviewsEp);
+  assert.deepEqual(wire.map((h) => h.path).sort(), ['/reviews/raw0', '/reviews/raw1', '/reviews/raw2']);
+  for (const h of wire) {
+    assert.equal(h.server, reviews.ip);
+    assert.equal(h.serverPort, 9080);
+    assert.equal(h.client, lab.pod('client').ip);
+    assert.equal(h.method, 'GET');
+    assert.equal(h.status, 200);
+    assert.equal(h.verdict, 'allow');
+    assert.equal(h.where, 'kernel');
+    assert.equal(h.ruleId, 201);
+    assert.equal(h.remoteIdentity, identity('client'));
+    assert.ok(h.latencyNs > 0n && h.latencyNs < 5_000_000_000n);
+  }
+  assert.ok(http.some((h) => h.leg === 'app' && h.client === '127.0.0.6' && h.cgroupId > 0n), 'app-leg records with the pod cgroup');
+  const flow = session.records.find((r): r is FlowRecord => r.type === 'flow' && r.ep === reviewsEp && r.dir === 'ingress' && r.dport === 9080);
+  assert.ok(flow && flow.verdict === 'allow' && flow.ruleId === ruleFor('reviews', 'client'));
+  const edge = session.records.filter((r): r is EdgeRecord => r.type === 'edge' && r.leg === 'wire' && r.port === 9080 && r.dir === 'ingress' && r.remoteIdentity === identity('client')).at(-1);
+  assert.equal(edge?.requests, 3);
+  assert.equal(edge?.status[2], 3);
+  assert.equal(edge?.latencyBuckets.reduce((a, b) => a + b, 0), 3);
+  const metrics = session.records.filter((r): r is MetricsRecord => r.type === 'metrics').at(-1);
+  assert.ok(metrics && metrics.counters.http_requests >= 6 && metrics.recordsOut > 0);
 });
 
 test('aggregated telemetry is exact at the lab maximum rate', { skip }, async () => {
