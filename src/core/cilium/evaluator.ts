@@ -4,7 +4,7 @@
 // namespace), CIDR sets with except only for non-cluster peers, L4 ports, and L7 HTTP rules as anchored
 // regexes on method, path (with query string), host and headers. Compiled once into closures.
 import type { KubeObject, Labels } from '../model/k8s.js';
-import type { Request, Verdict, Workload } from '../verify/request.js';
+import type { Decision, Request, Verdict, Workload } from '../verify/request.js';
 import { cidrContains, parseCidr, parseIp } from '../verify/ip.js';
 import { compileSelector, labelsOfPeer, labelsOfWorkload } from './labels.js';
 import type { LabelPred } from './labels.js';
@@ -88,6 +88,8 @@ function compilePortRule(pr: PortRule): PortMatch {
 interface CompiledIngress { id: string; peer: Pred; ports: PortMatch[] | undefined }
 interface CompiledSpec {
   ref: string;
+  /** undefined for a CCNP (cluster-wide). */
+  namespace: string | undefined;
   selects: (w: Workload) => boolean;
   ingress: CompiledIngress[];
   deny: CompiledIngress[];
@@ -117,6 +119,7 @@ function compileSpecs(p: KubeObject): CompiledSpec[] {
     const hasIngress = (s.ingress !== undefined && s.ingress.length > 0) || (s.ingressDeny !== undefined && s.ingressDeny.length > 0);
     return {
       ref: tag,
+      namespace: ns,
       selects: (w: Workload) => (ns === undefined || w.namespace === ns) && sel(labelsOfWorkload(w)),
       ingress: comp(s.ingress, 'ingress'),
       deny: comp(s.ingressDeny, 'ingressDeny'),
@@ -129,47 +132,68 @@ interface Selecting { specs: CompiledSpec[]; defaultDeny: boolean }
 
 export class CiliumEvaluator {
   private readonly specs: CompiledSpec[];
+  private readonly byNamespace = new Map<string | undefined, CompiledSpec[]>();
   private readonly byWorkload = new Map<string, Selecting>();
 
   constructor(policies: KubeObject[]) {
     const sorted = [...policies].sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
     this.specs = sorted.filter((p) => p.kind === 'CiliumNetworkPolicy' || p.kind === 'CiliumClusterwideNetworkPolicy').flatMap(compileSpecs);
+    for (const s of this.specs) { const l = this.byNamespace.get(s.namespace) ?? []; l.push(s); this.byNamespace.set(s.namespace, l); }
   }
 
   private selecting(w: Workload): Selecting {
     let s = this.byWorkload.get(w.id);
     if (!s) {
-      const specs = this.specs.filter((x) => x.selects(w));
+      // Keep the global (kind/namespace/name) order: CCNPs sort before CNPs.
+      const candidates = [...(this.byNamespace.get(undefined) ?? []), ...(this.byNamespace.get(w.namespace) ?? [])];
+      const specs = candidates.filter((x) => x.selects(w));
       s = { specs, defaultDeny: specs.some((x) => x.defaultDeny) };
       this.byWorkload.set(w.id, s);
     }
     return s;
   }
 
+  /** The decision only, without allocating a verdict: the differential's hot path. */
+  decide(req: Request): Decision {
+    return this.run(req, false) as Decision;
+  }
+
   evaluate(req: Request): Verdict {
+    return this.run(req, true) as Verdict;
+  }
+
+  private run(req: Request, explain: boolean): Verdict | Decision {
     const sel = this.selecting(req.destination);
     const c: Ctx = { req, srcLabels: req.source.kind === 'pod' ? labelsOfPeer(req.source) : undefined, srcIp: parseIp(req.source.ip) };
+    const port = req.port;
     for (const s of sel.specs) {
       for (const d of s.deny) {
-        if (d.peer(c) && (d.ports === undefined || d.ports.some((p) => p.ports(req.port)))) return { decision: 'deny', reason: 'deny rule matched', rules: [d.id] };
+        if (!d.peer(c)) continue;
+        let hit = d.ports === undefined;
+        if (!hit) for (const p of d.ports!) if (p.ports(port)) { hit = true; break; }
+        if (hit) return explain ? { decision: 'deny', reason: 'deny rule matched', rules: [d.id] } : 'deny';
       }
     }
-    if (!sel.defaultDeny) return { decision: 'allow', reason: 'no default-deny policy selects the endpoint', rules: [] };
+    if (!sel.defaultDeny) return explain ? { decision: 'allow', reason: 'no default-deny policy selects the endpoint', rules: [] } : 'allow';
     let l7Rules: string[] | undefined;
+    let l7 = false;
+    const http = req.protocol === 'HTTP';
     for (const s of sel.specs) {
       for (const r of s.ingress) {
         if (!r.peer(c)) continue;
-        if (r.ports === undefined) return { decision: 'allow', reason: 'L3 rule matched', rules: [r.id] };
+        if (r.ports === undefined) return explain ? { decision: 'allow', reason: 'L3 rule matched', rules: [r.id] } : 'allow';
         for (const p of r.ports) {
-          if (!p.ports(req.port)) continue;
-          if (p.http === undefined) return { decision: 'allow', reason: 'L4 rule matched', rules: [r.id] };
-          (l7Rules ??= []).push(r.id);
+          if (!p.ports(port)) continue;
+          if (p.http === undefined) return explain ? { decision: 'allow', reason: 'L4 rule matched', rules: [r.id] } : 'allow';
+          l7 = true;
+          if (explain) (l7Rules ??= []).push(r.id);
           // Non-HTTP bytes on a port with HTTP rules fail to parse in the proxy.
-          if (req.protocol === 'HTTP') for (const h of p.http) if (h(req)) return { decision: 'allow', reason: 'L7 rule matched', rules: [r.id] };
+          if (http) for (const h of p.http) if (h(req)) return explain ? { decision: 'allow', reason: 'L7 rule matched', rules: [r.id] } : 'allow';
         }
       }
     }
-    if (l7Rules) return { decision: 'deny', reason: req.protocol === 'HTTP' ? 'no HTTP rule matched (403)' : 'non-HTTP traffic on an L7 port', rules: l7Rules };
+    if (!explain) return 'deny';
+    if (l7) return { decision: 'deny', reason: http ? 'no HTTP rule matched (403)' : 'non-HTTP traffic on an L7 port', rules: l7Rules ?? [] };
     return { decision: 'deny', reason: 'default deny: no rule matched', rules: [] };
   }
 }

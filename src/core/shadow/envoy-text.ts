@@ -49,73 +49,106 @@ export function parseNum(s: string): number {
   return v;
 }
 
-class LineError extends Error {}
+// The scanner works on offsets into the chunk (no per-line copy); a malformed line sets `failReason` and
+// returns null instead of throwing, so the hot path has no try/catch.
+let failReason = '';
 
-/**
- * Parses one line (no trailing newline). Throws LineError with the reason on a malformed line.
- */
-function parseLine(line: string, pod: string): AccessLogEntry {
-  let i = 0;
-  const end = line.length;
-  if (line.charCodeAt(0) !== 91 /* [ */) throw new LineError('does not start with [START_TIME]');
-  let j = line.indexOf(']', 1);
-  if (j < 0) throw new LineError('unterminated [START_TIME]');
-  const startMs = parseStartTime(line.slice(1, j));
-  if (Number.isNaN(startMs)) throw new LineError('bad START_TIME');
-  i = j + 2;
+function fail(reason: string): null {
+  failReason = reason;
+  return null;
+}
+
+/** Decimal integer at [i, j) of s, or NaN for '-' / anything else. */
+function numAt(s: string, i: number, j: number): number {
+  if (j <= i) return NaN;
+  let v = 0;
+  for (let k = i; k < j; k++) {
+    const c = s.charCodeAt(k) - 48;
+    if (c < 0 || c > 9) return j - i === 1 && c === -3 ? NaN : Number(s.slice(i, j));
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** End of a space-delimited token starting at i (end of line if none); -1 past the end. */
+function tok(s: string, i: number, end: number): number {
+  if (i >= end) return -1;
+  const j = s.indexOf(' ', i);
+  return j < 0 || j > end ? end : j;
+}
+
+/** Index of the closing quote of a quoted field that opens at i, or -1. */
+function qend(s: string, i: number, end: number): number {
+  if (i >= end || s.charCodeAt(i) !== 34 /* " */) return -1;
+  let j = s.indexOf('"', i + 1);
+  while (j >= 0 && j + 1 < end && s.charCodeAt(j + 1) !== 32) j = s.indexOf('"', j + 1);
+  return j < 0 || j >= end ? -1 : j;
+}
+
+function scan(s: string, b: number, end: number, pod: string): AccessLogEntry | null {
+  if (s.charCodeAt(b) !== 91 /* [ */) return fail('does not start with [START_TIME]');
+  let j = s.indexOf(']', b + 1);
+  if (j < 0 || j >= end) return fail('unterminated [START_TIME]');
+  const startMs = parseStartTime(s.slice(b + 1, j));
+  if (startMs !== startMs) return fail('bad START_TIME');
+  let i = j + 2;
   // "METHOD PATH PROTOCOL"
-  const reqEnd = quotedEnd(line, i, end);
-  const sp1 = line.indexOf(' ', i + 1);
-  const sp2 = line.lastIndexOf(' ', reqEnd - 1);
-  if (sp1 < 0 || sp1 >= reqEnd || sp2 <= sp1) throw new LineError('request line is not "METHOD PATH PROTOCOL"');
-  const method = line.slice(i + 1, sp1);
-  const path = line.slice(sp1 + 1, sp2);
-  const protocol = line.slice(sp2 + 1, reqEnd);
-  i = reqEnd + 2;
-  j = token(line, i, end); const status = parseNum(line.slice(i, j)); i = j + 1;
-  j = token(line, i, end); const flags = line.slice(i, j); i = j + 1;
-  j = token(line, i, end); const details = line.slice(i, j); i = j + 1;
-  j = token(line, i, end); const termination = line.slice(i, j); i = j + 1;
-  j = quotedEnd(line, i, end); i = j + 2; // UPSTREAM_TRANSPORT_FAILURE_REASON (not used by the diff)
-  j = token(line, i, end); const bytesReceived = parseNum(line.slice(i, j)); i = j + 1;
-  j = token(line, i, end); const bytesSent = parseNum(line.slice(i, j)); i = j + 1;
-  j = token(line, i, end); const durationMs = parseNum(line.slice(i, j)); i = j + 1;
-  j = token(line, i, end); const upstreamMs = parseNum(line.slice(i, j)); i = j + 1;
-  j = quotedEnd(line, i, end); i = j + 2; // X-FORWARDED-FOR
-  j = quotedEnd(line, i, end); i = j + 2; // USER-AGENT
-  j = quotedEnd(line, i, end); const requestId = line.slice(i + 1, j); i = j + 2;
-  j = quotedEnd(line, i, end); const authority = line.slice(i + 1, j); i = j + 2;
-  j = quotedEnd(line, i, end); const upstreamHost = line.slice(i + 1, j); i = j + 2;
-  j = token(line, i, end); const upstreamCluster = line.slice(i, j); i = j + 1;
-  j = token(line, i, end); const upstreamLocal = line.slice(i, j); i = j + 1;
-  j = token(line, i, end); const downstreamLocal = line.slice(i, j); i = j + 1;
-  j = token(line, i, end); const downstreamRemote = line.slice(i, j); i = j + 1;
-  j = token(line, i, end); const sni = line.slice(i, j); i = j + 1;
-  if (i > end) throw new LineError('missing ROUTE_NAME');
-  const route = line.slice(i, end);
-  if (Number.isNaN(status)) throw new LineError('RESPONSE_CODE is not a number');
+  const re = qend(s, i, end);
+  if (re < 0) return fail('request line is not quoted');
+  const sp1 = s.indexOf(' ', i + 1);
+  const sp2 = s.lastIndexOf(' ', re - 1);
+  if (sp1 < 0 || sp1 >= re || sp2 <= sp1) return fail('request line is not "METHOD PATH PROTOCOL"');
+  const method = s.slice(i + 1, sp1);
+  const path = s.slice(sp1 + 1, sp2);
+  const protocol = s.slice(sp2 + 1, re);
+  i = re + 2;
+  j = tok(s, i, end); if (j < 0) return fail('missing RESPONSE_CODE');
+  const status = numAt(s, i, j); i = j + 1;
+  if (status !== status) return fail('RESPONSE_CODE is not a number');
+  j = tok(s, i, end); if (j < 0) return fail('missing RESPONSE_FLAGS');
+  const flags = s.slice(i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing RESPONSE_CODE_DETAILS');
+  const details = s.slice(i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing CONNECTION_TERMINATION_DETAILS');
+  const termination = s.slice(i, j); i = j + 1;
+  j = qend(s, i, end); if (j < 0) return fail('missing "UPSTREAM_TRANSPORT_FAILURE_REASON"');
+  i = j + 2;
+  j = tok(s, i, end); if (j < 0) return fail('missing BYTES_RECEIVED');
+  const bytesReceived = numAt(s, i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing BYTES_SENT');
+  const bytesSent = numAt(s, i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing DURATION');
+  const durationMs = numAt(s, i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing X-ENVOY-UPSTREAM-SERVICE-TIME');
+  const upstreamMs = numAt(s, i, j); i = j + 1;
+  j = qend(s, i, end); if (j < 0) return fail('missing "X-FORWARDED-FOR"');
+  i = j + 2;
+  j = qend(s, i, end); if (j < 0) return fail('missing "USER-AGENT"');
+  i = j + 2;
+  j = qend(s, i, end); if (j < 0) return fail('missing "X-REQUEST-ID"');
+  const requestId = s.slice(i + 1, j); i = j + 2;
+  j = qend(s, i, end); if (j < 0) return fail('missing ":AUTHORITY"');
+  const authority = s.slice(i + 1, j); i = j + 2;
+  j = qend(s, i, end); if (j < 0) return fail('missing "UPSTREAM_HOST"');
+  const upstreamHost = s.slice(i + 1, j); i = j + 2;
+  j = tok(s, i, end); if (j < 0) return fail('missing UPSTREAM_CLUSTER');
+  const upstreamCluster = s.slice(i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing UPSTREAM_LOCAL_ADDRESS');
+  const upstreamLocal = s.slice(i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing DOWNSTREAM_LOCAL_ADDRESS');
+  const downstreamLocal = s.slice(i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing DOWNSTREAM_REMOTE_ADDRESS');
+  const downstreamRemote = s.slice(i, j); i = j + 1;
+  j = tok(s, i, end); if (j < 0) return fail('missing REQUESTED_SERVER_NAME');
+  const sni = s.slice(i, j); i = j + 1;
+  if (i >= end) return fail('missing ROUTE_NAME');
+  const route = s.slice(i, end);
   return {
     pod, startMs, method, path, protocol, status, flags, details, termination,
-    bytesReceived: Number.isNaN(bytesReceived) ? 0 : bytesReceived, bytesSent: Number.isNaN(bytesSent) ? 0 : bytesSent,
+    bytesReceived: bytesReceived === bytesReceived ? bytesReceived : 0, bytesSent: bytesSent === bytesSent ? bytesSent : 0,
     durationMs, upstreamMs, requestId, authority, upstreamHost, upstreamCluster, upstreamLocal, downstreamLocal,
     downstreamRemote, sni, route,
   };
-}
-
-/** End of a space-delimited token starting at i. */
-function token(line: string, i: number, end: number): number {
-  if (i >= end) throw new LineError(`line ends at column ${i} before all fields were read`);
-  const j = line.indexOf(' ', i);
-  return j < 0 ? end : j;
-}
-
-/** Index of the closing quote of a quoted field that opens at i. */
-function quotedEnd(line: string, i: number, end: number): number {
-  if (line.charCodeAt(i) !== 34 /* " */) throw new LineError(`expected '"' at column ${i + 1}`);
-  let j = line.indexOf('"', i + 1);
-  while (j >= 0 && j + 1 < end && line.charCodeAt(j + 1) !== 32) j = line.indexOf('"', j + 1);
-  if (j < 0) throw new LineError(`unterminated quoted field at column ${i + 1}`);
-  return j;
 }
 
 /**
@@ -126,6 +159,8 @@ export function parseEnvoyText(text: string, pod: string, onEntry: (e: AccessLog
   let pos = 0;
   const n = text.length;
   let lineNo = 0;
+  let lines = 0;
+  let parsed = 0;
   while (pos < n) {
     let nl = text.indexOf('\n', pos);
     if (nl < 0) nl = n;
@@ -133,23 +168,21 @@ export function parseEnvoyText(text: string, pod: string, onEntry: (e: AccessLog
     let stop = nl;
     if (stop > pos && text.charCodeAt(stop - 1) === 13) stop--;
     if (stop > pos) {
-      stats.lines++;
-      const line = text.slice(pos, stop);
-      try {
-        onEntry(parseLine(line, pod));
-        stats.parsed++;
-      } catch (e) {
-        if (!(e instanceof LineError)) throw e;
+      lines++;
+      const e = scan(text, pos, stop, pod);
+      if (e) { onEntry(e); parsed++; } else {
         stats.failed++;
-        if (stats.failures.length < MAX_FAILURE_SAMPLES) stats.failures.push({ line: lineNo, reason: e.message, text: line.slice(0, 200) });
+        if (stats.failures.length < MAX_FAILURE_SAMPLES) stats.failures.push({ line: lineNo, reason: failReason, text: text.slice(pos, Math.min(stop, pos + 200)) });
       }
     }
     pos = nl + 1;
   }
+  stats.lines += lines;
+  stats.parsed += parsed;
   return stats;
 }
 
 /** Parses one TEXT line; null when malformed. */
 export function parseEnvoyTextLine(line: string, pod: string): AccessLogEntry | null {
-  try { return parseLine(line, pod); } catch (e) { if (e instanceof LineError) return null; throw e; }
+  return scan(line, 0, line.length, pod);
 }

@@ -26,8 +26,11 @@ interface Group {
   entries: AccessLogEntry[];
   wire: ProbeHttp[];
   wireUsed: number;
+  /** false when a record arrived out of start order (sorted lazily at the next flush). */
+  wireSorted: boolean;
+  edge: EdgeAcc | null;
 }
-interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null }
+interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null; sorted: boolean }
 
 /** Per-edge accumulators. */
 export interface EdgeAcc {
@@ -99,6 +102,7 @@ export class ShadowJoiner {
   private readonly podByIp = new Map<string, ShadowPod>();
   private readonly podByIdentity = new Map<number, ShadowPod>();
   private readonly ruleById = new Map<number, RuleRef>();
+  private readonly ruleNames = new Map<number, string>();
   private readonly gapByObject = new Map<string, KnownGap>();
   private readonly l7ByPodPort = new Map<string, { rule: L7Rule; re?: RegExp }[]>();
   private readonly groups = new Map<string, Group>();
@@ -136,7 +140,7 @@ export class ShadowJoiner {
     this.counts.entries++;
     const k = `${e.pod}|${e.downstreamRemote}|${e.downstreamLocal}`;
     let g = this.groups.get(k);
-    if (!g) this.groups.set(k, (g = { entries: [], wire: [], wireUsed: 0 }));
+    if (!g) this.groups.set(k, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
     g.entries.push(e);
   }
 
@@ -154,12 +158,14 @@ export class ShadowJoiner {
           this.counts.probeRequests++;
           const k = `${r.pod}|${r.client}|${r.server}`;
           let g = this.groups.get(k);
-          if (!g) this.groups.set(k, (g = { entries: [], wire: [], wireUsed: 0 }));
+          if (!g) this.groups.set(k, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
+          if (g.wireSorted && g.wire.length && ShadowJoiner.startOf(g.wire[g.wire.length - 1]!) > ShadowJoiner.startOf(r)) g.wireSorted = false;
           g.wire.push(r);
         } else {
           const k = `${r.pod}|${r.client}|${r.server}`;
           let a = this.apps.get(k);
-          if (!a) this.apps.set(k, (a = { recs: [], used: null }));
+          if (!a) this.apps.set(k, (a = { recs: [], used: null, sorted: true }));
+          if (a.sorted && a.recs.length && ShadowJoiner.startOf(a.recs[a.recs.length - 1]!) > ShadowJoiner.startOf(r)) a.sorted = false;
           a.recs.push(r);
         }
         return;
@@ -210,20 +216,38 @@ export class ShadowJoiner {
     if (e.upstreamLocal === '-' || e.upstreamHost === '-') return undefined;
     const a = this.apps.get(`${e.pod}|${e.upstreamLocal}|${e.upstreamHost}`);
     if (!a) return undefined;
-    if (!a.used) a.used = new Uint8Array(a.recs.length);
-    else if (a.used.length < a.recs.length) { const u = new Uint8Array(a.recs.length); u.set(a.used); a.used = u; }
+    const recs = a.recs;
+    if (!a.sorted) {
+      // Sorting reorders the slots, so consumed marks must move with their records.
+      const used = a.used;
+      const idx = recs.map((_, i) => i).sort((x, y) => ShadowJoiner.startOf(recs[x]!) - ShadowJoiner.startOf(recs[y]!));
+      a.recs = idx.map((i) => recs[i]!);
+      if (used) { const u = new Uint8Array(a.recs.length); idx.forEach((from, to) => { u[to] = from < used.length ? used[from]! : 0; }); a.used = u; }
+      a.sorted = true;
+      return this.takeApp(e);
+    }
+    if (!a.used) a.used = new Uint8Array(recs.length);
+    else if (a.used.length < recs.length) { const u = new Uint8Array(recs.length); u.set(a.used); a.used = u; }
+    const w = this.opts.windowMs;
+    const lo = e.startMs - w;
+    // Binary search for the first record that started within the window, then the nearest match in time.
+    let l = 0; let h = recs.length;
+    while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(recs[m]!) < lo) l = m + 1; else h = m; }
     const path = normPath(e.path);
     let best = -1;
     let bestD = Infinity;
-    for (let i = 0; i < a.recs.length; i++) {
+    for (let i = l; i < recs.length; i++) {
+      const st = ShadowJoiner.startOf(recs[i]!);
+      if (st > e.startMs + w) break;
       if (a.used[i]) continue;
-      const r = a.recs[i]!;
-      const d = Math.abs(ShadowJoiner.startOf(r) - e.startMs);
-      if (d <= this.opts.windowMs && d < bestD && r.method === e.method && r.path === path) { best = i; bestD = d; }
+      const r = recs[i]!;
+      const d = Math.abs(st - e.startMs);
+      if (d < bestD && r.method === e.method && r.path === path) { best = i; bestD = d; }
+      else if (best >= 0 && st > e.startMs) break;
     }
     if (best < 0) return undefined;
     a.used[best] = 1;
-    return a.recs[best];
+    return recs[best];
   }
 
   private l7Eval(pod: string, port: number, method: string, path: string): { verdict: Verdict; rule: number } | null {
@@ -246,21 +270,25 @@ export class ShadowJoiner {
       if (flags?.includes('nopolicy')) return '(no policy: allow)';
       return verdict === 'deny' ? `(default deny ${layer})` : `(allow ${layer})`;
     }
-    const r = this.ruleById.get(id);
-    return r ? `${r.policy} ${r.rule}` : `rule #${id}`;
+    let n = this.ruleNames.get(id);
+    if (n === undefined) {
+      const r = this.ruleById.get(id);
+      n = r ? `${r.policy} ${r.rule}` : `rule #${id}`;
+      this.ruleNames.set(id, n);
+    }
+    return n;
   }
 
-  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined): void {
-    const dst = e.pod;
+  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined, key: string, g: Group): void {
     const port = portOf(e.downstreamLocal);
-    const source = this.podName(ipOf(e.downstreamRemote));
-    const edge = this.edgeAcc(source, dst, port);
+    // Every entry of a group shares pod, client IP and server port: the edge is looked up once per group.
+    const edge = g.edge ?? (g.edge = this.edgeAcc(this.podName(ipOf(e.downstreamRemote)), e.pod, port));
     const env = envoyVerdict(e);
     const sc = statusClass(e.status);
     edge.envoyStatus[sc] = (edge.envoyStatus[sc] ?? 0) + 1;
     edge.envoyBytes += e.bytesReceived + e.bytesSent;
     if (!Number.isNaN(e.durationMs)) edge.envoy.push(e.durationMs);
-    const flow = this.flows.get(`${e.pod}|${e.downstreamRemote}|${e.downstreamLocal}`);
+    const flow = this.flows.get(key);
     const app = this.takeApp(e);
     if (!flow && !wire && !app) {
       this.record(edge, env.verdict, null, env.rule, '(no probe record)', 'envoy-only', e, undefined, '-', '-');
@@ -297,19 +325,20 @@ export class ShadowJoiner {
     const cell: keyof Matrix = ebpf === null ? 'envoyOnly' : envoy === 'allow' ? (ebpf === 'allow' ? 'allowAllow' : 'allowDeny') : ebpf === 'allow' ? 'denyAllow' : 'denyDeny';
     this.matrix[cell]++;
     edge.matrix[cell]++;
-    this.ruleCell('envoy', envoyRule, envoyPolicyObject(envoyRule), cell);
+    const envoyObj = this.policyOf(envoyRule);
+    this.ruleCell('envoy', envoyRule, envoyObj, cell);
     if (kind === 'matched') this.ruleCell('ebpf', ebpfRule, ebpfSource, cell);
     const cls: DisagreementClass | null = cell === 'allowDeny' ? 'ebpf-would-deny' : cell === 'denyAllow' ? 'ebpf-would-allow' : cell === 'envoyOnly' ? 'unmatched-envoy-only' : null;
     if (!cls) return;
     const edgeName = `${edge.source} -> ${edge.destination}:${edge.port}`;
-    const gap = (envoyPolicyObject(envoyRule) && this.gapByObject.get(envoyPolicyObject(envoyRule)!)) || (ebpfSource ? this.gapByObject.get(ebpfSource) : undefined);
-    this.addDisagreement(cls, edgeName, envoyRule, ebpfRule, gap, {
+    const gap = (envoyObj && this.gapByObject.get(envoyObj)) || (ebpfSource ? this.gapByObject.get(ebpfSource) : undefined);
+    this.addDisagreement(cls, edgeName, envoyRule, ebpfRule, gap, () => ({
       time: new Date(e.startMs).toISOString(), method: e.method, path: e.path, status: e.status, client: e.downstreamRemote,
       server: e.downstreamLocal, requestId: e.requestId, envoyRule, ebpfRule, where, layer,
-    });
+    }));
   }
 
-  private addDisagreement(cls: DisagreementClass, edge: string, envoyRule: string, ebpfRule: string, gap: KnownGap | undefined, ex: ExampleRequest): void {
+  private addDisagreement(cls: DisagreementClass, edge: string, envoyRule: string, ebpfRule: string, gap: KnownGap | undefined, ex: () => ExampleRequest): void {
     const k = `${cls}|${edge}|${envoyRule}|${ebpfRule}`;
     let g = this.disagreements.get(k);
     if (!g) {
@@ -318,13 +347,27 @@ export class ShadowJoiner {
       this.disagreements.set(k, g);
     }
     g.d.count++;
-    if (g.d.examples.length < this.opts.examples) g.d.examples.push(ex);
+    if (g.d.examples.length < this.opts.examples) g.d.examples.push(ex());
+  }
+
+  private readonly envoyRules = new Map<string, RuleResult>();
+  private readonly ebpfRules = new Map<string, RuleResult>();
+  private readonly policyObjects = new Map<string, string | undefined>();
+
+  private policyOf(envoyRule: string): string | undefined {
+    if (this.policyObjects.has(envoyRule)) return this.policyObjects.get(envoyRule);
+    const o = envoyPolicyObject(envoyRule);
+    this.policyObjects.set(envoyRule, o);
+    return o;
   }
 
   private ruleCell(side: 'envoy' | 'ebpf', rule: string, source: string | undefined, cell: keyof Matrix): void {
-    const k = `${side}|${rule}`;
-    let r = this.ruleMatrix.get(k);
-    if (!r) this.ruleMatrix.set(k, (r = { side, rule, ...(source ? { source } : {}), matrix: emptyMatrix() }));
+    const m = side === 'envoy' ? this.envoyRules : this.ebpfRules;
+    let r = m.get(rule);
+    if (!r) {
+      m.set(rule, (r = { side, rule, ...(source ? { source } : {}), matrix: emptyMatrix() }));
+      this.ruleMatrix.set(`${side}|${rule}`, r);
+    }
     r.matrix[cell]++;
   }
 
@@ -337,10 +380,10 @@ export class ShadowJoiner {
     edge.wire.push(r.latencyNs / 1e6);
     const verdict: Verdict = r.verdict === 'deny' || r.verdict === 'audit' ? 'deny' : 'allow';
     const ebpfRule = this.ruleName(r.rule, r.where === 'none' ? 'L3/L4' : 'L7', verdict, r.flags);
-    this.addDisagreement('unmatched-probe-only', `${edge.source} -> ${edge.destination}:${edge.port}`, '(no access log entry)', ebpfRule, undefined, {
+    this.addDisagreement('unmatched-probe-only', `${edge.source} -> ${edge.destination}:${edge.port}`, '(no access log entry)', ebpfRule, undefined, () => ({
       time: new Date(Math.round(ShadowJoiner.startOf(r))).toISOString(), method: r.method, path: r.path, status: r.status, client: r.client,
       server: r.server, requestId: '-', envoyRule: '(no access log entry)', ebpfRule, where: r.where, layer: r.where === 'none' ? '-' : 'L7',
-    });
+    }));
   }
 
   /** Probe-side status per edge (wire leg records), for parity when no in-kernel aggregate exists. */
@@ -360,8 +403,13 @@ export class ShadowJoiner {
     const entryCut = watermarkMs - w;
     const recCut = watermarkMs - 2 * w;
     for (const [k, g] of this.groups) {
-      if (g.entries.length > 1) g.entries.sort((a, b) => a.startMs - b.startMs);
-      if (g.wire.length > 1 && g.wireUsed === 0) g.wire.sort((a, b) => a.ts - a.latencyNs - (b.ts - b.latencyNs));
+      if (!g.wireSorted) {
+        const rest = g.wire.slice(g.wireUsed).sort((a, b) => a.ts - a.latencyNs - (b.ts - b.latencyNs));
+        g.wire = rest; g.wireUsed = 0; g.wireSorted = true;
+      }
+      let entriesSorted = true;
+      for (let x = 1; x < g.entries.length; x++) if (g.entries[x - 1]!.startMs > g.entries[x]!.startMs) { entriesSorted = false; break; }
+      if (!entriesSorted) g.entries.sort((a, b) => a.startMs - b.startMs);
       let ei = 0;
       while (ei < g.entries.length && g.entries[ei]!.startMs < entryCut) {
         const e = g.entries[ei++]!;
@@ -384,7 +432,7 @@ export class ShadowJoiner {
           }
         }
         if (match) this.countProbe(match);
-        this.settle(e, match);
+        this.settle(e, match, k, g);
       }
       if (ei) g.entries.splice(0, ei);
       while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < recCut && g.entries.length === 0) {
@@ -399,6 +447,7 @@ export class ShadowJoiner {
       const keep: ProbeHttp[] = [];
       a.recs.forEach((r, i) => { if (!(a.used && a.used[i]) && ShadowJoiner.startOf(r) >= recCut) keep.push(r); });
       if (keep.length) { a.recs = keep; a.used = null; } else this.apps.delete(k);
+      // (filtering keeps the order, so `sorted` still holds)
     }
   }
 

@@ -8,7 +8,7 @@ import type { KubeObject } from '../model/k8s.js';
 import type { Decision, Request, Verdict } from './request.js';
 import { describeRequest } from './request.js';
 import type { RequestSpace } from './space.js';
-import { sampleIndices } from './space.js';
+import { sampleByBlock } from './space.js';
 
 export interface Counterexample {
   request: string;
@@ -52,19 +52,26 @@ export function planeVerdict(p: Plane, r: Request): Verdict {
   return w.decision === 'allow' ? { decision: 'allow', reason: c.reason, rules: [...c.rules, ...w.rules] } : { decision: w.decision, reason: `waypoint: ${w.reason}`, rules: w.rules };
 }
 
+/** Decision only (no allocation); the full verdict is computed for counterexamples alone. */
+export function planeDecision(p: Plane, r: Request): Decision {
+  const c = p.cilium.decide(r);
+  if (c !== 'allow' || !p.waypoint) return c;
+  return p.waypoint.decide(r);
+}
+
 export const MAX_EXAMPLES = 5;
 
 export function verify(p: Plane, space: RequestSpace, cap = 200_000): VerifyCounts {
-  const s = sampleIndices(space.size, cap);
+  const s = sampleByBlock(space.size, space.dims.destinations, cap);
   const out: VerifyCounts = { requests: s.count, space: space.size, sampled: s.sampled, equal: 0, narrower: 0, wider: 0, narrowerExamples: [], widerExamples: [] };
   for (let k = 0; k < s.count; k++) {
     const r = space.at(s.index(k));
-    const iv = p.istio.evaluate(r);
-    const cv = planeVerdict(p, r);
-    if (iv.decision === cv.decision) { out.equal++; continue; }
+    const id = p.istio.decide(r);
+    const cd = planeDecision(p, r);
+    if (id === cd) { out.equal++; continue; }
     // Anything the plane lets through that Istio did not allow outright is wider; the rest is narrower.
-    const wider = cv.decision === 'allow' || (cv.decision === 'custom' && iv.decision === 'deny');
-    const ex = (): Counterexample => ({ request: describeRequest(r), istio: pick(iv), cilium: pick(cv) });
+    const wider = cd === 'allow' || (cd === 'custom' && id === 'deny');
+    const ex = (): Counterexample => ({ request: describeRequest(r), istio: pick(p.istio.evaluate(r)), cilium: pick(planeVerdict(p, r)) });
     if (wider) { out.wider++; if (out.widerExamples.length < MAX_EXAMPLES) out.widerExamples.push(ex()); } else { out.narrower++; if (out.narrowerExamples.length < MAX_EXAMPLES) out.narrowerExamples.push(ex()); }
   }
   return out;

@@ -150,20 +150,32 @@ export function buildSpace(inp: SpaceInput): RequestSpace {
     for (const combo of headerCombos) { next.push(combo); for (const v of vals) next.push({ ...combo, [h]: v }); }
     headerCombos = next.slice(0, 64);
   }
-  const l7: L7[] = [{ protocol: 'TCP' }];
-  for (const m of methods) for (const p of paths) for (const h of hosts) for (const hd of headerCombos) l7.push({ protocol: 'HTTP', method: m, path: p, host: h, ...(Object.keys(hd).length ? { headers: hd } : {}) });
+  // L7 variants decoded on demand: index 0 is TCP, then methods x paths x hosts x header combinations.
+  const HC = headerCombos.length; const HO = hosts.length; const PA = paths.length;
+  const l7Size = 1 + methods.length * PA * HO * HC;
+  const l7At = (i: number): L7 => {
+    if (i === 0) return { protocol: 'TCP' };
+    let k = i - 1;
+    const hc = k % HC; k = (k - hc) / HC;
+    const ho = k % HO; k = (k - ho) / HO;
+    const pa = k % PA; k = (k - pa) / PA;
+    const hd = headerCombos[hc]!;
+    return Object.keys(hd).length ? { protocol: 'HTTP', method: methods[k]!, path: paths[pa]!, host: hosts[ho]!, headers: hd } : { protocol: 'HTTP', method: methods[k]!, path: paths[pa]!, host: hosts[ho]! };
+  };
 
   const dests = inp.destinations;
-  const S = sources.length; const D = dests.length; const P = portList.length; const L = l7.length;
+  const S = sources.length; const D = dests.length; const P = portList.length; const L = l7Size;
   return {
     size: S * D * P * L,
     dims: { sources: S, destinations: D, ports: P, l7: L },
+    // Destination is the outermost dimension: a verifier that walks one destination's block at a time keeps
+    // that destination's compiled policies in cache.
     at(i: number): Request {
       const li = i % L; let r = (i - li) / L;
       const pi = r % P; r = (r - pi) / P;
-      const di = r % D; r = (r - di) / D;
-      const src = sources[r]!;
-      const x = l7[li]!;
+      const si = r % S; const di = (r - si) / S;
+      const src = sources[si]!;
+      const x = l7At(li);
       return { source: src, mtls: src.kind === 'pod' && src.inMesh, destination: dests[di]!, port: portList[pi]!, ...x };
     },
   };
@@ -172,9 +184,22 @@ export function buildSpace(inp: SpaceInput): RequestSpace {
 /** Indices to visit: all of them, or `cap` spread evenly with a deterministic stride. */
 export function sampleIndices(size: number, cap: number): { count: number; index: (k: number) => number; sampled: boolean } {
   if (size <= cap) return { count: size, index: (k) => k, sampled: false };
+  if (cap <= 0) return { count: 0, index: (k) => k, sampled: true };
   // A stride coprime with size visits distinct indices spread across every dimension.
   let stride = Math.floor(size / cap) | 1;
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
   while (gcd(stride, size) !== 1) stride += 2;
   return { count: cap, index: (k) => (k * stride + 7) % size, sampled: true };
+}
+
+/**
+ * Like sampleIndices, but block by block (one block per destination), each block sampled evenly: every
+ * destination gets its share and consecutive requests share a destination.
+ */
+export function sampleByBlock(size: number, blocks: number, cap: number): { count: number; index: (k: number) => number; sampled: boolean } {
+  if (size <= cap || blocks <= 1) return sampleIndices(size, cap);
+  const block = size / blocks;
+  const per = Math.max(1, Math.floor(cap / blocks));
+  const inner = sampleIndices(block, per);
+  return { count: blocks * inner.count, index: (k) => Math.floor(k / inner.count) * block + inner.index(k % inner.count), sampled: inner.sampled };
 }
