@@ -14,7 +14,8 @@ import { REPO_ROOT, startCluster, stopCluster } from '../support/cluster.js';
 import { commandBuilt, jsonOf, runMigrate } from '../support/migrate-cli.js';
 import { startSlowProxy } from '../support/slow-proxy.js';
 
-const SIZE: FleetSize = { nodes: 20, namespaces: 4, deploymentsPerNamespace: 25, replicas: 20, istioPerNamespace: 10 };
+// 1,000 pods (~3 MB of list responses): the kill at 256 KB lands well inside the pod list.
+const SIZE: FleetSize = { nodes: 20, namespaces: 2, deploymentsPerNamespace: 25, replicas: 20, istioPerNamespace: 10 };
 
 test('apiserver killed mid-inventory: MIGRATE_CLUSTER_UNREACHABLE, exit 3, no partial report', { timeout: 300_000 }, async (t) => {
   if (!commandBuilt('inventory')) return t.skip('migrate inventory is not built');
@@ -51,6 +52,7 @@ test('apiserver killed mid-inventory: MIGRATE_CLUSTER_UNREACHABLE, exit 3, no pa
 
     const run = await runMigrate(['inventory', '--json', '--kubeconfig', kubeconfig, '--output', report], { timeoutMs: 180_000 });
     await proxy.close();
+    t.diagnostic(`apiserver killed after ${killedAtBytes} bytes; the tool exited ${run.status} after ${run.ms} ms`);
 
     assert.ok(killedAtBytes > 0, `the apiserver was never killed: the tool finished after ${proxy.serverBytes()} bytes (exit ${run.status})`);
     assert.equal(run.status, 3, `expected exit 3 (cluster error), got ${run.status}: ${run.stdout.slice(0, 500)} ${run.stderr.slice(-800)}`);

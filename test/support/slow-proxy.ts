@@ -15,23 +15,26 @@ export async function startSlowProxy(targetPort: number, opts: { delayMsPerChunk
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
     sockets.add(client).add(upstream);
-    const drop = (): void => {
-      client.destroy();
+    // Server bytes go through a chain of delayed writes; the client is ended only after the chain drained, so a
+    // server that closes right after its response (Connection: close) does not cut the delayed response short.
+    let chain = Promise.resolve();
+    const later = (fn: () => void): void => {
+      chain = chain.then(() => new Promise<void>((r) => setTimeout(() => { fn(); r(); }, opts.delayMsPerChunk)));
+    };
+    client.on('error', () => upstream.destroy()).on('close', () => {
       upstream.destroy();
       sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
+    });
+    upstream.on('error', () => later(() => client.destroy()));
+    upstream.on('end', () => later(() => client.end()));
+    upstream.on('close', () => sockets.delete(upstream));
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
-      upstream.pause();
-      setTimeout(() => {
+      later(() => {
         if (!client.destroyed) client.write(chunk);
         total += chunk.length;
         opts.onBytes?.(total);
-        upstream.resume();
-      }, opts.delayMsPerChunk);
+      });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
