@@ -218,6 +218,10 @@ def haproxy_cfg(topo, pod, services_map, workloads_map):
         "  timeout client 60s",
         "  timeout server 60s",
         "  timeout http-keep-alive 60s",
+        # Fail like Envoy: no retry on a refused upstream (HAProxy would retry 3 times, 1 s apart) and Envoy's
+        # local reply body.
+        "  retries 0",
+        "  http-error status 503 content-type text/plain string \"upstream connect error or disconnect/reset before headers. reset reason: connection failure\"",
         f"  log-format \"{ENVOY_TEXT}\"",
         "",
         "frontend inbound",

@@ -150,6 +150,24 @@ test('a DENY policy names itself in the log, and reviews -> ratings is allowed t
   assert.equal(inb.requestId, out.requestId, 'the request id crosses both sidecars');
 });
 
+test('a dead app gives 503 UF like Envoy, and up repairs the pod', { skip }, async () => {
+  const details = lab.pod('details');
+  const appPid = Number(readFileSync(`${lab.stateDir}/lab/pods/details/app.pid`, 'utf8'));
+  process.kill(appPid, 'SIGKILL');
+  for (let i = 0; i < 50 && isRunning(appPid); i++) await new Promise((r) => setTimeout(r, 20));
+  const r = lab.curl('client', `http://${details.ip}:9080/details/9`);
+  assert.equal(r.code, 503);
+  assert.equal(r.body, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure');
+  const rec = await lastLogLine('details', (l) => l.path === '/details/9');
+  assert.equal(rec.flags, 'UF');
+  assert.equal(rec.details, 'upstream_reset_before_response_started{connection_failure}');
+  assert.ok(Number(rec.duration) < 500, `failed fast (${rec.duration} ms), no retries`);
+  assert.notEqual(lab.run(['status']).status, 0, 'status reports the dead app');
+  const up = lab.run(['up']);
+  assert.equal(up.status, 0, up.stderr);
+  assert.equal(lab.curl('client', `http://${details.ip}:9080/details/9`).code, 200);
+});
+
 test('latency and rate of real requests through the sidecar (fixed rate, no errors)', { skip }, () => {
   const r = lab.run(['load', '--target', 'productpage', '--path', '/', '--rate', '200', '--duration', '2']);
   assert.equal(r.status, 0, r.stderr);
