@@ -453,7 +453,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		struct shadow_edge_val *ev = edge_get(&ek);
 		if (ev) {
 			ev->requests++;
-			ev->verdicts[rec->verdict & 3]++;
+			ev->verdicts_l7[rec->verdict & 3]++;
 			ev->status[status_class(status)]++;
 			observe_latency(ev, rec->latency_ns);
 		}
@@ -652,7 +652,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 		struct shadow_edge_val *ev = edge_get(&ek);
 		if (ev) {
 			ev->flows++;
-			ev->verdicts[verdict & 3]++;
+			ev->verdicts_l4[verdict & 3]++;
 		}
 		if (cfg_flow_records && rate_ok(now)) {
 			struct shadow_flow_rec r = {

@@ -89,6 +89,8 @@ struct probe {
 	int no_cgroup, no_sockops, tc_legacy;
 	const char *state_dir;
 	const char *pin_dir;
+	const char *metrics_path; /* Prometheus text file, rewritten atomically at every dump */
+	FILE *prom;               /* open while a dump is written */
 	__u64 mono_to_real;
 	__u64 gc_deleted, user_l7, records_out;
 	int ncpu;
@@ -554,17 +556,57 @@ static void dump_edges(struct probe *p)
 			for (size_t w = 0; w < sizeof(*s) / 8; w++)
 				dst[w] += src[w];
 		}
+		if (p->prom) {
+			static const char *st[] = {"unparsed", "1xx", "2xx", "3xx", "4xx", "5xx"};
+			char lbl[200];
+			snprintf(lbl, sizeof(lbl), "pod=\"%s\",direction=\"%s\",leg=\"%s\",remote_identity=\"%u\",port=\"%u\"",
+				 pod_name(p, k.ep), k.dir ? "egress" : "ingress", k.leg ? "app" : "wire", k.remote_id, k.port);
+			for (int c = 0; c < SHADOW_STATUS_CLASSES; c++)
+				if (s->status[c])
+					fprintf(p->prom, "shadow_probe_edge_requests_total{%s,status_class=\"%s\"} %llu\n", lbl, st[c],
+						(unsigned long long)s->status[c]);
+			for (int v = 0; v < 4; v++) {
+				if (s->verdicts_l4[v])
+					fprintf(p->prom, "shadow_probe_edge_flows_total{%s,verdict=\"%s\"} %llu\n", lbl, vnames[v],
+						(unsigned long long)s->verdicts_l4[v]);
+				if (s->verdicts_l7[v])
+					fprintf(p->prom, "shadow_probe_edge_l7_verdicts_total{%s,verdict=\"%s\"} %llu\n", lbl,
+						vnames[v], (unsigned long long)s->verdicts_l7[v]);
+			}
+			__u64 cum = 0;
+			for (int b = 0; b < SHADOW_LAT_BUCKETS && s->requests; b++) {
+				cum += s->lat_bucket[b];
+				if (b == SHADOW_LAT_BUCKETS - 1)
+					fprintf(p->prom, "shadow_probe_edge_latency_seconds_bucket{%s,le=\"+Inf\"} %llu\n", lbl,
+						(unsigned long long)cum);
+				else
+					fprintf(p->prom, "shadow_probe_edge_latency_seconds_bucket{%s,le=\"%g\"} %llu\n", lbl,
+						bounds[b] / 1e9, (unsigned long long)cum);
+			}
+			if (s->requests) {
+				fprintf(p->prom, "shadow_probe_edge_latency_seconds_sum{%s} %.9f\n", lbl, s->lat_sum_ns / 1e9);
+				fprintf(p->prom, "shadow_probe_edge_latency_seconds_count{%s} %llu\n", lbl, (unsigned long long)cum);
+			}
+			if (s->bytes_sent || s->bytes_received) {
+				fprintf(p->prom, "shadow_probe_edge_bytes_sent_total{%s} %llu\n", lbl, (unsigned long long)s->bytes_sent);
+				fprintf(p->prom, "shadow_probe_edge_bytes_received_total{%s} %llu\n", lbl,
+					(unsigned long long)s->bytes_received);
+			}
+		}
 		if (p->raw) {
 			raw_out(p, &er, sizeof(er));
 			continue;
 		}
 		printf("{\"type\":\"edge\",\"ts\":%llu,\"pod\":\"%s\",\"dir\":\"%s\",\"leg\":\"%s\",\"remoteIdentity\":%u,"
-		       "\"port\":%u,\"proto\":\"%s\",\"flows\":%llu,\"requests\":%llu,\"verdicts\":{",
+		       "\"port\":%u,\"proto\":\"%s\",\"flows\":%llu,\"requests\":%llu,\"flowVerdicts\":{",
 		       (unsigned long long)(now + p->mono_to_real), pod_name(p, k.ep), k.dir ? "egress" : "ingress",
 		       k.leg ? "app" : "wire", k.remote_id, k.port, proto_name(k.proto), (unsigned long long)s->flows,
 		       (unsigned long long)s->requests);
 		for (int v = 0; v < 4; v++)
-			printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts[v]);
+			printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts_l4[v]);
+		printf("},\"l7Verdicts\":{");
+		for (int v = 0; v < 4; v++)
+			printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts_l7[v]);
 		printf("},\"status\":{\"unparsed\":%llu", (unsigned long long)s->status[0]);
 		for (int c = 1; c < SHADOW_STATUS_CLASSES; c++)
 			printf(",\"%dxx\":%llu", c, (unsigned long long)s->status[c]);
@@ -666,6 +708,20 @@ static void dump_metrics(struct probe *p, __u64 ct_live)
 	m.ct_gc_deleted = p->gc_deleted;
 	m.user_l7_evaluated = p->user_l7;
 	m.records_out = p->records_out;
+	if (p->prom) {
+		for (int i = 0; i < SHADOW_C__MAX; i++) {
+			fprintf(p->prom, "# TYPE shadow_probe_%s_total counter\nshadow_probe_%s_total %llu\n", counter_names[i],
+				counter_names[i], (unsigned long long)m.counters[i]);
+		}
+		fprintf(p->prom, "# TYPE shadow_probe_ct_entries gauge\nshadow_probe_ct_entries %llu\n",
+			(unsigned long long)ct_live);
+		fprintf(p->prom, "# TYPE shadow_probe_ct_gc_deleted_total counter\nshadow_probe_ct_gc_deleted_total %llu\n",
+			(unsigned long long)p->gc_deleted);
+		fprintf(p->prom, "# TYPE shadow_probe_user_l7_evaluated_total counter\nshadow_probe_user_l7_evaluated_total %llu\n",
+			(unsigned long long)p->user_l7);
+		fprintf(p->prom, "# TYPE shadow_probe_records_out_total counter\nshadow_probe_records_out_total %llu\n",
+			(unsigned long long)p->records_out);
+	}
 	if (p->raw) {
 		raw_out(p, &m, sizeof(m));
 		return;
@@ -682,6 +738,31 @@ static void dump_metrics(struct probe *p, __u64 ct_live)
 	       (unsigned long long)(created > gone ? created - gone : 0), (unsigned long long)p->user_l7,
 	       (unsigned long long)p->records_out);
 	p->records_out++;
+}
+
+/* edges and metrics to stdout, and to the Prometheus text file when asked (written to a temp file, renamed) */
+static void dump_all(struct probe *p, __u64 ct_live)
+{
+	char tmp[600];
+	if (p->metrics_path) {
+		snprintf(tmp, sizeof(tmp), "%s.tmp", p->metrics_path);
+		p->prom = fopen(tmp, "w");
+		if (!p->prom)
+			logf_("failed to write metrics %s: %s", tmp, strerror(errno));
+		else
+			fprintf(p->prom, "# TYPE shadow_probe_edge_requests_total counter\n# TYPE shadow_probe_edge_flows_total counter\n"
+				"# TYPE shadow_probe_edge_l7_verdicts_total counter\n# TYPE shadow_probe_edge_bytes_sent_total counter\n"
+				"# TYPE shadow_probe_edge_bytes_received_total counter\n"
+				"# TYPE shadow_probe_edge_latency_seconds histogram\n");
+	}
+	dump_edges(p);
+	dump_metrics(p, ct_live);
+	if (p->prom) {
+		fclose(p->prom);
+		p->prom = NULL;
+		if (rename(tmp, p->metrics_path))
+			logf_("failed to rename metrics %s: %s", tmp, strerror(errno));
+	}
 }
 
 static void on_signal(int sig)
@@ -956,7 +1037,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: shadow-probe --config FILE [--format json|raw] [--pin [DIR]] [--tc-legacy] [--no-cgroup]\n"
-		"                    [--no-sockops] [--state-dir DIR] [-v]\n"
+		"                    [--no-sockops] [--state-dir DIR] [--metrics-file FILE] [-v]\n"
 		"       shadow-probe --check\n"
 		"       shadow-probe --cleanup [--force] [--state-dir DIR]\n"
 		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n");
@@ -973,6 +1054,7 @@ int main(int argc, char **argv)
 		{"force", no_argument, 0, 'F'},        {"pin", optional_argument, 0, 'p'},
 		{"tc-legacy", no_argument, 0, 'L'},    {"no-cgroup", no_argument, 0, 'G'},
 		{"no-sockops", no_argument, 0, 'S'},   {"state-dir", required_argument, 0, 's'},
+		{"metrics-file", required_argument, 0, 'M'},
 		{"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
 	int o;
@@ -988,6 +1070,7 @@ int main(int argc, char **argv)
 		case 'G': p.no_cgroup = 1; break;
 		case 'S': p.no_sockops = 1; break;
 		case 's': p.state_dir = optarg; break;
+		case 'M': p.metrics_path = optarg; break;
 		case 'v': verbose = 1; break;
 		default: usage(); return o == 'h' ? 0 : 2;
 		}
@@ -1090,8 +1173,7 @@ int main(int argc, char **argv)
 		if (now >= next_dump) {
 			ct_gc(&p, &ct_live);
 			inflight_gc(&p);
-			dump_edges(&p);
-			dump_metrics(&p, ct_live);
+			dump_all(&p, ct_live);
 			fflush(stdout);
 			next_dump = now + p.cfg.interval_ms * 1000000ULL;
 		}
@@ -1099,8 +1181,7 @@ int main(int argc, char **argv)
 	}
 	ring_buffer__consume(p.rb);
 	ct_gc(&p, &ct_live);
-	dump_edges(&p);
-	dump_metrics(&p, ct_live);
+	dump_all(&p, ct_live);
 	fflush(stdout);
 	ret = 0;
 cleanup:

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define SHADOW_ABI_VERSION 1
+#define SHADOW_ABI_VERSION 2
 
 #define SHADOW_PATH_MAX 128      /* path bytes kept per request (power of two: used as a mask) */
 #define SHADOW_L7_RULES_MAX 8    /* in-kernel L7 rules per (endpoint, port) */
@@ -282,7 +282,8 @@ struct shadow_edge_key {
 struct shadow_edge_val { /* per CPU; summed by the loader */
 	__u64 flows;
 	__u64 requests;
-	__u64 verdicts[4];                      /* by enum shadow_verdict (L4 on flows, L7 on requests) */
+	__u64 verdicts_l4[4];                   /* flows by L4 verdict (enum shadow_verdict) */
+	__u64 verdicts_l7[4];                   /* requests by L7 verdict (none: no L7 rules on the port) */
 	__u64 status[SHADOW_STATUS_CLASSES];    /* [0] unparsed, [1..5] 1xx..5xx */
 	__u64 bytes_sent;                       /* from sock_ops at close, seen from the endpoint */
 	__u64 bytes_received;

@@ -51,7 +51,7 @@ int main(void)
 	F(shadow_edge_key, leg); F(shadow_edge_key, proto); F(shadow_edge_key, _pad0);
 	END();
 	BEGIN(shadow_edge_val);
-	F(shadow_edge_val, flows); F(shadow_edge_val, requests); F(shadow_edge_val, verdicts); F(shadow_edge_val, status);
+	F(shadow_edge_val, flows); F(shadow_edge_val, requests); F(shadow_edge_val, verdicts_l4); F(shadow_edge_val, verdicts_l7); F(shadow_edge_val, status);
 	F(shadow_edge_val, bytes_sent); F(shadow_edge_val, bytes_received); F(shadow_edge_val, conns_closed);
 	F(shadow_edge_val, retrans); F(shadow_edge_val, lat_sum_ns); F(shadow_edge_val, lat_bucket);
 	END();

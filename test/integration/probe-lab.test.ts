@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, LAB_SH, labSkipReason } from '../support/lab.js';
 import { Probe, PROBE_BIN, attachedLeftovers, probeSkipReason, type Json } from '../support/probe.js';
@@ -98,7 +98,10 @@ test('verdicts and both latency legs for real requests', { skip }, async () => {
 test('raw records from the kernel decode through the TypeScript ABI decoder', { skip }, async () => {
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);
-  const session = await startProbe({ bin: PROBE_BIN, configPath: probe.configPath, stateDir: join(probe.stateDir, 'run') });
+  const prom = join(probe.stateDir, 'metrics.prom');
+  const session = await startProbe({
+    bin: PROBE_BIN, configPath: probe.configPath, stateDir: join(probe.stateDir, 'run'), args: ['--metrics-file', prom],
+  });
   const reviews = lab.pod('reviews');
   try {
     for (let i = 0; i < 3; i++) assert.equal(lab.curl('client', `http://${reviews.ip}:9080/reviews/raw${i}`).code, 200);
@@ -131,6 +134,13 @@ test('raw records from the kernel decode through the TypeScript ABI decoder', { 
   assert.equal(edge?.latencyBuckets.reduce((a, b) => a + b, 0), 3);
   const metrics = session.records.filter((r): r is MetricsRecord => r.type === 'metrics').at(-1);
   assert.ok(metrics && metrics.counters.http_requests >= 6 && metrics.recordsOut > 0);
+  // the same aggregates as the probe's own Prometheus metrics
+  const text = readFileSync(prom, 'utf8');
+  const lbl = `pod="reviews",direction="ingress",leg="wire",remote_identity="${identity('client')}",port="9080"`;
+  assert.match(text, new RegExp(`^shadow_probe_edge_requests_total\\{${lbl},status_class="2xx"\\} 3$`, 'm'));
+  assert.match(text, new RegExp(`^shadow_probe_edge_l7_verdicts_total\\{${lbl},verdict="allow"\\} 3$`, 'm'));
+  assert.match(text, new RegExp(`^shadow_probe_edge_latency_seconds_count\\{${lbl}\\} 3$`, 'm'));
+  assert.match(text, /^shadow_probe_ringbuf_full_total 0$/m);
 });
 
 test('aggregated telemetry is exact at the lab maximum rate', { skip }, async () => {

@@ -135,7 +135,7 @@ test('decodes an HTTP record written at the C offsets', () => {
 });
 
 test('decodes a length-prefixed stream with an edge record and keeps an incomplete tail', () => {
-  const w = writer('shadow_edge_rec', 328);
+  const w = writer('shadow_edge_rec', 360);
   w.hdr(REC.edge);
   const key = c ? c.structs.shadow_edge_rec!.fields.key![0] : 16;
   const val = c ? c.structs.shadow_edge_rec!.fields.val![0] : 32;
@@ -150,10 +150,10 @@ test('decodes a length-prefixed stream with an edge record and keeps an incomple
   dv.setBigUint64(val + vf.status![0] + 8 * 5, 1n, true); // 5xx
   dv.setBigUint64(val + vf.lat_bucket![0] + 8 * 4, 5n, true); // <= 500 us
   dv.setBigUint64(val + vf.lat_bucket![0] + 8 * 5, 5n, true); // <= 1 ms
-  const framed = new Uint8Array(4 + 328 + 7);
-  new DataView(framed.buffer).setUint32(0, 328, true);
+  const framed = new Uint8Array(4 + 360 + 7);
+  new DataView(framed.buffer).setUint32(0, 360, true);
   framed.set(w.buf, 4);
-  new DataView(framed.buffer).setUint32(332, 48, true); // start of a next record, cut short
+  new DataView(framed.buffer).setUint32(364, 48, true); // start of a next record, cut short
   const { records, rest } = decodeStream(framed);
   assert.equal(records.length, 1);
   assert.equal(rest.byteLength, 7);
@@ -162,6 +162,8 @@ test('decodes a length-prefixed stream with an edge record and keeps an incomple
   assert.equal(e.remoteIdentity, 1004);
   assert.equal(e.port, 9080);
   assert.equal(e.requests, 10);
+  new DataView(framed.buffer).setBigUint64(4 + val + vf.verdicts_l7![0] + 8 * 2, 4n, true);
+  assert.equal((decodeStream(framed).records[0] as EdgeRecord).l7Verdicts.deny, 4);
   assert.deepEqual(e.status, [0, 0, 9, 0, 0, 1]);
   assert.equal(histogramQuantileNs(e.latencyBuckets, 0.5), 500e3);
   assert.equal(histogramQuantileNs(e.latencyBuckets, 0.99), 1e6);

@@ -2,7 +2,7 @@
 // record one of the fixed-size structs of shadow-probe/src/shadow.h. LAYOUT mirrors that header field by field;
 // test/unit/probe-abi.test.ts compiles a C program that prints the real offsets and compares them with it.
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const PATH_MAX = 128;
 export const LAT_BUCKETS = 20;
 export const STATUS_CLASSES = 6;
@@ -51,14 +51,14 @@ export const LAYOUT: Record<string, StructLayout> = {
     fields: { remote_id: [0, 4], ep: [4, 2], port: [6, 2], dir: [8, 1], leg: [9, 1], proto: [10, 1], _pad0: [11, 1] },
   },
   shadow_edge_val: {
-    size: 296,
+    size: 328,
     fields: {
-      flows: [0, 8], requests: [8, 8], verdicts: [16, 32], status: [48, 8 * STATUS_CLASSES], bytes_sent: [96, 8],
-      bytes_received: [104, 8], conns_closed: [112, 8], retrans: [120, 8], lat_sum_ns: [128, 8],
-      lat_bucket: [136, 8 * LAT_BUCKETS],
+      flows: [0, 8], requests: [8, 8], verdicts_l4: [16, 32], verdicts_l7: [48, 32], status: [80, 8 * STATUS_CLASSES],
+      bytes_sent: [128, 8], bytes_received: [136, 8], conns_closed: [144, 8], retrans: [152, 8], lat_sum_ns: [160, 8],
+      lat_bucket: [168, 8 * LAT_BUCKETS],
     },
   },
-  shadow_edge_rec: { size: 328, fields: { hdr: [0, 16], key: [16, 12], _pad0: [28, 4], val: [32, 296] } },
+  shadow_edge_rec: { size: 360, fields: { hdr: [0, 16], key: [16, 12], _pad0: [28, 4], val: [32, 328] } },
   shadow_metrics_rec: {
     size: 176,
     fields: {
@@ -99,7 +99,9 @@ export interface ConnRecord {
 }
 export interface EdgeRecord {
   type: 'edge'; tsNs: bigint; remoteIdentity: number; ep: number; port: number; dir: Direction; leg: Leg;
-  proto: number; flows: number; requests: number; verdicts: Record<Verdict, number>; status: number[];
+  proto: number; flows: number; requests: number;
+  /** flows by L4 verdict, requests by L7 verdict */
+  flowVerdicts: Record<Verdict, number>; l7Verdicts: Record<Verdict, number>; status: number[];
   bytesSent: number; bytesReceived: number; connsClosed: number; retrans: number; latencySumNs: number;
   latencyBuckets: number[];
 }
@@ -198,12 +200,14 @@ export function decodeRecord(dv: DataView, base = 0): ProbeRecord {
     const r = new View(dv, base, 'shadow_edge_rec');
     const k = r.sub('key', 'shadow_edge_key');
     const v = r.sub('val', 'shadow_edge_val');
-    const vs = v.u64s('verdicts', 4);
+    const v4 = v.u64s('verdicts_l4', 4);
+    const v7 = v.u64s('verdicts_l7', 4);
+    const byVerdict = (xs: number[]) => ({ none: xs[0] ?? 0, allow: xs[1] ?? 0, deny: xs[2] ?? 0, audit: xs[3] ?? 0 });
     return {
       type: 'edge', tsNs, remoteIdentity: k.u32('remote_id'), ep: k.u16('ep'), port: k.u16('port'),
       dir: dir(k.u8('dir')), leg: leg(k.u8('leg')), proto: k.u8('proto'), flows: v.n64('flows'),
       requests: v.n64('requests'),
-      verdicts: { none: vs[0] ?? 0, allow: vs[1] ?? 0, deny: vs[2] ?? 0, audit: vs[3] ?? 0 },
+      flowVerdicts: byVerdict(v4), l7Verdicts: byVerdict(v7),
       status: v.u64s('status', STATUS_CLASSES), bytesSent: v.n64('bytes_sent'), bytesReceived: v.n64('bytes_received'),
       connsClosed: v.n64('conns_closed'), retrans: v.n64('retrans'), latencySumNs: v.n64('lat_sum_ns'),
       latencyBuckets: v.u64s('lat_bucket', LAT_BUCKETS),
