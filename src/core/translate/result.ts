@@ -26,6 +26,8 @@ export interface TranslationEntry {
 }
 
 export interface TranslateResult {
+  apiVersion: 'migrate.dev/v1alpha1';
+  kind: 'TranslateResult';
   source: string;
   rootNamespace: string;
   namespaces: string[];
@@ -136,6 +138,8 @@ export function buildTranslateResult(plan: TranslationPlan, source: string, opts
   const gaps = [...entries.flatMap((e) => e.gaps), ...extraGaps].sort((a, b) => levelRank(a.level) - levelRank(b.level) || a.code.localeCompare(b.code) || a.object.localeCompare(b.object) || a.reason.localeCompare(b.reason));
   const count = (f: Fidelity) => entries.filter((e) => e.fidelity === f).length;
   return {
+    apiVersion: 'migrate.dev/v1alpha1',
+    kind: 'TranslateResult',
     source,
     rootNamespace: root,
     namespaces: plan.namespaces,
