@@ -36,7 +36,6 @@ function parseV6(s: string): bigint | null {
     head = s.slice(0, dbl) ? s.slice(0, dbl).split(':') : [];
     tail = s.slice(dbl + 2) ? s.slice(dbl + 2).split(':') : [];
   } else { head = s.split(':'); tail = []; }
-  const groups: number[] = [];
   const push = (arr: string[], out: number[]): boolean => {
     for (const g of arr) {
       if (g.includes('.')) {
