@@ -43,10 +43,12 @@ export async function runLabLoad(lab: LabRunner, req: LabLoadRequest): Promise<L
   if (!status.up) {
     throw userError('MIGRATE_LAB_DOWN', 'the lab is not up', { object: status.podsFile, next: "run 'migrate lab up' first" });
   }
-  if (req.target && !status.pods.some((p) => p.name === req.target)) {
-    throw userError('MIGRATE_LAB_NO_POD', `the lab has no pod ${req.target}`, {
-      object: req.target, next: `choose one of: ${status.pods.map((p) => p.name).join(', ')}`,
-    });
+  for (const pod of [req.target, req.from]) {
+    if (pod && !status.pods.some((p) => p.name === pod)) {
+      throw userError('MIGRATE_LAB_NO_POD', `the lab has no pod ${pod}`, {
+        object: pod, next: `choose one of: ${status.pods.map((p) => p.name).join(', ')}`,
+      });
+    }
   }
   return lab.load(req);
 }

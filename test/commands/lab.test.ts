@@ -55,6 +55,7 @@ test('load checks its flags, that the lab is up and that the target exists', asy
   assert.equal(await code(runLabLoad(new FakeLab(), { ...load, tool: 'wrk' })), 'MIGRATE_BAD_FLAG');
   assert.equal(await code(runLabLoad(new FakeLab(true, { up: false, podsFile: 'p', pods: [] }), load)), 'MIGRATE_LAB_DOWN');
   assert.equal(await code(runLabLoad(new FakeLab(), { ...load, target: 'nope' })), 'MIGRATE_LAB_NO_POD');
+  assert.equal(await code(runLabLoad(new FakeLab(), { ...load, target: 'reviews', from: 'nope' })), 'MIGRATE_LAB_NO_POD');
   const lab = new FakeLab();
   const r = await runLabLoad(lab, { ...load, target: 'reviews', bypass: true });
   assert.equal(r.requests, 1);

@@ -90,6 +90,7 @@ export class ScriptLab implements LabRunner {
     const args = ['load', '--rate', String(req.rate), '--duration', String(req.durationSeconds),
       '--connections', String(req.connections), '--path', req.path, '--tool', req.tool];
     if (req.target) args.push('--target', req.target);
+    if (req.from) args.push('--from', req.from);
     if (req.bypass) args.push('--bypass');
     const r = await this.run(args);
     if (r.code !== 0) this.failed('load', r);

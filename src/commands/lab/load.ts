@@ -12,10 +12,12 @@ export default class LabLoad extends MigrateCommand<typeof LabLoad> {
     '<%= config.bin %> lab load --target productpage --rate 500 --duration 10',
     '<%= config.bin %> lab load --target reviews --rate 0 --tool wrk --connections 16',
     '<%= config.bin %> lab load --target reviews --rate 500 --bypass',
+    '<%= config.bin %> lab load --from productpage --target reviews --rate 200',
   ];
 
   static override flags = {
     target: Flags.string({ description: 'pod to send to (default: the first pod with a sidecar)' }),
+    from: Flags.string({ description: 'pod to send from (default: client, no sidecar; a sidecar pod sends through its outbound sidecar)' }),
     rate: Flags.integer({ description: 'requests per second; 0 = maximum', default: 100, min: 0 }),
     duration: Flags.integer({ description: 'seconds', default: 5, min: 1, max: 3600 }),
     connections: Flags.integer({ char: 'c', description: 'keep-alive connections', default: 8, min: 1, max: 1000 }),
@@ -27,7 +29,7 @@ export default class LabLoad extends MigrateCommand<typeof LabLoad> {
   async run(): Promise<LabLoadResult> {
     const f = this.flags;
     const result = await runLabLoad(new ScriptLab(), {
-      target: f.target, rate: f.rate, durationSeconds: f.duration, connections: f.connections, path: f.path,
+      target: f.target, from: f.from, rate: f.rate, durationSeconds: f.duration, connections: f.connections, path: f.path,
       bypass: f.bypass, tool: f.tool as 'loadgen' | 'wrk',
     });
     if (!this.jsonEnabled()) this.log(renderLabLoad(result));

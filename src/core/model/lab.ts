@@ -87,6 +87,9 @@ export interface LabDownResult {
 
 export interface LabLoadRequest {
   target?: string;
+  /** Pod the load generator runs in (default: client, which has no sidecar; a sidecar pod sends through its
+   * outbound sidecar). */
+  from?: string;
   /** Requests per second; 0 = as fast as the connections allow. */
   rate: number;
   durationSeconds: number;
