@@ -3,7 +3,7 @@
 #   lab.sh up       create (or repair) the node netns + bridge, one netns/veth/cgroup per pod, istio-init
 #                   iptables, the app servers and the HAProxy sidecars (uid 1337); writes $STATE/pods.json
 #   lab.sh status   one line per pod; exit 1 if anything is missing (--json for a machine-readable form)
-#   lab.sh load     --target POD [--rate R (0 = max)] [--duration S] [--connections C] [--path P] [--bypass]
+#   lab.sh load     --target POD [--from POD] [--rate R (0 = max)] [--duration S] [--connections C] [--path P] [--bypass]
 #                   [--tool loadgen|wrk] : runs the load generator in the client pod, prints JSON
 #   lab.sh down     removes every netns, veth, bridge, cgroup, process and iptables rule of the lab
 # Both up and down are idempotent. Everything lives in namespaces this script creates: the lab subnet is not
