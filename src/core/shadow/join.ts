@@ -444,10 +444,12 @@ export class ShadowJoiner {
     }
     // App-leg records and flows older than the record cut can no longer be claimed.
     for (const [k, a] of this.apps) {
-      const keep: ProbeHttp[] = [];
-      a.recs.forEach((r, i) => { if (!(a.used && a.used[i]) && ShadowJoiner.startOf(r) >= recCut) keep.push(r); });
-      if (keep.length) { a.recs = keep; a.used = null; } else this.apps.delete(k);
-      // (filtering keeps the order, so `sorted` still holds)
+      if (!a.sorted || !a.recs.length || ShadowJoiner.startOf(a.recs[0]!) >= recCut) continue;
+      let l = 0; let h = a.recs.length;
+      while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(a.recs[m]!) < recCut) l = m + 1; else h = m; }
+      if (l >= a.recs.length) { this.apps.delete(k); continue; }
+      a.recs = a.recs.slice(l);
+      a.used = a.used && a.used.length > l ? a.used.slice(l) : null;
     }
   }
 
