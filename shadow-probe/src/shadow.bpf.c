@@ -608,17 +608,25 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 
 	__u32 local = dir == SHADOW_DIR_INGRESS ? t.daddr : t.saddr;
 	__u32 remote = dir == SHADOW_DIR_INGRESS ? t.saddr : t.daddr;
-	struct shadow_endpoint *ep = bpf_map_lookup_elem(&shadow_endpoints, &local);
-	if (!ep) {
-		count(SHADOW_C_NO_ENDPOINT);
-		return TC_ACT_OK;
-	}
-	/* CT ages on the coarse clock (no clock read per packet); HTTP latency takes the precise one */
-	__u64 now = bpf_ktime_get_coarse_ns();
+	/* CT first: the local address is the endpoint's, so a hit also tells which endpoint this is and the
+	 * endpoint map is only read for new flows */
+	__u64 now = bpf_ktime_get_coarse_ns(); /* CT ages on the coarse clock; HTTP latency takes the precise one */
 	struct shadow_ct_key ck = {.raddr = remote, .laddr = local, .rport = dir == SHADOW_DIR_INGRESS ? t.sport : t.dport,
-				   .lport = dir == SHADOW_DIR_INGRESS ? t.dport : t.sport, .proto = ip.protocol, .ep = ep->ep};
+				   .lport = dir == SHADOW_DIR_INGRESS ? t.dport : t.sport, .proto = ip.protocol};
 	struct shadow_ct_val *ct = bpf_map_lookup_elem(&shadow_ct, &ck);
 	int reply = ct && ct->dir != dir;
+	struct shadow_endpoint *ep = NULL;
+	__u16 ep_id;
+	if (ct) {
+		ep_id = ct->ep;
+	} else {
+		ep = bpf_map_lookup_elem(&shadow_endpoints, &local);
+		if (!ep) {
+			count(SHADOW_C_NO_ENDPOINT);
+			return TC_ACT_OK;
+		}
+		ep_id = ep->ep;
+	}
 	__u32 remote_id;
 	__u8 flags = 0;
 	if (ct) {
@@ -636,7 +644,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 		__u32 rule_id = 0;
 		__u8 verdict = policy_verdict(ep, dir, remote_id, ip.protocol, t.dport, &rule_id, &flags);
 		struct shadow_ct_val nv = {.created_ns = now, .last_ns = now, .rule_id = rule_id, .remote_id = remote_id,
-					   .ep = ep->ep, .verdict = verdict, .flags = flags, .dir = dir};
+					   .ep = ep_id, .verdict = verdict, .flags = flags, .dir = dir};
 		nv.pkts[0] = 1;
 		nv.bytes[0] = skb->len;
 		if (bpf_map_update_elem(&shadow_ct, &ck, &nv, BPF_NOEXIST) == 0) {
@@ -647,7 +655,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 		}
 		reply = 0;
 		count(SHADOW_C_FLOWS_NEW);
-		struct shadow_edge_key ek = {.remote_id = remote_id, .ep = ep->ep, .port = t.dport, .dir = dir,
+		struct shadow_edge_key ek = {.remote_id = remote_id, .ep = ep_id, .port = t.dport, .dir = dir,
 					     .leg = SHADOW_LEG_WIRE, .proto = ip.protocol};
 		struct shadow_edge_val *ev = edge_get(&ek);
 		if (ev) {
@@ -659,7 +667,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 				.hdr = {.type = SHADOW_REC_FLOW, .size = sizeof(r), .cpu = bpf_get_smp_processor_id(), .ts_ns = now},
 				.saddr = t.saddr, .daddr = t.daddr, .sport = t.sport, .dport = t.dport,
 				.proto = ip.protocol, .dir = dir, .verdict = verdict, .where = SHADOW_WHERE_KERNEL,
-				.rule_id = rule_id, .remote_id = remote_id, .ifindex = skb->ifindex, .ep = ep->ep, .flags = flags,
+				.rule_id = rule_id, .remote_id = remote_id, .ifindex = skb->ifindex, .ep = ep_id, .flags = flags,
 			};
 			emit(&r, sizeof(r));
 		}
@@ -671,7 +679,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			__u8 nf = flags;
 			/* the request direction is the flow's original one: to the pod = the pod serves (ingress) */
 			__u8 dir_req = reply ? dir ^ 1 : dir;
-			http_step(skb, &t, ep->ep, SHADOW_LEG_WIRE, dir_req, remote_id, 0, &nf);
+			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, 0, &nf);
 			if (ct && nf != flags)
 				ct->flags |= nf & SHADOW_F_TLS;
 		}

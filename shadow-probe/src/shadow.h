@@ -216,15 +216,15 @@ struct shadow_endpoint { /* values of shadow_endpoints (key: pod IPv4, network o
 	__u32 _pad1;
 };
 
-/* CT keyed from the endpoint's side: both directions of a flow map to the same key, one lookup per packet */
+/* CT keyed from the endpoint's side: both directions of a flow map to the same key, one lookup per packet; the
+ * local address is the endpoint's, so the key is unique per endpoint's view of a flow */
 struct shadow_ct_key {
 	__u32 raddr; /* remote, network order */
 	__u32 laddr; /* local (the endpoint), network order */
 	__u16 rport;
 	__u16 lport;
 	__u8 proto;
-	__u8 _pad0;
-	__u16 ep;
+	__u8 _pad0[3];
 };
 
 struct shadow_ct_val {

@@ -253,7 +253,7 @@ static void t_ct_reply_not_evaluated(void)
 	r = tc_flow(1, &p, &rv);
 	CHECK(!r, "second packet of a flow produced a flow record");
 	CHECK(counter(SHADOW_C_FLOWS_NEW) == flows, "flows_new moved for packets of a known flow");
-	struct shadow_ct_key k = {.rport = 40020, .lport = 80, .proto = 6, .ep = 1};
+	struct shadow_ct_key k = {.rport = 40020, .lport = 80, .proto = 6};
 	inet_pton(AF_INET, "10.0.2.2", &k.raddr);
 	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
 	struct shadow_ct_val v;
@@ -468,7 +468,7 @@ static void t_tls_skipped(void)
 	pkt_tcp(&p, "192.168.7.9", 40200, "10.0.0.1", 443, TH_PSH | TH_ACK, "GET /secret HTTP/1.1\r\n\r\n");
 	run(skel->progs.shadow_tc_to_pod, &p, &rv);
 	CHECK(counter(SHADOW_C_HTTP_REQUESTS) == reqs, "HTTP parsed on a TLS flow");
-	struct shadow_ct_key k = {.rport = 40200, .lport = 443, .proto = 6, .ep = 1};
+	struct shadow_ct_key k = {.rport = 40200, .lport = 443, .proto = 6};
 	inet_pton(AF_INET, "192.168.7.9", &k.raddr);
 	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
 	struct shadow_ct_val v;
