@@ -2,16 +2,16 @@
 // policy with an ingress section selects the endpoint (unless every such policy sets enableDefaultDeny false),
 // allow rules form a union, deny rules win, peers by label selector (CNP peers default to the policy's
 // namespace), CIDR sets with except only for non-cluster peers, L4 ports, and L7 HTTP rules as anchored
-// regexes on method, path (with query string), host and headers. Compiled once into closures.
+// regexes on method, path (with query string), host and headers. Compiled once into data.
 import type { KubeObject, Labels } from '../model/k8s.js';
 import type { Decision, Request, Verdict, Workload } from '../verify/request.js';
 import { cidrContains, parseCidr, parseIp } from '../verify/ip.js';
-import { compileSelector, labelsOfPeer, labelsOfWorkload } from './labels.js';
-import type { LabelPred } from './labels.js';
+import { labelsOfPeer, labelsOfWorkload, matchSelector, selectorData } from './labels.js';
+import type { SelectorData } from './labels.js';
+import type { Cidr } from '../verify/ip.js';
 import type { CiliumRuleSpec, IngressRule, PortRule, PortRuleHTTP } from './types.js';
 
 interface Ctx { req: Request; srcLabels: Labels | undefined; srcIp: ReturnType<typeof parseIp> }
-type Pred = (c: Ctx) => boolean;
 
 /** RE2 as Cilium hands it to Envoy, matched against the whole value. Only a leading `(?i)` needs translating. */
 export function compileAnchored(re: string): RegExp {
@@ -21,71 +21,109 @@ export function compileAnchored(re: string): RegExp {
   return new RegExp(`^(?:${body})$`, flags);
 }
 
-function compilePeers(r: IngressRule, implicitNs: string | undefined): Pred {
-  const preds: Pred[] = [];
-  for (const s of r.fromEndpoints ?? []) {
-    const m: LabelPred = compileSelector(s, implicitNs);
-    preds.push((c) => c.srcLabels !== undefined && m(c.srcLabels));
-  }
-  const cidrs = [...(r.fromCIDR ?? []).map((cidr) => ({ cidr, except: [] as string[] })), ...(r.fromCIDRSet ?? []).map((x) => ({ cidr: x.cidr, except: x.except ?? [] }))];
-  for (const x of cidrs) {
-    const base = parseCidr(x.cidr);
-    const ex = x.except.map((e) => parseCidr(e)).filter((e) => e !== null);
-    // CIDR selectors never select cluster endpoints: pods are known by identity, not address.
-    if (base) preds.push((c) => c.srcLabels === undefined && cidrContains(base, c.srcIp) && !ex.some((e) => cidrContains(e, c.srcIp)));
-  }
-  for (const e of r.fromEntities ?? []) {
-    if (e === 'all') preds.push(() => true);
-    else if (e === 'world') preds.push((c) => c.srcLabels === undefined);
-    else if (e === 'cluster') preds.push((c) => c.srcLabels !== undefined);
-    // host, remote-node, kube-apiserver, ...: no such peer in the modelled requests.
-  }
+// Compiled rules are plain data read by the shared functions below (not per-policy closures: V8 warms each
+// closure instance separately, so thousands of policies' closures would run mostly cold).
+
+const AUTH_NONE = 0; const AUTH_REQUIRED = 1; const AUTH_FAIL = 2;
+
+interface PeerData {
+  /** 0: `{}` allows nothing; 1: no peer field but toPorts = every peer; 2: the fields below. */
+  mode: 0 | 1 | 2;
+  endpoints: SelectorData[];
+  cidrs: { base: Cidr; except: Cidr[] }[];
+  all: boolean;
+  world: boolean;
+  cluster: boolean;
+  auth: 0 | 1 | 2;
+}
+
+function peerData(r: IngressRule, implicitNs: string | undefined): PeerData {
   const hasPeerField = r.fromEndpoints !== undefined || r.fromCIDR !== undefined || r.fromCIDRSet !== undefined || r.fromEntities !== undefined;
-  // A rule with no peer field but with toPorts allows from every peer; `{}` allows nothing.
-  if (!hasPeerField) return r.toPorts && r.toPorts.length ? () => true : () => false;
+  const cidrs = [...(r.fromCIDR ?? []).map((cidr) => ({ cidr, except: [] as string[] })), ...(r.fromCIDRSet ?? []).map((x) => ({ cidr: x.cidr, except: x.except ?? [] }))]
+    .map((x) => ({ base: parseCidr(x.cidr), except: x.except.map((e) => parseCidr(e)).filter((e): e is Cidr => e !== null) }))
+    .filter((x): x is { base: Cidr; except: Cidr[] } => x.base !== null);
+  const ents = new Set(r.fromEntities ?? []);
   const auth = r.authentication?.mode;
-  // Mutual authentication (SPIRE) succeeds for cluster endpoints only; test-always-fail never succeeds.
-  const authOk: Pred = auth === 'required' ? (c) => c.srcLabels !== undefined : auth === 'test-always-fail' ? () => false : () => true;
-  return (c) => { if (!authOk(c)) return false; for (const p of preds) if (p(c)) return true; return false; };
-}
-
-type L7 = (req: Request) => boolean;
-
-function compileHttp(h: PortRuleHTTP): L7 {
-  const m = h.method !== undefined ? compileAnchored(h.method) : undefined;
-  const p = h.path !== undefined ? compileAnchored(h.path) : undefined;
-  const host = h.host !== undefined ? compileAnchored(h.host) : undefined;
-  const present = (h.headers ?? []).map((x) => x.toLowerCase());
-  const exact = (h.headerMatches ?? []).map((x) => ({ name: x.name.toLowerCase(), value: x.value }));
-  return (req) => {
-    if (m && !m.test(req.method ?? '')) return false;
-    if (p && !p.test(req.path ?? '')) return false;
-    if (host && !host.test(req.host ?? '')) return false;
-    for (const n of present) if (req.headers?.[n] === undefined) return false;
-    for (const x of exact) { const v = req.headers?.[x.name]; if (v === undefined || (x.value !== undefined && v !== x.value)) return false; }
-    return true;
-  };
-}
-
-interface PortMatch { ports: ((port: number) => boolean); http: L7[] | undefined }
-
-function compilePortRule(pr: PortRule): PortMatch {
-  const ps = (pr.ports ?? []).map((pp) => {
-    const proto = pp.protocol ?? 'ANY';
-    const okProto = proto === 'TCP' || proto === 'ANY';
-    const lo = /^\d+$/.test(pp.port) ? Number(pp.port) : NaN;
-    const hi = pp.endPort && pp.endPort > lo ? pp.endPort : lo;
-    // Port 0 means all ports. Named ports do not occur in translated policies: they never match here.
-    return (port: number) => okProto && (lo === 0 || (port >= lo && port <= hi));
-  });
-  const http = pr.rules?.http;
   return {
-    ports: ps.length === 0 ? () => true : (port) => ps.some((f) => f(port)),
-    http: http && http.length > 0 ? http.map(compileHttp) : undefined,
+    mode: hasPeerField ? 2 : r.toPorts && r.toPorts.length ? 1 : 0,
+    endpoints: (r.fromEndpoints ?? []).map((s) => selectorData(s, implicitNs)),
+    cidrs,
+    all: ents.has('all'),
+    world: ents.has('world'),
+    // host, remote-node, kube-apiserver, ...: no such peer in the modelled requests.
+    cluster: ents.has('cluster'),
+    auth: auth === 'required' ? AUTH_REQUIRED : auth === 'test-always-fail' ? AUTH_FAIL : AUTH_NONE,
   };
 }
 
-interface CompiledIngress { id: string; peer: Pred; ports: PortMatch[] | undefined }
+function peerMatches(p: PeerData, c: Ctx): boolean {
+  if (p.mode !== 2) return p.mode === 1;
+  // Mutual authentication (SPIRE) succeeds for cluster endpoints only; test-always-fail never succeeds.
+  if (p.auth === AUTH_FAIL || (p.auth === AUTH_REQUIRED && c.srcLabels === undefined)) return false;
+  if (p.all) return true;
+  const l = c.srcLabels;
+  if (l !== undefined) {
+    if (p.cluster) return true;
+    for (const e of p.endpoints) if (matchSelector(e, l)) return true;
+    return false;
+  }
+  // CIDR selectors never select cluster endpoints: pods are known by identity, not address.
+  if (p.world) return true;
+  for (const x of p.cidrs) {
+    if (!cidrContains(x.base, c.srcIp)) continue;
+    let excluded = false;
+    for (const e of x.except) if (cidrContains(e, c.srcIp)) { excluded = true; break; }
+    if (!excluded) return true;
+  }
+  return false;
+}
+
+interface HttpData { method: RegExp | null; path: RegExp | null; host: RegExp | null; present: string[]; exact: { name: string; value: string | null }[] }
+
+function httpData(h: PortRuleHTTP): HttpData {
+  return {
+    method: h.method !== undefined ? compileAnchored(h.method) : null,
+    path: h.path !== undefined ? compileAnchored(h.path) : null,
+    host: h.host !== undefined ? compileAnchored(h.host) : null,
+    present: (h.headers ?? []).map((x) => x.toLowerCase()),
+    exact: (h.headerMatches ?? []).map((x) => ({ name: x.name.toLowerCase(), value: x.value ?? null })),
+  };
+}
+
+function httpMatches(h: HttpData, req: Request): boolean {
+  if (h.method !== null && !h.method.test(req.method ?? '')) return false;
+  if (h.path !== null && !h.path.test(req.path ?? '')) return false;
+  if (h.host !== null && !h.host.test(req.host ?? '')) return false;
+  for (const n of h.present) if (req.headers?.[n] === undefined) return false;
+  for (const x of h.exact) { const v = req.headers?.[x.name]; if (v === undefined || (x.value !== null && v !== x.value)) return false; }
+  return true;
+}
+
+/** Ports as flat [lo, hi, lo, hi, ...] (lo 0 = every port); anyPort when the entry lists no ports. */
+interface PortData { anyPort: boolean; ranges: number[]; http: HttpData[] | null }
+
+function portData(pr: PortRule): PortData {
+  const ranges: number[] = [];
+  for (const pp of pr.ports ?? []) {
+    const proto = pp.protocol ?? 'ANY';
+    // UDP/SCTP entries never carry the modelled (TCP) traffic; named ports do not occur in translations.
+    if (proto !== 'TCP' && proto !== 'ANY') continue;
+    if (!/^\d+$/.test(pp.port)) continue;
+    const lo = Number(pp.port);
+    ranges.push(lo, lo === 0 ? 65535 : pp.endPort && pp.endPort > lo ? pp.endPort : lo);
+  }
+  const http = pr.rules?.http;
+  return { anyPort: (pr.ports ?? []).length === 0, ranges, http: http && http.length > 0 ? http.map(httpData) : null };
+}
+
+function portMatches(p: PortData, port: number): boolean {
+  if (p.anyPort) return true;
+  const r = p.ranges;
+  for (let i = 0; i < r.length; i += 2) if (port >= r[i]! && port <= r[i + 1]!) return true;
+  return false;
+}
+
+interface CompiledIngress { id: string; peer: PeerData; ports: PortData[] | null }
 interface CompiledSpec {
   ref: string;
   /** undefined for a CCNP (cluster-wide). */
@@ -109,18 +147,18 @@ function compileSpecs(p: KubeObject): CompiledSpec[] {
   const ns = cluster ? undefined : p.metadata.namespace ?? 'default';
   const ref = cluster ? `${p.kind}/${p.metadata.name}` : `${p.kind}/${ns}/${p.metadata.name}`;
   return specsOf(p).map((s, si) => {
-    const sel = compileSelector(s.endpointSelector ?? {});
+    const sel = selectorData(s.endpointSelector ?? {});
     const tag = specsOf(p).length > 1 ? `${ref}[${si}]` : ref;
     const comp = (rules: IngressRule[] | undefined, kind: string): CompiledIngress[] => (rules ?? []).map((r, i) => ({
       id: `${tag}#${kind}[${i}]`,
-      peer: compilePeers(r, ns),
-      ports: r.toPorts && r.toPorts.length ? r.toPorts.map(compilePortRule) : undefined,
+      peer: peerData(r, ns),
+      ports: r.toPorts && r.toPorts.length ? r.toPorts.map(portData) : null,
     }));
     const hasIngress = (s.ingress !== undefined && s.ingress.length > 0) || (s.ingressDeny !== undefined && s.ingressDeny.length > 0);
     return {
       ref: tag,
       namespace: ns,
-      selects: (w: Workload) => (ns === undefined || w.namespace === ns) && sel(labelsOfWorkload(w)),
+      selects: (w: Workload) => (ns === undefined || w.namespace === ns) && matchSelector(sel, labelsOfWorkload(w)),
       ingress: comp(s.ingress, 'ingress'),
       deny: comp(s.ingressDeny, 'ingressDeny'),
       defaultDeny: hasIngress && s.enableDefaultDeny?.ingress !== false,
@@ -128,7 +166,8 @@ function compileSpecs(p: KubeObject): CompiledSpec[] {
   });
 }
 
-interface Selecting { specs: CompiledSpec[]; defaultDeny: boolean }
+/** Per destination: the deny and allow rules of every selecting policy, flattened once. */
+interface Selecting { specs: CompiledSpec[]; deny: CompiledIngress[]; ingress: CompiledIngress[]; defaultDeny: boolean }
 
 export class CiliumEvaluator {
   private readonly specs: CompiledSpec[];
@@ -147,7 +186,7 @@ export class CiliumEvaluator {
       // Keep the global (kind/namespace/name) order: CCNPs sort before CNPs.
       const candidates = [...(this.byNamespace.get(undefined) ?? []), ...(this.byNamespace.get(w.namespace) ?? [])];
       const specs = candidates.filter((x) => x.selects(w));
-      s = { specs, defaultDeny: specs.some((x) => x.defaultDeny) };
+      s = { specs, deny: specs.flatMap((x) => x.deny), ingress: specs.flatMap((x) => x.ingress), defaultDeny: specs.some((x) => x.defaultDeny) };
       this.byWorkload.set(w.id, s);
     }
     return s;
@@ -166,29 +205,27 @@ export class CiliumEvaluator {
     const sel = this.selecting(req.destination);
     const c: Ctx = { req, srcLabels: req.source.kind === 'pod' ? labelsOfPeer(req.source) : undefined, srcIp: parseIp(req.source.ip) };
     const port = req.port;
-    for (const s of sel.specs) {
-      for (const d of s.deny) {
-        if (!d.peer(c)) continue;
-        let hit = d.ports === undefined;
-        if (!hit) for (const p of d.ports!) if (p.ports(port)) { hit = true; break; }
-        if (hit) return explain ? { decision: 'deny', reason: 'deny rule matched', rules: [d.id] } : 'deny';
-      }
+    for (const d of sel.deny) {
+      if (!peerMatches(d.peer, c)) continue;
+      let hit = d.ports === null;
+      if (!hit) for (const p of d.ports!) if (portMatches(p, port)) { hit = true; break; }
+      if (hit) return explain ? { decision: 'deny', reason: 'deny rule matched', rules: [d.id] } : 'deny';
     }
     if (!sel.defaultDeny) return explain ? { decision: 'allow', reason: 'no default-deny policy selects the endpoint', rules: [] } : 'allow';
     let l7Rules: string[] | undefined;
     let l7 = false;
     const http = req.protocol === 'HTTP';
-    for (const s of sel.specs) {
-      for (const r of s.ingress) {
-        if (!r.peer(c)) continue;
-        if (r.ports === undefined) return explain ? { decision: 'allow', reason: 'L3 rule matched', rules: [r.id] } : 'allow';
+    {
+      for (const r of sel.ingress) {
+        if (!peerMatches(r.peer, c)) continue;
+        if (r.ports === null) return explain ? { decision: 'allow', reason: 'L3 rule matched', rules: [r.id] } : 'allow';
         for (const p of r.ports) {
-          if (!p.ports(port)) continue;
-          if (p.http === undefined) return explain ? { decision: 'allow', reason: 'L4 rule matched', rules: [r.id] } : 'allow';
+          if (!portMatches(p, port)) continue;
+          if (p.http === null) return explain ? { decision: 'allow', reason: 'L4 rule matched', rules: [r.id] } : 'allow';
           l7 = true;
           if (explain) (l7Rules ??= []).push(r.id);
           // Non-HTTP bytes on a port with HTTP rules fail to parse in the proxy.
-          if (http) for (const h of p.http) if (h(req)) return explain ? { decision: 'allow', reason: 'L7 rule matched', rules: [r.id] } : 'allow';
+          if (http) for (const h of p.http) if (httpMatches(h, req)) return explain ? { decision: 'allow', reason: 'L7 rule matched', rules: [r.id] } : 'allow';
         }
       }
     }

@@ -38,6 +38,51 @@ export function labelsOfWorkload(w: Workload): Labels {
 
 export type LabelPred = (l: Labels) => boolean;
 
+/** A selector as data (read by matchSelector): one shape for all, so the hot path stays monomorphic. */
+export interface SelectorData {
+  eq: string[]; // key, value, key, value, ...
+  ins: { key: string; values: Set<string> }[];
+  notIns: { key: string; values: Set<string> }[];
+  exists: string[];
+  notExists: string[];
+  never: boolean;
+}
+
+export function selectorData(sel: EndpointSelector, implicitNamespace?: string): SelectorData {
+  const d: SelectorData = { eq: [], ins: [], notIns: [], exists: [], notExists: [], never: false };
+  let namesNs = false;
+  for (const [k0, v] of Object.entries(sel.matchLabels ?? {})) {
+    const k = stripSource(k0);
+    if (k === NS_KEY) namesNs = true;
+    d.eq.push(k, v);
+  }
+  for (const e of sel.matchExpressions ?? []) {
+    const k = stripSource(e.key);
+    if (k === NS_KEY) namesNs = true;
+    const values = new Set(e.values ?? []);
+    switch (e.operator) {
+      case 'In': d.ins.push({ key: k, values }); break;
+      case 'NotIn': d.notIns.push({ key: k, values }); break;
+      case 'Exists': d.exists.push(k); break;
+      case 'DoesNotExist': d.notExists.push(k); break;
+      default: d.never = true;
+    }
+  }
+  if (implicitNamespace !== undefined && !namesNs) d.eq.push(NS_KEY, implicitNamespace);
+  return d;
+}
+
+export function matchSelector(d: SelectorData, l: Labels): boolean {
+  if (d.never) return false;
+  const eq = d.eq;
+  for (let i = 0; i < eq.length; i += 2) if (l[eq[i]!] !== eq[i + 1]) return false;
+  for (const x of d.ins) { const v = l[x.key]; if (v === undefined || !x.values.has(v)) return false; }
+  for (const x of d.notIns) { const v = l[x.key]; if (v !== undefined && x.values.has(v)) return false; }
+  for (const k of d.exists) if (l[k] === undefined) return false;
+  for (const k of d.notExists) if (l[k] !== undefined) return false;
+  return true;
+}
+
 /** Compile a selector; `implicitNamespace` is added when the selector names no namespace (CNP peers). */
 export function compileSelector(sel: EndpointSelector, implicitNamespace?: string): LabelPred {
   const checks: LabelPred[] = [];
