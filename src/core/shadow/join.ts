@@ -52,6 +52,15 @@ export interface GroupAcc {
   d: Omit<Disagreement, 'examples' | 'count'> & { count: number; examples: ExampleRequest[] };
 }
 
+/**
+ * Translation gaps that make a disagreement expected. A DENY the eBPF plane cannot express (L7 deny, CUSTOM,
+ * negative L7, JWT, headers, remote IP) shows up as eBPF-would-allow; requirements it cannot check as
+ * eBPF-would-deny. TR_NARROWED is deliberately absent: a narrowed translation that bites live traffic is a
+ * finding to act on, not an expected difference.
+ */
+export const EXPLAINS_ALLOW = new Set(['TR_DENY_L7', 'TR_CUSTOM_EXTAUTHZ', 'TR_NEGATIVE_L7', 'TR_JWT', 'TR_HEADER_MATCH', 'TR_REMOTE_IP', 'TR_PATH_TEMPLATE', 'TR_REQUEST_AUTHN', 'TR_PA_DISABLE', 'TR_PA_PERMISSIVE', 'TR_WIDER']);
+export const EXPLAINS_DENY = new Set(['TR_CUSTOM_EXTAUTHZ', 'TR_NEGATIVE_L7', 'TR_JWT', 'TR_HEADER_MATCH', 'TR_REMOTE_IP', 'TR_PATH_TEMPLATE', 'TR_REQUEST_AUTHN', 'TR_PA_STRICT']);
+
 const CLASS_RISK: Record<DisagreementClass, Disagreement['risk']> = {
   'ebpf-would-deny': 'outage', 'ebpf-would-allow': 'security', 'unmatched-envoy-only': 'evidence', 'unmatched-probe-only': 'evidence',
 };
@@ -95,6 +104,8 @@ export interface JoinInputs {
   rules: RuleRef[];
   l7: L7Rule[];
   gaps: KnownGap[];
+  /** Pods selected by plan policies (a miss there is a default deny), with the selecting policies. */
+  selectedBy?: Record<string, string[]>;
 }
 
 export class ShadowJoiner {
@@ -103,7 +114,7 @@ export class ShadowJoiner {
   private readonly podByIdentity = new Map<number, ShadowPod>();
   private readonly ruleById = new Map<number, RuleRef>();
   private readonly ruleNames = new Map<number, string>();
-  private readonly gapByObject = new Map<string, KnownGap>();
+  private readonly gapByObject = new Map<string, KnownGap[]>();
   private readonly l7ByPodPort = new Map<string, { rule: L7Rule; re?: RegExp }[]>();
   private readonly groups = new Map<string, Group>();
   private readonly apps = new Map<string, AppGroup>();
@@ -115,13 +126,15 @@ export class ShadowJoiner {
   readonly probeEdges = new Map<string, { last: ProbeEdge; carry: { requests: number; bytes: number; status: Record<string, number> } }>();
   probeEdgeSeen = false;
   metrics: ProbeMetrics | null = null;
+  /** Called for every joined latency sample (live histograms). */
+  onLatency: ((leg: 'wire' | 'app' | 'overhead', ms: number) => void) | null = null;
   counts = { entries: 0, outbound: 0, flows: 0, http: 0, matched: 0, probeRequests: 0 };
 
   constructor(readonly inputs: JoinInputs, opts: Partial<JoinOptions> = {}) {
     this.opts = { ...DEFAULT_JOIN, ...opts };
     for (const p of inputs.pods) { this.podByIp.set(p.ip, p); this.podByIdentity.set(p.identity, p); }
     for (const r of inputs.rules) this.ruleById.set(r.id, r);
-    for (const g of inputs.gaps) if (!this.gapByObject.has(g.object)) this.gapByObject.set(g.object, g);
+    for (const g of inputs.gaps) { const l = this.gapByObject.get(g.object); if (l) l.push(g); else this.gapByObject.set(g.object, [g]); }
     for (const r of inputs.l7) {
       const k = `${r.pod ?? '*'}|${r.port}`;
       let l = this.l7ByPodPort.get(k);
@@ -265,10 +278,11 @@ export class ShadowJoiner {
     return { verdict: 'deny', rule: 0 };
   }
 
-  ruleName(id: number, layer: string, verdict: Verdict, flags?: string[]): string {
+  ruleName(id: number, layer: string, verdict: Verdict, flags?: string[], pod?: string): string {
     if (id === 0) {
       if (flags?.includes('nopolicy')) return '(no policy: allow)';
-      return verdict === 'deny' ? `(default deny ${layer})` : `(allow ${layer})`;
+      const by = pod ? this.inputs.selectedBy?.[pod] : undefined;
+      return verdict === 'deny' ? `(default deny ${layer}${by?.length ? `: no rule of ${by.join(', ')} matched` : ''})` : `(allow ${layer})`;
     }
     let n = this.ruleNames.get(id);
     if (n === undefined) {
@@ -317,7 +331,12 @@ export class ShadowJoiner {
     if (wire) edge.wire.push(wire.latencyNs / 1e6);
     if (app) edge.app.push(app.latencyNs / 1e6);
     if (wire && app) edge.overhead.push((wire.latencyNs - app.latencyNs) / 1e6);
-    const ebpfRule = this.ruleName(ruleId, layer, verdict, flags);
+    if (this.onLatency) {
+      if (wire) this.onLatency('wire', wire.latencyNs / 1e6);
+      if (app) this.onLatency('app', app.latencyNs / 1e6);
+      if (wire && app) this.onLatency('overhead', (wire.latencyNs - app.latencyNs) / 1e6);
+    }
+    const ebpfRule = this.ruleName(ruleId, layer, verdict, flags, e.pod);
     this.record(edge, env.verdict, verdict, env.rule, ebpfRule, 'matched', e, this.ruleById.get(ruleId)?.source, where, layer);
   }
 
@@ -331,7 +350,8 @@ export class ShadowJoiner {
     const cls: DisagreementClass | null = cell === 'allowDeny' ? 'ebpf-would-deny' : cell === 'denyAllow' ? 'ebpf-would-allow' : cell === 'envoyOnly' ? 'unmatched-envoy-only' : null;
     if (!cls) return;
     const edgeName = `${edge.source} -> ${edge.destination}:${edge.port}`;
-    const gap = (envoyObj && this.gapByObject.get(envoyObj)) || (ebpfSource ? this.gapByObject.get(ebpfSource) : undefined);
+    const explains = cls === 'ebpf-would-allow' ? EXPLAINS_ALLOW : EXPLAINS_DENY;
+    const gap = [...(envoyObj ? this.gapByObject.get(envoyObj) ?? [] : []), ...(ebpfSource ? this.gapByObject.get(ebpfSource) ?? [] : [])].find((x) => explains.has(x.code));
     this.addDisagreement(cls, edgeName, envoyRule, ebpfRule, gap, () => ({
       time: new Date(e.startMs).toISOString(), method: e.method, path: e.path, status: e.status, client: e.downstreamRemote,
       server: e.downstreamLocal, requestId: e.requestId, envoyRule, ebpfRule, where, layer,
@@ -379,7 +399,7 @@ export class ShadowJoiner {
     this.matrix.probeOnly++;
     edge.wire.push(r.latencyNs / 1e6);
     const verdict: Verdict = r.verdict === 'deny' || r.verdict === 'audit' ? 'deny' : 'allow';
-    const ebpfRule = this.ruleName(r.rule, r.where === 'none' ? 'L3/L4' : 'L7', verdict, r.flags);
+    const ebpfRule = this.ruleName(r.rule, r.where === 'none' ? 'L3/L4' : 'L7', verdict, r.flags, r.pod);
     this.addDisagreement('unmatched-probe-only', `${edge.source} -> ${edge.destination}:${edge.port}`, '(no access log entry)', ebpfRule, undefined, () => ({
       time: new Date(Math.round(ShadowJoiner.startOf(r))).toISOString(), method: r.method, path: r.path, status: r.status, client: r.client,
       server: r.server, requestId: '-', envoyRule: '(no access log entry)', ebpfRule, where: r.where, layer: r.where === 'none' ? '-' : 'L7',

@@ -1,0 +1,98 @@
+// `migrate shadow --cluster`: the probe as a DaemonSet. Rendered as plain manifests (written to the results
+// directory) so they can be reviewed, validated and applied; the probe needs no API access (its
+// ServiceAccount mounts no token), the CLI collects records and access logs through pods/log.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import type { ShadowPlanInput } from '../../workflows/shadow.js';
+
+export interface ClusterShadowOptions {
+  namespace: string;
+  image: string;
+  plan: ShadowPlanInput;
+  outDir: string;
+  /** Nodes running the target pods; the DaemonSet is scheduled only there. */
+  nodes?: string[];
+  probeNamespace?: string;
+}
+
+export const PROBE_NS = 'migrate-system';
+export const PROBE_NAME = 'migrate-shadow-probe';
+
+export function clusterManifests(o: ClusterShadowOptions): Record<string, unknown>[] {
+  const ns = o.probeNamespace ?? PROBE_NS;
+  const labels = { 'app.kubernetes.io/name': PROBE_NAME, 'app.kubernetes.io/managed-by': 'migrate', 'migrate.io/shadow-namespace': o.namespace };
+  const policies = o.plan.manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' && m.metadata.namespace === o.namespace);
+  const hostPath = (name: string, path: string, type = 'Directory') => ({ name, hostPath: { path, type } });
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'app.kubernetes.io/managed-by': 'migrate', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
+    // The probe talks to no API: no token is mounted.
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: PROBE_NAME, namespace: ns, labels }, automountServiceAccountToken: false },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${PROBE_NAME}-plan`, namespace: ns, labels }, data: { 'policies.yaml': policies.map((p) => yaml.dump(p, { noRefs: true, lineWidth: -1 })).join('---\n'), namespace: o.namespace } },
+    {
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: PROBE_NAME, namespace: ns, labels },
+      spec: {
+        selector: { matchLabels: { 'app.kubernetes.io/name': PROBE_NAME } },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: PROBE_NAME,
+            automountServiceAccountToken: false,
+            hostPID: true, // to find pod network namespaces and cgroups through /proc
+            hostNetwork: true, // to attach tc programs to the host-side veths
+            dnsPolicy: 'ClusterFirstWithHostNet',
+            priorityClassName: 'system-node-critical',
+            terminationGracePeriodSeconds: 30, // SIGTERM: drain the ring, dump edges, detach
+            ...(o.nodes?.length ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [...o.nodes].sort() }] }] } } } } : {}),
+            tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
+            containers: [{
+              name: 'shadow-probe',
+              image: o.image,
+              args: ['--config', '/run/migrate/probe.json', '--state-dir', '/run/migrate/state'],
+              securityContext: {
+                // bpf(2), tc/tcx attach, cgroup attach and setns into pod netns; no privileged mode needed.
+                privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 0,
+                capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_ADMIN', 'SYS_RESOURCE'] },
+                seccompProfile: { type: 'Unconfined' },
+              },
+              resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+              volumeMounts: [
+                { name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'Bidirectional' },
+                { name: 'cgroup', mountPath: '/sys/fs/cgroup', readOnly: true },
+                { name: 'tracefs', mountPath: '/sys/kernel/tracing', readOnly: true },
+                { name: 'netns', mountPath: '/run/netns', readOnly: true, mountPropagation: 'HostToContainer' },
+                { name: 'plan', mountPath: '/etc/migrate', readOnly: true },
+                { name: 'run', mountPath: '/run/migrate' },
+              ],
+            }],
+            volumes: [
+              hostPath('bpffs', '/sys/fs/bpf'), hostPath('cgroup', '/sys/fs/cgroup'), hostPath('tracefs', '/sys/kernel/tracing'),
+              hostPath('netns', '/run/netns', 'DirectoryOrCreate'),
+              { name: 'plan', configMap: { name: `${PROBE_NAME}-plan` } },
+              { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+            ],
+          },
+        },
+      },
+    },
+    // What the person running `migrate shadow --cluster` needs: manage the probe in its namespace, read the
+    // target pods and their logs (records of the probe, access logs of istio-proxy), nothing else.
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'migrate-shadow-operator', namespace: ns, labels }, rules: [
+      { apiGroups: ['apps'], resources: ['daemonsets'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+      { apiGroups: [''], resources: ['configmaps', 'serviceaccounts'], verbs: ['get', 'create', 'delete'] },
+      { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
+    ] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'migrate-shadow-reader', namespace: o.namespace, labels }, rules: [
+      { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] },
+    ] },
+  ];
+}
+
+export function renderClusterShadow(o: ClusterShadowOptions): string[] {
+  mkdirSync(o.outDir, { recursive: true });
+  const docs = clusterManifests(o);
+  const f = join(o.outDir, 'shadow-probe.yaml');
+  writeFileSync(f, docs.map((d) => yaml.dump(d, { noRefs: true, lineWidth: -1 })).join('---\n'));
+  return [f];
+}

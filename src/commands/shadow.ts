@@ -1,0 +1,117 @@
+import { Flags } from '@oclif/core';
+import { join, resolve } from 'node:path';
+import { MigrateCommand } from '../cli/base.js';
+import { userError } from '../core/errors.js';
+import type { ShadowResult } from '../core/shadow/result.js';
+import { EXIT_SHADOW } from '../core/shadow/result.js';
+import { runShadow } from '../workflows/shadow.js';
+import type { ShadowPlanInput } from '../workflows/shadow.js';
+import { runTranslate } from '../workflows/translate.js';
+import { FsShadowStore } from '../adapters/shadow/store.js';
+import { fileTelemetry } from '../adapters/shadow/file-telemetry.js';
+import { LocalProbeRunner } from '../adapters/shadow/probe-process.js';
+import { readLabPods, readPlanDir } from '../adapters/shadow/plan-reader.js';
+import { renderClusterShadow } from '../adapters/shadow/cluster.js';
+import { PromShadowMetrics } from '../adapters/metrics/shadow-metrics.js';
+import { openReader } from '../adapters/reader.js';
+import { SchemaValidator } from '../adapters/schema/validator.js';
+import { fsPlanWriter } from '../adapters/fs/plan-writer.js';
+import { packagePath } from '../adapters/fs/package.js';
+import { writeReport } from '../adapters/fs/report.js';
+import { systemClock } from '../ports/clock.js';
+import { renderShadowMarkdown, renderShadowText } from '../render/shadow.js';
+
+/** `90s`, `10m`, `1h`, or plain seconds. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
+  if (!m) throw userError('MIGRATE_BAD_FLAG', `--duration ${s}: expected e.g. 30s, 10m, 1h`, { object: '--duration' });
+  const n = Number(m[1]);
+  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']);
+}
+
+export default class Shadow extends MigrateCommand<typeof Shadow> {
+  static override summary = 'Run the translated policy in shadow next to the sidecars and show where the eBPF plane would decide differently';
+  static override description = `Programs shadow-probe with the translated CiliumNetworkPolicies of one namespace (observe only: nothing is enforced), follows the sidecars' access logs, and joins each request with the probe's records: a verdict matrix (Envoy allow/deny by eBPF allow/deny) per edge and rule, disagreements classified as ebpf-would-deny (outage risk), ebpf-would-allow (security risk) or unmatched, latency per leg (wire, app, sidecar overhead, projected after cutover), telemetry parity and coverage.
+
+Results are written append-only to --results DIR as they arrive (probe.jsonl, access/<pod>.log, cursor.json; result.json and report.md at the end); --resume continues a run that was interrupted. --replay DIR runs the same diff over a recorded directory (fixtures/shadow/<scenario>).
+
+Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} = disagreements not explained by a known translation gap; ${EXIT_SHADOW.expectedOnly} = only expected disagreements (known gaps); ${EXIT_SHADOW.incomplete} = verdicts agree but too many requests were seen on one side only (or none at all); 2 user error, 3 cluster error, 4 probe error, 70 bug.`;
+  static override examples = [
+    '<%= config.bin %> shadow --replay fixtures/shadow/l7-deny-gap',
+    '<%= config.bin %> shadow -n bookinfo --local --duration 30s --plan plans/lab --metrics-addr 127.0.0.1:9464',
+    '<%= config.bin %> shadow -n shop --cluster --plan plans/shop --duration 10m --json',
+  ];
+
+  static override flags = {
+    namespace: Flags.string({ char: 'n', description: 'namespace to shadow' }),
+    duration: Flags.string({ description: 'how long to run (30s, 10m, 1h); Ctrl-C stops earlier and still writes the result', default: '10m' }),
+    plan: Flags.string({ description: 'translated plan directory (migrate translate --out); default with --local: translate the lab snapshot into the results directory' }),
+    local: Flags.boolean({ description: 'run the probe on this node (the lab, single-node clusters; needs root)', exclusive: ['cluster', 'replay'] }),
+    cluster: Flags.boolean({ description: 'run the probe as a DaemonSet on the nodes of the target pods', exclusive: ['local', 'replay'] }),
+    replay: Flags.string({ description: 'run the diff over a recorded run directory instead of live traffic', exclusive: ['local', 'cluster'] }),
+    results: Flags.string({ description: 'results directory (default .state/shadow/<namespace>-<time>)' }),
+    resume: Flags.boolean({ description: 'continue the run in --results after an interruption', default: false }),
+    'metrics-addr': Flags.string({ description: 'serve live Prometheus metrics on HOST:PORT (/metrics)' }),
+    'lab-state': Flags.string({ description: 'the lab state directory (pods.json)', env: 'MIGRATE_LAB_STATE' }),
+    'probe-bin': Flags.string({ description: 'shadow-probe binary', default: 'shadow-probe/build/shadow-probe' }),
+    output: Flags.string({ char: 'o', description: 'also write the report to FILE (.md or .json)' }),
+    'window-ms': Flags.integer({ description: 'join window between a log entry and the probe records, ms', default: 1000, min: 10 }),
+    tolerance: Flags.string({ description: 'telemetry parity tolerance: relative share (0.01 = 1%)', default: '0.01' }),
+    image: Flags.string({ description: '--cluster: probe image', default: 'ghcr.io/migrate/shadow-probe:0.1.0' }),
+    keep: Flags.boolean({ description: '--cluster: keep the DaemonSet and its RBAC after the run', default: false }),
+    'render-only': Flags.boolean({ description: '--cluster: only write the manifests and Dockerfile to the results directory', default: false }),
+  };
+
+  async run(): Promise<ShadowResult> {
+    const f = this.flags;
+    const live = (l: string) => { if (!process.env.MIGRATE_NO_PROGRESS) process.stderr.write(`${l}\n`); };
+    let result: ShadowResult;
+    if (f.replay) {
+      result = await runShadow({ namespace: f.namespace ?? '', mode: 'replay', store: new FsShadowStore(f.replay, false), clock: systemClock, renderMarkdown: renderShadowMarkdown, windowMs: f['window-ms'], tolerance: { relative: Number(f.tolerance), absolute: 2 } });
+    } else {
+      if (!f.namespace) throw userError('MIGRATE_BAD_FLAG', '--namespace is required for a live shadow run', { object: '--namespace', next: 'e.g. -n bookinfo (the lab), or --replay DIR' });
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+      const resultsDir = resolve(f.results ?? join('.state', 'shadow', `${f.namespace}-${stamp}`));
+      const store = new FsShadowStore(resultsDir);
+      if (f.cluster) {
+        const plan = f.plan ? readPlanDir(f.plan) : undefined;
+        if (!plan) throw userError('MIGRATE_SHADOW_NO_PLAN', '--cluster needs --plan', { object: '--plan', next: 'write one with `migrate translate --out plans/<name>`' });
+        const files = renderClusterShadow({ namespace: f.namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster') });
+        if (f['render-only']) { live(`rendered ${files.join(', ')}`); throw userError('MIGRATE_SHADOW_RENDERED', `manifests written to ${join(resultsDir, 'cluster')} (--render-only)`, { next: 'kubectl apply -f it, or run without --render-only' }); }
+        throw userError('MIGRATE_SHADOW_CLUSTER_APPLY', `applying the DaemonSet is not implemented yet; manifests are in ${join(resultsDir, 'cluster')}`, { next: 'kubectl apply -f the directory and collect the pods\' logs, then --replay' });
+      }
+      const podsJson = join(resolve(f['lab-state'] ?? packagePath('.state', 'lab')), 'pods.json');
+      const lab = readLabPods(podsJson);
+      let plan: ShadowPlanInput;
+      if (f.plan) plan = readPlanDir(f.plan);
+      else {
+        const planDir = join(resultsDir, 'plan');
+        await runTranslate({ reader: openReader({ snapshot: lab.snapshot }), namespaces: [f.namespace], rootNamespace: 'istio-system', verify: false, validator: new SchemaValidator(), outDir: planDir, writer: fsPlanWriter });
+        plan = readPlanDir(planDir);
+      }
+      const metrics = f['metrics-addr'] ? new PromShadowMetrics() : undefined;
+      if (metrics) live(`metrics on http://${await metrics.listen(f['metrics-addr']!)}/metrics`);
+      const ac = new AbortController();
+      const onSig = () => ac.abort();
+      process.once('SIGINT', onSig);
+      process.once('SIGTERM', onSig);
+      try {
+        result = await runShadow({
+          namespace: f.namespace, mode: 'local', store, clock: systemClock, plan,
+          pods: lab.pods.map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip, serviceAccount: p.serviceAccount, labels: p.labels, sidecar: p.sidecar !== null, netns: p.netns, ifname: p.ifname, cgroup: p.cgroup, ...(p.sidecar ? { accessLog: p.sidecar.accessLog } : {}) })),
+          probe: new LocalProbeRunner(resolve(f['probe-bin'].startsWith('/') ? f['probe-bin'] : packagePath(f['probe-bin'])), resultsDir),
+          telemetry: fileTelemetry, durationMs: parseDuration(f.duration), signal: ac.signal, resume: f.resume, ...(metrics ? { metrics } : {}),
+          live, renderMarkdown: renderShadowMarkdown, windowMs: f['window-ms'], tolerance: { relative: Number(f.tolerance), absolute: 2 },
+        });
+      } finally {
+        process.off('SIGINT', onSig);
+        process.off('SIGTERM', onSig);
+        await metrics?.close();
+      }
+    }
+    if (f.output) writeReport(f.output, result, renderShadowMarkdown);
+    if (!this.jsonEnabled()) this.log(renderShadowText(result));
+    process.exitCode = result.summary.exitCode;
+    return result;
+  }
+}

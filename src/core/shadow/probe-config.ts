@@ -1,0 +1,141 @@
+// Compiles the translated plan (CiliumNetworkPolicies of one namespace) into shadow-probe's config
+// (shadow-probe/README.md "Config file"): one identity per pod (Cilium gives one per label set; pods of the
+// same workload would share it, here every pod is distinct, which only refines the verdict), ipcache entries,
+// policy entries per (selected pod, peer identity, port) and L7 allow rules; plus the rule table that maps
+// every ruleId back to the plan resource and rule, so the diff can name the rule on the eBPF side.
+import type { KubeObject } from '../model/k8s.js';
+import type { CiliumRuleSpec, IngressRule, PortRuleHTTP } from '../cilium/types.js';
+import { ciliumLabels, compileSelector } from '../cilium/labels.js';
+import type { L7Rule, RuleRef, ShadowPod } from './types.js';
+
+export interface ProbePodInput {
+  name: string;
+  namespace: string;
+  ip: string;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  sidecar: boolean;
+  netns?: string;
+  ifname?: string;
+  cgroup?: string;
+}
+
+export interface ProbeConfig {
+  settings: Record<string, number>;
+  pods: { name: string; ip: string; identity: number; netns?: string; ifname?: string; cgroup?: string }[];
+  identities: ({ ip: string; identity: number } | { cidr: string; identity: number })[];
+  policy: { pod?: string; identity: number; direction: 'ingress' | 'egress'; protocol: string; port: number; endPort?: number; action: 'allow' | 'deny' | 'audit'; ruleId: number }[];
+  l7: L7Rule[];
+}
+
+export interface CompiledPlan {
+  config: ProbeConfig;
+  pods: ShadowPod[];
+  rules: RuleRef[];
+  /** Pods selected by at least one policy (their misses are default denies), with the policies. */
+  selectedBy: Record<string, string[]>;
+  /** Constructs of the plan the probe cannot run (reported, not silently dropped). */
+  unsupported: string[];
+}
+
+const WORLD = 2;
+
+/** `((GET)|(HEAD))`, `GET|HEAD`, `GET` -> methods; null when the regex is anything else. */
+export function methodsOf(re: string | undefined): string[] | null {
+  if (re === undefined || re === '' || re === '.*') return [];
+  const stripped = re.replace(/[()]/g, '');
+  return /^[A-Z]+(\|[A-Z]+)*$/.test(stripped) ? stripped.split('|') : null;
+}
+
+/** A Cilium path regex as the probe's literal matches where possible. */
+export function pathMatch(re: string | undefined): Pick<L7Rule, 'pathExact' | 'pathPrefix' | 'pathRegex'> {
+  if (re === undefined || re === '' || re === '.*' || re === '/.*') return re === '/.*' ? { pathPrefix: '/' } : {};
+  const lit = (s: string) => !/[\\^$.|?*+()[\]{}]/.test(s);
+  const unesc = re.replace(/\\([./-])/g, '$1');
+  if (lit(unesc)) return { pathExact: unesc };
+  if (unesc.endsWith('.*') && lit(unesc.slice(0, -2))) return { pathPrefix: unesc.slice(0, -2) };
+  return { pathRegex: re };
+}
+
+export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], settings: Record<string, number> = {}): CompiledPlan {
+  const podsSorted = [...podsIn].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const pods: ShadowPod[] = podsSorted.map((p, i) => ({ name: p.name, namespace: p.namespace, ip: p.ip, identity: 1000 + i, sidecar: p.sidecar }));
+  const labels = new Map(podsSorted.map((p) => [p.name, ciliumLabels(p.namespace, p.serviceAccount, p.labels, p.sidecar)]));
+  const cfg: ProbeConfig = {
+    settings: { rate: 50000, burst: 5000, intervalMs: 1000, ...settings },
+    pods: podsSorted.map((p, i) => ({ name: p.name, ip: p.ip, identity: 1000 + i, ...(p.netns ? { netns: p.netns } : {}), ...(p.ifname ? { ifname: p.ifname } : {}), ...(p.cgroup ? { cgroup: p.cgroup } : {}) })),
+    identities: pods.map((p) => ({ ip: p.ip, identity: p.identity })),
+    policy: [],
+    l7: [],
+  };
+  const rules: RuleRef[] = [];
+  const selectedBy: Record<string, string[]> = {};
+  const unsupported: string[] = [];
+  let nextRule = 100;
+  let nextCidrId = 16_777_217;
+  const cidrIds = new Map<string, number>();
+
+  const cnps = manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' || m.kind === 'CiliumClusterwideNetworkPolicy')
+    .sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+  for (const m of cnps) {
+    const ns = m.metadata.namespace;
+    const id = `${m.kind}/${ns ? `${ns}/` : ''}${m.metadata.name}`;
+    const source = (m.metadata.annotations ?? {})['migrate.io/source'];
+    const spec = ((m as unknown as { spec?: CiliumRuleSpec }).spec ?? {}) as CiliumRuleSpec;
+    const selects = compileSelector(spec.endpointSelector ?? {}, ns);
+    const targets = podsSorted.filter((p) => selects(labels.get(p.name)!));
+    if (spec.egress?.length) unsupported.push(`${id}: egress rules are not shadowed (the translation emits ingress policy)`);
+    const hasIngress = (spec.ingress?.length ?? 0) + (spec.ingressDeny?.length ?? 0) > 0;
+    if (!hasIngress) continue;
+    for (const t of targets) (selectedBy[t.name] ??= []).push(id);
+    const emit = (list: IngressRule[] | undefined, field: 'ingress' | 'ingressDeny', action: 'allow' | 'deny') => {
+      (list ?? []).forEach((r, ri) => {
+        const ruleId = nextRule++;
+        rules.push({ id: ruleId, policy: id, rule: `${field}[${ri}]`, ...(source ? { source } : {}) });
+        // Peer identities of this rule (0 = any peer).
+        const peers = new Set<number>();
+        const hasPeer = r.fromEndpoints !== undefined || r.fromCIDR !== undefined || r.fromCIDRSet !== undefined || r.fromEntities !== undefined;
+        if (!hasPeer) peers.add(0);
+        for (const sel of r.fromEndpoints ?? []) {
+          const pred = compileSelector(sel, ns);
+          for (const p of podsSorted) if (pred(labels.get(p.name)!)) peers.add(pods.find((x) => x.name === p.name)!.identity);
+        }
+        for (const e of r.fromEntities ?? []) {
+          if (e === 'all') peers.add(0);
+          else if (e === 'world') peers.add(WORLD);
+          else if (e === 'cluster') for (const p of pods) peers.add(p.identity);
+          else unsupported.push(`${id} ${field}[${ri}]: entity ${e} has no peer in the shadowed pods`);
+        }
+        for (const c of [...(r.fromCIDR ?? []), ...(r.fromCIDRSet ?? []).map((x) => { if (x.except?.length) unsupported.push(`${id} ${field}[${ri}]: CIDR except ${x.except.join(',')} ignored`); return x.cidr; })]) {
+          let cid = cidrIds.get(c);
+          if (cid === undefined) { cid = nextCidrId++; cidrIds.set(c, cid); cfg.identities.push({ cidr: c, identity: cid }); }
+          peers.add(cid);
+        }
+        const portRules = r.toPorts?.length ? r.toPorts : [{}];
+        portRules.forEach((pr, pi) => {
+          const ports = pr.ports?.length ? pr.ports : [{ port: '0', protocol: 'ANY' as const }];
+          for (const t of targets) for (const pe of [...peers].sort((a, b) => a - b)) for (const po of ports) {
+            const port = Number(po.port) || 0;
+            cfg.policy.push({ pod: t.name, identity: pe, direction: 'ingress', protocol: po.protocol && po.protocol !== 'SCTP' ? po.protocol : 'TCP', port, ...(po.endPort ? { endPort: po.endPort } : {}), action, ruleId });
+          }
+          const http: PortRuleHTTP[] = pr.rules?.http ?? [];
+          if (action === 'deny' && http.length) unsupported.push(`${id} ${field}[${ri}]: L7 rules in a deny rule (Cilium rejects them)`);
+          http.forEach((h, hi) => {
+            const hid = nextRule++;
+            rules.push({ id: hid, policy: id, rule: `${field}[${ri}].toPorts[${pi}].rules.http[${hi}]`, ...(source ? { source } : {}) });
+            const methods = methodsOf(h.method);
+            if (methods === null) unsupported.push(`${id}: method regex ${h.method} is not a list of methods; shadowed as any method`);
+            if (h.headers?.length || h.headerMatches?.length || h.host) unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}].rules.http[${hi}]: host/header matches are not shadowed by the probe`);
+            const path = pathMatch(h.path);
+            for (const t of targets) for (const po of ports) for (const meth of methods && methods.length ? methods : [undefined]) {
+              cfg.l7.push({ pod: t.name, port: Number(po.port) || 0, ...(meth ? { method: meth } : {}), ...path, ruleId: hid });
+            }
+          });
+        });
+      });
+    };
+    emit(spec.ingressDeny, 'ingressDeny', 'deny');
+    emit(spec.ingress, 'ingress', 'allow');
+  }
+  return { config: cfg, pods, rules, selectedBy, unsupported: [...new Set(unsupported)].sort() };
+}
