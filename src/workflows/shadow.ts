@@ -162,12 +162,13 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
         tick(false);
       }
     } finally {
-      const exit = crashed ?? (await handle.stop());
+      const died = crashed as { code: number | null; signal: string | null; stderrTail: string } | null;
+      const exit = died ?? (await handle.stop());
       // Late sidecar lines of requests the probe already saw: one more poll after the probe drained.
       await new Promise((r) => setTimeout(r, Math.min(windowMs, 1000)));
       tick(true);
-      if (crashed) {
-        const c = crashed as { code: number | null; signal: string | null; stderrTail: string };
+      if (died) {
+        const c = died;
         throw probeError('MIGRATE_PROBE_EXITED', `shadow-probe exited during the run (code ${c.code}${c.signal ? `, ${c.signal}` : ''}); results so far are in ${store.dir} (--resume continues)`, { object: req.probe.where, detail: c.stderrTail.split('\n').slice(-12).join('\n') });
       }
       if (exit.code !== 0 && exit.signal !== 'SIGINT') req.live?.(`probe exited with ${exit.code ?? exit.signal}: ${exit.stderrTail.split('\n').slice(-3).join(' | ')}`);
