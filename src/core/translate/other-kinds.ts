@@ -40,9 +40,7 @@ export function gapsForKind(o: KubeObject): Gap[] {
     case 'RequestAuthentication':
       return [g(GAP.REQUEST_AUTHN, 'Warning', 'JWT validation needs an L7 proxy', TARGET.waypointAuthz)];
     case 'ServiceEntry':
-      return [g(GAP.SERVICE_ENTRY, 'Warning', `external hosts ${(o.spec?.hosts ?? []).join(', ')}: egress control needs toFQDNs with the DNS proxy; not emitted because it switches the selected pods to egress default-deny`, TARGET.toFqdns)];
-    case 'Sidecar':
-      return [g(GAP.SIDECAR, o.spec?.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'Warning' : 'Info', `egress scope ${(o.spec?.egress ?? []).flatMap((e: { hosts?: string[] }) => e.hosts ?? []).join(', ') || '(default)'}${o.spec?.outboundTrafficPolicy?.mode ? `, outbound ${o.spec.outboundTrafficPolicy.mode}` : ''}`, TARGET.egress)];
+      return [g(GAP.SERVICE_ENTRY, 'Info', `external hosts ${(o.spec?.hosts ?? []).join(', ')}: a registry entry, not access control by itself; it becomes egress toFQDNs rules of the REGISTRY_ONLY Sidecars that see it`, TARGET.toFqdns)];
     case 'WasmPlugin':
       return [g(GAP.WASM, 'Error', 'Wasm extension runs in Envoy', TARGET.cec)];
     case 'Gateway':

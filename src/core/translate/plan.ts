@@ -11,6 +11,7 @@ import { translateAuthzToCnp } from './authz.js';
 import { waypointReasons } from './classify.js';
 import { GAP, TARGET } from './gaps.js';
 import { gapsForKind } from './other-kinds.js';
+import { translateSidecar } from './egress.js';
 import { translatePeerAuthentication } from './peer-authn.js';
 import type { Gap, KnownWorkload, PolicyTranslation } from './types.js';
 import { servicesFor, waypointGateway, waypointPolicy } from './waypoint.js';
@@ -149,7 +150,12 @@ export function translatePlan(input: TranslateInput): TranslationPlan {
     translations.push({ source: objectRef(pa), kind: 'PeerAuthentication', fidelity: t.narrowing.length ? 'narrower' : 'exact', manifests: t.manifest ? [t.manifest] : [], gaps: t.gaps, narrowing: t.narrowing });
   }
 
-  const handled = new Set(['AuthorizationPolicy', 'PeerAuthentication']);
+  const serviceEntries = input.objects.filter((o) => isKind(o, 'ServiceEntry', 'networking.istio.io'));
+  for (const sc of objs.filter((o) => isKind(o, 'Sidecar', 'networking.istio.io')).sort((a, b) => objectRef(a).localeCompare(objectRef(b)))) {
+    const e = translateSidecar(sc, services, serviceEntries);
+    translations.push({ source: objectRef(sc), kind: 'Sidecar', fidelity: e.fidelity, manifests: e.manifest ? [e.manifest] : [], gaps: e.gaps, narrowing: e.narrowing });
+  }
+  const handled = new Set(['AuthorizationPolicy', 'PeerAuthentication', 'Sidecar']);
   for (const o of objs.filter((x) => x.apiVersion.includes('istio.io') && !handled.has(x.kind)).sort((a, b) => objectRef(a).localeCompare(objectRef(b)))) {
     const gaps = gapsForKind(o);
     if (gaps.length) translations.push({ source: objectRef(o), kind: o.kind, fidelity: 'gap', manifests: [], gaps, narrowing: [] });
