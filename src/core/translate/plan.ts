@@ -166,6 +166,9 @@ export function translatePlan(input: TranslateInput): TranslationPlan {
   for (const t of translations) t.manifests = t.manifests.map((m) => uniqueName(m, taken));
   const gateways = [...waypointNamespaces].sort().map(waypointGateway);
   const manifests = sortObjects([...gateways, ...translations.flatMap((t) => t.manifests)]);
+  if (manifests.some((m) => JSON.stringify(m.spec ?? {}).includes('security.istio.io/tlsMode'))) {
+    requirements.add('Pods that were mesh members must keep the label security.istio.io/tlsMode=istio after their sidecar is removed (add it to the pod templates before disabling injection): translated identity rules select on it, so that callers Istio could not authenticate stay denied.');
+  }
   translations.sort((a, b) => a.source.localeCompare(b.source));
   return {
     rootNamespace: root,
