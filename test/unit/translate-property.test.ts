@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import type { KubeObject } from '../../src/core/model/k8s.js';
 import { translatePlan } from '../../src/core/translate/plan.js';
 import { buildTranslateResult } from '../../src/core/translate/result.js';
+import { waypointReasons } from '../../src/core/translate/classify.js';
 
 const sub = <T>(xs: T[]) => fc.subarray(xs, { minLength: 1, maxLength: Math.min(3, xs.length) });
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
@@ -42,10 +43,19 @@ const rule = fc.record({
   when: maybe(fc.array(condition, { minLength: 1, maxLength: 2 })),
 }, { requiredKeys: [] });
 
+// Some shapes route the policy to a waypoint (DENY with methods, requestPrincipals, notPaths): the plane then
+// includes the waypoint, and the property must still hold.
+const waypointRule = fc.oneof(
+  fc.record({ to: fc.constant([{ operation: { methods: ['DELETE'] } }]) }),
+  fc.record({ from: fc.constant([{ source: { requestPrincipals: ['iss/sub'] } }]) }),
+  fc.record({ to: fc.constant([{ operation: { notPaths: ['/private*'] } }]) }),
+);
+
 const policy = fc.record({
   action: fc.constantFrom('ALLOW', 'DENY'),
   selector: fc.constantFrom(undefined, { matchLabels: { app: 'api' } }),
-  rules: maybe(fc.array(rule, { minLength: 0, maxLength: 3 })),
+  rules: maybe(fc.array(fc.oneof({ weight: 6, arbitrary: rule }, { weight: 1, arbitrary: waypointRule }), { minLength: 0, maxLength: 3 })),
+  root: fc.boolean(),
 });
 
 const mode = fc.constantFrom(undefined, 'STRICT', 'PERMISSIVE', 'DISABLE');
@@ -57,7 +67,11 @@ const base: KubeObject[] = [
 
 test('random policies never translate wider than their source', () => {
   fc.assert(fc.property(fc.array(policy, { minLength: 1, maxLength: 3 }), mode, mode, (ps, nsMode, wlMode) => {
-    const objects: KubeObject[] = [...base, ...ps.map((spec, i): KubeObject => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: `p${i}`, namespace: 'a' }, spec: JSON.parse(JSON.stringify(spec)) }))];
+    // Root-namespace (mesh-wide) policies only when they need no waypoint: those are reported as Errors.
+    const objects: KubeObject[] = [...base, ...ps.map(({ root, ...spec }, i): KubeObject => {
+      const needsWaypoint = waypointReasons(JSON.parse(JSON.stringify(spec))).length > 0;
+      return { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: `p${i}`, namespace: root && !needsWaypoint ? 'istio-system' : 'a' }, spec: JSON.parse(JSON.stringify(spec)) };
+    })];
     if (nsMode) objects.push({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'ns', namespace: 'a' }, spec: { mtls: { mode: nsMode } } });
     if (wlMode) objects.push({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'api', namespace: 'a' }, spec: { selector: { matchLabels: { app: 'api' } }, mtls: { mode: wlMode }, portLevelMtls: { 80: { mode: 'PERMISSIVE' } } } });
     const r = buildTranslateResult(translatePlan({ objects, namespaces: [] }), 'property', { verify: true, perPolicyCap: 20_000, combinedCap: 40_000 });
