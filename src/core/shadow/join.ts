@@ -490,6 +490,8 @@ export class ShadowJoiner {
   flowEdges(): { source: string; destination: string; port: number }[] {
     const seen = new Map<string, { source: string; destination: string; port: number }>();
     for (const f of this.flows.values()) {
+      // A flow picked up mid-stream is a connection from before the run (e.g. a pooled upstream closing).
+      if (f.flags?.includes('midstream')) continue;
       const e = { source: this.podName(f.src), destination: f.pod, port: f.dport };
       seen.set(`${e.source}|${e.destination}|${e.port}`, e);
     }
