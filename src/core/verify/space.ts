@@ -79,7 +79,7 @@ function collect(policies: KubeObject[]) {
             return base;
           });
         }
-        for (const v of [...(o.hosts ?? []), ...(o.notHosts ?? [])]) lit(hosts, v, (b, k) => k === 'exact' ? [b, b.toUpperCase(), `${b}x`] : k === 'prefix' ? [`${b}x`, b.slice(0, -1)] : k === 'suffix' ? [`x${b}`, b.slice(1)] : []);
+        for (const v of [...(o.hosts ?? []), ...(o.notHosts ?? [])]) lit(hosts, v, (b, k) => k === 'exact' ? [b, b.toLowerCase(), b.toUpperCase(), `${b}x`] : k === 'prefix' ? [`${b}x`, b.slice(0, -1)] : k === 'suffix' ? [`x${b}`, b.slice(1)] : []);
       }
       for (const w of r?.when ?? []) {
         const vals = [...(w.values ?? []), ...(w.notValues ?? [])];
