@@ -43,6 +43,7 @@ function versions(): Record<string, string> {
 interface Timed {
   wallMs: number;
   maxRssKb: number;
+  cpuMs: number;
   exit: number;
   stdoutBytes: number;
   stdout: string;
@@ -52,15 +53,15 @@ interface Timed {
 /** Run a command under GNU time for its peak RSS; wall time from our own clock. */
 function timed(cmd: string, args: string[], stdoutFile: string): Timed {
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', `${stdoutFile}.time`, cmd, ...args], {
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', `${stdoutFile}.time`, cmd, ...args], {
     env,
     encoding: 'utf8',
     maxBuffer: 2 * 1024 * 1024 * 1024,
   });
   const wallMs = performance.now() - t0;
   writeFileSync(stdoutFile, r.stdout ?? '');
-  const maxRssKb = Number(readFileSync(`${stdoutFile}.time`, 'utf8').trim().split('\n').pop());
-  return { wallMs, maxRssKb, exit: r.status ?? -1, stdoutBytes: statSync(stdoutFile).size, stdout: r.stdout, stderr: r.stderr };
+  const [rss, user, sys] = (readFileSync(`${stdoutFile}.time`, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
+  return { wallMs, maxRssKb: rss ?? NaN, cpuMs: ((user ?? NaN) + (sys ?? NaN)) * 1000, exit: r.status ?? -1, stdoutBytes: statSync(stdoutFile).size, stdout: r.stdout, stderr: r.stderr };
 }
 
 async function createAll(rest: KubeRest, objs: KubeObject[], what: string, concurrency: number): Promise<void> {
@@ -173,12 +174,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) {
       const r = timed(join(REPO_ROOT, 'bin', 'migrate'), ['inventory', '--kubeconfig', cluster.adminKubeconfig, '--json'], join(OUT, 'inventory-live.out.json'));
       if (r.exit !== 0) throw new Error(`migrate inventory exited ${r.exit}: ${r.stderr.slice(-2000)}`);
-      log(`run ${i + 1}: migrate inventory --json: ${(r.wallMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MiB, ${(r.stdoutBytes / 1e6).toFixed(1)} MB of JSON`);
+      log(`run ${i + 1}: migrate inventory --json: ${(r.wallMs / 1000).toFixed(2)} s (cpu ${(r.cpuMs / 1000).toFixed(2)} s), peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MiB, ${(r.stdoutBytes / 1e6).toFixed(1)} MB of JSON`);
       inv.push(r);
       const b = timed(process.execPath, [join(REPO_ROOT, 'dist', 'bench', 'raw-list.js'), '--kubeconfig', cluster.adminKubeconfig], join(OUT, 'raw-list.out.json'));
       if (b.exit !== 0) throw new Error(`raw-list exited ${b.exit}: ${b.stderr.slice(-2000)}`);
       rawCount = (JSON.parse(b.stdout) as { objects: number }).objects;
-      log(`run ${i + 1}: raw client-node list (${rawCount} objects): ${(b.wallMs / 1000).toFixed(2)} s, peak RSS ${(b.maxRssKb / 1024).toFixed(0)} MiB`);
+      log(`run ${i + 1}: raw client-node list (${rawCount} objects): ${(b.wallMs / 1000).toFixed(2)} s (cpu ${(b.cpuMs / 1000).toFixed(2)} s), peak RSS ${(b.maxRssKb / 1024).toFixed(0)} MiB`);
       raw.push(b);
     }
     const summary = (() => {
@@ -194,21 +195,24 @@ async function main(): Promise<void> {
       machine: { cores: (await import('node:os')).cpus().length, memGiB: Math.round((await import('node:os')).totalmem() / 2 ** 30) },
       fleet: { ...SIZE, pods: pods.length, nodes: nodes.length, istio, otherObjects: others.length - istio },
       seed: { createMs: createdMs, podsPerSec: Math.round((pods.length * 1000) / createdMs), kwokRunning: state },
-      inventory: { wallMs: inv.map((r) => Math.round(r.wallMs)), maxRssKb: inv.map((r) => r.maxRssKb), jsonBytes: inv[0]!.stdoutBytes, summary },
-      rawList: { objects: rawCount, wallMs: raw.map((r) => Math.round(r.wallMs)), maxRssKb: raw.map((r) => r.maxRssKb) },
+      loadavg: (await import('node:os')).loadavg(),
+      inventory: { wallMs: inv.map((r) => Math.round(r.wallMs)), cpuMs: inv.map((r) => Math.round(r.cpuMs)), maxRssKb: inv.map((r) => r.maxRssKb), jsonBytes: inv[0]!.stdoutBytes, summary },
+      rawList: { objects: rawCount, wallMs: raw.map((r) => Math.round(r.wallMs)), cpuMs: raw.map((r) => Math.round(r.cpuMs)), maxRssKb: raw.map((r) => r.maxRssKb) },
       ratio: {
         wall: +(median(inv.map((r) => r.wallMs)) / median(raw.map((r) => r.wallMs))).toFixed(2),
+        cpu: +(median(inv.map((r) => r.cpuMs)) / median(raw.map((r) => r.cpuMs))).toFixed(2),
         rss: +(median(inv.map((r) => r.maxRssKb)) / median(raw.map((r) => r.maxRssKb))).toFixed(2),
       },
     };
     writeFileSync(join(OUT, 'inventory-live.json'), JSON.stringify(result, null, 2) + '\n');
     const f = (ms: number): string => (ms / 1000).toFixed(2);
     console.log(`\nlive inventory bench (${pods.length} pods, ${nodes.length} nodes, ${istio} Istio resources; median of ${runs})`);
-    console.log(`| | wall s | peak RSS MiB |`);
-    console.log(`|---|---|---|`);
-    console.log(`| migrate inventory --json | ${f(median(inv.map((r) => r.wallMs)))} | ${(median(inv.map((r) => r.maxRssKb)) / 1024).toFixed(0)} |`);
-    console.log(`| raw client-node list (${rawCount} objects) | ${f(median(raw.map((r) => r.wallMs)))} | ${(median(raw.map((r) => r.maxRssKb)) / 1024).toFixed(0)} |`);
-    console.log(`| ratio | ${result.ratio.wall} | ${result.ratio.rss} |`);
+    console.log(`| | wall s | CPU s | peak RSS MiB |`);
+    console.log(`|---|---|---|---|`);
+    console.log(`| migrate inventory --json | ${f(median(inv.map((r) => r.wallMs)))} | ${f(median(inv.map((r) => r.cpuMs)))} | ${(median(inv.map((r) => r.maxRssKb)) / 1024).toFixed(0)} |`);
+    console.log(`| raw client-node list (${rawCount} objects) | ${f(median(raw.map((r) => r.wallMs)))} | ${f(median(raw.map((r) => r.cpuMs)))} | ${(median(raw.map((r) => r.maxRssKb)) / 1024).toFixed(0)} |`);
+    console.log(`| ratio | ${result.ratio.wall}x | ${result.ratio.cpu}x | ${result.ratio.rss}x |`);
+    console.log(`load average: ${result.loadavg.map((x) => x.toFixed(1)).join(' ')}`);
     console.log(`seed: ${(createdMs / 1000).toFixed(0)} s to create (${result.seed.podsPerSec} pods/s); results in bench/out/inventory-live.json`);
   } finally {
     if (!values.keep) spawnSync(join(REPO_ROOT, 'test', 'cluster', 'down.sh'), [], { env, stdio: 'inherit' });

@@ -33,5 +33,7 @@ cluster-test-up: build cluster-tools
 INTEGRATION_TARGETS += cluster-tools cluster-test-up
 
 # Live scale bench: KWOK with 1,000 nodes, 50,000 pods, 2,000 Istio resources; not part of `make test`.
+# Peak RSS comes from GNU time (Debian package `time`).
 bench-live: build cluster-tools cluster-tools-kwok
-	node dist/bench/inventory-live.js
+	@scripts/apt-ensure.sh time
+	node dist/bench/inventory-live.js $(BENCH_LIVE_ARGS)

@@ -1,12 +1,14 @@
 // Wrap the Cilium JSON Schemas in shared/schemas/cilium.io into apiextensions.k8s.io/v1 CRDs, so the test apiserver
 // validates CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy / CiliumEnvoyConfig exactly as a cluster with
 // Cilium's own CRDs does (the schemas were taken from those CRDs' openAPIV3Schema). Names, scope and short names
-// follow cilium's CRDs for cilium.io/v2.
+// follow cilium's CRDs for cilium.io/v2. The Gateway API Gateway and HTTPRoute schemas are wrapped the same way.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeObject } from './kube-rest.js';
 
 interface CrdSpec {
+  group?: string;
+  version?: string;
   file: string;
   kind: string;
   plural: string;
@@ -65,27 +67,44 @@ export function toStructural(schema: unknown): unknown {
   return out;
 }
 
+/** Gateway API v1 Gateway and HTTPRoute (istio waypoints are Gateways), from shared/schemas/gateway.networking.k8s.io. */
+export const GATEWAY_API_CRDS: readonly CrdSpec[] = [
+  { group: 'gateway.networking.k8s.io', version: 'v1', file: 'gateway_v1.json', kind: 'Gateway', plural: 'gateways', singular: 'gateway', shortNames: ['gtw'], scope: 'Namespaced', status: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', file: 'httproute_v1.json', kind: 'HTTPRoute', plural: 'httproutes', singular: 'httproute', shortNames: [], scope: 'Namespaced', status: true },
+];
+
 export function ciliumCrds(schemaDir: string): KubeObject[] {
-  return CILIUM_CRDS.map((c) => {
+  return schemaCrds(schemaDir, CILIUM_CRDS);
+}
+
+export function gatewayApiCrds(schemaDir: string): KubeObject[] {
+  return schemaCrds(schemaDir, GATEWAY_API_CRDS);
+}
+
+function schemaCrds(schemaDir: string, specs: readonly CrdSpec[]): KubeObject[] {
+  return specs.map((c) => {
     const schema = toStructural(JSON.parse(readFileSync(join(schemaDir, c.file), 'utf8')));
+    const group = c.group ?? 'cilium.io';
+    // *.k8s.io groups are protected: a CRD there needs this annotation ("unapproved..." marks a test copy).
+    const annotations = group.endsWith('.k8s.io') ? { 'api-approved.kubernetes.io': 'unapproved, test copy wrapped from shared/schemas' } : undefined;
     return {
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
-      metadata: { name: `${c.plural}.cilium.io`, labels: { 'app.kubernetes.io/part-of': 'migrate-test-cluster' } },
+      metadata: { name: `${c.plural}.${group}`, labels: { 'app.kubernetes.io/part-of': 'migrate-test-cluster' }, ...(annotations ? { annotations } : {}) },
       spec: {
-        group: 'cilium.io',
+        group,
         names: {
           kind: c.kind,
           listKind: `${c.kind}List`,
           plural: c.plural,
           singular: c.singular,
           shortNames: c.shortNames,
-          categories: c.kind === 'CiliumEnvoyConfig' ? ['cilium'] : ['cilium', 'ciliumpolicy'],
+          categories: group !== 'cilium.io' ? ['gateway-api'] : c.kind === 'CiliumEnvoyConfig' ? ['cilium'] : ['cilium', 'ciliumpolicy'],
         },
         scope: c.scope,
         versions: [
           {
-            name: 'v2',
+            name: c.version ?? 'v2',
             served: true,
             storage: true,
             schema: { openAPIV3Schema: schema },

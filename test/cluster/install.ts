@@ -1,12 +1,12 @@
 // Install what every test cluster has: the Istio CRDs (shared/crds), the Cilium CRDs (wrapped from
-// shared/schemas/cilium.io), the metrics.k8s.io stand-in (metrics-crds.ts) and RBAC for the read-only test user;
+// shared/schemas/cilium.io), Gateway API Gateway/HTTPRoute (shared/schemas), the metrics.k8s.io stand-in (metrics-crds.ts) and RBAC for the read-only test user;
 // then wait until the CRDs are Established and served. Idempotent (create or replace). Run by test/cluster/up.sh:
 //   node dist/test/cluster/install.js --kubeconfig admin.kubeconfig --shared ../shared
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
-import { ciliumCrds } from './cilium-crds.js';
+import { ciliumCrds, gatewayApiCrds } from './cilium-crds.js';
 import { KubeRest, type KubeObject } from './kube-rest.js';
 import { metricsCrds } from './metrics-crds.js';
 import { readonlyRbac } from './rbac.js';
@@ -47,7 +47,8 @@ async function main(): Promise<void> {
   const rest = await KubeRest.fromKubeconfig(values.kubeconfig);
   const t0 = Date.now();
   try {
-    const crds = [...istioCrds(values.shared), ...ciliumCrds(join(values.shared, 'schemas', 'cilium.io')), ...metricsCrds()];
+    const crds = [...istioCrds(values.shared), ...ciliumCrds(join(values.shared, 'schemas', 'cilium.io')),
+      ...gatewayApiCrds(join(values.shared, 'schemas', 'gateway.networking.k8s.io')), ...metricsCrds()];
     await rest.discover();
     await Promise.all(crds.map((c) => rest.apply(c)));
     await waitEstablished(

@@ -121,3 +121,23 @@ test(`the read-only user may list pods but is forbidden to list ${READONLY_DENIE
     ro.close();
   }
 });
+
+test('Gateway API Gateways are served and validated (a listener without a port is rejected)', async () => {
+  await withAdmin(async (rest) => {
+    await ensureNamespace(rest);
+    const gw = (name: string, listener: Record<string, unknown>): KubeObject => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name, namespace: NS, labels: { 'istio.io/waypoint-for': 'service' } },
+      spec: { gatewayClassName: 'istio-waypoint', listeners: [listener] },
+    });
+    await rest.apply(gw('waypoint', { name: 'mesh', port: 15008, protocol: 'HBONE' }));
+    const err = await rest.create(gw('no-port', { name: 'mesh', protocol: 'HBONE' })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof KubeHttpError, `expected a rejection, got ${String(err)}`);
+    assert.equal(err.status, 422);
+    assert.match(err.body, /spec\.listeners\[0\]\.port/);
+  });
+});
