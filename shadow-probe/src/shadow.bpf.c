@@ -118,6 +118,9 @@ struct {
 
 struct conn_start {
 	__u64 ts_ns;
+	__u16 ep;  /* active opens: endpoint of the connecting process's cgroup (0: not known) */
+	__u8 dir;  /* active: egress, passive: ingress */
+	__u8 _pad0[5];
 };
 
 struct {
@@ -703,6 +706,21 @@ int shadow_tc_from_pod(struct __sk_buff *skb)
 
 /* ---- cgroup_skb: app leg on the loopback hop ---- */
 
+#define SHADOW_CG_LEVELS 8
+
+static __always_inline struct shadow_endpoint *cgroup_endpoint_ancestor(struct __sk_buff *skb)
+{
+	for (int level = 1; level <= SHADOW_CG_LEVELS; level++) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+		if (!id)
+			return NULL;
+		struct shadow_endpoint *ep = bpf_map_lookup_elem(&shadow_cgroups, &id);
+		if (ep)
+			return ep;
+	}
+	return NULL;
+}
+
 SEC("cgroup_skb/egress")
 int shadow_cg_egress(struct __sk_buff *skb)
 {
@@ -743,6 +761,8 @@ int shadow_cg_egress(struct __sk_buff *skb)
 		return 1;
 	__u64 cg = bpf_skb_cgroup_id(skb);
 	struct shadow_endpoint *ep = bpf_map_lookup_elem(&shadow_cgroups, &cg);
+	if (!ep) /* a container's cgroup below the pod's: walk the ancestors from the root down */
+		ep = cgroup_endpoint_ancestor(skb);
 	if (!ep) {
 		count(SHADOW_C_NO_ENDPOINT);
 		return 1;
@@ -762,12 +782,28 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 	if (skops->family != AF_INET)
 		return 1;
 	__u32 op = skops->op;
+	struct bpf_sock *sk = skops->sk;
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		/* process context: current is the connecting process, so its cgroup names the endpoint; this is what
+		 * lets loopback connections (sidecar <-> app) be attributed at close, when current is arbitrary */
+		if (!sk)
+			return 1;
+		struct conn_start *cs = bpf_sk_storage_get(&shadow_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (cs) {
+			__u64 cg = bpf_get_current_cgroup_id();
+			struct shadow_endpoint *e = bpf_map_lookup_elem(&shadow_cgroups, &cg);
+			cs->ep = e ? e->ep : 0;
+			cs->dir = SHADOW_DIR_EGRESS;
+		}
+		return 1;
+	}
 	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB || op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
-		struct bpf_sock *sk = skops->sk;
 		if (sk) {
 			struct conn_start *cs = bpf_sk_storage_get(&shadow_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (cs)
+			if (cs) {
 				cs->ts_ns = bpf_ktime_get_ns();
+				cs->dir = op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ? SHADOW_DIR_EGRESS : SHADOW_DIR_INGRESS;
+			}
 		}
 		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 		return 1;
@@ -777,30 +813,27 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 	count(SHADOW_C_CONN_CLOSED);
 	__u32 local = skops->local_ip4;
 	__u32 remote = skops->remote_ip4;
-	struct shadow_endpoint *ep = bpf_map_lookup_elem(&shadow_endpoints, &local);
+	struct conn_start *cs = sk ? bpf_sk_storage_get(&shadow_sk, sk, 0, 0) : NULL;
 	__u8 leg = SHADOW_LEG_WIRE;
-	if (!ep || (bpf_ntohl(remote) >> 24) == 127 || remote == local) {
+	__u16 ep_id = 0;
+	if ((bpf_ntohl(remote) >> 24) == 127 || remote == local) {
+		/* the hop inside the pod: known for the side that connected (the other side is the same hop) */
 		leg = SHADOW_LEG_APP;
-		__u64 cg = bpf_get_current_cgroup_id();
-		if (!ep)
-			ep = bpf_map_lookup_elem(&shadow_cgroups, &cg);
+		ep_id = cs ? cs->ep : 0;
+	} else {
+		struct shadow_endpoint *e = bpf_map_lookup_elem(&shadow_endpoints, &local);
+		ep_id = e ? e->ep : 0;
 	}
-	if (!ep)
+	if (!ep_id)
 		return 1;
 	__u64 now = bpf_ktime_get_ns();
-	__u64 start = 0;
-	struct bpf_sock *sk = skops->sk;
-	if (sk) {
-		struct conn_start *cs = bpf_sk_storage_get(&shadow_sk, sk, 0, 0);
-		if (cs)
-			start = cs->ts_ns;
-	}
+	__u64 start = cs ? cs->ts_ns : 0;
 	__u16 lport = (__u16)skops->local_port;
 	__u16 rport = bpf_ntohl(skops->remote_port); /* big-endian port in the upper half */
-	/* the server side of the connection is the lower port: a good heuristic for services vs ephemeral ports */
-	__u8 dir = lport < rport ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
+	/* who opened it; without storage (opened before we attached) the lower port is the server's */
+	__u8 dir = cs ? cs->dir : lport < rport ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
 	struct shadow_edge_key ek = {.remote_id = leg == SHADOW_LEG_WIRE ? lookup_identity(remote) : 0,
-				     .ep = ep->ep, .port = dir == SHADOW_DIR_INGRESS ? lport : rport, .dir = dir,
+				     .ep = ep_id, .port = dir == SHADOW_DIR_INGRESS ? lport : rport, .dir = dir,
 				     .leg = leg, .proto = IPPROTO_TCP};
 	struct shadow_edge_val *ev = edge_get(&ek);
 	if (ev) {
@@ -814,7 +847,7 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 	struct shadow_conn_rec r = {
 		.hdr = {.type = SHADOW_REC_CONN, .size = sizeof(r), .cpu = bpf_get_smp_processor_id(), .ts_ns = now},
 		.saddr = local, .daddr = remote, .sport = lport, .dport = rport,
-		.event = SHADOW_CONN_CLOSE, .state = TCP_CLOSE, .ep = ep->ep,
+		.event = SHADOW_CONN_CLOSE, .state = TCP_CLOSE, .ep = ep_id,
 		.srtt_us = skops->srtt_us >> 3, .total_retrans = skops->total_retrans,
 		.bytes_acked = skops->bytes_acked, .bytes_received = skops->bytes_received,
 		.duration_ns = start ? now - start : 0,

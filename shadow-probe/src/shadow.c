@@ -946,7 +946,10 @@ static int rm_tree(const char *path)
 	return n;
 }
 
-static int run_cleanup(const char *state_dir, const char *pin_dir, int force)
+/* Only what the state file of this state dir records (a killed loader's clsact filters and pins) and an
+ * explicit --pin dir. --force: even if the recorded loader is alive. --all: also sweep every netns for our
+ * filters and detach links of shadow_* programs, which cuts off every other probe running on the machine. */
+static int run_cleanup(const char *state_dir, const char *pin_dir, int pin_explicit, int force, int all)
 {
 	char path[512], line[700];
 	int links = 0, filters = 0, pins = 0;
@@ -972,9 +975,9 @@ static int run_cleanup(const char *state_dir, const char *pin_dir, int force)
 	if (f)
 		fclose(f);
 	/* links whose program is ours (tcx, cgroup): gone with the loader unless it hangs (or something holds an
-	 * fd); only with --force, since a running probe holds them legitimately */
+	 * fd); only with --all, since running probes hold them legitimately */
 	__u32 id = 0;
-	while (force && bpf_link_get_next_id(id, &id) == 0) {
+	while (all && bpf_link_get_next_id(id, &id) == 0) {
 		int fd = bpf_link_get_fd_by_id(id);
 		if (fd < 0)
 			continue;
@@ -990,9 +993,10 @@ static int run_cleanup(const char *state_dir, const char *pin_dir, int force)
 		}
 		close(fd);
 	}
-	/* clsact filters anywhere: host netns and every named netns */
-	cleanup_tc_in_netns(&filters);
-	DIR *d = opendir("/run/netns");
+	/* with --all, our clsact filters anywhere: host netns and every named netns (other probes' too) */
+	if (all)
+		cleanup_tc_in_netns(&filters);
+	DIR *d = all ? opendir("/run/netns") : NULL;
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		if (e->d_name[0] == '.')
@@ -1001,7 +1005,8 @@ static int run_cleanup(const char *state_dir, const char *pin_dir, int force)
 	}
 	if (d)
 		closedir(d);
-	pins += rm_tree(pin_dir);
+	if (all || pin_explicit)
+		pins += rm_tree(pin_dir);
 	unlink(path);
 	rmdir(state_dir);
 	printf("{\"type\":\"cleanup\",\"links\":%d,\"tcFilters\":%d,\"pins\":%d}\n", links, filters, pins);
@@ -1039,14 +1044,14 @@ static void usage(void)
 		"usage: shadow-probe --config FILE [--format json|raw] [--pin [DIR]] [--tc-legacy] [--no-cgroup]\n"
 		"                    [--no-sockops] [--state-dir DIR] [--metrics-file FILE] [-v]\n"
 		"       shadow-probe --check\n"
-		"       shadow-probe --cleanup [--force] [--state-dir DIR]\n"
+		"       shadow-probe --cleanup [--state-dir DIR] [--pin [DIR]] [--force] [--all]\n"
 		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct probe p = {.state_dir = STATE_DIR_DEFAULT};
-	int check = 0, cleanup = 0, force = 0, ret = 1;
+	int check = 0, cleanup = 0, force = 0, all = 0, ret = 1;
 	const char *format = "json";
 	static const struct option opts[] = {
 		{"config", required_argument, 0, 'c'}, {"format", required_argument, 0, 'f'},
@@ -1054,7 +1059,7 @@ int main(int argc, char **argv)
 		{"force", no_argument, 0, 'F'},        {"pin", optional_argument, 0, 'p'},
 		{"tc-legacy", no_argument, 0, 'L'},    {"no-cgroup", no_argument, 0, 'G'},
 		{"no-sockops", no_argument, 0, 'S'},   {"state-dir", required_argument, 0, 's'},
-		{"metrics-file", required_argument, 0, 'M'},
+		{"metrics-file", required_argument, 0, 'M'}, {"all", no_argument, 0, 'A'},
 		{"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
 	int o;
@@ -1065,6 +1070,7 @@ int main(int argc, char **argv)
 		case 'k': check = 1; break;
 		case 'C': cleanup = 1; break;
 		case 'F': force = 1; break;
+		case 'A': all = 1; break;
 		case 'p': p.pin_dir = optarg ? optarg : PIN_DIR_DEFAULT; break;
 		case 'L': p.tc_legacy = 1; break;
 		case 'G': p.no_cgroup = 1; break;
@@ -1079,7 +1085,7 @@ int main(int argc, char **argv)
 	if (check)
 		return run_check();
 	if (cleanup)
-		return run_cleanup(p.state_dir, p.pin_dir ? p.pin_dir : PIN_DIR_DEFAULT, force);
+		return run_cleanup(p.state_dir, p.pin_dir ? p.pin_dir : PIN_DIR_DEFAULT, p.pin_dir != NULL, force, all);
 	if (!p.config_path) {
 		usage();
 		return 2;

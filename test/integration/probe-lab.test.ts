@@ -32,10 +32,8 @@ before(() => {
 });
 
 after(() => {
-  if (!skip) {
-    spawnSync(PROBE_BIN, ['--cleanup', '--force']);
-    lab.run(['down']);
-  }
+  // no global `--cleanup --force` here: it would cut off other probes on the machine; lab down removes the netns
+  if (!skip) lab.run(['down']);
   rmSync(lab.stateDir, { recursive: true, force: true });
 });
 
@@ -158,10 +156,15 @@ test('aggregated telemetry is exact at the lab maximum rate', { skip }, async ()
   const answered = Object.values(load.statuses).reduce((a, b) => a + b, 0);
   assert.ok(answered > 100, `load answered ${answered}`);
   const edge = (leg: string) => probe.edges().find((e) => e.pod === 'reviews' && e.dir === 'ingress' && e.leg === leg && e.port === 9080);
-  assert.equal(edge('wire')?.requests, answered, `wire-leg aggregate vs ${answered} answered requests (${load.rps} rps)`);
-  assert.equal(edge('app')?.requests, answered, 'app-leg aggregate');
+  // nothing lost: every answered request is counted; at most one per connection more (answered after the
+  // generator's deadline, so not in its count)
+  const conns = 8;
+  for (const leg of ['wire', 'app']) {
+    const counted = Number(edge(leg)?.requests);
+    assert.ok(counted >= answered && counted <= answered + conns, `${leg}-leg aggregate ${counted} vs ${answered} answered (${load.rps} rps)`);
+  }
   const st = edge('wire')!.status as Record<string, number>;
-  assert.equal(st['2xx'], load.statuses['200'] ?? 0);
+  assert.ok((st['2xx'] ?? 0) >= (load.statuses['200'] ?? 0));
   const counters = probe.records('metrics').at(-1)!.counters as Record<string, number>;
   assert.ok((counters.ratelimited ?? 0) > 0, 'per-request records were rate-limited (and counted)');
   assert.equal(counters.inflight_full, 0);
@@ -171,6 +174,7 @@ test('config reload while running: new flows get the new verdict', { skip }, asy
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);
   await probe.start();
+  const ids = probe.progIds();
   try {
     const reviews = lab.pod('reviews').ip;
     lab.curl('client', `http://${reviews}:9080/reviews/1`);
@@ -186,14 +190,16 @@ test('config reload while running: new flows get the new verdict', { skip }, asy
   } finally {
     assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
   }
-  assert.deepEqual(await attachedLeftovers(netnsAll(), cgroupsAll()), [], 'a clean stop leaves nothing attached');
+  assert.deepEqual(await attachedLeftovers(ids, netnsAll(), cgroupsAll()), [], 'a clean stop leaves nothing attached');
 });
 
 test('SIGKILL under load: traffic unaffected, nothing left attached, cleanup finds nothing', { skip }, async () => {
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);
   await probe.start();
-  assert.notDeepEqual(await attachedLeftovers(netnsAll(), cgroupsAll(), 0), [], 'attached while running');
+  const ids = probe.progIds();
+  assert.ok(ids.length >= 4, `program ids of the probe: ${ids.join(',')}`);
+  assert.notDeepEqual(await attachedLeftovers(ids, netnsAll(), cgroupsAll(), 0), [], 'attached while running');
   const load = spawn(LAB_SH, ['load', '--target', 'reviews', '--rate', '300', '--duration', '4', '--path', '/reviews/1'], { env: lab.env });
   let out = '';
   load.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
@@ -204,7 +210,7 @@ test('SIGKILL under load: traffic unaffected, nothing left attached, cleanup fin
   const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number; errors: number; statuses: Record<string, number> };
   assert.equal(r.errors, 0, 'no request failed while the probe was killed');
   assert.equal(r.statuses['200'], r.requests, 'every request answered 200');
-  assert.deepEqual(await attachedLeftovers(netnsAll(), cgroupsAll()), [], 'tcx and cgroup links die with the loader');
+  assert.deepEqual(await attachedLeftovers(ids, netnsAll(), cgroupsAll()), [], 'tcx and cgroup links die with the loader');
   const c = spawnSync(PROBE_BIN, ['--cleanup', '--state-dir', join(probe.stateDir, 'run')], { encoding: 'utf8' });
   assert.equal(c.status, 0, c.stderr);
   assert.deepEqual(JSON.parse(c.stdout), { type: 'cleanup', links: 0, tcFilters: 0, pins: 0 });
@@ -213,16 +219,18 @@ test('SIGKILL under load: traffic unaffected, nothing left attached, cleanup fin
 test('legacy clsact filters survive a SIGKILL and --cleanup removes them', { skip }, async () => {
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);
-  await probe.start(['--tc-legacy', '--pin']);
+  const pinDir = `/sys/fs/bpf/shadow-probe-test-${process.pid}`;
+  await probe.start(['--tc-legacy', `--pin=${pinDir}`]);
+  const ids = probe.progIds();
   assert.equal(await probe.stop('SIGKILL'), 'SIGKILL');
-  const left = await attachedLeftovers(netnsAll(), cgroupsAll(), 0);
+  const left = await attachedLeftovers(ids, netnsAll(), cgroupsAll(), 0);
   assert.equal(left.filter((l) => l.startsWith('tc filter')).length, lab.file().pods.length, `left behind: ${left.join('; ')}`);
   const c = spawnSync(PROBE_BIN, ['--cleanup', '--state-dir', join(probe.stateDir, 'run')], { encoding: 'utf8' });
   assert.equal(c.status, 0, c.stderr);
   const res = JSON.parse(c.stdout) as { tcFilters: number; pins: number };
   assert.equal(res.tcFilters, 2 * lab.file().pods.length, 'ingress and egress filter per pod');
   assert.ok(res.pins > 0, 'pinned maps removed');
-  assert.deepEqual(await attachedLeftovers(netnsAll(), cgroupsAll()), []);
-  assert.equal(spawnSync('ls', ['/sys/fs/bpf/shadow-probe']).status !== 0, true, 'pin directory gone');
+  assert.deepEqual(await attachedLeftovers(ids, netnsAll(), cgroupsAll()), []);
+  assert.equal(spawnSync('ls', [pinDir]).status !== 0, true, 'pin directory gone');
   assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080/reviews/1`).code, 200);
 });

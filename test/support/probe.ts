@@ -1,7 +1,7 @@
 // Test access to the shadow-probe binary: start it on a lab, collect its JSON records, stop or kill it, and
 // list what BPF objects of ours are still attached anywhere (links, tc filters, cgroup programs).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cluster.js';
@@ -80,6 +80,22 @@ export class Probe {
     });
   }
 
+  /** IDs of the BPF programs this loader holds (from its fdinfo): scopes leftover checks to this instance */
+  progIds(): number[] {
+    const pid = this.proc?.pid;
+    if (!pid) return [];
+    const ids = new Set<number>();
+    for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+      try {
+        const m = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+        if (m) ids.add(Number(m[1]));
+      } catch {
+        /* fd closed meanwhile */
+      }
+    }
+    return [...ids];
+  }
+
   records(type: string): Json[] {
     return this.lines.filter((l) => l.type === type);
   }
@@ -93,22 +109,21 @@ export class Probe {
 }
 
 /**
- * BPF programs of ours still attached: links (tcx, cgroup), tc filters in the given netns, cgroup programs.
- * The kernel frees a released link from a workqueue, so an exit is followed by a short settling time.
+ * What one probe instance (its program IDs) still has attached: links (tcx, cgroup) of those programs, and
+ * shadow_* tc filters or cgroup programs in the given netns and cgroups. Other probes on the machine are not
+ * counted. The kernel frees a released link from a workqueue, so an exit is followed by a short settling time.
  */
-export async function attachedLeftovers(netns: string[], cgroups: string[], settleMs = 3000): Promise<string[]> {
+export async function attachedLeftovers(progIds: number[], netns: string[], cgroups: string[], settleMs = 3000): Promise<string[]> {
   const end = Date.now() + settleMs;
   for (;;) {
-    const left = attachedNow(netns, cgroups);
+    const left = attachedNow(new Set(progIds), netns, cgroups);
     if (!left.length || Date.now() > end) return left;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-function attachedNow(netns: string[], cgroups: string[]): string[] {
+function attachedNow(ours: Set<number>, netns: string[], cgroups: string[]): string[] {
   const out: string[] = [];
-  const progs = JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }).stdout || '[]') as Array<{ id: number; name?: string }>;
-  const ours = new Set(progs.filter((p) => (p.name ?? '').startsWith('shadow_')).map((p) => p.id));
   const links = JSON.parse(spawnSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }).stdout || '[]') as Array<{ id: number; prog_id: number }>;
   out.push(...links.filter((l) => ours.has(l.prog_id)).map((l) => `link ${l.id} (prog ${l.prog_id})`));
   for (const ns of netns) {
