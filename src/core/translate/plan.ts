@@ -124,7 +124,13 @@ export function translatePlan(input: TranslateInput): TranslationPlan {
       translations.push({ ...base, fidelity: 'gap', manifests: [wp], waypointPolicy: p, narrowing, gaps: reasons.map((r) => ({ code: r.code, level: 'Warning', object: ref, reason: `${r.reason}; enforced by waypoint policy ${wp.metadata.namespace}/${wp.metadata.name} in this plan (label the Service(s) istio.io/use-waypoint=waypoint)`, target: r.target })) });
       continue;
     }
-    const modes = modesOf(targets, paIndex);
+    // Policies also apply to workloads not in the snapshot (new ones, other namespaces for mesh-wide ones): their
+    // PeerAuthentication modes count too, so a shape like "identity never matches under DISABLE" is not
+    // assumed for a workload that is not DISABLE.
+    const selectorLabels = (spec.selector?.matchLabels ?? {}) as Record<string, string>;
+    const unseen: KnownWorkload[] = [{ namespace: p.metadata.namespace ?? 'default', name: '(unseen)', labels: selectorLabels, serviceAccount: 'default', ports: [], inMesh: true }];
+    if (p.metadata.namespace === root) unseen.push({ ...unseen[0]!, namespace: '(any other namespace)' });
+    const modes = modesOf([...targets, ...unseen], paIndex);
     const targetPorts = [...new Set(targets.flatMap((t) => t.ports))].sort((a, b) => a - b);
     const out = translateAuthzToCnp({ policy: p, rootNamespace: root, modes, targetPorts });
     const gaps: Gap[] = out.narrowing.length ? [{ code: GAP.NARROWED, level: 'Warning', object: ref, reason: `translated narrower: ${out.narrowing.join('; ')}`, target: TARGET.waypointAuthz }] : [];
