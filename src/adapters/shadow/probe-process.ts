@@ -18,6 +18,8 @@ export class LocalProbeRunner implements ProbeRunner {
     const cfgPath = join(this.runDir, 'probe-config.json');
     writeFileAtomic(cfgPath, JSON.stringify(config, null, 1) + '\n');
     const child = spawn(this.bin, ['--config', cfgPath, '--state-dir', join(this.runDir, 'probe-state'), ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The pid lets a supervisor (or a test) stop a loader orphaned by a killed CLI, by id.
+    if (child.pid !== undefined) writeFileAtomic(join(this.runDir, 'probe.pid'), `${child.pid}\n`);
     let tail = '';
     let ready = false;
     let partial = '';
