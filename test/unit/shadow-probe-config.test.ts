@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compilePlan, methodsOf, pathMatch } from '../../src/core/shadow/probe-config.js';
+import type { KubeObject } from '../../src/core/model/k8s.js';
+
+const pods = [
+  { name: 'ratings', namespace: 'bookinfo', ip: '10.0.0.14', serviceAccount: 'bookinfo-ratings', labels: { app: 'ratings' }, sidecar: true },
+  { name: 'reviews', namespace: 'bookinfo', ip: '10.0.0.13', serviceAccount: 'bookinfo-reviews', labels: { app: 'reviews' }, sidecar: true },
+  { name: 'client', namespace: 'bookinfo', ip: '10.0.0.20', serviceAccount: 'sleep', labels: { app: 'sleep' }, sidecar: false },
+];
+const cnp = (spec: unknown): KubeObject => ({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'istio-ratings-viewer', namespace: 'bookinfo', annotations: { 'migrate.io/source': 'AuthorizationPolicy/bookinfo/ratings-viewer' } }, spec } as unknown as KubeObject);
+
+test('method and path regexes become the probe literals where they are literals', () => {
+  assert.deepEqual(methodsOf('((GET)|(HEAD))'), ['GET', 'HEAD']);
+  assert.deepEqual(methodsOf('GET'), ['GET']);
+  assert.deepEqual(methodsOf(undefined), []);
+  assert.equal(methodsOf('G.T'), null);
+  assert.deepEqual(pathMatch('/ratings/1'), { pathExact: '/ratings/1' });
+  assert.deepEqual(pathMatch('/api/.*'), { pathPrefix: '/api/' });
+  assert.deepEqual(pathMatch('/v[12]/x'), { pathRegex: '/v[12]/x' });
+});
+
+test('a translated CNP compiles into identities, per-peer policy entries, L7 rules and a rule table', () => {
+  const c = compilePlan([cnp({
+    endpointSelector: { matchLabels: { app: 'ratings' } },
+    ingress: [{
+      fromEndpoints: [{ matchLabels: { 'k8s:io.cilium.k8s.policy.serviceaccount': 'bookinfo-reviews', 'k8s:security.istio.io/tlsMode': 'istio' } }],
+      toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }], rules: { http: [{ method: '((GET)|(HEAD))', path: '/ratings/.*' }] } }],
+    }],
+    ingressDeny: [{ fromCIDR: ['192.168.0.0/16'] }],
+  })], pods);
+  const id = Object.fromEntries(c.pods.map((p) => [p.name, p.identity]));
+  assert.deepEqual(id, { client: 1000, ratings: 1001, reviews: 1002 });
+  assert.deepEqual(c.selectedBy, { ratings: ['CiliumNetworkPolicy/bookinfo/istio-ratings-viewer'] });
+  const allow = c.config.policy.filter((p) => p.action === 'allow');
+  assert.deepEqual(allow.map((p) => [p.pod, p.identity, p.port, p.protocol]), [['ratings', id.reviews, 9080, 'TCP']]);
+  const deny = c.config.policy.filter((p) => p.action === 'deny');
+  assert.equal(deny.length, 1);
+  assert.ok(c.config.identities.some((i) => 'cidr' in i && i.cidr === '192.168.0.0/16' && i.identity === deny[0]!.identity));
+  assert.deepEqual(c.config.l7.map((r) => [r.pod, r.port, r.method, r.pathPrefix]), [['ratings', 9080, 'GET', '/ratings/'], ['ratings', 9080, 'HEAD', '/ratings/']]);
+  const l7rule = c.rules.find((r) => r.id === c.config.l7[0]!.ruleId)!;
+  assert.equal(l7rule.rule, 'ingress[0].toPorts[0].rules.http[0]');
+  assert.equal(l7rule.source, 'AuthorizationPolicy/bookinfo/ratings-viewer');
+  assert.equal(c.rules.find((r) => r.id === allow[0]!.ruleId)!.rule, 'ingress[0]');
+  // The client has no sidecar, so no tlsMode label: it is not a peer of the rule.
+  assert.ok(!allow.some((p) => p.identity === id.client));
+});
+
+test('no peer field admits any peer (identity 0); headers are reported as not shadowed', () => {
+  const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'reviews' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080' }], rules: { http: [{ path: '/x', headerMatches: [{ name: 'x-a', value: '1' }] }] } }] }] })], pods);
+  assert.deepEqual(c.config.policy.map((p) => [p.pod, p.identity, p.port]), [['reviews', 0, 9080]]);
+  assert.equal(c.unsupported.length, 1);
+  assert.match(c.unsupported[0]!, /header/);
+});
