@@ -78,6 +78,22 @@ struct {
 	__type(value, struct shadow_ct_val);
 } shadow_ct SEC(".maps");
 
+/* original server port of inbound connections, by client endpoint: sock_ops sees the socket after the
+ * REDIRECT (15006) and needs the service port (9080) to put bytes on the same edge as the requests */
+struct orig_key {
+	__u32 raddr;
+	__u32 laddr;
+	__u16 rport;
+	__u16 _pad0;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct orig_key);
+	__type(value, __u16);
+} shadow_origport SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -658,6 +674,10 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 		}
 		reply = 0;
 		count(SHADOW_C_FLOWS_NEW);
+		if (dir == SHADOW_DIR_INGRESS && ip.protocol == IPPROTO_TCP) {
+			struct orig_key ok = {.raddr = remote, .laddr = local, .rport = t.sport};
+			bpf_map_update_elem(&shadow_origport, &ok, &t.dport, BPF_ANY);
+		}
 		struct shadow_edge_key ek = {.remote_id = remote_id, .ep = ep_id, .port = t.dport, .dir = dir,
 					     .leg = SHADOW_LEG_WIRE, .proto = ip.protocol};
 		struct shadow_edge_val *ev = edge_get(&ek);
@@ -832,9 +852,17 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 	__u16 rport = bpf_ntohl(skops->remote_port); /* big-endian port in the upper half */
 	/* who opened it; without storage (opened before we attached) the lower port is the server's */
 	__u8 dir = cs ? cs->dir : lport < rport ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
+	__u16 port = dir == SHADOW_DIR_INGRESS ? lport : rport;
+	if (leg == SHADOW_LEG_WIRE && dir == SHADOW_DIR_INGRESS) {
+		struct orig_key ok = {.raddr = remote, .laddr = local, .rport = rport};
+		__u16 *orig = bpf_map_lookup_elem(&shadow_origport, &ok);
+		if (orig) {
+			port = *orig;
+			bpf_map_delete_elem(&shadow_origport, &ok);
+		}
+	}
 	struct shadow_edge_key ek = {.remote_id = leg == SHADOW_LEG_WIRE ? lookup_identity(remote) : 0,
-				     .ep = ep_id, .port = dir == SHADOW_DIR_INGRESS ? lport : rport, .dir = dir,
-				     .leg = leg, .proto = IPPROTO_TCP};
+				     .ep = ep_id, .port = port, .dir = dir, .leg = leg, .proto = IPPROTO_TCP};
 	struct shadow_edge_val *ev = edge_get(&ek);
 	if (ev) {
 		ev->conns_closed++;
