@@ -80,7 +80,12 @@ static const char *CONFIG_FMT = "{"
 	"  {\"pod\": \"a\", \"identity\": 100, \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 7000, \"action\": \"audit\", \"ruleId\": 27},"
 	"  {\"pod\": \"a\", \"identity\": 200, \"direction\": \"ingress\", \"protocol\": \"UDP\", \"port\": 53, \"action\": \"allow\", \"ruleId\": 28},"
 	"  {\"pod\": \"a\", \"identity\": 100, \"direction\": \"egress\", \"protocol\": \"TCP\", \"port\": 5432, \"action\": \"allow\", \"ruleId\": 29},"
-	"  {\"pod\": \"a\", \"identity\": 100, \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 8081, \"action\": \"allow\", \"ruleId\": 30}"
+	"  {\"pod\": \"a\", \"identity\": 100, \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 8081, \"action\": \"allow\", \"ruleId\": 30},"
+	"  {\"pod\": \"b\", \"identity\": 300, \"direction\": \"ingress\", \"protocol\": \"ANY\", \"action\": \"allow\", \"ruleId\": 40},"
+	"  {\"pod\": \"b\", \"identity\": 100, \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 1, \"endPort\": 65535, \"action\": \"allow\", \"ruleId\": 41},"
+	"  {\"pod\": \"b\", \"identity\": 100, \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 7100, \"action\": \"audit\", \"ruleId\": 42},"
+	"  {\"pod\": \"b\", \"identity\": 0, \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 7100, \"endPort\": 7199, \"action\": \"deny\", \"ruleId\": 43},"
+	"  {\"pod\": \"b\", \"identity\": 200, \"direction\": \"ingress\", \"port\": 5353, \"action\": \"allow\", \"ruleId\": 44}"
 	"],"
 	"\"l7\": ["
 	"  {\"pod\": \"a\", \"port\": 80, \"method\": \"GET\", \"pathPrefix\": \"/api/\", \"ruleId\": 31},"
@@ -222,11 +227,41 @@ static void t_egress(void)
 }
 static void t_no_policy_allows(void)
 {
+	/* pod b has ingress policy only: its egress is unrestricted */
 	struct pkt p;
-	pkt_tcp(&p, "10.0.2.2", 40018, "10.0.0.2", 80, TH_SYN, NULL);
-	struct shadow_flow_rec *r = tc_flow(1, &p, NULL);
+	pkt_tcp(&p, "10.0.0.2", 40018, "10.0.2.2", 80, TH_SYN, NULL);
+	struct shadow_flow_rec *r = tc_flow(0, &p, NULL);
 	CHECK(r && r->verdict == SHADOW_VERDICT_ALLOW && (r->flags & SHADOW_F_NOPOLICY),
-	      "pod without policy: want allow with the no-policy flag");
+	      "direction without policy: want allow with the no-policy flag");
+}
+static void t_any_protocol(void)
+{
+	/* protocol ANY without a port: every protocol from the CIDR identity */
+	expect_flow(1, "192.168.1.1", 40400, "10.0.0.2", 443, 6, SHADOW_VERDICT_ALLOW, 40, 300);
+	expect_flow(1, "192.168.1.1", 40401, "10.0.0.2", 53, 17, SHADOW_VERDICT_ALLOW, 40, 300);
+	expect_flow(1, "192.168.1.1", 0, "10.0.0.2", 0, 1, SHADOW_VERDICT_ALLOW, 40, 300);
+}
+static void t_full_port_range(void)
+{
+	/* 1-65535 is 16 LPM prefixes: both ends and the middle match, port 0 does not */
+	expect_flow(1, "10.0.1.1", 40402, "10.0.0.2", 1, 6, SHADOW_VERDICT_ALLOW, 41, 100);
+	expect_flow(1, "10.0.1.1", 40403, "10.0.0.2", 65535, 6, SHADOW_VERDICT_ALLOW, 41, 100);
+	expect_flow(1, "10.0.1.1", 40404, "10.0.0.2", 32768, 6, SHADOW_VERDICT_ALLOW, 41, 100);
+	expect_flow(1, "10.0.1.1", 40405, "10.0.0.2", 0, 6, SHADOW_VERDICT_DENY, 0, 100);
+}
+static void t_deny_beats_audit(void)
+{
+	/* audit (peer 100, port 7100) and deny (any peer, 7100-7199): deny wins; next to it allow-all-ports gives way */
+	expect_flow(1, "10.0.1.1", 40406, "10.0.0.2", 7100, 6, SHADOW_VERDICT_DENY, 43, 100);
+	expect_flow(1, "10.0.1.1", 40407, "10.0.0.2", 7150, 6, SHADOW_VERDICT_DENY, 43, 100);
+	expect_flow(1, "10.0.1.1", 40408, "10.0.0.2", 7200, 6, SHADOW_VERDICT_ALLOW, 41, 100);
+}
+static void t_port_without_protocol(void)
+{
+	/* a port without a protocol means TCP and UDP (as in Cilium), not ICMP */
+	expect_flow(1, "10.0.2.2", 40409, "10.0.0.2", 5353, 6, SHADOW_VERDICT_ALLOW, 44, 200);
+	expect_flow(1, "10.0.2.2", 40410, "10.0.0.2", 5353, 17, SHADOW_VERDICT_ALLOW, 44, 200);
+	expect_flow(1, "10.0.2.2", 40411, "10.0.0.2", 5354, 17, SHADOW_VERDICT_DENY, 0, 200);
 }
 static void t_unknown_endpoint_ignored(void)
 {
@@ -567,6 +602,10 @@ static const struct tcase cases[] = {
 	{"audit_reported_and_passed", t_audit_passes},
 	{"egress_policy", t_egress},
 	{"no_policy_allows", t_no_policy_allows},
+	{"any_protocol_rule", t_any_protocol},
+	{"full_port_range", t_full_port_range},
+	{"deny_beats_audit", t_deny_beats_audit},
+	{"port_without_protocol", t_port_without_protocol},
 	{"unknown_endpoint_ignored", t_unknown_endpoint_ignored},
 	{"ct_reply_not_evaluated", t_ct_reply_not_evaluated},
 	{"midstream_pickup", t_midstream},
