@@ -117,6 +117,12 @@ COMMIT
 EOF
 }
 
+# The lab is IPv4 (like istio-init without ip6tables): without this, link-local IPv6 chatter (router
+# solicitations, MLD) would show up on every veth the probe watches.
+no_ipv6() {
+  in_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+}
+
 pods_tsv() { # name ip appPort sidecar(0|1) hostIfname
   jq -r '.pods[] | [.name, .ip, .appPort, (if .sidecar then 1 else 0 end), .hostIfname] | @tsv' "$STATE/pods.json"
 }
@@ -144,6 +150,7 @@ cmd_up() {
 
   # The node: a netns holding the bridge, so the root namespace never gets a lab address or route.
   [ -e "/run/netns/$NODE_NS" ] || ip netns add "$NODE_NS"
+  no_ipv6 "$NODE_NS"
   ip -n "$NODE_NS" link set lo up
   ip -n "$NODE_NS" link show "$BRIDGE" >/dev/null 2>&1 || ip -n "$NODE_NS" link add "$BRIDGE" type bridge
   ip -n "$NODE_NS" addr replace "$gw/$plen" dev "$BRIDGE"
@@ -154,6 +161,7 @@ cmd_up() {
   while IFS=$'\t' read -r name ip port sidecar hostif; do
     ns="$PREFIX-$name"
     [ -e "/run/netns/$ns" ] || ip netns add "$ns"
+    no_ipv6 "$ns"
     if ! ip -n "$NODE_NS" link show "$hostif" >/dev/null 2>&1; then
       ip -n "$ns" link del eth0 2>/dev/null || true
       ip link add "$hostif" netns "$NODE_NS" type veth peer name eth0 netns "$ns"
