@@ -77,7 +77,20 @@ struct attachment {
 	int live;
 };
 
+/* recent app-leg requests, to pair each inbound wire-leg request with the app-leg request it contains */
+#define APP_RECENT 256
+struct app_recent {
+	__u64 start_ns, end_ns;
+	__u16 ep;
+	__u8 method;
+	__u8 used;
+	__u16 path_len;
+	char path[SHADOW_PATH_MAX];
+};
+
 struct probe {
+	struct app_recent recent[APP_RECENT];
+	unsigned recent_next;
 	struct shadow_bpf *skel;
 	struct shadow_config cfg;
 	const char *config_path;
@@ -461,6 +474,42 @@ static void print_flags(__u8 flags)
 	printf("]");
 }
 
+/*
+ * Sidecar overhead per request = wire latency - app latency of the same request. The two legs have different
+ * client endpoints (the client, then 127.0.0.6), so they are paired here: an inbound app-leg request of the
+ * same pod, method and path whose [start, end] lies inside the wire-leg request's. App records come first
+ * (their response precedes the wire response); each is used once. Returns -1 when no pair is found (records
+ * are sampled and rate-limited, so both legs of a request are not always there).
+ */
+static __s64 pair_legs(struct probe *p, const struct shadow_http_rec *r)
+{
+	__u64 end = r->hdr.ts_ns, start = end - r->latency_ns;
+	if (r->leg == SHADOW_LEG_APP) {
+		struct app_recent *a = &p->recent[p->recent_next++ % APP_RECENT];
+		a->start_ns = start;
+		a->end_ns = end;
+		a->ep = r->ep;
+		a->method = r->method;
+		a->used = 0;
+		a->path_len = r->path_len;
+		memcpy(a->path, r->path, SHADOW_PATH_MAX);
+		return -1;
+	}
+	struct app_recent *best = NULL;
+	for (unsigned i = 0; i < APP_RECENT; i++) {
+		struct app_recent *a = &p->recent[i];
+		if (a->used || a->ep != r->ep || a->method != r->method || a->path_len != r->path_len ||
+		    a->start_ns < start || a->end_ns > end || memcmp(a->path, r->path, r->path_len < SHADOW_PATH_MAX ? r->path_len : SHADOW_PATH_MAX))
+			continue;
+		if (!best || a->start_ns < best->start_ns)
+			best = a;
+	}
+	if (!best)
+		return -1;
+	best->used = 1;
+	return (__s64)r->latency_ns - (__s64)(best->end_ns - best->start_ns);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct probe *p = ctx;
@@ -497,6 +546,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	case SHADOW_REC_HTTP: {
 		const struct shadow_http_rec *r = data;
+		__s64 overhead = -1;
+		if (r->dir == SHADOW_DIR_INGRESS)
+			overhead = pair_legs(p, r);
 		printf("{\"type\":\"http\",\"ts\":%llu,\"pod\":\"%s\",\"leg\":\"%s\",\"dir\":\"%s\",\"client\":\"%s:%u\","
 		       "\"server\":\"%s:%u\",\"method\":\"%s\",\"path\":",
 		       (unsigned long long)wall, pod_name(p, r->ep), r->leg ? "app" : "wire", r->dir ? "egress" : "ingress",
@@ -507,6 +559,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		       "\"cgroupId\":%llu",
 		       r->status, (unsigned long long)r->latency_ns, shadow_verdict_name(r->verdict), where_name(r->where),
 		       r->rule_id, r->remote_id, (unsigned long long)r->cgroup_id);
+		if (overhead >= 0)
+			printf(",\"sidecarOverheadNs\":%lld", (long long)overhead);
 		print_flags(r->flags);
 		printf("}\n");
 		break;

@@ -79,6 +79,8 @@ test('verdicts and both latency legs for real requests', { skip }, async () => {
   const byPath = new Map(app.map((h) => [h.path, Number(h.latencyNs)]));
   const overheads = wire.map((h) => Number(h.latencyNs) - (byPath.get(h.path) ?? NaN));
   assert.ok(overheads.every((o) => o > 0), `sidecar overhead per request (ns): ${overheads.join(', ')}`);
+  // the loader pairs the legs itself
+  assert.deepEqual(wire.map((h) => h.sidecarOverheadNs), overheads, 'sidecarOverheadNs = wire - app of the same request');
   assert.ok(median(overheads) < 50e6, 'overhead is plausible');
 
   const admin = probe.records('http').find((h) => h.pod === 'reviews' && h.path === '/admin/x' && h.leg === 'wire');
