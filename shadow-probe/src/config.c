@@ -132,6 +132,8 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 			snprintf(p->ifname, sizeof(p->ifname), "%s", s);
 		if ((s = jstr(it, "hostIfname")))
 			snprintf(p->host_ifname, sizeof(p->host_ifname), "%s", s);
+		if ((s = jstr(it, "hostNetns")))
+			snprintf(p->host_netns, sizeof(p->host_netns), "%s", s);
 		if ((s = jstr(it, "cgroup")))
 			snprintf(p->cgroup, sizeof(p->cgroup), "%s", s);
 		__u8 plen;

@@ -17,6 +17,7 @@ struct cfg_pod {
 	char netns[CFG_PATH_MAX];    /* name under /run/netns, or an absolute path; empty: host netns */
 	char ifname[32];             /* interface inside netns (to_pod on ingress, from_pod on egress) */
 	char host_ifname[32];        /* alternatively the host-side veth (hooks swapped) */
+	char host_netns[CFG_PATH_MAX]; /* where that veth lives (empty: the host netns) */
 	char cgroup[CFG_PATH_MAX];   /* cgroup v2 path (absolute, or relative to the cgroup2 mount) */
 	__u64 cgroup_id;             /* "cgroupId": used as is when given (tests, or a path not visible here) */
 	int has_cgroup_id;

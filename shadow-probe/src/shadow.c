@@ -267,7 +267,8 @@ static void detach(struct probe *p, struct attachment *a)
 
 static void pod_key(const struct cfg_pod *pod, char *key, size_t n)
 {
-	snprintf(key, n, "%s|%s|%s|%s|%s", pod->name, pod->netns, pod->ifname, pod->host_ifname, pod->cgroup);
+	snprintf(key, n, "%s|%s|%s|%s|%s|%s", pod->name, pod->netns, pod->ifname, pod->host_netns, pod->host_ifname,
+		 pod->cgroup);
 }
 
 static int attach_pod(struct probe *p, const struct cfg_pod *pod, struct attachment *a)
@@ -283,6 +284,7 @@ static int attach_pod(struct probe *p, const struct cfg_pod *pod, struct attachm
 			snprintf(a->netns, sizeof(a->netns), "%s", pod->netns);
 			snprintf(a->ifname, sizeof(a->ifname), "%s", pod->ifname);
 		} else {
+			snprintf(a->netns, sizeof(a->netns), "%s", pod->host_netns);
 			snprintf(a->ifname, sizeof(a->ifname), "%s", pod->host_ifname);
 		}
 		int err = in_netns(a->netns, do_tc_attach, &t);

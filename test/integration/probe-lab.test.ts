@@ -143,6 +143,34 @@ test('raw records from the kernel decode through the TypeScript ABI decoder', { 
   assert.match(text, /^shadow_probe_ringbuf_full_total 0$/m);
 });
 
+test('attached to the host-side veths instead of eth0: the same verdicts and wire latency', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  cfg.pods = lab.file().pods.map((p, i) => ({
+    name: p.name, hostNetns: p.hostNetns, hostIfname: p.hostIfname, ip: p.ip,
+    identity: (cfg.pods as Array<{ identity: number }>)[i]!.identity,
+  }));
+  probe.setConfig(cfg);
+  await probe.start();
+  try {
+    for (let i = 0; i < 3; i++) assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080/reviews/veth${i}`).code, 200);
+    lab.curl('ratings', `http://${lab.pod('details').ip}:9080/details/1`);
+    await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && String(h.path).startsWith('/reviews/veth')).length >= 3, 10_000, 'wire records');
+  } finally {
+    assert.equal(await probe.stop('SIGINT'), 0, probe.stderr);
+  }
+  assert.match(probe.stderr, /attached pod reviews \(tc lab-reviews tcx\)/);
+  const flows = probe.records('flow');
+  const allowed = flows.find((f) => f.pod === 'reviews' && f.dir === 'ingress' && f.src === lab.pod('client').ip);
+  assert.equal(allowed?.verdict, 'allow');
+  assert.equal(allowed?.rule, ruleFor('reviews', 'client'));
+  const denied = flows.find((f) => f.pod === 'details' && f.dir === 'ingress' && f.src === lab.pod('ratings').ip);
+  assert.equal(denied?.verdict, 'deny');
+  const wire = probe.records('http').filter((h) => h.pod === 'reviews' && String(h.path).startsWith('/reviews/veth'));
+  assert.ok(wire.every((h) => h.leg === 'wire' && h.status === 200 && h.verdict === 'allow' && Number(h.latencyNs) > 0));
+  assert.equal(probe.records('http').filter((h) => h.leg === 'app').length, 0, 'no cgroups configured: no app leg');
+});
+
 test('aggregated telemetry is exact at the lab maximum rate', { skip }, async () => {
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);
