@@ -81,37 +81,79 @@ function ciliumOf(t: PolicyTranslation): KubeObject[] {
   return t.manifests.filter((m) => m.kind.startsWith('Cilium'));
 }
 
-export function buildTranslateResult(plan: TranslationPlan, source: string, opts: VerifyOptions): TranslateResult {
-  const paCnps = plan.translations.filter((t) => t.kind === 'PeerAuthentication').flatMap(ciliumOf);
+/** Context shared by every per-source verification of one plan (built once). */
+export interface VerifyContext {
+  plan: TranslationPlan;
+  paCnps: KubeObject[];
+  apsByRef: Map<string, KubeObject>;
+  workloadById: Map<string, KnownWorkload>;
+}
+
+export function verifyContext(plan: TranslationPlan): VerifyContext {
+  return {
+    plan,
+    paCnps: plan.translations.filter((t) => t.kind === 'PeerAuthentication').flatMap(ciliumOf),
+    apsByRef: new Map(plan.authorizationPolicies.map((p) => [`AuthorizationPolicy/${p.metadata.namespace}/${p.metadata.name}`, p])),
+    workloadById: new Map(plan.workloads.map((w) => [`${w.namespace}/${w.name}`, w])),
+  };
+}
+
+/** The differential check of one source object (undefined when there is nothing to compare). */
+export function verifyTranslation(ctx: VerifyContext, index: number, perPolicyCap: number): VerifyCounts | undefined {
+  const { plan, paCnps, apsByRef, workloadById } = ctx;
+  const root = plan.rootNamespace;
+  const t = plan.translations[index]!;
+  const policy = apsByRef.get(t.source);
+  const verifiable =
+    (t.kind === 'AuthorizationPolicy' && policy && (t.fidelity !== 'gap' || t.waypointPolicy || t.gaps.some((g) => g.code === GAP.MESH_WAYPOINT)) && !t.gaps.some((g) => g.code === GAP.DRY_RUN)) ||
+    t.kind === 'PeerAuthentication';
+  if (!verifiable) return undefined;
+  let dests: Workload[]; let aps: KubeObject[]; let cilium: KubeObject[]; let waypoint: KubeObject[] = [];
+  if (t.kind === 'AuthorizationPolicy') {
+    const targets = policyTargets(policy!, plan.workloads, root, plan.namespaces).map(asWorkload);
+    dests = [...targets, bystander(policy!.metadata.namespace ?? 'default')];
+    aps = [policy!];
+    cilium = [...ciliumOf(t), ...paCnps];
+    if (t.waypointPolicy) waypoint = [t.waypointPolicy];
+  } else {
+    const pa = plan.peerAuthentications.find((p) => `PeerAuthentication/${p.metadata.namespace}/${p.metadata.name}` === t.source)!;
+    const ws = plan.workloads.filter((w) => appliesToWorkload(pa, w, root) || pa.metadata.namespace === root).map(asWorkload);
+    dests = ws.length ? ws.slice(0, 50) : [bystander(pa.metadata.namespace === root ? 'default' : pa.metadata.namespace ?? 'default')];
+    aps = []; cilium = paCnps;
+  }
+  const ports = [...new Set(dests.flatMap((d) => workloadById.get(d.id)?.ports ?? []))];
+  const space = buildSpace({ authorizationPolicies: aps, peerAuthentications: plan.peerAuthentications, destinations: dests, workloadPorts: ports });
+  const plane = buildPlane({ authorizationPolicies: aps, peerAuthentications: plan.peerAuthentications, rootNamespace: root, cilium, waypointPolicies: waypoint });
+  return verify(plane, space, perPolicyCap);
+}
+
+export const DEFAULT_PER_POLICY_CAP = 50_000;
+
+/**
+ * `precomputed[i]` (when given) is the verification of plan.translations[i], e.g. from worker threads; null or
+ * undefined entries are computed here.
+ */
+export const DEFAULT_COMBINED_CAP = 200_000;
+
+/** Every policy in scope against every emitted manifest (and the waypoints), on the union of their spaces. */
+export function verifyCombined(plan: TranslationPlan, cap: number): VerifyCounts {
+  const dests = plan.workloads.length ? plan.workloads.map(asWorkload) : [...new Set(plan.authorizationPolicies.map((p) => p.metadata.namespace ?? 'default'))].map(bystander);
+  const allCilium = plan.manifests.filter((m) => m.kind.startsWith('Cilium'));
+  const waypoint = plan.translations.map((t) => t.waypointPolicy).filter((p): p is KubeObject => p !== undefined);
+  const space = buildSpace({ authorizationPolicies: plan.authorizationPolicies, peerAuthentications: plan.peerAuthentications, destinations: dests, workloadPorts: [...new Set(plan.workloads.flatMap((w) => w.ports))] });
+  const plane = buildPlane({ authorizationPolicies: plan.authorizationPolicies, peerAuthentications: plan.peerAuthentications, rootNamespace: plan.rootNamespace, cilium: allCilium, waypointPolicies: waypoint });
+  return verify(plane, space, cap);
+}
+
+export function buildTranslateResult(plan: TranslationPlan, source: string, opts: VerifyOptions, precomputed?: (VerifyCounts | null | undefined)[], precomputedCombined?: VerifyCounts): TranslateResult {
+  const ctx = verifyContext(plan);
   const entries: TranslationEntry[] = [];
   const extraGaps: Gap[] = [];
   const root = plan.rootNamespace;
-  const apsByRef = new Map(plan.authorizationPolicies.map((p) => [`AuthorizationPolicy/${p.metadata.namespace}/${p.metadata.name}`, p]));
-  const workloadById = new Map(plan.workloads.map((w) => [`${w.namespace}/${w.name}`, w]));
-  for (const t of plan.translations) {
+  plan.translations.forEach((t, i) => {
     const e: TranslationEntry = { source: t.source, kind: t.kind, ...(t.action ? { action: t.action } : {}), fidelity: t.fidelity, manifests: t.manifests.map(manifestRef), gaps: [...t.gaps], narrowing: t.narrowing };
-    const policy = apsByRef.get(t.source);
-    const verifiable = opts.verify && (
-      (t.kind === 'AuthorizationPolicy' && policy && (t.fidelity !== 'gap' || t.waypointPolicy || t.gaps.some((g) => g.code === GAP.MESH_WAYPOINT)) && !t.gaps.some((g) => g.code === GAP.DRY_RUN)) ||
-      (t.kind === 'PeerAuthentication'));
-    if (verifiable) {
-      let dests: Workload[]; let aps: KubeObject[]; let cilium: KubeObject[]; let waypoint: KubeObject[] = [];
-      if (t.kind === 'AuthorizationPolicy') {
-        const targets = policyTargets(policy!, plan.workloads, root, plan.namespaces).map(asWorkload);
-        dests = [...targets, bystander(policy!.metadata.namespace ?? 'default')];
-        aps = [policy!];
-        cilium = [...ciliumOf(t), ...paCnps];
-        if (t.waypointPolicy) waypoint = [t.waypointPolicy];
-      } else {
-        const pa = plan.peerAuthentications.find((p) => `PeerAuthentication/${p.metadata.namespace}/${p.metadata.name}` === t.source)!;
-        const ws = plan.workloads.filter((w) => appliesToWorkload(pa, w, root) || pa.metadata.namespace === root).map(asWorkload);
-        dests = ws.length ? ws.slice(0, 50) : [bystander(pa.metadata.namespace === root ? 'default' : pa.metadata.namespace ?? 'default')];
-        aps = []; cilium = paCnps;
-      }
-      const ports = [...new Set(dests.flatMap((d) => workloadById.get(d.id)?.ports ?? []))];
-      const space = buildSpace({ authorizationPolicies: aps, peerAuthentications: plan.peerAuthentications, destinations: dests, workloadPorts: ports });
-      const plane = buildPlane({ authorizationPolicies: aps, peerAuthentications: plan.peerAuthentications, rootNamespace: root, cilium, waypointPolicies: waypoint });
-      const v = verify(plane, space, opts.perPolicyCap ?? 50_000);
+    const v = !opts.verify ? undefined : precomputed?.[i] ?? verifyTranslation(ctx, i, opts.perPolicyCap ?? DEFAULT_PER_POLICY_CAP);
+    if (v) {
       e.verification = v;
       if (v.wider > 0) {
         e.fidelity = 'wider';
@@ -122,15 +164,10 @@ export function buildTranslateResult(plan: TranslationPlan, source: string, opts
       }
     }
     entries.push(e);
-  }
+  });
   let combined: VerifyCounts | undefined;
   if (opts.verify) {
-    const dests = plan.workloads.length ? plan.workloads.map(asWorkload) : [...new Set(plan.authorizationPolicies.map((p) => p.metadata.namespace ?? 'default'))].map(bystander);
-    const allCilium = plan.manifests.filter((m) => m.kind.startsWith('Cilium'));
-    const waypoint = plan.translations.map((t) => t.waypointPolicy).filter((p): p is KubeObject => p !== undefined);
-    const space = buildSpace({ authorizationPolicies: plan.authorizationPolicies, peerAuthentications: plan.peerAuthentications, destinations: dests, workloadPorts: [...new Set(plan.workloads.flatMap((w) => w.ports))] });
-    const plane = buildPlane({ authorizationPolicies: plan.authorizationPolicies, peerAuthentications: plan.peerAuthentications, rootNamespace: root, cilium: allCilium, waypointPolicies: waypoint });
-    combined = verify(plane, space, opts.combinedCap ?? 200_000);
+    combined = precomputedCombined ?? verifyCombined(plan, opts.combinedCap ?? DEFAULT_COMBINED_CAP);
     if (combined.wider > 0 && !entries.some((e) => e.fidelity === 'wider')) {
       extraGaps.push({ code: GAP.WIDER, level: 'Error', object: `Namespace/${plan.namespaces.join(',') || '*'}`, reason: `combined plan allows ${combined.wider} requests Istio denies, e.g. ${combined.widerExamples[0]?.request ?? ''}`, target: TARGET.waypointAuthz });
     }
