@@ -66,7 +66,7 @@ static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 enum { L_TC_IN, L_TC_EG, L_CG, L_SOCKOPS, L__MAX };
 
 struct attachment {
-	char key[CFG_PATH_MAX * 2]; /* identity of the attachment point: netns|ifname|host_ifname|cgroup */
+	char key[CFG_PATH_MAX * 4 + 128]; /* identity of the attachment point: name|netns|ifname|host netns|host ifname|cgroup */
 	char name[CFG_NAME_MAX];
 	int link_fd[L__MAX];        /* tcx / cgroup links: die with the process, so a killed loader leaves nothing */
 	struct bpf_link *cg_link, *so_link;
@@ -339,7 +339,7 @@ cleanup:
 static int reconcile(struct probe *p)
 {
 	int failures = 0;
-	char key[CFG_PATH_MAX * 2];
+	char key[CFG_PATH_MAX * 4 + 128];
 	for (size_t i = 0; i < p->n_att; i++) {
 		struct attachment *a = &p->att[i];
 		if (!a->live)
@@ -1013,19 +1013,19 @@ static int run_cleanup(const char *state_dir, const char *pin_dir, int pin_expli
 	FILE *f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		int pid;
-		char a[300], b[64];
+		char a[CFG_PATH_MAX], b[32];
 		if (sscanf(line, "pid %d", &pid) == 1 && pid != getpid() && kill(pid, 0) == 0 && !force) {
 			logf_("failed to clean up: loader pid %d is still running (stop it, or use --force)", pid);
 			fclose(f);
 			return 1;
 		}
-		if (sscanf(line, "tc %299s %63s", a, b) == 2) {
+		if (sscanf(line, "tc %255s %31s", a, b) == 2) {
 			struct attachment at = {};
 			snprintf(at.netns, sizeof(at.netns), "%s", strcmp(a, "-") ? a : "");
 			snprintf(at.ifname, sizeof(at.ifname), "%s", b);
 			in_netns(at.netns, cleanup_tc_in_netns, &filters);
 		}
-		if (sscanf(line, "pin %299s", a) == 1)
+		if (sscanf(line, "pin %255s", a) == 1)
 			pins += rm_tree(a);
 	}
 	if (f)
