@@ -3,7 +3,8 @@
  * shadow.h: the one ABI between the shadow-probe BPF programs, the loader and the TypeScript decoder
  * (src/adapters/probe/records.ts, checked by test/unit/probe-abi.test.ts against tests/abi_layout.c).
  *
- * Rules: every struct is fixed width with explicit padding, no implicit holes, sizes a multiple of 8.
+ * Rules: every struct is fixed width with explicit padding and no implicit holes; records (*_rec) are a
+ * multiple of 8 bytes.
  * Byte order: IPv4 addresses are in network byte order (as on the wire); ports, identities and every other
  * integer are in host byte order (little-endian on the machines we support), except inside LPM keys, where
  * multi-byte fields are big-endian so that prefix lengths mean "leading bits".
