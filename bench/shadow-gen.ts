@@ -35,5 +35,6 @@ export function genProbe(n: number, conns = 200): ProbeLine[] {
     out.push({ type: 'http', ts: (ms + 1) * 1e6, pod: 'reviews', leg: 'wire', dir: 'ingress', client, server: '10.233.0.13:9080', method: 'GET', path, status: deny ? 403 : 200, latencyNs: 1e6, verdict: 'allow', where: 'kernel', rule: 201, remoteIdentity: 1004, flags: [] });
     if (!deny) out.push({ type: 'http', ts: (ms + 0.8) * 1e6, pod: 'reviews', leg: 'app', dir: 'ingress', client: `127.0.0.6:${30000 + c}`, server: '127.0.0.1:9080', method: 'GET', path, status: 200, latencyNs: 0.4e6, verdict: 'allow', where: 'kernel', rule: 201, remoteIdentity: 0, flags: [] });
   }
-  return out;
+  // Records reach the join through JSON.parse of the probe's output lines: flat strings, as here.
+  return JSON.parse(JSON.stringify(out)) as ProbeLine[];
 }

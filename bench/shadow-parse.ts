@@ -10,11 +10,20 @@ const RUNS = 5;
 const lines = genLines(N);
 const text = lines.join('\n') + '\n';
 
-function best(fn: () => number): { s: number; n: number } {
-  let b = Infinity; let n = 0;
-  for (let r = 0; r < RUNS; r++) { const t = process.hrtime.bigint(); n = fn(); const s = Number(process.hrtime.bigint() - t) / 1e9; if (s < b) b = s; }
-  return { s: b, n };
+// Wall time and CPU time (user + system) of the best run: on a shared, loaded machine the wall clock counts
+// time this process waited for a CPU; CPU seconds are what one core needs for the work.
+function best(fn: () => number): { s: number; cpu: number; n: number } {
+  let b = Infinity; let c = Infinity; let n = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const t = process.hrtime.bigint(); const u = process.cpuUsage();
+    n = fn();
+    const s = Number(process.hrtime.bigint() - t) / 1e9; const cu = process.cpuUsage(u);
+    if (s < b) b = s;
+    const cs = (cu.user + cu.system) / 1e6; if (cs < c) c = cs;
+  }
+  return { s: b, cpu: c, n };
 }
+const perCpu = (x: { cpu: number; n: number }) => Math.round(x.n / x.cpu);
 
 const split = best(() => {
   let n = 0; let pos = 0;
@@ -27,15 +36,21 @@ const jsonText = lines.slice(0, Math.min(N, 200_000)).map((l) => JSON.stringify(
 const json = best(() => parseEnvoyJson(jsonText, 'reviews', (e) => { sink += e.status; }).parsed);
 
 const rate = (x: { s: number; n: number }) => x.n / x.s;
+const load1 = (await import('node:os')).loadavg()[0]!.toFixed(2);
 const out = {
   lines: N,
   bytesPerLine: Math.round(text.length / N),
+  loadAvg1m: load1,
   textLinesPerSec: Math.round(rate(parse)),
+  textLinesPerCpuSec: perCpu(parse),
+  splitBaselineLinesPerCpuSec: perCpu(split),
+  ratioVsSplitCpu: Math.round((perCpu(parse) / perCpu(split)) * 100) / 100,
   splitBaselineLinesPerSec: Math.round(rate(split)),
   ratioVsSplit: Math.round((rate(parse) / rate(split)) * 100) / 100,
   jsonLinesPerSec: Math.round(rate(json)),
   target: 1_000_000,
-  pass: rate(parse) >= 1_000_000,
+  passWall: rate(parse) >= 1_000_000,
+  passCpu: perCpu(parse) >= 1_000_000,
   sink: sink > 0,
 };
 console.log(JSON.stringify(out));

@@ -22,6 +22,18 @@ export const DEFAULT_JOIN: JoinOptions = { windowMs: 1000, examples: 3 };
 /** The sidecar's own ports: traffic to them is not application traffic (reference/envoy-telemetry.md). */
 export const SIDECAR_PORTS = new Set([15000, 15001, 15004, 15006, 15008, 15020, 15021, 15090]);
 
+/** Two-level map: the join keys are two strings already in hand (server, client), so nothing is concatenated per line. */
+class Nested<V> {
+  readonly outer = new Map<string, Map<string, V>>();
+  get(a: string, b: string): V | undefined { return this.outer.get(a)?.get(b); }
+  set(a: string, b: string, v: V): void {
+    let m = this.outer.get(a);
+    if (!m) this.outer.set(a, (m = new Map()));
+    m.set(b, v);
+  }
+  *values(): IterableIterator<V> { for (const m of this.outer.values()) yield* m.values(); }
+}
+
 interface Group {
   entries: AccessLogEntry[];
   wire: ProbeHttp[];
@@ -30,7 +42,7 @@ interface Group {
   wireSorted: boolean;
   edge: EdgeAcc | null;
 }
-interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null; sorted: boolean }
+interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null; sorted: boolean; /** all before are consumed */ lo: number }
 
 /** Per-edge accumulators. */
 export interface EdgeAcc {
@@ -116,9 +128,11 @@ export class ShadowJoiner {
   private readonly ruleNames = new Map<number, string>();
   private readonly gapByObject = new Map<string, KnownGap[]>();
   private readonly l7ByPodPort = new Map<string, { rule: L7Rule; re?: RegExp }[]>();
-  private readonly groups = new Map<string, Group>();
-  private readonly apps = new Map<string, AppGroup>();
-  private readonly flows = new Map<string, ProbeFlow>();
+  /** Wire groups by (server, client) address: the pod IP makes the server unique to a pod. */
+  private readonly groups = new Nested<Group>();
+  /** App legs by (pod, client on loopback): 127.0.0.1 is in every pod. */
+  private readonly apps = new Nested<AppGroup>();
+  private readonly flows = new Nested<ProbeFlow>();
   readonly edges = new Map<string, EdgeAcc>();
   readonly matrix: Matrix = emptyMatrix();
   readonly ruleMatrix = new Map<string, RuleResult>();
@@ -151,9 +165,8 @@ export class ShadowJoiner {
   addEntry(e: AccessLogEntry): void {
     if (!e.upstreamCluster.startsWith('inbound|')) { this.counts.outbound++; return; }
     this.counts.entries++;
-    const k = `${e.pod}|${e.downstreamRemote}|${e.downstreamLocal}`;
-    let g = this.groups.get(k);
-    if (!g) this.groups.set(k, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
+    let g = this.groups.get(e.downstreamLocal, e.downstreamRemote);
+    if (!g) this.groups.set(e.downstreamLocal, e.downstreamRemote, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
     g.entries.push(e);
   }
 
@@ -161,23 +174,23 @@ export class ShadowJoiner {
     switch (r.type) {
       case 'flow':
         this.counts.flows++;
-        if (r.dir === 'ingress') this.flows.set(`${r.pod}|${r.src}:${r.sport}|${r.dst}:${r.dport}`, r);
+        if (r.dir === 'ingress') this.flows.set(`${r.dst}:${r.dport}`, `${r.src}:${r.sport}`, r);
         return;
       case 'http': {
         this.counts.http++;
         if (r.dir !== 'ingress') return;
         if (r.leg === 'wire') {
-          if (SIDECAR_PORTS.has(portOf(r.server))) return;
+          // Sidecar ports are all 150xx: parse the port only for addresses that end like one.
+          const sv = r.server;
+          if (sv.charCodeAt(sv.length - 6) === 58 && sv.charCodeAt(sv.length - 5) === 49 && sv.charCodeAt(sv.length - 4) === 53 && SIDECAR_PORTS.has(portOf(sv))) return;
           this.counts.probeRequests++;
-          const k = `${r.pod}|${r.client}|${r.server}`;
-          let g = this.groups.get(k);
-          if (!g) this.groups.set(k, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
+          let g = this.groups.get(r.server, r.client);
+          if (!g) this.groups.set(r.server, r.client, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
           if (g.wireSorted && g.wire.length && ShadowJoiner.startOf(g.wire[g.wire.length - 1]!) > ShadowJoiner.startOf(r)) g.wireSorted = false;
           g.wire.push(r);
         } else {
-          const k = `${r.pod}|${r.client}|${r.server}`;
-          let a = this.apps.get(k);
-          if (!a) this.apps.set(k, (a = { recs: [], used: null, sorted: true }));
+          let a = this.apps.get(r.pod, r.client);
+          if (!a) this.apps.set(r.pod, r.client, (a = { recs: [], used: null, sorted: true, lo: 0 }));
           if (a.sorted && a.recs.length && ShadowJoiner.startOf(a.recs[a.recs.length - 1]!) > ShadowJoiner.startOf(r)) a.sorted = false;
           a.recs.push(r);
         }
@@ -225,9 +238,9 @@ export class ShadowJoiner {
     return (r.ts - r.latencyNs) / 1e6;
   }
 
-  private takeApp(e: AccessLogEntry): ProbeHttp | undefined {
+  private takeApp(e: AccessLogEntry, path: string): ProbeHttp | undefined {
     if (e.upstreamLocal === '-' || e.upstreamHost === '-') return undefined;
-    const a = this.apps.get(`${e.pod}|${e.upstreamLocal}|${e.upstreamHost}`);
+    const a = this.apps.get(e.pod, e.upstreamLocal);
     if (!a) return undefined;
     const recs = a.recs;
     if (!a.sorted) {
@@ -237,16 +250,21 @@ export class ShadowJoiner {
       a.recs = idx.map((i) => recs[i]!);
       if (used) { const u = new Uint8Array(a.recs.length); idx.forEach((from, to) => { u[to] = from < used.length ? used[from]! : 0; }); a.used = u; }
       a.sorted = true;
-      return this.takeApp(e);
+      a.lo = 0;
+      return this.takeApp(e, path);
     }
     if (!a.used) a.used = new Uint8Array(recs.length);
     else if (a.used.length < recs.length) { const u = new Uint8Array(recs.length); u.set(a.used); a.used = u; }
     const w = this.opts.windowMs;
     const lo = e.startMs - w;
     // Binary search for the first record that started within the window, then the nearest match in time.
-    let l = 0; let h = recs.length;
-    while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(recs[m]!) < lo) l = m + 1; else h = m; }
-    const path = normPath(e.path);
+    while (a.lo < recs.length && a.used[a.lo]) a.lo++;
+    let l = a.lo;
+    // Entries mostly arrive in time order: a short forward walk; a binary search when far behind.
+    if (l < recs.length && ShadowJoiner.startOf(recs[l]!) < lo) {
+      let h = recs.length;
+      while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(recs[m]!) < lo) l = m + 1; else h = m; }
+    }
     let best = -1;
     let bestD = Infinity;
     for (let i = l; i < recs.length; i++) {
@@ -255,7 +273,7 @@ export class ShadowJoiner {
       if (a.used[i]) continue;
       const r = recs[i]!;
       const d = Math.abs(st - e.startMs);
-      if (d < bestD && r.method === e.method && r.path === path) { best = i; bestD = d; }
+      if (d < bestD && r.method === e.method && r.path === path && r.server === e.upstreamHost) { best = i; bestD = d; }
       else if (best >= 0 && st > e.startMs) break;
     }
     if (best < 0) return undefined;
@@ -293,17 +311,17 @@ export class ShadowJoiner {
     return n;
   }
 
-  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined, key: string, g: Group): void {
-    const port = portOf(e.downstreamLocal);
+  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined, g: Group, path: string): void {
     // Every entry of a group shares pod, client IP and server port: the edge is looked up once per group.
-    const edge = g.edge ?? (g.edge = this.edgeAcc(this.podName(ipOf(e.downstreamRemote)), e.pod, port));
+    const edge = g.edge ?? (g.edge = this.edgeAcc(this.podName(ipOf(e.downstreamRemote)), e.pod, portOf(e.downstreamLocal)));
+    const port = edge.port;
     const env = envoyVerdict(e);
     const sc = statusClass(e.status);
     edge.envoyStatus[sc] = (edge.envoyStatus[sc] ?? 0) + 1;
     edge.envoyBytes += e.bytesReceived + e.bytesSent;
     if (!Number.isNaN(e.durationMs)) edge.envoy.push(e.durationMs);
-    const flow = this.flows.get(key);
-    const app = this.takeApp(e);
+    const flow = this.flows.get(e.downstreamLocal, e.downstreamRemote);
+    const app = this.takeApp(e, path);
     if (!flow && !wire && !app) {
       this.record(edge, env.verdict, null, env.rule, '(no probe record)', 'envoy-only', e, undefined, '-', '-');
       return;
@@ -391,10 +409,15 @@ export class ShadowJoiner {
     r.matrix[cell]++;
   }
 
-  private probeOnly(r: ProbeHttp): void {
-    const [cip] = [ipOf(r.client)];
-    const port = portOf(r.server);
-    const edge = this.edgeAcc(this.podName(cip), r.pod, port);
+  private edgeOfRecord(r: ProbeHttp, g: Group | null): EdgeAcc {
+    if (g?.edge) return g.edge;
+    const edge = this.edgeAcc(this.podName(ipOf(r.client)), r.pod, portOf(r.server));
+    if (g) g.edge = edge;
+    return edge;
+  }
+
+  private probeOnly(r: ProbeHttp, g: Group | null = null): void {
+    const edge = this.edgeOfRecord(r, g);
     edge.matrix.probeOnly++;
     this.matrix.probeOnly++;
     edge.wire.push(r.latencyNs / 1e6);
@@ -407,8 +430,8 @@ export class ShadowJoiner {
   }
 
   /** Probe-side status per edge (wire leg records), for parity when no in-kernel aggregate exists. */
-  private countProbe(r: ProbeHttp): void {
-    const edge = this.edgeAcc(this.podName(ipOf(r.client)), r.pod, portOf(r.server));
+  private countProbe(r: ProbeHttp, g: Group | null = null): void {
+    const edge = this.edgeOfRecord(r, g);
     edge.probeRequests++;
     const sc = statusClass(r.status);
     edge.probeStatus[sc] = (edge.probeStatus[sc] ?? 0) + 1;
@@ -422,7 +445,7 @@ export class ShadowJoiner {
     const w = this.opts.windowMs;
     const entryCut = watermarkMs - w;
     const recCut = watermarkMs - 2 * w;
-    for (const [k, g] of this.groups) {
+    for (const [gk, inner] of this.groups.outer) for (const [k, g] of inner) {
       if (!g.wireSorted) {
         const rest = g.wire.slice(g.wireUsed).sort((a, b) => a.ts - a.latencyNs - (b.ts - b.latencyNs));
         g.wire = rest; g.wireUsed = 0; g.wireSorted = true;
@@ -438,38 +461,39 @@ export class ShadowJoiner {
         // Records that started too early for this entry (and all later ones) belong to no entry.
         while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < e.startMs - w) {
           const r = g.wire[g.wireUsed++]!;
-          this.countProbe(r); this.probeOnly(r);
+          this.countProbe(r, g); this.probeOnly(r, g);
         }
         for (let i = g.wireUsed; i < g.wire.length; i++) {
           const r = g.wire[i]!;
           if (ShadowJoiner.startOf(r) > e.startMs + w) break;
           if (r.method === e.method && r.path === path) {
             // Records skipped over were not this entry's; they are settled as probe-only.
-            for (let s = g.wireUsed; s < i; s++) { const x = g.wire[s]!; this.countProbe(x); this.probeOnly(x); }
+            for (let s = g.wireUsed; s < i; s++) { const x = g.wire[s]!; this.countProbe(x, g); this.probeOnly(x, g); }
             g.wireUsed = i + 1;
             match = r;
             break;
           }
         }
-        if (match) this.countProbe(match);
-        this.settle(e, match, k, g);
+        if (match) this.countProbe(match, g);
+        this.settle(e, match, g, path);
       }
       if (ei) g.entries.splice(0, ei);
       while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < recCut && g.entries.length === 0) {
         const r = g.wire[g.wireUsed++]!;
-        this.countProbe(r); this.probeOnly(r);
+        this.countProbe(r, g); this.probeOnly(r, g);
       }
       if (g.wireUsed) { g.wire.splice(0, g.wireUsed); g.wireUsed = 0; }
-      if (!g.entries.length && !g.wire.length) this.groups.delete(k);
+      if (!g.entries.length && !g.wire.length) { inner.delete(k); if (!inner.size) this.groups.outer.delete(gk); }
     }
     // App-leg records and flows older than the record cut can no longer be claimed.
-    for (const [k, a] of this.apps) {
+    for (const [ak, inner] of this.apps.outer) for (const [k, a] of inner) {
       if (!a.sorted || !a.recs.length || ShadowJoiner.startOf(a.recs[0]!) >= recCut) continue;
       let l = 0; let h = a.recs.length;
       while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(a.recs[m]!) < recCut) l = m + 1; else h = m; }
-      if (l >= a.recs.length) { this.apps.delete(k); continue; }
+      if (l >= a.recs.length) { inner.delete(k); if (!inner.size) this.apps.outer.delete(ak); continue; }
       a.recs = a.recs.slice(l);
       a.used = a.used && a.used.length > l ? a.used.slice(l) : null;
+      a.lo = 0;
     }
   }
 
