@@ -754,8 +754,10 @@ int shadow_cg_egress(struct __sk_buff *skb)
 	}
 	if (ip.protocol != IPPROTO_TCP)
 		return 1;
-	/* only the hop inside the pod: loopback, or the pod talking to its own address */
-	if ((bpf_ntohl(ip.daddr) >> 24) != 127 && ip.daddr != ip.saddr)
+	/* only the hop inside the pod: out through lo (ifindex 1 in every netns). An outbound call redirected to the
+	 * sidecar goes pod IP -> 127.0.0.1:15001, and the sidecar's answer, un-NATed before this hook, real server
+	 * -> pod IP: both leave through lo. */
+	if (skb->ifindex != 1 && (bpf_ntohl(ip.daddr) >> 24) != 127 && ip.daddr != ip.saddr)
 		return 1;
 	__u32 ihl = ip.ihl * 4;
 	__u32 tot = bpf_ntohs(ip.tot_len);
@@ -789,8 +791,22 @@ int shadow_cg_egress(struct __sk_buff *skb)
 	}
 	/* a request to the sidecar's outbound listener is the app calling out; anything else on the hop is the
 	 * sidecar delivering an inbound request to the app */
-	__u8 dir_req = t.dport == cfg_outbound_port ? SHADOW_DIR_EGRESS : SHADOW_DIR_INGRESS;
-	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, 0, cg, 0);
+	__u8 dir_req = SHADOW_DIR_INGRESS;
+	__u32 remote_id = 0;
+	if (t.dport == cfg_outbound_port) {
+		dir_req = SHADOW_DIR_EGRESS;
+		/* the real server: iptables rewrote the packets, not the app's socket, whose destination is still
+		 * the one the app connected to */
+		struct bpf_sock *sk = skb->sk;
+		if (sk)
+			sk = bpf_sk_fullsock(sk);
+		if (sk && sk->dst_ip4 && sk->dst_ip4 != t.daddr) {
+			t.daddr = sk->dst_ip4;
+			t.dport = bpf_ntohs(sk->dst_port);
+			remote_id = lookup_identity(t.daddr);
+		}
+	}
+	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, cg, 0);
 	return 1;
 }
 

@@ -143,6 +143,29 @@ test('raw records from the kernel decode through the TypeScript ABI decoder', { 
   assert.match(text, /^shadow_probe_ringbuf_full_total 0$/m);
 });
 
+test('outbound app leg names the real server (from the app socket), not the sidecar port', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  await probe.start();
+  const pp = lab.pod('productpage');
+  try {
+    assert.equal(lab.curl('client', `http://${pp.ip}:9080/productpage`).code, 200, 'productpage fans out to details and reviews');
+    await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'productpage' && h.leg === 'app' && h.dir === 'egress').length >= 2, 10_000, 'outbound app-leg records');
+  } finally {
+    assert.equal(await probe.stop('SIGINT'), 0, probe.stderr);
+  }
+  const out = probe.records('http').filter((h) => h.pod === 'productpage' && h.leg === 'app' && h.dir === 'egress');
+  const servers = out.map((h) => `${h.server}|${h.remoteIdentity}`).sort();
+  assert.deepEqual(servers, [
+    `${lab.pod('details').ip}:9080|${identity('details')}`,
+    `${lab.pod('reviews').ip}:9080|${identity('reviews')}`,
+  ].sort(), 'the app asked for details and reviews on 9080; the sidecar listens on 15001');
+  assert.ok(out.every((h) => h.status === 200 && Number(h.latencyNs) > 0));
+  // the same calls on the wire, from the sidecar: their latency contains the app leg's
+  const wire = probe.records('http').filter((h) => h.pod === 'productpage' && h.leg === 'wire' && h.dir === 'egress');
+  assert.equal(wire.length, 2);
+});
+
 test('attached to the host-side veths instead of eth0: the same verdicts and wire latency', { skip }, async () => {
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);
