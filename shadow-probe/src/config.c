@@ -142,6 +142,8 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 			goto out;
 		}
 		p->identity = jint(it, "identity", 0);
+		json_t *sc = json_object_get(it, "sidecar");
+		p->sidecar = sc && !json_is_null(sc) && !json_is_false(sc);
 		if (json_is_integer(json_object_get(it, "cgroupId"))) {
 			p->cgroup_id = jint(it, "cgroupId", 0);
 			p->has_cgroup_id = 1;
@@ -529,7 +531,8 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 	}
 	for (size_t p = 0; p < c->n_pods; p++) {
 		const struct cfg_pod *pod = &c->pods[p];
-		struct shadow_endpoint v = {.ep = pod->ep, .identity = pod->identity, .addr = pod->addr};
+		struct shadow_endpoint v = {.ep = pod->ep, .identity = pod->identity, .addr = pod->addr,
+					    .flags = pod->sidecar ? SHADOW_EP_SIDECAR : 0};
 		for (size_t i = 0; i < c->n_rules; i++) {
 			if (c->rules[i].ep && c->rules[i].ep != pod->ep)
 				continue;

@@ -23,6 +23,7 @@ struct cfg_pod {
 	int has_cgroup_id;
 	__u32 addr;                  /* network order */
 	__u32 identity;
+	int sidecar;                 /* "sidecar": true or an object (the lab's pods.json): outbound goes through it */
 	__u16 ep;                    /* 1-based index */
 };
 

@@ -136,7 +136,8 @@ struct conn_start {
 	__u64 ts_ns;
 	__u16 ep;  /* active opens: endpoint of the connecting process's cgroup (0: not known) */
 	__u8 dir;  /* active: egress, passive: ingress */
-	__u8 _pad0[5];
+	__u8 leg;  /* app: an app's outbound connection that its sidecar captures (the socket sees the real server) */
+	__u8 _pad0[4];
 };
 
 struct {
@@ -828,8 +829,10 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 		if (cs) {
 			__u64 cg = bpf_get_current_cgroup_id();
 			struct shadow_endpoint *e = bpf_map_lookup_elem(&shadow_cgroups, &cg);
+			__u32 uid = (__u32)bpf_get_current_uid_gid();
 			cs->ep = e ? e->ep : 0;
 			cs->dir = SHADOW_DIR_EGRESS;
+			cs->leg = e && (e->flags & SHADOW_EP_SIDECAR) && uid != cfg_sidecar_uid ? SHADOW_LEG_APP : SHADOW_LEG_WIRE;
 		}
 		return 1;
 	}
@@ -852,10 +855,16 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 	struct conn_start *cs = sk ? bpf_sk_storage_get(&shadow_sk, sk, 0, 0) : NULL;
 	__u8 leg = SHADOW_LEG_WIRE;
 	__u16 ep_id = 0;
+	__u32 remote_id = 0;
 	if ((bpf_ntohl(remote) >> 24) == 127 || remote == local) {
 		/* the hop inside the pod: known for the side that connected (the other side is the same hop) */
 		leg = SHADOW_LEG_APP;
 		ep_id = cs ? cs->ep : 0;
+	} else if (cs && cs->leg == SHADOW_LEG_APP) {
+		/* the app calling out through its sidecar: the socket names the real server, the bytes went to lo */
+		leg = SHADOW_LEG_APP;
+		ep_id = cs->ep;
+		remote_id = lookup_identity(remote);
 	} else {
 		struct shadow_endpoint *e = bpf_map_lookup_elem(&shadow_endpoints, &local);
 		ep_id = e ? e->ep : 0;
@@ -877,7 +886,7 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 			bpf_map_delete_elem(&shadow_origport, &ok);
 		}
 	}
-	struct shadow_edge_key ek = {.remote_id = leg == SHADOW_LEG_WIRE ? lookup_identity(remote) : 0,
+	struct shadow_edge_key ek = {.remote_id = leg == SHADOW_LEG_WIRE ? lookup_identity(remote) : remote_id,
 				     .ep = ep_id, .port = port, .dir = dir, .leg = leg, .proto = IPPROTO_TCP};
 	struct shadow_edge_val *ev = edge_get(&ek);
 	if (ev) {

@@ -207,6 +207,7 @@ struct shadow_policy_val {
 
 #define SHADOW_EP_POLICY_INGRESS 0x01 /* the endpoint has ingress policy: a miss is a deny */
 #define SHADOW_EP_POLICY_EGRESS 0x02
+#define SHADOW_EP_SIDECAR 0x04 /* the pod has a sidecar that captures its outbound connections */
 
 struct shadow_endpoint { /* values of shadow_endpoints (key: pod IPv4, network order) and shadow_cgroups (key: cgroup id) */
 	__u16 ep;

@@ -12,7 +12,7 @@ ident = {p["name"]: 1000 + i for i, p in enumerate(pods)}
 cfg = {
     "settings": {"rate": 1000, "burst": 200, "intervalMs": 1000},
     "pods": [{"name": p["name"], "netns": p["netns"], "ifname": p["ifname"], "cgroup": p["cgroup"],
-              "ip": p["ip"], "identity": ident[p["name"]]} for p in pods],
+              "ip": p["ip"], "identity": ident[p["name"]], "sidecar": p.get("sidecar") is not None} for p in pods],
     "identities": [{"ip": p["ip"], "identity": ident[p["name"]]} for p in pods],
     "policy": [],
     "l7": [],
