@@ -246,6 +246,12 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 			goto out;
 		}
 		l->port = port;
+		s = jstr(it, "direction");
+		if (s && strcmp(s, "ingress") && strcmp(s, "egress")) {
+			fail(err, errlen, "l7[%zu]: direction must be ingress or egress", i);
+			goto out;
+		}
+		l->dir = s && !strcmp(s, "egress") ? SHADOW_DIR_EGRESS : SHADOW_DIR_INGRESS;
 		if ((s = jstr(it, "method")) && strcmp(s, "*") && strcmp(s, "")) {
 			int m = parse_method(s);
 			if (m < 0) {
@@ -499,6 +505,7 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 	struct kvs eps = {.ks = 4, .vs = sizeof(struct shadow_endpoint)};
 	struct kvs cgs = {.ks = 8, .vs = sizeof(struct shadow_endpoint)};
 	struct kvs l7 = {.ks = sizeof(struct shadow_l7_key), .vs = sizeof(struct shadow_l7_set)};
+	_Static_assert(sizeof(struct shadow_l7_key) <= 16, "kv keys are at most 16 bytes");
 
 	for (size_t i = 0; i < c->n_ids; i++) {
 		struct shadow_ipcache_key k = {.prefixlen = c->ids[i].plen, .addr = c->ids[i].addr};
@@ -565,7 +572,7 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 			__u16 ep = c->pods[p].ep;
 			if (r->ep && r->ep != ep)
 				continue;
-			struct shadow_l7_key k = {.ep = ep, .port = r->port};
+			struct shadow_l7_key k = {.ep = ep, .port = r->port, .dir = r->dir};
 			struct kv *e = NULL;
 			for (size_t j = 0; j < l7.n; j++)
 				if (!memcmp(l7.a[j].key, &k, sizeof(k)))
@@ -617,7 +624,7 @@ int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec 
 	path[rec->path_len < SHADOW_PATH_MAX ? rec->path_len : SHADOW_PATH_MAX] = 0;
 	for (size_t i = 0; i < c->n_l7; i++) {
 		const struct cfg_l7 *r = &c->l7[i];
-		if (r->kind != SHADOW_PATH_REGEX || !r->re_ok || r->port != rec->server_port)
+		if (r->kind != SHADOW_PATH_REGEX || !r->re_ok || r->port != rec->server_port || r->dir != rec->dir)
 			continue;
 		if (r->ep && r->ep != rec->ep)
 			continue;

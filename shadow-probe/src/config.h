@@ -47,6 +47,7 @@ struct cfg_policy {
 struct cfg_l7 {
 	__u16 ep;   /* 0 = every pod */
 	__u16 port;
+	__u8 dir;   /* "direction": ingress (default) or egress */
 	__u8 method;
 	__u8 kind;
 	char path[CFG_PATH_MAX];

@@ -328,7 +328,7 @@ static __always_inline int l7_literal_match(const struct shadow_l7_rule *r, cons
  * does; exact/prefix/suffix in the kernel; if a regex rule exists and nothing matched here, userspace decides. */
 static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port)
 {
-	struct shadow_l7_key k = {.ep = ep, .port = port};
+	struct shadow_l7_key k = {.ep = ep, .port = port, .dir = rec->dir};
 	struct shadow_l7_set *set = bpf_map_lookup_elem(&shadow_l7, &k);
 	if (!set) {
 		rec->verdict = SHADOW_VERDICT_NONE;

@@ -246,6 +246,8 @@ struct shadow_ct_val {
 struct shadow_l7_key {
 	__u16 ep;
 	__u16 port;
+	__u8 dir;  /* ingress: requests the endpoint serves; egress: requests it makes */
+	__u8 _pad0[3];
 };
 
 struct shadow_l7_rule {

@@ -94,7 +94,8 @@ static const char *CONFIG_FMT = "{"
 	"  {\"pod\": \"a\", \"port\": 80, \"method\": \"GET\", \"pathSuffix\": \".css\", \"ruleId\": 33},"
 	"  {\"pod\": \"a\", \"port\": 80, \"pathRegex\": \"/re/[0-9]+\", \"ruleId\": 34},"
 	"  {\"pod\": \"a\", \"port\": 8081, \"method\": \"GET\", \"pathExact\": \"/health\", \"ruleId\": 35},"
-	"  {\"pod\": \"a\", \"port\": 8080, \"method\": \"GET\", \"pathPrefix\": \"/app\", \"ruleId\": 36}"
+	"  {\"pod\": \"a\", \"port\": 8080, \"method\": \"GET\", \"pathPrefix\": \"/app\", \"ruleId\": 36},"
+	"  {\"pod\": \"a\", \"direction\": \"egress\", \"port\": 9999, \"method\": \"GET\", \"pathExact\": \"/ok\", \"ruleId\": 37}"
 	"]}";
 
 /* ---- fixture ---- */
@@ -377,6 +378,37 @@ static void t_l7_long_path_truncated(void)
 	CHECK(h && h->status == 404, "status");
 }
 
+/* requests the pod makes: egress L7 rules apply, its ingress rules for the same port do not */
+static struct shadow_http_rec *http_out(uint16_t cport, const char *server, uint16_t sport, const char *req)
+{
+	static struct shadow_http_rec out;
+	struct pkt p;
+	pkt_tcp(&p, "10.0.0.1", cport, server, sport, TH_PSH | TH_ACK, req);
+	run(skel->progs.shadow_tc_from_pod, &p, NULL);
+	pkt_tcp(&p, server, sport, "10.0.0.1", cport, TH_PSH | TH_ACK, "HTTP/1.1 200 OK\r\n\r\n");
+	drain();
+	run(skel->progs.shadow_tc_to_pod, &p, NULL);
+	drain();
+	struct shadow_http_rec *h = find_http();
+	if (!h)
+		return NULL;
+	out = *h;
+	return &out;
+}
+
+static void t_l7_egress(void)
+{
+	struct shadow_http_rec *h = http_out(45001, "10.0.1.1", 9999, "GET /ok HTTP/1.1\r\n\r\n");
+	CHECK(h && h->dir == SHADOW_DIR_EGRESS && h->verdict == SHADOW_VERDICT_ALLOW && h->rule_id == 37,
+	      "egress L7 rule: dir %d verdict %d rule %u", h ? h->dir : -1, h ? h->verdict : -1, h ? h->rule_id : 0);
+	h = http_out(45002, "10.0.1.1", 9999, "GET /no HTTP/1.1\r\n\r\n");
+	CHECK(h && h->verdict == SHADOW_VERDICT_DENY && h->where == SHADOW_WHERE_KERNEL, "egress L7 miss: want deny");
+	/* pod a's ingress rules on port 80 are not applied to the requests it makes to port 80 */
+	h = http_out(45003, "10.0.1.1", 80, "GET /api/x HTTP/1.1\r\n\r\n");
+	CHECK(h && h->verdict == SHADOW_VERDICT_NONE && h->where == SHADOW_WHERE_NONE,
+	      "outbound request judged by inbound rules: verdict %d", h ? h->verdict : -1);
+}
+
 static void t_edges_aggregate(void)
 {
 	/* every response above landed in the per-edge aggregate for (peer 100, pod a, port 80, ingress, wire) */
@@ -633,6 +665,7 @@ static const struct tcase cases[] = {
 	{"l7_kernel_deny", t_l7_kernel_deny},
 	{"l7_no_rules_latency_only", t_l7_no_rules},
 	{"l7_long_path_truncated", t_l7_long_path_truncated},
+	{"l7_egress_rules", t_l7_egress},
 	{"edge_aggregation", t_edges_aggregate},
 	{"cgroup_skb_app_leg", t_cgroup_app_leg},
 	{"malformed_and_truncated", t_malformed},
