@@ -27,6 +27,8 @@ export interface AccessLogFollower {
 export interface EnvoyTelemetry {
   /** Follows each pod's access log from the given offsets (resume) or from its current end (new run). */
   follow(logs: Record<string, string>, from: Record<string, number> | 'end'): AccessLogFollower;
+  /** The sidecar's Prometheus text (istio_* metrics); null when unreachable. */
+  scrape?(source: { url: string; netns?: string }): Promise<string | null>;
 }
 
 export interface ShadowStore {
@@ -41,6 +43,8 @@ export interface ShadowStore {
   readProbe(): string;
   readAccess(): { pod: string; text: string }[];
   writeResult(json: string, markdown: string): void;
+  writeMetrics(pod: string, phase: 'start' | 'end', text: string): void;
+  readMetrics(): { pod: string; phase: 'start' | 'end'; text: string }[];
 }
 
 /** Live metrics of the run (prom-client in the adapter). */

@@ -32,7 +32,7 @@ function disRow(d: Disagreement): (string | number)[] {
 export function renderShadowText(r: ShadowResult): string {
   const out = header(r);
   out.push('', textTable(['EDGE', 'ALLOW/ALLOW', 'ALLOW/DENY', 'DENY/ALLOW', 'DENY/DENY', 'ENVOY-ONLY', 'PROBE-ONLY', 'WIRE ms p50/90/99/99.9', 'APP ms', 'SIDECAR ms', 'PARITY'],
-    r.edges.map((e) => [e.edge, e.matrix.allowAllow, e.matrix.allowDeny, e.matrix.denyAllow, e.matrix.denyDeny, e.matrix.envoyOnly, e.matrix.probeOnly, pct(e.latency.wire), pct(e.latency.app), pct(e.latency.sidecarOverhead), e.parity.ok ? 'ok' : `DIFF (envoy ${e.parity.requests.envoy} / kernel ${e.parity.requests.probe})`])));
+    r.edges.map((e) => [e.edge, e.matrix.allowAllow, e.matrix.allowDeny, e.matrix.denyAllow, e.matrix.denyDeny, e.matrix.envoyOnly, e.matrix.probeOnly, pct(e.latency.wire), pct(e.latency.app), pct(e.latency.sidecarOverhead), e.parity.ok ? 'ok' : `DIFF (log ${e.parity.requests.envoy} / kernel ${e.parity.requests.probe}${e.parity.istioMetrics ? ` / istio ${e.parity.istioMetrics.envoy}` : ''})`])));
   if (r.disagreements.length) {
     out.push('', textTable(['CLASS', 'EDGE', 'COUNT', 'ENVOY RULE', 'EBPF RULE', 'EXAMPLES'], r.disagreements.slice(0, 20).map(disRow)));
   }
@@ -53,8 +53,8 @@ export function renderShadowMarkdown(r: ShadowResult): string {
       out.push(`### ${d.class}: ${d.edge} (${d.count})`, '', ...d.examples.map((e) => `- \`${e.time} ${e.method} ${e.path}\` -> ${e.status}, ${e.client} -> ${e.server}, request id ${e.requestId}, eBPF verdict at ${e.layer} (${e.where})`), '');
     }
   }
-  out.push('## Edges', '', markdownTable(['edge', 'agreement', 'wire p50/p90/p99/p99.9 ms', 'app', 'sidecar overhead', 'projected after cutover', 'requests envoy/kernel', 'parity'],
-    r.edges.map((e) => [e.edge, e.agreement === null ? '-' : `${(e.agreement * 100).toFixed(2)}%`, pct(e.latency.wire), pct(e.latency.app), pct(e.latency.sidecarOverhead), pct(e.latency.projected), `${e.parity.requests.envoy}/${e.parity.requests.probe}`, e.parity.ok ? 'ok' : 'differs'])), '');
+  out.push('## Edges', '', markdownTable(['edge', 'agreement', 'wire p50/p90/p99/p99.9 ms', 'app', 'sidecar overhead', 'projected after cutover', 'requests envoy log/kernel', 'istio_requests_total', 'parity'],
+    r.edges.map((e) => [e.edge, e.agreement === null ? '-' : `${(e.agreement * 100).toFixed(2)}%`, pct(e.latency.wire), pct(e.latency.app), pct(e.latency.sidecarOverhead), pct(e.latency.projected), `${e.parity.requests.envoy}/${e.parity.requests.probe}`, e.parity.istioMetrics ? String(e.parity.istioMetrics.envoy) : '-', e.parity.ok ? 'ok' : 'differs'])), '');
   out.push(`Latency: ${r.latencyAssumptions.note} (eBPF cost ${r.latencyAssumptions.ebpfCostUs} µs). Telemetry: ${r.telemetry.note}; ${r.telemetry.edgesOk}/${r.telemetry.edgesChecked} edges within tolerance.`, '');
   out.push('## Rules', '', markdownTable(['side', 'rule', 'source', 'allow/allow', 'allow/deny', 'deny/allow', 'deny/deny'], r.rules.map((x) => [x.side, x.rule, x.source ?? '-', x.matrix.allowAllow, x.matrix.allowDeny, x.matrix.denyAllow, x.matrix.denyDeny])), '');
   out.push('## Coverage', '', `- both sides: ${r.coverage.both.join(', ') || '-'}`, `- Envoy only: ${r.coverage.envoyOnly.join(', ') || '-'}`, `- probe only: ${r.coverage.probeOnly.join(', ') || '-'}`, '');

@@ -12,6 +12,7 @@ import type { ParseStats } from '../core/shadow/envoy-text.js';
 import { parseEnvoyJson, detectFormat } from '../core/shadow/envoy-json.js';
 import { parseProbeLines } from '../core/shadow/probe-lines.js';
 import { compilePlan } from '../core/shadow/probe-config.js';
+import { istioDelta, parseIstioRequests } from '../core/shadow/prom-text.js';
 import type { ProbePodInput } from '../core/shadow/probe-config.js';
 import type { ShadowResult, Matrix } from '../core/shadow/result.js';
 import type { ShadowRunMeta } from '../core/shadow/run.js';
@@ -33,7 +34,7 @@ export interface ShadowRequest {
   clock: Clock;
   /** Live modes: the plan, the pods with their sidecar access logs, the probe and the telemetry source. */
   plan?: ShadowPlanInput;
-  pods?: (ProbePodInput & { accessLog?: string })[];
+  pods?: (ProbePodInput & { accessLog?: string; metrics?: { url: string; netns?: string } })[];
   probe?: ProbeRunner;
   telemetry?: EnvoyTelemetry;
   durationMs?: number;
@@ -72,11 +73,13 @@ function newMeta(req: ShadowRequest): ShadowRunMeta {
   const nsManifests = req.plan.manifests.filter((m) => m.kind === 'CiliumClusterwideNetworkPolicy' || m.metadata.namespace === req.namespace);
   const compiled = compilePlan(nsManifests, pods, req.probeSettings);
   const accessLogs: Record<string, string> = {};
+  const metricsSources: Record<string, { url: string; netns?: string }> = {};
   for (const p of pods) if (p.sidecar && p.accessLog && p.namespace === req.namespace) accessLogs[p.name] = p.accessLog;
+  for (const p of pods) if (p.sidecar && p.metrics && p.namespace === req.namespace) metricsSources[p.name] = p.metrics;
   return {
     version: 1, namespace: req.namespace, mode: req.mode, plan: req.plan.source, startedAtMs: req.clock.now().getTime(),
     pods: compiled.pods, rules: compiled.rules, l7: compiled.config.l7, gaps: req.plan.gaps.filter((g) => g.object.split('/')[1] === req.namespace || g.object.split('/').length === 2),
-    selectedBy: compiled.selectedBy, unsupported: compiled.unsupported, probeConfig: compiled.config, accessLogs,
+    selectedBy: compiled.selectedBy, unsupported: compiled.unsupported, probeConfig: compiled.config, accessLogs, metricsSources,
   };
 }
 
@@ -122,7 +125,18 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
     };
     if (!meta.probeConfig) throw userError('MIGRATE_SHADOW_NO_PLAN', 'the run has no probe config');
     if (req.metrics) { const mm = req.metrics; joiner.onLatency = (leg, ms) => mm.latency(leg, ms); }
+    const scrapeAll = async (phase: 'start' | 'end') => {
+      const tel = req.telemetry!;
+      if (!tel.scrape || !meta!.metricsSources) return;
+      // A resumed run keeps the first start snapshot: the delta then covers the whole run.
+      if (phase === 'start' && store.readMetrics().some((m) => m.phase === 'start')) return;
+      await Promise.all(Object.entries(meta!.metricsSources).map(async ([pod, src]) => {
+        const text = await tel.scrape!(src);
+        if (text !== null) store.writeMetrics(pod, phase, text);
+      }));
+    };
     const handle: ProbeHandle = await req.probe.start(meta.probeConfig, onProbe);
+    await scrapeAll('start');
     const started = clock.now().getTime();
     const deadline = req.durationMs ? started + req.durationMs : Infinity;
     let crashed: { code: number | null; signal: string | null; stderrTail: string } | null = null;
@@ -167,6 +181,7 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
       // Late sidecar lines of requests the probe already saw: one more poll after the probe drained.
       await new Promise((r) => setTimeout(r, Math.min(windowMs, 1000)));
       tick(true);
+      await scrapeAll('end');
       if (died) {
         const c = died;
         throw probeError('MIGRATE_PROBE_EXITED', `shadow-probe exited during the run (code ${c.code}${c.signal ? `, ${c.signal}` : ''}); results so far are in ${store.dir} (--resume continues)`, { object: req.probe.where, detail: c.stderrTail.split('\n').slice(-12).join('\n') });
@@ -176,7 +191,19 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
     endedAtMs = clock.now().getTime();
   }
 
+  // The sidecars' istio_requests_total over the run, where both snapshots exist.
+  const snaps = store.readMetrics();
+  let istio: ReturnType<typeof istioDelta> | undefined;
+  if (snaps.length) {
+    istio = new Map();
+    for (const end of snaps.filter((m) => m.phase === 'end')) {
+      const start = snaps.find((m) => m.pod === end.pod && m.phase === 'start');
+      if (!start) continue;
+      for (const [k, v] of istioDelta(parseIstioRequests(start.text), parseIstioRequests(end.text))) istio.set(k, v);
+    }
+  }
   const result = buildShadowResult(joiner, {
+    ...(istio ? { istio } : {}),
     namespace: meta.namespace, mode: req.mode, ...(meta.plan ? { plan: meta.plan } : {}), resultsDir: store.dir,
     startedAtMs: meta.startedAtMs, endedAtMs, tolerance: req.tolerance ?? DEFAULT_TOLERANCE, ebpfCostUs: req.ebpfCostUs ?? DEFAULT_EBPF_COST_US,
     unmatchedTolerance: req.unmatchedTolerance ?? 0.01, parse: [...parse.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([pod, stats]) => ({ pod, stats })),

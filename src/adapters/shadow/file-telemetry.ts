@@ -1,6 +1,7 @@
 // Sidecar access logs read from files (the lab's sidecars, or `kubectl logs` redirected to files): each poll
 // reads what was appended since the last one and returns only complete lines. A file that shrank was
 // truncated or rotated: reading restarts at 0.
+import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { AccessLogFollower, EnvoyTelemetry } from '../../ports/shadow.js';
 
@@ -46,4 +47,9 @@ class FileFollower implements AccessLogFollower {
 
 export const fileTelemetry: EnvoyTelemetry = {
   follow: (logs, from) => new FileFollower(logs, from),
+  // The lab's pod addresses exist only inside its network namespaces: curl runs in the pod's netns.
+  scrape: (src) => new Promise((resolve) => {
+    const cmd = src.netns ? ['nsenter', [`--net=/run/netns/${src.netns}`, 'curl', '-sf', '--max-time', '3', src.url]] as const : ['curl', ['-sf', '--max-time', '3', src.url]] as const;
+    execFile(cmd[0], [...cmd[1]], { maxBuffer: 64 << 20 }, (err, stdout) => resolve(err ? null : stdout));
+  }),
 };

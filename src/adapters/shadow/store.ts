@@ -39,6 +39,18 @@ export class FsShadowStore implements ShadowStore {
     if (!existsSync(d)) return [];
     return readdirSync(d).filter((f) => f.endsWith('.log')).sort().map((f) => ({ pod: f.slice(0, -4), text: cutPartial(readFileSync(join(d, f), 'utf8')) }));
   }
+  writeMetrics(pod: string, phase: 'start' | 'end', text: string): void {
+    mkdirSync(join(this.dir, 'metrics'), { recursive: true });
+    writeFileAtomic(join(this.dir, 'metrics', `${safePod(pod)}.${phase}.prom`), text);
+  }
+  readMetrics(): { pod: string; phase: 'start' | 'end'; text: string }[] {
+    const d = join(this.dir, 'metrics');
+    if (!existsSync(d)) return [];
+    return readdirSync(d).sort().flatMap((f) => {
+      const m = /^(.*)\.(start|end)\.prom$/.exec(f);
+      return m ? [{ pod: m[1]!, phase: m[2] as 'start' | 'end', text: readFileSync(join(d, f), 'utf8') }] : [];
+    });
+  }
   writeResult(json: string, markdown: string): void {
     writeFileAtomic(this.p(RUN_FILES.result), json);
     writeFileAtomic(this.p(RUN_FILES.report), markdown);

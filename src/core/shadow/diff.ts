@@ -6,6 +6,7 @@ import type { EdgeParity, EdgeResult, Matrix, ParityCheck, ShadowResult } from '
 import { EXIT_SHADOW } from './result.js';
 import { percentiles, round3 } from './stats.js';
 import type { ParseStats } from './envoy-text.js';
+import type { IstioCounts } from './prom-text.js';
 
 export interface DiffOptions {
   namespace: string;
@@ -21,6 +22,8 @@ export interface DiffOptions {
   /** Unmatched share of Envoy requests above which the evidence counts as incomplete. */
   unmatchedTolerance: number;
   parse: { pod: string; stats: ParseStats }[];
+  /** istio_requests_total deltas over the run, by `source|destination` (absent: not scraped). */
+  istio?: IstioCounts;
 }
 
 export const DEFAULT_TOLERANCE = { relative: 0.01, absolute: 2 };
@@ -38,7 +41,7 @@ function agreementOf(m: Matrix): number | null {
   return matched ? round3((m.allowAllow + m.denyDeny) / matched) : null;
 }
 
-function edgeParity(j: ShadowJoiner, a: EdgeAcc, tol: DiffOptions['tolerance']): EdgeParity {
+function edgeParity(j: ShadowJoiner, a: EdgeAcc, tol: DiffOptions['tolerance'], istio?: IstioCounts): EdgeParity {
   const envoyReq = Object.values(a.envoyStatus).reduce((x, y) => x + y, 0);
   // The kernel's per-edge counters (wire leg, ingress, at the destination), summed over probe restarts.
   let agg: { requests: number; bytes: number; status: Record<string, number> } | null = null;
@@ -64,7 +67,10 @@ function edgeParity(j: ShadowJoiner, a: EdgeAcc, tol: DiffOptions['tolerance']):
   const bytes: ParityCheck = agg && probeBytes > 0
     ? { envoy: a.envoyBytes, probe: probeBytes, ok: probeBytes >= a.envoyBytes, note: 'Envoy counts body bytes, the kernel TCP payload (headers included): parity means kernel >= Envoy' }
     : { envoy: a.envoyBytes, probe: probeBytes, ok: true, note: 'no kernel byte counters for this edge (sock_ops counts at connection close)' };
-  return { requests, status, bytes, probeSource: agg ? 'edge-aggregate' : 'records', ok: requests.ok && Object.values(status).every((s) => s.ok) && bytes.ok };
+  // Workload names in the lab are the pod names; the sidecar's metric has no port, so it covers all ports.
+  const im = istio?.get(`${a.source}|${a.destination}`);
+  const istioMetrics = istio ? { ...check(im ? Object.values(im).reduce((x, y) => x + y, 0) : 0, probeReq, tol), note: 'istio_requests_total delta (reporter=destination) vs the kernel count' } : undefined;
+  return { requests, status, bytes, ...(istioMetrics ? { istioMetrics } : {}), probeSource: agg ? 'edge-aggregate' : 'records', ok: requests.ok && Object.values(status).every((s) => s.ok) && bytes.ok && (istioMetrics?.ok ?? true) };
 }
 
 export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult {
@@ -75,7 +81,7 @@ export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult
     return {
       edge: name, source: a.source, destination: a.destination, port: a.port, matrix: { ...a.matrix }, agreement: agreementOf(a.matrix),
       latency: { wire: percentiles(a.wire.sorted()), app: percentiles(app), sidecarOverhead: percentiles(a.overhead.sorted()), envoy: percentiles(a.envoy.sorted()), projected: percentiles(projected) },
-      parity: edgeParity(j, a, o.tolerance),
+      parity: edgeParity(j, a, o.tolerance, o.istio),
     };
   });
   const m = j.matrix;

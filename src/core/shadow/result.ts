@@ -70,6 +70,8 @@ export interface EdgeParity {
   requests: ParityCheck;
   status: Record<string, ParityCheck>;
   bytes: ParityCheck;
+  /** The sidecar's istio_requests_total delta over the run (reporter=destination) against the kernel's count. */
+  istioMetrics?: ParityCheck;
   /** Where the probe numbers come from: in-kernel edge aggregates, or per-request records when no aggregate was seen. */
   probeSource: 'edge-aggregate' | 'records';
   ok: boolean;

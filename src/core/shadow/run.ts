@@ -2,6 +2,7 @@
 //   meta.json           ShadowRunMeta: what was shadowed against what (pods, rule table, L7 rules, gaps)
 //   probe.jsonl         shadow-probe records, appended as they arrive
 //   access/<pod>.log    each sidecar's access log lines (TEXT or JSON), appended as they arrive
+//   metrics/<pod>.{start,end}.prom   the sidecar's Prometheus text at start and end
 //   cursor.json         read offsets in the sources, rewritten atomically each tick (resume point)
 //   result.json, report.md   written at the end (and on interrupt)
 // Everything but meta/cursor/result is append-only, so a crash loses at most the last tick.
@@ -22,6 +23,8 @@ export interface ShadowRunMeta {
   unsupported: string[];
   /** The probe config the run used (absent in cluster mode before the DaemonSet exists). */
   probeConfig?: ProbeConfig;
+  /** Where each sidecar's Istio metrics are scraped (url, inside netns when set). */
+  metricsSources?: Record<string, { url: string; netns?: string }>;
   /** Where each pod's access log came from. */
   accessLogs: Record<string, string>;
   /** Scenario fixtures: how the recording was made. */
