@@ -5,7 +5,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 why=""
-if [ "$(id -u)" != 0 ]; then why="not root";
+if [ -n "${MIGRATE_SHADOW_DEMO_REPLAY:-}" ]; then why="MIGRATE_SHADOW_DEMO_REPLAY is set";
+elif [ "$(id -u)" != 0 ]; then why="not root";
 elif [ ! -x shadow-probe/build/shadow-probe ]; then why="shadow-probe not built (make probe-build)";
 elif ! shadow-probe/build/shadow-probe --check >/dev/null 2>&1; then why="shadow-probe --check refuses on this kernel";
 elif ! command -v haproxy >/dev/null; then why="lab packages missing (make lab-deps)"; fi
