@@ -43,7 +43,8 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
             dnsPolicy: 'ClusterFirstWithHostNet',
             priorityClassName: 'system-node-critical',
             terminationGracePeriodSeconds: 30, // SIGTERM: drain the ring, dump edges, detach
-            ...(o.nodes?.length ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [...o.nodes].sort() }] }] } } } } : {}),
+            // matchFields takes one node name per term; terms are ORed (the apiserver rejects a list).
+            ...(o.nodes?.length ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [...o.nodes].sort().map((n) => ({ matchFields: [{ key: 'metadata.name', operator: 'In', values: [n] }] })) } } } } : {}),
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],
             containers: [{
               name: 'shadow-probe',
@@ -57,7 +58,8 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
               },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
               volumeMounts: [
-                { name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'Bidirectional' },
+                // Bidirectional propagation needs a privileged container; the probe uses links, pins are opt-in.
+                { name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'HostToContainer' },
                 { name: 'cgroup', mountPath: '/sys/fs/cgroup', readOnly: true },
                 { name: 'tracefs', mountPath: '/sys/kernel/tracing', readOnly: true },
                 { name: 'netns', mountPath: '/run/netns', readOnly: true, mountPropagation: 'HostToContainer' },
