@@ -3,9 +3,12 @@
 // CRDs are served; the read-only user is denied exactly what rbac.ts says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { KubeHttpError, KubeRest, type KubeObject } from '../cluster/kube-rest.js';
 import { READONLY_DENIED_RESOURCE } from '../cluster/rbac.js';
-import { getTestCluster } from '../support/cluster.js';
+import { clusterStateDir, getTestCluster, REPO_ROOT, type TestCluster } from '../support/cluster.js';
 
 const NS = 'crd-validation';
 
@@ -140,4 +143,15 @@ test('Gateway API Gateways are served and validated (a listener without a port i
     assert.equal(err.status, 422);
     assert.match(err.body, /spec\.listeners\[0\]\.port/);
   });
+});
+
+test('starting the cluster again reuses the running one (up.sh is idempotent)', () => {
+  const before = getTestCluster();
+  const again = spawnSync(join(REPO_ROOT, 'test', 'cluster', 'up.sh'), [], { encoding: 'utf8', env: { ...process.env, MIGRATE_CLUSTER_STATE: clusterStateDir() } });
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /already running: https:\/\/127\.0\.0\.1:\d+/);
+  const after = JSON.parse(readFileSync(join(clusterStateDir(), 'cluster.json'), 'utf8')) as TestCluster;
+  assert.equal(after.server, before.server);
+  assert.equal(after.apiserverPid, before.apiserverPid);
+  process.kill(after.apiserverPid, 0); // still alive
 });
