@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { toStructural } from '../cluster/cilium-crds.js';
-import { forCreate } from '../cluster/seed.js';
+import { forCreate, PLACEHOLDER_IMAGE, repairObject } from '../cluster/seed.js';
 
 test('toStructural drops additionalProperties:false only where properties are set', () => {
   const schema = {
@@ -41,4 +41,29 @@ test('forCreate strips server-owned metadata and status, keeps ownerReferences a
   assert.equal(out.status, undefined);
   assert.deepEqual(out.spec, { nodeName: 'n1', containers: [{ name: 'c', image: 'i' }] });
   assert.equal(pod.status.phase, 'Running', 'the input is not mutated');
+});
+
+test('repairObject makes a schematic ReplicaSet, DaemonSet and Job valid and says what it changed', () => {
+  const rs = {
+    apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'a-1', namespace: 'ns' },
+    spec: { selector: { matchLabels: { app: 'a', 'pod-template-hash': '1' } }, template: { metadata: { labels: { app: 'a' } }, spec: { containers: [{ name: 'a', image: 'i' }] } } },
+  };
+  const r1 = repairObject(rs);
+  assert.deepEqual((r1.obj.spec as typeof rs.spec).template.metadata.labels, { app: 'a', 'pod-template-hash': '1' });
+  assert.deepEqual(r1.changes, ['added selector label(s) pod-template-hash to the template']);
+  assert.deepEqual(rs.spec.template.metadata.labels, { app: 'a' }, 'the input is not mutated');
+
+  const ds = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'cni', namespace: 'kube-system' }, spec: { template: { metadata: { labels: { k: 'v' } }, spec: { containers: [{ name: 'c' }] } } } };
+  const r2 = repairObject(ds);
+  const spec2 = r2.obj.spec as { selector: unknown; template: { spec: { containers: { image: string }[] } } };
+  assert.deepEqual(spec2.selector, { matchLabels: { k: 'v' } });
+  assert.equal(spec2.template.spec.containers[0]!.image, PLACEHOLDER_IMAGE);
+  assert.equal(r2.changes.length, 2);
+
+  const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', namespace: 'ns' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'i' }] } } } };
+  assert.equal((repairObject(job).obj.spec as { template: { spec: { restartPolicy: string } } }).template.spec.restartPolicy, 'Never');
+
+  const valid = repairObject(r1.obj);
+  assert.deepEqual(valid.changes, []);
+  assert.equal(valid.obj, r1.obj, 'a valid object is returned as is');
 });
