@@ -77,8 +77,10 @@ const CLASS_RISK: Record<DisagreementClass, Disagreement['risk']> = {
   'ebpf-would-deny': 'outage', 'ebpf-would-allow': 'security', 'unmatched-envoy-only': 'evidence', 'unmatched-probe-only': 'evidence',
 };
 
+const CLASS_NAMES = ['unparsed', '1xx', '2xx', '3xx', '4xx', '5xx'];
+/** Constant strings (no template per request): they key hot object properties. */
 export function statusClass(s: number): string {
-  return s >= 100 && s < 600 ? `${Math.floor(s / 100)}xx` : 'unparsed';
+  return s >= 100 && s < 600 ? CLASS_NAMES[(s / 100) | 0]! : 'unparsed';
 }
 
 /** Envoy's decision and the responsible policy id from the RBAC details (reference/envoy-telemetry.md). */
