@@ -90,6 +90,30 @@ async function createAll(rest: KubeRest, objs: KubeObject[], what: string, concu
   log(`${what}: ${objs.length} created in ${((Date.now() - t0) / 1000).toFixed(1)} s (${Math.round((objs.length * 1000) / (Date.now() - t0))}/s)`);
 }
 
+/**
+ * KWOK's node-initialize stage writes its own nodeInfo (kernelVersion "kwok-0.7.0") when it first sees a node,
+ * racing our status patch. Wait until KWOK has initialised every node (Ready), then write the fleet's nodeInfo
+ * again; KWOK's later heartbeats only touch conditions, so it stays.
+ */
+async function settleNodeInfo(rest: KubeRest, nodes: KubeObject[], concurrency: number): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const list = await rest.request<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>('GET', '/api/v1/nodes');
+    const ready = list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+    if (ready >= nodes.length || Date.now() - t0 > 5 * 60_000) {
+      log(`kwok: ${ready}/${nodes.length} nodes Ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  const q = new PQueue({ concurrency });
+  for (const n of nodes) {
+    const info = (n.status as { nodeInfo: unknown }).nodeInfo;
+    q.add(() => rest.mergePatch(forCreate(n), { status: { nodeInfo: info } }, 'status'));
+  }
+  await q.onIdle();
+}
+
 /** Pods not yet Running, counted server-side (field selector) so that polling does not list 50,000 pods. */
 async function countNotRunning(rest: KubeRest): Promise<number> {
   let n = 0;
@@ -151,6 +175,7 @@ async function main(): Promise<void> {
     const istio = others.filter((o) => o.apiVersion.includes('istio.io')).length;
     log(`fleet: ${nodes.length} nodes, ${namespaces.length} namespaces, ${pods.length} pods, ${others.length - istio} other workload objects, ${istio} Istio resources`);
     await createAll(rest, [...namespaces, ...nodes], 'namespaces+nodes', concurrency);
+    await settleNodeInfo(rest, nodes, concurrency);
     await createAll(rest, others, 'deployments/replicasets/services/istio', concurrency);
     await createAll(rest, pods, 'pods', concurrency);
     const createdMs = Date.now() - seedT0;
