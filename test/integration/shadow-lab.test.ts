@@ -192,7 +192,9 @@ test('SIGKILL mid-run loses at most the last tick; --resume continues the same r
   load('reviews', '/reviews/2', 20, 2);
   await new Promise((r) => setTimeout(r, 2500));
   again.kill('SIGINT');
-  assert.equal(await done, 0);
+  // 0 (agreement) or 12 (agreement, but the kill left a few requests seen on one side only): both are honest.
+  const code = await done;
+  assert.ok(code === 0 || code === 12, `exit ${code}`);
   const result = JSON.parse(stdout) as ShadowResult;
   assert.ok(readFileSync(join(l.results, 'probe.jsonl'), 'utf8').split('\n').length > before);
   // Both loads of 40 requests are in the one result: the first run's from disk, the second's live.

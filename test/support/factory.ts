@@ -95,6 +95,8 @@ export function workload(w: WorkloadSpec): KubeObject[] {
   const app = labels.app;
   const podLabels = { ...labels, ...(w.podLabels ?? {}) };
   const tmpl = podTemplate(w, podLabels);
+  // Jobs (and CronJob job templates) must not restart Always.
+  if (kind === 'Job' || kind === 'CronJob') (tmpl.spec as Record<string, unknown>).restartPolicy = 'OnFailure';
   const out: KubeObject[] = [];
   const ns = w.namespace;
   const replicas = kind === 'DaemonSet' ? w.nodes.length : w.replicas ?? 1;
@@ -108,13 +110,14 @@ export function workload(w: WorkloadSpec): KubeObject[] {
   if (kind === 'Deployment') {
     out.push({ apiVersion: 'apps/v1', kind, metadata: meta(w.name, kind), spec: { replicas, selector: { matchLabels: labels }, template: tmpl }, status: { replicas, readyReplicas: replicas } });
     const rs = `${w.name}-${hashSuffix}`;
-    out.push({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { ...meta(rs, 'ReplicaSet', ['apps/v1', 'Deployment', w.name]), labels: { ...labels, 'pod-template-hash': hashSuffix } }, spec: { replicas, selector: { matchLabels: { ...labels, 'pod-template-hash': hashSuffix } }, template: tmpl }, status: { replicas } });
+    const rsTemplate = { ...tmpl, metadata: { ...(tmpl.metadata as object), labels: { ...podLabels, 'pod-template-hash': hashSuffix } } };
+    out.push({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { ...meta(rs, 'ReplicaSet', ['apps/v1', 'Deployment', w.name]), labels: { ...labels, 'pod-template-hash': hashSuffix } }, spec: { replicas, selector: { matchLabels: { ...labels, 'pod-template-hash': hashSuffix } }, template: rsTemplate }, status: { replicas } });
     ownerKind = 'ReplicaSet';
     ownerName = rs;
   } else if (kind === 'StatefulSet' || kind === 'DaemonSet') {
     out.push({ apiVersion: 'apps/v1', kind, metadata: meta(w.name, kind), spec: { ...(kind === 'StatefulSet' ? { replicas, serviceName: w.name } : {}), selector: { matchLabels: labels }, template: tmpl }, status: {} });
   } else if (kind === 'CronJob') {
-    out.push({ apiVersion: 'batch/v1', kind, metadata: meta(w.name, kind), spec: { schedule: '*/30 * * * *', jobTemplate: { spec: { template: { ...tmpl, spec: { ...(tmpl.spec as object), restartPolicy: 'OnFailure' } } } } }, status: {} });
+    out.push({ apiVersion: 'batch/v1', kind, metadata: meta(w.name, kind), spec: { schedule: '*/30 * * * *', jobTemplate: { spec: { template: tmpl } } }, status: {} });
     const job = `${w.name}-29150310`;
     out.push({ apiVersion: 'batch/v1', kind: 'Job', metadata: meta(job, 'Job', ['batch/v1', 'CronJob', w.name]), spec: { template: tmpl }, status: { active: replicas } });
     ownerKind = 'Job';
