@@ -1,7 +1,5 @@
-// Runs the built CLI (bin/migrate) as a user would, capturing exit code, stdout and stderr. Asynchronous, so
-// an in-process fake server can answer it.
-import { spawn } from 'node:child_process';
-import { packagePath } from '../../src/adapters/fs/package.js';
+// The command tests' view of a CLI run: exit code, stdout, stderr (over the shared runner in migrate-cli.ts).
+import { runMigrate } from './migrate-cli.js';
 
 export interface CliRun {
   code: number;
@@ -9,15 +7,7 @@ export interface CliRun {
   stderr: string;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(packagePath('bin', 'migrate'), args, { cwd: cwd ?? packagePath(), env: { ...process.env, MIGRATE_NO_PROGRESS: '1', ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
-    p.on('error', reject);
-    p.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
-  });
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const r = await runMigrate(args, { env, timeoutMs: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
