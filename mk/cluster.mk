@@ -24,11 +24,16 @@ cluster-down:
 cluster-status:
 	@$(CLUSTER_DIR)/status.sh
 
-# For `make test`: start (or reuse) the cluster; one this target started stops when this make exits, on success or
-# failure ($$PPID of the recipe shell is make), so CI leaves nothing running. A cluster that was already up
-# (`make cluster-up`) is reused and left running.
+# For `make test`: start the run's cluster; it stops when this make exits, on success or failure ($$PPID of the
+# recipe shell is make), so CI leaves nothing running.
 cluster-test-up: build cluster-tools
 	@$(CLUSTER_DIR)/up.sh --stop-with $$PPID
+
+# Each `make test` gets a cluster of its own (state dir keyed by make's pid), exported to the test processes: the
+# engineers of this checkout run their tests in parallel, and the inventory tests wipe the cluster between
+# fixtures. Target-specific, so it also holds for cluster-test-up (a prerequisite) but not for `make cluster-up`.
+CLUSTER_TEST_STATE := $(CURDIR)/.state/cluster-test-$(shell echo $$PPID)
+test-integration: export MIGRATE_CLUSTER_STATE = $(CLUSTER_TEST_STATE)
 
 INTEGRATION_TARGETS += cluster-tools cluster-test-up
 

@@ -31,4 +31,6 @@ else
   for f in "$STATE"/*.pid; do [[ -f "$f" ]] && stop_pid "$(basename "$f" .pid)" "$(cat "$f")"; done
 fi
 rm -rf "$STATE"
+# Per-run state dirs (make test: .state/cluster-test-<pid>) leave no lock or log behind either.
+[[ "$(basename "$STATE")" == cluster-test-* ]] && rm -f "$STATE.lock" "$STATE.watchdog.log"
 say "stopped; removed $STATE"

@@ -19,7 +19,7 @@ interface ErrorJson {
 }
 
 /** Wipe the cluster and seed a fixture; returns the repairs the seeder had to make (see seed.ts `repair`). */
-async function seedFixture(kubeconfig: string, path: string, repair = true): Promise<string[]> {
+async function seedFixture(kubeconfig: string, path: string, repair = false): Promise<string[]> {
   const rest = await KubeRest.fromKubeconfig(kubeconfig);
   try {
     await wipe(rest);
