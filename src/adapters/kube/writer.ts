@@ -3,7 +3,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeAccess } from './config.js';
-import { clusterError } from '../../core/errors.js';
+import { clusterError, userError } from '../../core/errors.js';
 import type { ApiPod, KubeWriter, LogStream, OwnedObject } from '../../ports/kube-writer.js';
 
 interface Res { status: number; text: string }
@@ -42,7 +42,11 @@ export class ApiKubeWriter implements KubeWriter {
   private async open(method: string, path: string, body?: unknown): Promise<{ req: http.ClientRequest; mod: typeof http | typeof https; opts: https.RequestOptions }> {
     const url = new URL(this.access.server.replace(/\/$/, '') + path);
     const opts: https.RequestOptions = { method, hostname: url.hostname, port: url.port || (url.protocol === 'https:' ? 443 : 80), path: url.pathname + url.search, headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) } };
-    await this.access.kc.applyToHTTPSOptions(opts);
+    try {
+      await this.access.kc.applyToHTTPSOptions(opts);
+    } catch (e) {
+      throw userError('MIGRATE_KUBECONFIG_INVALID', `cannot use context "${this.access.context}": ${(e as Error).message}`, { object: `context/${this.access.context}`, next: 'check the cluster and user entries with `kubectl config view --minify` (renew an expired login)' });
+    }
     const mod = url.protocol === 'https:' ? https : http;
     return { req: null as unknown as http.ClientRequest, mod, opts };
   }
