@@ -12,6 +12,10 @@ import { fileTelemetry } from '../adapters/shadow/file-telemetry.js';
 import { LocalProbeRunner } from '../adapters/shadow/probe-process.js';
 import { readLabPods, readPlanDir } from '../adapters/shadow/plan-reader.js';
 import { renderClusterShadow } from '../adapters/shadow/cluster.js';
+import { apiTelemetry, ClusterProbeRunner, istioMetricsPath } from '../adapters/shadow/cluster-run.js';
+import { ApiKubeWriter } from '../adapters/kube/writer.js';
+import { loadKubeAccess } from '../adapters/kube/config.js';
+import { clusterTargets } from '../workflows/shadow-cluster.js';
 import { PromShadowMetrics } from '../adapters/metrics/shadow-metrics.js';
 import { openReader } from '../adapters/reader.js';
 import { SchemaValidator } from '../adapters/schema/validator.js';
@@ -59,6 +63,9 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     tolerance: Flags.string({ description: 'telemetry parity tolerance: relative share (0.01 = 1%)', default: '0.01' }),
     image: Flags.string({ description: '--cluster: probe image', default: 'ghcr.io/migrate/shadow-probe:0.1.0' }),
     keep: Flags.boolean({ description: '--cluster: keep the DaemonSet and its RBAC after the run', default: false }),
+    'ready-timeout': Flags.string({ description: '--cluster: how long to wait for the probe pods (image pull, scheduling)', default: '120s' }),
+    kubeconfig: Flags.string({ description: '--cluster: kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)' }),
+    context: Flags.string({ description: '--cluster: kubeconfig context to use' }),
     'render-only': Flags.boolean({ description: '--cluster: only write the manifests and Dockerfile to the results directory', default: false }),
   };
 
@@ -73,13 +80,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
       const resultsDir = resolve(f.results ?? join('.state', 'shadow', `${f.namespace}-${stamp}`));
       const store = new FsShadowStore(resultsDir);
-      if (f.cluster) {
-        const plan = f.plan ? readPlanDir(f.plan) : undefined;
-        if (!plan) throw userError('MIGRATE_SHADOW_NO_PLAN', '--cluster needs --plan', { object: '--plan', next: 'write one with `migrate translate --out plans/<name>`' });
-        const files = renderClusterShadow({ namespace: f.namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster') });
-        if (f['render-only']) { live(`rendered ${files.join(', ')}`); throw userError('MIGRATE_SHADOW_RENDERED', `manifests written to ${join(resultsDir, 'cluster')} (--render-only)`, { next: 'kubectl apply -f it, or run without --render-only' }); }
-        throw userError('MIGRATE_SHADOW_CLUSTER_APPLY', `applying the DaemonSet is not implemented yet; manifests are in ${join(resultsDir, 'cluster')}`, { next: 'kubectl apply -f the directory and collect the pods\' logs, then --replay' });
-      }
+      if (f.cluster) return this.done(await this.runCluster(f, resultsDir, store, live));
       const podsJson = join(resolve(f['lab-state'] ?? packagePath('.state', 'lab')), 'pods.json');
       const lab = readLabPods(podsJson);
       let plan: ShadowPlanInput;
@@ -109,9 +110,46 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
         await metrics?.close();
       }
     }
+    return this.done(result);
+  }
+
+  private done(result: ShadowResult): ShadowResult {
+    const f = this.flags;
     if (f.output) writeReport(f.output, result, renderShadowMarkdown);
     if (!this.jsonEnabled()) this.log(renderShadowText(result));
     process.exitCode = result.summary.exitCode;
     return result;
+  }
+
+  /** --cluster: the probe as a DaemonSet, the sidecars through the API; everything created is deleted unless --keep. */
+  private async runCluster(f: Shadow['flags'], resultsDir: string, store: FsShadowStore, live: (l: string) => void): Promise<ShadowResult> {
+    const namespace = f.namespace!;
+    const plan = f.plan ? readPlanDir(f.plan) : undefined;
+    if (!plan) throw userError('MIGRATE_SHADOW_NO_PLAN', '--cluster needs --plan', { object: '--plan', next: 'write one with `migrate translate --out plans/<name>`' });
+    if (f['render-only']) {
+      const files = renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster') });
+      live(`rendered ${files.join(', ')}`);
+      throw userError('MIGRATE_SHADOW_RENDERED', `manifests written to ${join(resultsDir, 'cluster')} (--render-only)`, { next: 'kubectl apply -f it, or run without --render-only' });
+    }
+    const kube = new ApiKubeWriter(loadKubeAccess({ ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), ...(f.context ? { context: f.context } : {}) }));
+    const targets = await clusterTargets(kube, namespace, istioMetricsPath);
+    renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster'), nodes: targets.nodes });
+    const ac = new AbortController();
+    const onSig = () => ac.abort();
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    const probe = new ClusterProbeRunner(kube, { namespace, image: f.image, plan, nodes: targets.nodes, keep: f.keep, readyTimeoutMs: parseDuration(f['ready-timeout']), signal: ac.signal, log: live });
+    try {
+      return await runShadow({
+        namespace, mode: 'cluster', store, clock: systemClock, plan, pods: targets.pods, probe, telemetry: apiTelemetry(kube),
+        durationMs: parseDuration(f.duration), signal: ac.signal, resume: f.resume, live, renderMarkdown: renderShadowMarkdown,
+        windowMs: f['window-ms'], tolerance: { relative: Number(f.tolerance), absolute: 2 },
+      });
+    } finally {
+      // Errors and Ctrl-C included: the DaemonSet must not outlive the run unless --keep.
+      await probe.cleanup();
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    }
   }
 }

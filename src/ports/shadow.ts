@@ -22,6 +22,8 @@ export interface AccessLogFollower {
   /** New complete lines per pod since the last call, and the new read offsets. */
   poll(): { pod: string; text: string }[];
   offsets(): Record<string, number>;
+  /** Releases open streams (API followers); files need nothing. */
+  close?(): void;
 }
 
 export interface EnvoyTelemetry {

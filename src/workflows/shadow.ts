@@ -181,6 +181,7 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
       // Late sidecar lines of requests the probe already saw: one more poll after the probe drained.
       await new Promise((r) => setTimeout(r, Math.min(windowMs, 1000)));
       tick(true);
+      follower.close?.();
       await scrapeAll('end');
       if (died) {
         const c = died;

@@ -14,6 +14,8 @@ export interface ClusterShadowOptions {
   /** Nodes running the target pods; the DaemonSet is scheduled only there. */
   nodes?: string[];
   probeNamespace?: string;
+  /** The compiled probe config (mounted from the ConfigMap); absent when only rendering for review. */
+  probeConfig?: unknown;
 }
 
 export const PROBE_NS = 'migrate-system';
@@ -28,7 +30,7 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'app.kubernetes.io/managed-by': 'migrate', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
     // The probe talks to no API: no token is mounted.
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: PROBE_NAME, namespace: ns, labels }, automountServiceAccountToken: false },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${PROBE_NAME}-plan`, namespace: ns, labels }, data: { 'policies.yaml': policies.map((p) => yaml.dump(p, { noRefs: true, lineWidth: -1 })).join('---\n'), namespace: o.namespace } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${PROBE_NAME}-plan`, namespace: ns, labels }, data: { 'policies.yaml': policies.map((p) => yaml.dump(p, { noRefs: true, lineWidth: -1 })).join('---\n'), namespace: o.namespace, ...(o.probeConfig ? { 'probe.json': JSON.stringify(o.probeConfig) } : {}) } },
     {
       apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: PROBE_NAME, namespace: ns, labels },
       spec: {
@@ -49,7 +51,7 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
             containers: [{
               name: 'shadow-probe',
               image: o.image,
-              args: ['--config', '/run/migrate/probe.json', '--state-dir', '/run/migrate/state'],
+              args: ['--config', '/etc/migrate/probe.json', '--state-dir', '/run/migrate/state'],
               securityContext: {
                 // bpf(2), tc/tcx attach, cgroup attach and setns into pod netns; no privileged mode needed.
                 privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 0,

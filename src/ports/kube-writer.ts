@@ -1,0 +1,43 @@
+// What `migrate shadow --cluster` needs from the API beyond reading: create and delete the objects it owns,
+// wait for a DaemonSet to be ready, list pods, stream pods/log and GET through the pod proxy subresource.
+// Narrow on purpose: nothing else writes to a cluster.
+export interface OwnedObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export interface ApiPod {
+  name: string;
+  namespace: string;
+  nodeName?: string;
+  ip?: string;
+  serviceAccount?: string;
+  labels: Record<string, string>;
+  containers: string[];
+  ready: boolean;
+  /** Why a container waits (ImagePullBackOff, ErrImagePull...), if one does. */
+  waiting?: string;
+}
+
+export interface LogStream {
+  /** Resolves when the server ends the stream (the container exited) or it was closed. */
+  readonly ended: Promise<void>;
+  close(): void;
+}
+
+export interface KubeWriter {
+  readonly where: string;
+  /** POST with strict field validation; an object that already exists is an error (not ours to adopt). */
+  create(obj: OwnedObject): Promise<void>;
+  /** DELETE (background: no garbage collector needed to finish it); a missing object is fine. */
+  delete(obj: OwnedObject): Promise<void>;
+  /** Resolves when every scheduled pod of the DaemonSet is ready; throws a MigrateError after timeoutMs. */
+  waitDaemonSetReady(namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<ApiPod[]>;
+  listPods(namespace: string, labelSelector?: string): Promise<ApiPod[]>;
+  /** pods/log?follow=true: `onText` gets the chunks as they arrive. */
+  followLog(namespace: string, pod: string, container: string | undefined, onText: (t: string) => void, opts?: { sinceTime?: string; tailLines?: number }): LogStream;
+  /** GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH; null when unreachable. */
+  proxyGet(namespace: string, pod: string, port: number, path: string): Promise<string | null>;
+}

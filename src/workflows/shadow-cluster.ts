@@ -1,0 +1,26 @@
+// The target pods of `migrate shadow --cluster`, read through the API: the probe's pod inputs, the sidecars'
+// access logs (pods/log of istio-proxy) and metrics (pod proxy to :15090), and the nodes the DaemonSet may use.
+import { userError } from '../core/errors.js';
+import type { KubeWriter } from '../ports/kube-writer.js';
+import type { ShadowRequest } from './shadow.js';
+
+export interface ClusterTargets {
+  pods: NonNullable<ShadowRequest['pods']>;
+  nodes: string[];
+}
+
+export async function clusterTargets(kube: KubeWriter, namespace: string, metricsPath: (ns: string, pod: string) => string): Promise<ClusterTargets> {
+  const all = await kube.listPods(namespace);
+  const running = all.filter((p) => p.ip && p.nodeName);
+  if (!running.length) throw userError('MIGRATE_NS_NOT_FOUND', `no running pods in namespace "${namespace}" on ${kube.where}`, { object: `Namespace/${namespace}`, next: 'check -n and `kubectl get pods -n NS -o wide`' });
+  return {
+    nodes: [...new Set(running.map((p) => p.nodeName!))].sort(),
+    pods: running.map((p) => {
+      const sidecar = p.containers.includes('istio-proxy');
+      return {
+        name: p.name, namespace, ip: p.ip!, serviceAccount: p.serviceAccount ?? 'default', labels: p.labels, sidecar,
+        ...(sidecar ? { accessLog: `${namespace}/${p.name}`, metrics: { url: metricsPath(namespace, p.name) } } : {}),
+      };
+    }),
+  };
+}
