@@ -161,7 +161,10 @@ static __always_inline int load(struct __sk_buff *skb, __u32 off, void *dst, con
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	off &= 0x3ff; /* headers live in the first KiB: gives the verifier a bound */
 	if (data + off + len <= end) {
-		__builtin_memcpy(dst, data + off, len);
+		/* word loads instead of byte loads (clang assumes nothing about the packet pointer's alignment and
+		 * copies byte by byte otherwise); unaligned packet loads are allowed where the architecture handles
+		 * them (x86, arm64), and the verifier rejects the program at load time where it does not */
+		__builtin_memcpy(dst, __builtin_assume_aligned(data + off, 8), len);
 		return 0;
 	}
 	return bpf_skb_load_bytes(skb, off, dst, len);
@@ -421,6 +424,50 @@ static __always_inline __u32 path_end(struct shadow_http_rec *rec, __u32 from_wo
 	return limit;
 }
 
+/* Fast path for the request path: read it 8 bytes at a time straight from the linear packet data, find its end,
+ * store each word once (masked at the end) and zero the previous path's tail up to prev. Returns the path length,
+ * or -1 when the path runs into the end of the linear data (the caller then takes the bpf_skb_load_bytes path;
+ * words written here lie below the returned max via *written). A complete request line always ends inside the
+ * packet (" HTTP/1.x" follows the path). A global function: the verifier checks it once, not once per caller
+ * state, which keeps the combined program well under the instruction limit. */
+__noinline int shadow_path_fast(struct __sk_buff *skb, struct shadow_http_rec *rec, __u32 off, __u32 avail, __u32 prev)
+{
+	if (!rec)
+		return -1;
+	void *data = (void *)(long)skb->data, *dend = (void *)(long)skb->data_end;
+	__u8 *p = (__u8 *)data + (off & 0x3ff);
+	__u64 *w = (__u64 *)rec->path;
+	__u32 plen = SHADOW_PATH_MAX, k;
+	for (k = 0; k < SHADOW_PATH_MAX / 8; k++) {
+		__u32 lo = k * 8;
+		if (lo >= avail) {
+			plen = avail;
+			break;
+		}
+		if ((void *)(p + lo + 8) > dend)
+			return -(int)(lo + 1); /* -(bytes written + 1) */
+		__u64 v = *(__u64 *)(p + lo);
+		__u64 m = first_delim(v);
+		__u32 idx = m ? lo + byte_index(m) : lo + 8;
+		if (idx > avail)
+			idx = avail;
+		if (idx < lo + 8) {
+			plen = idx;
+			w[k] = v & ((1ULL << (((idx - lo) & 7) * 8)) - 1);
+			break;
+		}
+		w[k] = v;
+	}
+	for (__u32 j = 0; j < SHADOW_PATH_MAX / 8; j++) {
+		__u32 lo = j * 8;
+		if (lo >= prev)
+			break;
+		if (lo >= plen)
+			w[j] = 0;
+	}
+	return plen;
+}
+
 struct tcp_view {
 	__u32 saddr, daddr;
 	__u16 sport, dport;
@@ -434,7 +481,7 @@ struct tcp_view {
  * ("HTTP/1.1 200") closes it: latency, edge aggregate, sampled record.
  */
 static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t, __u16 ep, __u8 leg, __u8 dir_req,
-				      __u32 remote_id, __u64 cgroup_id, __u8 *ct_flags)
+				      __u32 remote_id, __u64 cgroup_id, __u8 *ct_flags, __u64 now_precise)
 {
 	__u8 head[12] = {};
 	if (t->payload_len < 12) {
@@ -462,7 +509,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 			count(SHADOW_C_HTTP_UNMATCHED);
 			return;
 		}
-		now = bpf_ktime_get_ns();
+		now = now_precise ? now_precise : bpf_ktime_get_ns();
 		count(SHADOW_C_HTTP_RESPONSES);
 		__u16 status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
 		rec->status = status;
@@ -503,7 +550,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		if (!rec)
 			return;
 	}
-	now = bpf_ktime_get_ns();
+	now = now_precise ? now_precise : bpf_ktime_get_ns();
 	rec->hdr.type = SHADOW_REC_HTTP;
 	rec->hdr.size = sizeof(*rec);
 	rec->hdr.cpu = bpf_get_smp_processor_id();
@@ -529,6 +576,20 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		avail = SHADOW_PATH_MAX;
 	__u32 off = t->payload_off + skip;
 	__u32 prev = rec->path_len; /* bytes past the previous path are already zero */
+	int fp = shadow_path_fast(skb, rec, off, avail, prev);
+	if (fp >= 0) {
+		__u32 plen = fp & 0xff;
+		if (plen >= SHADOW_PATH_MAX) {
+			plen = SHADOW_PATH_MAX;
+			rec->flags |= SHADOW_F_TRUNC;
+		}
+		rec->path_len = plen;
+		l7_verdict(rec, ep, t->dport);
+		count(SHADOW_C_HTTP_REQUESTS);
+		return;
+	}
+	if ((__u32)(-fp - 1) > prev)
+		prev = -fp - 1; /* words the fast path wrote before it ran out of linear data */
 	__u32 half = avail < SHADOW_PATH_MAX / 2 ? avail : SHADOW_PATH_MAX / 2;
 	if (half < 1 || bpf_skb_load_bytes(skb, off, rec->path, half & (SHADOW_PATH_MAX / 2 - 1) ? half & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
 		count(SHADOW_C_PARSE_FAIL);
@@ -630,7 +691,10 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	__u32 remote = dir == SHADOW_DIR_INGRESS ? t.saddr : t.daddr;
 	/* CT first: the local address is the endpoint's, so a hit also tells which endpoint this is and the
 	 * endpoint map is only read for new flows */
-	__u64 now = bpf_ktime_get_coarse_ns(); /* CT ages on the coarse clock; HTTP latency takes the precise one */
+	/* one clock read per packet: CT ages on the cheap coarse clock, but a TCP packet with payload may be an HTTP
+	 * request or response whose latency needs the precise one, so those read only the precise one (same
+	 * CLOCK_MONOTONIC base) and hand it to http_step */
+	__u64 now = ip.protocol == IPPROTO_TCP && t.payload_len ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
 	struct shadow_ct_key ck = {.raddr = remote, .laddr = local, .rport = dir == SHADOW_DIR_INGRESS ? t.sport : t.dport,
 				   .lport = dir == SHADOW_DIR_INGRESS ? t.dport : t.sport, .proto = ip.protocol};
 	struct shadow_ct_val *ct = bpf_map_lookup_elem(&shadow_ct, &ck);
@@ -703,7 +767,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			__u8 nf = flags;
 			/* the request direction is the flow's original one: to the pod = the pod serves (ingress) */
 			__u8 dir_req = reply ? dir ^ 1 : dir;
-			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, 0, &nf);
+			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, 0, &nf, now);
 			if (ct && nf != flags)
 				ct->flags |= nf & SHADOW_F_TLS;
 		}
@@ -807,7 +871,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 			remote_id = lookup_identity(t.daddr);
 		}
 	}
-	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, cg, 0);
+	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, cg, 0, 0);
 	return 1;
 }
 
