@@ -41,6 +41,17 @@ interface Group {
   /** false when a record arrived out of start order (sorted lazily at the next flush). */
   wireSorted: boolean;
   edge: EdgeAcc | null;
+  /** The flow of this connection as last looked up, valid while `flowVer` equals the joiner's flowsVer. */
+  flow: ProbeFlow | undefined;
+  flowVer: number;
+  /** The app-leg group last used by this connection's entries (keep-alive reuses it), valid while appVer matches. */
+  appPod: string;
+  appClient: string;
+  app: AppGroup | undefined;
+  appVer: number;
+}
+function newGroup(): Group {
+  return { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null, flow: undefined, flowVer: -1, appPod: '', appClient: '', app: undefined, appVer: -1 };
 }
 interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null; sorted: boolean; /** all before are consumed */ lo: number }
 
@@ -97,6 +108,17 @@ export function envoyPolicyObject(rule: string): string | undefined {
   return m ? `AuthorizationPolicy/${m[1]}/${m[2]}` : undefined;
 }
 
+/** Length of normPath(p), without slicing: the join compares paths by length and prefix, allocation-free. */
+function normLen(p: string): number {
+  const q = p.indexOf('?');
+  const n = q >= 0 ? q : p.length;
+  return n > 128 ? 128 : n;
+}
+/** normPath(raw) === rec, where n = normLen(raw): raw's first n characters hold no '?', so a prefix test suffices. */
+function samePath(rec: string, raw: string, n: number): boolean {
+  return rec.length === n && raw.startsWith(rec);
+}
+
 function normPath(p: string): string {
   const q = p.indexOf('?');
   const s = q >= 0 ? p.slice(0, q) : p;
@@ -135,6 +157,9 @@ export class ShadowJoiner {
   /** App legs by (pod, client on loopback): 127.0.0.1 is in every pod. */
   private readonly apps = new Nested<AppGroup>();
   private readonly flows = new Nested<ProbeFlow>();
+  /** Bumped whenever `flows` / `apps` change, so a group's cached lookups know when to look again. */
+  private flowsVer = 0;
+  private appsVer = 0;
   readonly edges = new Map<string, EdgeAcc>();
   readonly matrix: Matrix = emptyMatrix();
   readonly ruleMatrix = new Map<string, RuleResult>();
@@ -168,7 +193,7 @@ export class ShadowJoiner {
     if (!e.upstreamCluster.startsWith('inbound|')) { this.counts.outbound++; return; }
     this.counts.entries++;
     let g = this.groups.get(e.downstreamLocal, e.downstreamRemote);
-    if (!g) this.groups.set(e.downstreamLocal, e.downstreamRemote, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
+    if (!g) this.groups.set(e.downstreamLocal, e.downstreamRemote, (g = newGroup()));
     g.entries.push(e);
   }
 
@@ -176,7 +201,7 @@ export class ShadowJoiner {
     switch (r.type) {
       case 'flow':
         this.counts.flows++;
-        if (r.dir === 'ingress') this.flows.set(`${r.dst}:${r.dport}`, `${r.src}:${r.sport}`, r);
+        if (r.dir === 'ingress') { this.flows.set(`${r.dst}:${r.dport}`, `${r.src}:${r.sport}`, r); this.flowsVer++; }
         return;
       case 'http': {
         this.counts.http++;
@@ -187,12 +212,12 @@ export class ShadowJoiner {
           if (sv.charCodeAt(sv.length - 6) === 58 && sv.charCodeAt(sv.length - 5) === 49 && sv.charCodeAt(sv.length - 4) === 53 && SIDECAR_PORTS.has(portOf(sv))) return;
           this.counts.probeRequests++;
           let g = this.groups.get(r.server, r.client);
-          if (!g) this.groups.set(r.server, r.client, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
+          if (!g) this.groups.set(r.server, r.client, (g = newGroup()));
           if (g.wireSorted && g.wire.length && ShadowJoiner.startOf(g.wire[g.wire.length - 1]!) > ShadowJoiner.startOf(r)) g.wireSorted = false;
           g.wire.push(r);
         } else {
           let a = this.apps.get(r.pod, r.client);
-          if (!a) this.apps.set(r.pod, r.client, (a = { recs: [], used: null, sorted: true, lo: 0 }));
+          if (!a) { this.apps.set(r.pod, r.client, (a = { recs: [], used: null, sorted: true, lo: 0 })); this.appsVer++; }
           if (a.sorted && a.recs.length && ShadowJoiner.startOf(a.recs[a.recs.length - 1]!) > ShadowJoiner.startOf(r)) a.sorted = false;
           a.recs.push(r);
         }
@@ -240,9 +265,17 @@ export class ShadowJoiner {
     return (r.ts - r.latencyNs) / 1e6;
   }
 
-  private takeApp(e: AccessLogEntry, path: string): ProbeHttp | undefined {
-    if (e.upstreamLocal === '-' || e.upstreamHost === '-') return undefined;
+  /** The app-leg group of an entry; the connection's last one is reused (a string compare, not two hashes). */
+  private appGroup(e: AccessLogEntry, g: Group): AppGroup | undefined {
+    if (g.appVer === this.appsVer && g.appPod === e.pod && g.appClient === e.upstreamLocal) return g.app;
     const a = this.apps.get(e.pod, e.upstreamLocal);
+    g.appPod = e.pod; g.appClient = e.upstreamLocal; g.app = a; g.appVer = this.appsVer;
+    return a;
+  }
+
+  private takeApp(e: AccessLogEntry, g: Group, pathLen: number): ProbeHttp | undefined {
+    if (e.upstreamLocal === '-' || e.upstreamHost === '-') return undefined;
+    const a = this.appGroup(e, g);
     if (!a) return undefined;
     const recs = a.recs;
     if (!a.sorted) {
@@ -253,7 +286,7 @@ export class ShadowJoiner {
       if (used) { const u = new Uint8Array(a.recs.length); idx.forEach((from, to) => { u[to] = from < used.length ? used[from]! : 0; }); a.used = u; }
       a.sorted = true;
       a.lo = 0;
-      return this.takeApp(e, path);
+      return this.takeApp(e, g, pathLen);
     }
     if (!a.used) a.used = new Uint8Array(recs.length);
     else if (a.used.length < recs.length) { const u = new Uint8Array(recs.length); u.set(a.used); a.used = u; }
@@ -275,7 +308,7 @@ export class ShadowJoiner {
       if (a.used[i]) continue;
       const r = recs[i]!;
       const d = Math.abs(st - e.startMs);
-      if (d < bestD && r.method === e.method && r.path === path && r.server === e.upstreamHost) { best = i; bestD = d; }
+      if (d < bestD && r.method === e.method && samePath(r.path, e.path, pathLen) && r.server === e.upstreamHost) { best = i; bestD = d; }
       else if (best >= 0 && st > e.startMs) break;
     }
     if (best < 0) return undefined;
@@ -313,7 +346,7 @@ export class ShadowJoiner {
     return n;
   }
 
-  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined, g: Group, path: string): void {
+  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined, g: Group, pathLen: number): void {
     // Every entry of a group shares pod, client IP and server port: the edge is looked up once per group.
     const edge = g.edge ?? (g.edge = this.edgeAcc(this.podName(ipOf(e.downstreamRemote)), e.pod, portOf(e.downstreamLocal)));
     const port = edge.port;
@@ -322,8 +355,10 @@ export class ShadowJoiner {
     edge.envoyStatus[sc] = (edge.envoyStatus[sc] ?? 0) + 1;
     edge.envoyBytes += e.bytesReceived + e.bytesSent;
     if (!Number.isNaN(e.durationMs)) edge.envoy.push(e.durationMs);
-    const flow = this.flows.get(e.downstreamLocal, e.downstreamRemote);
-    const app = this.takeApp(e, path);
+    // The group's key is this flow's key: look it up once per group until a flow record is added.
+    if (g.flowVer !== this.flowsVer) { g.flow = this.flows.get(e.downstreamLocal, e.downstreamRemote); g.flowVer = this.flowsVer; }
+    const flow = g.flow;
+    const app = this.takeApp(e, g, pathLen);
     if (!flow && !wire && !app) {
       this.record(edge, env.verdict, null, env.rule, '(no probe record)', 'envoy-only', e, undefined, '-', '-');
       return;
@@ -458,7 +493,7 @@ export class ShadowJoiner {
       let ei = 0;
       while (ei < g.entries.length && g.entries[ei]!.startMs < entryCut) {
         const e = g.entries[ei++]!;
-        const path = normPath(e.path);
+        const pathLen = normLen(e.path);
         let match: ProbeHttp | undefined;
         // Records that started too early for this entry (and all later ones) belong to no entry.
         while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < e.startMs - w) {
@@ -468,7 +503,7 @@ export class ShadowJoiner {
         for (let i = g.wireUsed; i < g.wire.length; i++) {
           const r = g.wire[i]!;
           if (ShadowJoiner.startOf(r) > e.startMs + w) break;
-          if (r.method === e.method && r.path === path) {
+          if (r.method === e.method && samePath(r.path, e.path, pathLen)) {
             // Records skipped over were not this entry's; they are settled as probe-only.
             for (let s = g.wireUsed; s < i; s++) { const x = g.wire[s]!; this.countProbe(x, g); this.probeOnly(x, g); }
             g.wireUsed = i + 1;
@@ -477,7 +512,7 @@ export class ShadowJoiner {
           }
         }
         if (match) this.countProbe(match, g);
-        this.settle(e, match, g, path);
+        this.settle(e, match, g, pathLen);
       }
       if (ei) g.entries.splice(0, ei);
       while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < recCut && g.entries.length === 0) {
@@ -492,7 +527,7 @@ export class ShadowJoiner {
       if (!a.sorted || !a.recs.length || ShadowJoiner.startOf(a.recs[0]!) >= recCut) continue;
       let l = 0; let h = a.recs.length;
       while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(a.recs[m]!) < recCut) l = m + 1; else h = m; }
-      if (l >= a.recs.length) { inner.delete(k); if (!inner.size) this.apps.outer.delete(ak); continue; }
+      if (l >= a.recs.length) { inner.delete(k); if (!inner.size) this.apps.outer.delete(ak); this.appsVer++; continue; }
       a.recs = a.recs.slice(l);
       a.used = a.used && a.used.length > l ? a.used.slice(l) : null;
       a.lo = 0;
