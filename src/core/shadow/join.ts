@@ -36,6 +36,8 @@ class Nested<V> {
 
 interface Group {
   entries: AccessLogEntry[];
+  /** true while every adjacent pair of `entries` is in start order (checked as they arrive, not per flush). */
+  entriesSorted: boolean;
   wire: ProbeHttp[];
   wireUsed: number;
   /** false when a record arrived out of start order (sorted lazily at the next flush). */
@@ -51,12 +53,14 @@ interface Group {
   appVer: number;
 }
 function newGroup(): Group {
-  return { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null, flow: undefined, flowVer: -1, appPod: '', appClient: '', app: undefined, appVer: -1 };
+  return { entries: [], entriesSorted: true, wire: [], wireUsed: 0, wireSorted: true, edge: null, flow: undefined, flowVer: -1, appPod: '', appClient: '', app: undefined, appVer: -1 };
 }
 interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null; sorted: boolean; /** all before are consumed */ lo: number }
 
 /** Per-edge accumulators. */
 export interface EdgeAcc {
+  /** `source -> destination:port`, the key of `edges` (kept so disagreements do not rebuild it per request). */
+  name: string;
   source: string;
   destination: string;
   port: number;
@@ -96,10 +100,16 @@ export function statusClass(s: number): string {
 
 /** Envoy's decision and the responsible policy id from the RBAC details (reference/envoy-telemetry.md). */
 export function envoyVerdict(e: AccessLogEntry): { verdict: Verdict; rule: string } {
-  const d = e.details.startsWith('rbac_access_denied') ? e.details : e.termination.startsWith('rbac_access_denied') ? e.termination : '';
-  if (!d) return { verdict: 'allow', rule: '(allowed)' };
+  const d = envoyDenial(e);
+  return d ? { verdict: 'deny', rule: denialRule(d) } : { verdict: 'allow', rule: '(allowed)' };
+}
+/** The RBAC denial details of an entry, '' when Envoy allowed it (split from envoyVerdict: no object per entry). */
+function envoyDenial(e: AccessLogEntry): string {
+  return e.details.startsWith('rbac_access_denied') ? e.details : e.termination.startsWith('rbac_access_denied') ? e.termination : '';
+}
+function denialRule(d: string): string {
   const i = d.indexOf('[');
-  return { verdict: 'deny', rule: i >= 0 && d.endsWith(']') ? d.slice(i + 1, -1) : d };
+  return i >= 0 && d.endsWith(']') ? d.slice(i + 1, -1) : d;
 }
 
 /** `ns[foo]-policy[bar]-rule[0]` -> AuthorizationPolicy/foo/bar */
@@ -117,6 +127,11 @@ function normLen(p: string): number {
 /** normPath(raw) === rec, where n = normLen(raw): raw's first n characters hold no '?', so a prefix test suffices. */
 function samePath(rec: string, raw: string, n: number): boolean {
   return rec.length === n && raw.startsWith(rec);
+}
+
+function inStartOrder(es: AccessLogEntry[]): boolean {
+  for (let x = 1; x < es.length; x++) if (es[x - 1]!.startMs > es[x]!.startMs) return false;
+  return true;
 }
 
 function normPath(p: string): string {
@@ -194,6 +209,8 @@ export class ShadowJoiner {
     this.counts.entries++;
     let g = this.groups.get(e.downstreamLocal, e.downstreamRemote);
     if (!g) this.groups.set(e.downstreamLocal, e.downstreamRemote, (g = newGroup()));
+    const n = g.entries.length;
+    if (g.entriesSorted && n && g.entries[n - 1]!.startMs > e.startMs) g.entriesSorted = false;
     g.entries.push(e);
   }
 
@@ -254,7 +271,7 @@ export class ShadowJoiner {
     const k = `${source} -> ${destination}:${port}`;
     let a = this.edges.get(k);
     if (!a) {
-      a = { source, destination, port, matrix: emptyMatrix(), wire: new Samples(), app: new Samples(), overhead: new Samples(), envoy: new Samples(), envoyStatus: {}, envoyBytes: 0, probeStatus: {}, probeRequests: 0 };
+      a = { name: k, source, destination, port, matrix: emptyMatrix(), wire: new Samples(), app: new Samples(), overhead: new Samples(), envoy: new Samples(), envoyStatus: {}, envoyBytes: 0, probeStatus: {}, probeRequests: 0 };
       this.edges.set(k, a);
     }
     return a;
@@ -350,7 +367,9 @@ export class ShadowJoiner {
     // Every entry of a group shares pod, client IP and server port: the edge is looked up once per group.
     const edge = g.edge ?? (g.edge = this.edgeAcc(this.podName(ipOf(e.downstreamRemote)), e.pod, portOf(e.downstreamLocal)));
     const port = edge.port;
-    const env = envoyVerdict(e);
+    const denial = envoyDenial(e);
+    const envVerdict: Verdict = denial ? 'deny' : 'allow';
+    const envRule = denial ? denialRule(denial) : '(allowed)';
     const sc = statusClass(e.status);
     edge.envoyStatus[sc] = (edge.envoyStatus[sc] ?? 0) + 1;
     edge.envoyBytes += e.bytesReceived + e.bytesSent;
@@ -360,7 +379,7 @@ export class ShadowJoiner {
     const flow = g.flow;
     const app = this.takeApp(e, g, pathLen);
     if (!flow && !wire && !app) {
-      this.record(edge, env.verdict, null, env.rule, '(no probe record)', 'envoy-only', e, undefined, '-', '-');
+      this.record(edge, envVerdict, null, envRule, '(no probe record)', 'envoy-only', e, undefined, '-', '-');
       return;
     }
     this.counts.matched++;
@@ -392,7 +411,7 @@ export class ShadowJoiner {
       if (wire && app) this.onLatency('overhead', (wire.latencyNs - app.latencyNs) / 1e6);
     }
     const ebpfRule = this.ruleName(ruleId, layer, verdict, flags, e.pod);
-    this.record(edge, env.verdict, verdict, env.rule, ebpfRule, 'matched', e, this.ruleById.get(ruleId)?.source, where, layer);
+    this.record(edge, envVerdict, verdict, envRule, ebpfRule, 'matched', e, this.ruleById.get(ruleId)?.source, where, layer);
   }
 
   private record(edge: EdgeAcc, envoy: Verdict, ebpf: Verdict | null, envoyRule: string, ebpfRule: string, kind: 'matched' | 'envoy-only', e: AccessLogEntry, ebpfSource: string | undefined, where: string, layer: ExampleRequest['layer']): void {
@@ -404,7 +423,7 @@ export class ShadowJoiner {
     if (kind === 'matched') this.ruleCell('ebpf', ebpfRule, ebpfSource, cell);
     const cls: DisagreementClass | null = cell === 'allowDeny' ? 'ebpf-would-deny' : cell === 'denyAllow' ? 'ebpf-would-allow' : cell === 'envoyOnly' ? 'unmatched-envoy-only' : null;
     if (!cls) return;
-    const edgeName = `${edge.source} -> ${edge.destination}:${edge.port}`;
+    const edgeName = edge.name;
     const explains = cls === 'ebpf-would-allow' ? EXPLAINS_ALLOW : EXPLAINS_DENY;
     const gap = [...(envoyObj ? this.gapByObject.get(envoyObj) ?? [] : []), ...(ebpfSource ? this.gapByObject.get(ebpfSource) ?? [] : [])].find((x) => explains.has(x.code));
     this.addDisagreement(cls, edgeName, envoyRule, ebpfRule, gap, () => ({
@@ -460,7 +479,7 @@ export class ShadowJoiner {
     edge.wire.push(r.latencyNs / 1e6);
     const verdict: Verdict = r.verdict === 'deny' || r.verdict === 'audit' ? 'deny' : 'allow';
     const ebpfRule = this.ruleName(r.rule, r.where === 'none' ? 'L3/L4' : 'L7', verdict, r.flags, r.pod);
-    this.addDisagreement('unmatched-probe-only', `${edge.source} -> ${edge.destination}:${edge.port}`, '(no access log entry)', ebpfRule, undefined, () => ({
+    this.addDisagreement('unmatched-probe-only', edge.name, '(no access log entry)', ebpfRule, undefined, () => ({
       time: new Date(Math.round(ShadowJoiner.startOf(r))).toISOString(), method: r.method, path: r.path, status: r.status, client: r.client,
       server: r.server, requestId: '-', envoyRule: '(no access log entry)', ebpfRule, where: r.where, layer: r.where === 'none' ? '-' : 'L7',
     }));
@@ -487,9 +506,11 @@ export class ShadowJoiner {
         const rest = g.wire.slice(g.wireUsed).sort((a, b) => a.ts - a.latencyNs - (b.ts - b.latencyNs));
         g.wire = rest; g.wireUsed = 0; g.wireSorted = true;
       }
-      let entriesSorted = true;
-      for (let x = 1; x < g.entries.length; x++) if (g.entries[x - 1]!.startMs > g.entries[x]!.startMs) { entriesSorted = false; break; }
-      if (!entriesSorted) g.entries.sort((a, b) => a.startMs - b.startMs);
+      // Entries arrive in time order almost always: sort (and re-check) only when an arrival broke the order.
+      if (!g.entriesSorted) {
+        if (!inStartOrder(g.entries)) g.entries.sort((a, b) => a.startMs - b.startMs);
+        g.entriesSorted = inStartOrder(g.entries);
+      }
       let ei = 0;
       while (ei < g.entries.length && g.entries[ei]!.startMs < entryCut) {
         const e = g.entries[ei++]!;
