@@ -55,7 +55,15 @@ interface Group {
 function newGroup(): Group {
   return { entries: [], entriesSorted: true, wire: [], wireUsed: 0, wireSorted: true, edge: null, flow: undefined, flowVer: -1, appPod: '', appClient: '', app: undefined, appVer: -1 };
 }
-interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null; sorted: boolean; /** all before are consumed */ lo: number }
+interface AppGroup {
+  recs: ProbeHttp[];
+  /** startOf(recs[i]), side by side: the time searches read this packed array, not the (cold) record objects. */
+  starts: number[];
+  used: Uint8Array | null;
+  sorted: boolean;
+  /** all before are consumed */
+  lo: number;
+}
 
 /** Per-edge accumulators. */
 export interface EdgeAcc {
@@ -234,9 +242,11 @@ export class ShadowJoiner {
           g.wire.push(r);
         } else {
           let a = this.apps.get(r.pod, r.client);
-          if (!a) { this.apps.set(r.pod, r.client, (a = { recs: [], used: null, sorted: true, lo: 0 })); this.appsVer++; }
-          if (a.sorted && a.recs.length && ShadowJoiner.startOf(a.recs[a.recs.length - 1]!) > ShadowJoiner.startOf(r)) a.sorted = false;
+          if (!a) { this.apps.set(r.pod, r.client, (a = { recs: [], starts: [], used: null, sorted: true, lo: 0 })); this.appsVer++; }
+          const st = ShadowJoiner.startOf(r);
+          if (a.sorted && a.starts.length && a.starts[a.starts.length - 1]! > st) a.sorted = false;
           a.recs.push(r);
+          a.starts.push(st);
         }
         return;
       }
@@ -298,8 +308,10 @@ export class ShadowJoiner {
     if (!a.sorted) {
       // Sorting reorders the slots, so consumed marks must move with their records.
       const used = a.used;
-      const idx = recs.map((_, i) => i).sort((x, y) => ShadowJoiner.startOf(recs[x]!) - ShadowJoiner.startOf(recs[y]!));
+      const starts = a.starts;
+      const idx = recs.map((_, i) => i).sort((x, y) => starts[x]! - starts[y]!);
       a.recs = idx.map((i) => recs[i]!);
+      a.starts = idx.map((i) => starts[i]!);
       if (used) { const u = new Uint8Array(a.recs.length); idx.forEach((from, to) => { u[to] = from < used.length ? used[from]! : 0; }); a.used = u; }
       a.sorted = true;
       a.lo = 0;
@@ -313,14 +325,15 @@ export class ShadowJoiner {
     while (a.lo < recs.length && a.used[a.lo]) a.lo++;
     let l = a.lo;
     // Entries mostly arrive in time order: a short forward walk; a binary search when far behind.
-    if (l < recs.length && ShadowJoiner.startOf(recs[l]!) < lo) {
+    const starts = a.starts;
+    if (l < recs.length && starts[l]! < lo) {
       let h = recs.length;
-      while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(recs[m]!) < lo) l = m + 1; else h = m; }
+      while (l < h) { const m = (l + h) >> 1; if (starts[m]! < lo) l = m + 1; else h = m; }
     }
     let best = -1;
     let bestD = Infinity;
     for (let i = l; i < recs.length; i++) {
-      const st = ShadowJoiner.startOf(recs[i]!);
+      const st = starts[i]!;
       if (st > e.startMs + w) break;
       if (a.used[i]) continue;
       const r = recs[i]!;
@@ -545,11 +558,12 @@ export class ShadowJoiner {
     }
     // App-leg records and flows older than the record cut can no longer be claimed.
     for (const [ak, inner] of this.apps.outer) for (const [k, a] of inner) {
-      if (!a.sorted || !a.recs.length || ShadowJoiner.startOf(a.recs[0]!) >= recCut) continue;
+      if (!a.sorted || !a.recs.length || a.starts[0]! >= recCut) continue;
       let l = 0; let h = a.recs.length;
-      while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(a.recs[m]!) < recCut) l = m + 1; else h = m; }
+      while (l < h) { const m = (l + h) >> 1; if (a.starts[m]! < recCut) l = m + 1; else h = m; }
       if (l >= a.recs.length) { inner.delete(k); if (!inner.size) this.apps.outer.delete(ak); this.appsVer++; continue; }
       a.recs = a.recs.slice(l);
+      a.starts = a.starts.slice(l);
       a.used = a.used && a.used.length > l ? a.used.slice(l) : null;
       a.lo = 0;
     }
