@@ -36,16 +36,39 @@ class Nested<V> {
 
 interface Group {
   entries: AccessLogEntry[];
+  /** true while every adjacent pair of `entries` is in start order (checked as they arrive, not per flush). */
+  entriesSorted: boolean;
   wire: ProbeHttp[];
   wireUsed: number;
   /** false when a record arrived out of start order (sorted lazily at the next flush). */
   wireSorted: boolean;
   edge: EdgeAcc | null;
+  /** The flow of this connection as last looked up, valid while `flowVer` equals the joiner's flowsVer. */
+  flow: ProbeFlow | undefined;
+  flowVer: number;
+  /** The app-leg group last used by this connection's entries (keep-alive reuses it), valid while appVer matches. */
+  appPod: string;
+  appClient: string;
+  app: AppGroup | undefined;
+  appVer: number;
 }
-interface AppGroup { recs: ProbeHttp[]; used: Uint8Array | null; sorted: boolean; /** all before are consumed */ lo: number }
+function newGroup(): Group {
+  return { entries: [], entriesSorted: true, wire: [], wireUsed: 0, wireSorted: true, edge: null, flow: undefined, flowVer: -1, appPod: '', appClient: '', app: undefined, appVer: -1 };
+}
+interface AppGroup {
+  recs: ProbeHttp[];
+  /** startOf(recs[i]), side by side: the time searches read this packed array, not the (cold) record objects. */
+  starts: number[];
+  used: Uint8Array | null;
+  sorted: boolean;
+  /** all before are consumed */
+  lo: number;
+}
 
 /** Per-edge accumulators. */
 export interface EdgeAcc {
+  /** `source -> destination:port`, the key of `edges` (kept so disagreements do not rebuild it per request). */
+  name: string;
   source: string;
   destination: string;
   port: number;
@@ -85,16 +108,38 @@ export function statusClass(s: number): string {
 
 /** Envoy's decision and the responsible policy id from the RBAC details (reference/envoy-telemetry.md). */
 export function envoyVerdict(e: AccessLogEntry): { verdict: Verdict; rule: string } {
-  const d = e.details.startsWith('rbac_access_denied') ? e.details : e.termination.startsWith('rbac_access_denied') ? e.termination : '';
-  if (!d) return { verdict: 'allow', rule: '(allowed)' };
+  const d = envoyDenial(e);
+  return d ? { verdict: 'deny', rule: denialRule(d) } : { verdict: 'allow', rule: '(allowed)' };
+}
+/** The RBAC denial details of an entry, '' when Envoy allowed it (split from envoyVerdict: no object per entry). */
+function envoyDenial(e: AccessLogEntry): string {
+  return e.details.startsWith('rbac_access_denied') ? e.details : e.termination.startsWith('rbac_access_denied') ? e.termination : '';
+}
+function denialRule(d: string): string {
   const i = d.indexOf('[');
-  return { verdict: 'deny', rule: i >= 0 && d.endsWith(']') ? d.slice(i + 1, -1) : d };
+  return i >= 0 && d.endsWith(']') ? d.slice(i + 1, -1) : d;
 }
 
 /** `ns[foo]-policy[bar]-rule[0]` -> AuthorizationPolicy/foo/bar */
 export function envoyPolicyObject(rule: string): string | undefined {
   const m = /^ns\[([^\]]+)\]-policy\[([^\]]+)\]/.exec(rule);
   return m ? `AuthorizationPolicy/${m[1]}/${m[2]}` : undefined;
+}
+
+/** Length of normPath(p), without slicing: the join compares paths by length and prefix, allocation-free. */
+function normLen(p: string): number {
+  const q = p.indexOf('?');
+  const n = q >= 0 ? q : p.length;
+  return n > 128 ? 128 : n;
+}
+/** normPath(raw) === rec, where n = normLen(raw): raw's first n characters hold no '?', so a prefix test suffices. */
+function samePath(rec: string, raw: string, n: number): boolean {
+  return rec.length === n && raw.startsWith(rec);
+}
+
+function inStartOrder(es: AccessLogEntry[]): boolean {
+  for (let x = 1; x < es.length; x++) if (es[x - 1]!.startMs > es[x]!.startMs) return false;
+  return true;
 }
 
 function normPath(p: string): string {
@@ -135,6 +180,9 @@ export class ShadowJoiner {
   /** App legs by (pod, client on loopback): 127.0.0.1 is in every pod. */
   private readonly apps = new Nested<AppGroup>();
   private readonly flows = new Nested<ProbeFlow>();
+  /** Bumped whenever `flows` / `apps` change, so a group's cached lookups know when to look again. */
+  private flowsVer = 0;
+  private appsVer = 0;
   readonly edges = new Map<string, EdgeAcc>();
   readonly matrix: Matrix = emptyMatrix();
   readonly ruleMatrix = new Map<string, RuleResult>();
@@ -168,7 +216,9 @@ export class ShadowJoiner {
     if (!e.upstreamCluster.startsWith('inbound|')) { this.counts.outbound++; return; }
     this.counts.entries++;
     let g = this.groups.get(e.downstreamLocal, e.downstreamRemote);
-    if (!g) this.groups.set(e.downstreamLocal, e.downstreamRemote, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
+    if (!g) this.groups.set(e.downstreamLocal, e.downstreamRemote, (g = newGroup()));
+    const n = g.entries.length;
+    if (g.entriesSorted && n && g.entries[n - 1]!.startMs > e.startMs) g.entriesSorted = false;
     g.entries.push(e);
   }
 
@@ -176,7 +226,7 @@ export class ShadowJoiner {
     switch (r.type) {
       case 'flow':
         this.counts.flows++;
-        if (r.dir === 'ingress') this.flows.set(`${r.dst}:${r.dport}`, `${r.src}:${r.sport}`, r);
+        if (r.dir === 'ingress') { this.flows.set(`${r.dst}:${r.dport}`, `${r.src}:${r.sport}`, r); this.flowsVer++; }
         return;
       case 'http': {
         this.counts.http++;
@@ -187,14 +237,16 @@ export class ShadowJoiner {
           if (sv.charCodeAt(sv.length - 6) === 58 && sv.charCodeAt(sv.length - 5) === 49 && sv.charCodeAt(sv.length - 4) === 53 && SIDECAR_PORTS.has(portOf(sv))) return;
           this.counts.probeRequests++;
           let g = this.groups.get(r.server, r.client);
-          if (!g) this.groups.set(r.server, r.client, (g = { entries: [], wire: [], wireUsed: 0, wireSorted: true, edge: null }));
+          if (!g) this.groups.set(r.server, r.client, (g = newGroup()));
           if (g.wireSorted && g.wire.length && ShadowJoiner.startOf(g.wire[g.wire.length - 1]!) > ShadowJoiner.startOf(r)) g.wireSorted = false;
           g.wire.push(r);
         } else {
           let a = this.apps.get(r.pod, r.client);
-          if (!a) this.apps.set(r.pod, r.client, (a = { recs: [], used: null, sorted: true, lo: 0 }));
-          if (a.sorted && a.recs.length && ShadowJoiner.startOf(a.recs[a.recs.length - 1]!) > ShadowJoiner.startOf(r)) a.sorted = false;
+          if (!a) { this.apps.set(r.pod, r.client, (a = { recs: [], starts: [], used: null, sorted: true, lo: 0 })); this.appsVer++; }
+          const st = ShadowJoiner.startOf(r);
+          if (a.sorted && a.starts.length && a.starts[a.starts.length - 1]! > st) a.sorted = false;
           a.recs.push(r);
+          a.starts.push(st);
         }
         return;
       }
@@ -229,7 +281,7 @@ export class ShadowJoiner {
     const k = `${source} -> ${destination}:${port}`;
     let a = this.edges.get(k);
     if (!a) {
-      a = { source, destination, port, matrix: emptyMatrix(), wire: new Samples(), app: new Samples(), overhead: new Samples(), envoy: new Samples(), envoyStatus: {}, envoyBytes: 0, probeStatus: {}, probeRequests: 0 };
+      a = { name: k, source, destination, port, matrix: emptyMatrix(), wire: new Samples(), app: new Samples(), overhead: new Samples(), envoy: new Samples(), envoyStatus: {}, envoyBytes: 0, probeStatus: {}, probeRequests: 0 };
       this.edges.set(k, a);
     }
     return a;
@@ -240,20 +292,30 @@ export class ShadowJoiner {
     return (r.ts - r.latencyNs) / 1e6;
   }
 
-  private takeApp(e: AccessLogEntry, path: string): ProbeHttp | undefined {
-    if (e.upstreamLocal === '-' || e.upstreamHost === '-') return undefined;
+  /** The app-leg group of an entry; the connection's last one is reused (a string compare, not two hashes). */
+  private appGroup(e: AccessLogEntry, g: Group): AppGroup | undefined {
+    if (g.appVer === this.appsVer && g.appPod === e.pod && g.appClient === e.upstreamLocal) return g.app;
     const a = this.apps.get(e.pod, e.upstreamLocal);
+    g.appPod = e.pod; g.appClient = e.upstreamLocal; g.app = a; g.appVer = this.appsVer;
+    return a;
+  }
+
+  private takeApp(e: AccessLogEntry, g: Group, pathLen: number): ProbeHttp | undefined {
+    if (e.upstreamLocal === '-' || e.upstreamHost === '-') return undefined;
+    const a = this.appGroup(e, g);
     if (!a) return undefined;
     const recs = a.recs;
     if (!a.sorted) {
       // Sorting reorders the slots, so consumed marks must move with their records.
       const used = a.used;
-      const idx = recs.map((_, i) => i).sort((x, y) => ShadowJoiner.startOf(recs[x]!) - ShadowJoiner.startOf(recs[y]!));
+      const starts = a.starts;
+      const idx = recs.map((_, i) => i).sort((x, y) => starts[x]! - starts[y]!);
       a.recs = idx.map((i) => recs[i]!);
+      a.starts = idx.map((i) => starts[i]!);
       if (used) { const u = new Uint8Array(a.recs.length); idx.forEach((from, to) => { u[to] = from < used.length ? used[from]! : 0; }); a.used = u; }
       a.sorted = true;
       a.lo = 0;
-      return this.takeApp(e, path);
+      return this.takeApp(e, g, pathLen);
     }
     if (!a.used) a.used = new Uint8Array(recs.length);
     else if (a.used.length < recs.length) { const u = new Uint8Array(recs.length); u.set(a.used); a.used = u; }
@@ -263,19 +325,20 @@ export class ShadowJoiner {
     while (a.lo < recs.length && a.used[a.lo]) a.lo++;
     let l = a.lo;
     // Entries mostly arrive in time order: a short forward walk; a binary search when far behind.
-    if (l < recs.length && ShadowJoiner.startOf(recs[l]!) < lo) {
+    const starts = a.starts;
+    if (l < recs.length && starts[l]! < lo) {
       let h = recs.length;
-      while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(recs[m]!) < lo) l = m + 1; else h = m; }
+      while (l < h) { const m = (l + h) >> 1; if (starts[m]! < lo) l = m + 1; else h = m; }
     }
     let best = -1;
     let bestD = Infinity;
     for (let i = l; i < recs.length; i++) {
-      const st = ShadowJoiner.startOf(recs[i]!);
+      const st = starts[i]!;
       if (st > e.startMs + w) break;
       if (a.used[i]) continue;
       const r = recs[i]!;
       const d = Math.abs(st - e.startMs);
-      if (d < bestD && r.method === e.method && r.path === path && r.server === e.upstreamHost) { best = i; bestD = d; }
+      if (d < bestD && r.method === e.method && samePath(r.path, e.path, pathLen) && r.server === e.upstreamHost) { best = i; bestD = d; }
       else if (best >= 0 && st > e.startMs) break;
     }
     if (best < 0) return undefined;
@@ -313,19 +376,23 @@ export class ShadowJoiner {
     return n;
   }
 
-  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined, g: Group, path: string): void {
+  private settle(e: AccessLogEntry, wire: ProbeHttp | undefined, g: Group, pathLen: number): void {
     // Every entry of a group shares pod, client IP and server port: the edge is looked up once per group.
     const edge = g.edge ?? (g.edge = this.edgeAcc(this.podName(ipOf(e.downstreamRemote)), e.pod, portOf(e.downstreamLocal)));
     const port = edge.port;
-    const env = envoyVerdict(e);
+    const denial = envoyDenial(e);
+    const envVerdict: Verdict = denial ? 'deny' : 'allow';
+    const envRule = denial ? denialRule(denial) : '(allowed)';
     const sc = statusClass(e.status);
     edge.envoyStatus[sc] = (edge.envoyStatus[sc] ?? 0) + 1;
     edge.envoyBytes += e.bytesReceived + e.bytesSent;
     if (!Number.isNaN(e.durationMs)) edge.envoy.push(e.durationMs);
-    const flow = this.flows.get(e.downstreamLocal, e.downstreamRemote);
-    const app = this.takeApp(e, path);
+    // The group's key is this flow's key: look it up once per group until a flow record is added.
+    if (g.flowVer !== this.flowsVer) { g.flow = this.flows.get(e.downstreamLocal, e.downstreamRemote); g.flowVer = this.flowsVer; }
+    const flow = g.flow;
+    const app = this.takeApp(e, g, pathLen);
     if (!flow && !wire && !app) {
-      this.record(edge, env.verdict, null, env.rule, '(no probe record)', 'envoy-only', e, undefined, '-', '-');
+      this.record(edge, envVerdict, null, envRule, '(no probe record)', 'envoy-only', e, undefined, '-', '-');
       return;
     }
     this.counts.matched++;
@@ -357,7 +424,7 @@ export class ShadowJoiner {
       if (wire && app) this.onLatency('overhead', (wire.latencyNs - app.latencyNs) / 1e6);
     }
     const ebpfRule = this.ruleName(ruleId, layer, verdict, flags, e.pod);
-    this.record(edge, env.verdict, verdict, env.rule, ebpfRule, 'matched', e, this.ruleById.get(ruleId)?.source, where, layer);
+    this.record(edge, envVerdict, verdict, envRule, ebpfRule, 'matched', e, this.ruleById.get(ruleId)?.source, where, layer);
   }
 
   private record(edge: EdgeAcc, envoy: Verdict, ebpf: Verdict | null, envoyRule: string, ebpfRule: string, kind: 'matched' | 'envoy-only', e: AccessLogEntry, ebpfSource: string | undefined, where: string, layer: ExampleRequest['layer']): void {
@@ -369,7 +436,7 @@ export class ShadowJoiner {
     if (kind === 'matched') this.ruleCell('ebpf', ebpfRule, ebpfSource, cell);
     const cls: DisagreementClass | null = cell === 'allowDeny' ? 'ebpf-would-deny' : cell === 'denyAllow' ? 'ebpf-would-allow' : cell === 'envoyOnly' ? 'unmatched-envoy-only' : null;
     if (!cls) return;
-    const edgeName = `${edge.source} -> ${edge.destination}:${edge.port}`;
+    const edgeName = edge.name;
     const explains = cls === 'ebpf-would-allow' ? EXPLAINS_ALLOW : EXPLAINS_DENY;
     const gap = [...(envoyObj ? this.gapByObject.get(envoyObj) ?? [] : []), ...(ebpfSource ? this.gapByObject.get(ebpfSource) ?? [] : [])].find((x) => explains.has(x.code));
     this.addDisagreement(cls, edgeName, envoyRule, ebpfRule, gap, () => ({
@@ -425,7 +492,7 @@ export class ShadowJoiner {
     edge.wire.push(r.latencyNs / 1e6);
     const verdict: Verdict = r.verdict === 'deny' || r.verdict === 'audit' ? 'deny' : 'allow';
     const ebpfRule = this.ruleName(r.rule, r.where === 'none' ? 'L3/L4' : 'L7', verdict, r.flags, r.pod);
-    this.addDisagreement('unmatched-probe-only', `${edge.source} -> ${edge.destination}:${edge.port}`, '(no access log entry)', ebpfRule, undefined, () => ({
+    this.addDisagreement('unmatched-probe-only', edge.name, '(no access log entry)', ebpfRule, undefined, () => ({
       time: new Date(Math.round(ShadowJoiner.startOf(r))).toISOString(), method: r.method, path: r.path, status: r.status, client: r.client,
       server: r.server, requestId: '-', envoyRule: '(no access log entry)', ebpfRule, where: r.where, layer: r.where === 'none' ? '-' : 'L7',
     }));
@@ -452,13 +519,15 @@ export class ShadowJoiner {
         const rest = g.wire.slice(g.wireUsed).sort((a, b) => a.ts - a.latencyNs - (b.ts - b.latencyNs));
         g.wire = rest; g.wireUsed = 0; g.wireSorted = true;
       }
-      let entriesSorted = true;
-      for (let x = 1; x < g.entries.length; x++) if (g.entries[x - 1]!.startMs > g.entries[x]!.startMs) { entriesSorted = false; break; }
-      if (!entriesSorted) g.entries.sort((a, b) => a.startMs - b.startMs);
+      // Entries arrive in time order almost always: sort (and re-check) only when an arrival broke the order.
+      if (!g.entriesSorted) {
+        if (!inStartOrder(g.entries)) g.entries.sort((a, b) => a.startMs - b.startMs);
+        g.entriesSorted = inStartOrder(g.entries);
+      }
       let ei = 0;
       while (ei < g.entries.length && g.entries[ei]!.startMs < entryCut) {
         const e = g.entries[ei++]!;
-        const path = normPath(e.path);
+        const pathLen = normLen(e.path);
         let match: ProbeHttp | undefined;
         // Records that started too early for this entry (and all later ones) belong to no entry.
         while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < e.startMs - w) {
@@ -468,7 +537,7 @@ export class ShadowJoiner {
         for (let i = g.wireUsed; i < g.wire.length; i++) {
           const r = g.wire[i]!;
           if (ShadowJoiner.startOf(r) > e.startMs + w) break;
-          if (r.method === e.method && r.path === path) {
+          if (r.method === e.method && samePath(r.path, e.path, pathLen)) {
             // Records skipped over were not this entry's; they are settled as probe-only.
             for (let s = g.wireUsed; s < i; s++) { const x = g.wire[s]!; this.countProbe(x, g); this.probeOnly(x, g); }
             g.wireUsed = i + 1;
@@ -477,7 +546,7 @@ export class ShadowJoiner {
           }
         }
         if (match) this.countProbe(match, g);
-        this.settle(e, match, g, path);
+        this.settle(e, match, g, pathLen);
       }
       if (ei) g.entries.splice(0, ei);
       while (g.wireUsed < g.wire.length && ShadowJoiner.startOf(g.wire[g.wireUsed]!) < recCut && g.entries.length === 0) {
@@ -489,11 +558,12 @@ export class ShadowJoiner {
     }
     // App-leg records and flows older than the record cut can no longer be claimed.
     for (const [ak, inner] of this.apps.outer) for (const [k, a] of inner) {
-      if (!a.sorted || !a.recs.length || ShadowJoiner.startOf(a.recs[0]!) >= recCut) continue;
+      if (!a.sorted || !a.recs.length || a.starts[0]! >= recCut) continue;
       let l = 0; let h = a.recs.length;
-      while (l < h) { const m = (l + h) >> 1; if (ShadowJoiner.startOf(a.recs[m]!) < recCut) l = m + 1; else h = m; }
-      if (l >= a.recs.length) { inner.delete(k); if (!inner.size) this.apps.outer.delete(ak); continue; }
+      while (l < h) { const m = (l + h) >> 1; if (a.starts[m]! < recCut) l = m + 1; else h = m; }
+      if (l >= a.recs.length) { inner.delete(k); if (!inner.size) this.apps.outer.delete(ak); this.appsVer++; continue; }
       a.recs = a.recs.slice(l);
+      a.starts = a.starts.slice(l);
       a.used = a.used && a.used.length > l ? a.used.slice(l) : null;
       a.lo = 0;
     }
