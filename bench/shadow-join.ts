@@ -6,6 +6,7 @@ import { ShadowJoiner } from '../src/core/shadow/join.js';
 import { buildShadowResult, DEFAULT_TOLERANCE } from '../src/core/shadow/diff.js';
 import type { AccessLogEntry } from '../src/core/shadow/types.js';
 import { genLines, genProbe, T0 } from './shadow-gen.js';
+import { best as timeBest, perCpu } from './timing.js';
 
 const N = Number(process.argv[2] ?? 500_000);
 const RUNS = 3;
@@ -24,18 +25,7 @@ const inputs = {
 
 // Wall time and CPU time (user + system) of the best run: on a shared, loaded machine the wall clock counts
 // time this process waited for a CPU; CPU seconds are what one core needs for the work.
-function best(fn: () => number): { s: number; cpu: number; n: number } {
-  let b = Infinity; let c = Infinity; let n = 0;
-  for (let r = 0; r < RUNS; r++) {
-    const t = process.hrtime.bigint(); const u = process.cpuUsage();
-    n = fn();
-    const s = Number(process.hrtime.bigint() - t) / 1e9; const cu = process.cpuUsage(u);
-    if (s < b) b = s;
-    const cs = (cu.user + cu.system) / 1e6; if (cs < c) c = cs;
-  }
-  return { s: b, cpu: c, n };
-}
-const perCpu = (x: { cpu: number; n: number }) => Math.round(x.n / x.cpu);
+const best = (fn: () => number) => timeBest(RUNS, fn);
 
 let matched = 0;
 let denyAllow = 0;
