@@ -11,14 +11,13 @@ import { fleetNamespaceObjects, fleetNamespaces, fleetNodes, type FleetSize } fr
 import { KubeRest } from '../cluster/kube-rest.js';
 import { seedObjects } from '../cluster/seed.js';
 import { REPO_ROOT, startCluster, stopCluster } from '../support/cluster.js';
-import { commandBuilt, jsonOf, runMigrate } from '../support/migrate-cli.js';
+import { jsonOf, runMigrate } from '../support/migrate-cli.js';
 import { startSlowProxy } from '../support/slow-proxy.js';
 
 // 1,000 pods (~3 MB of list responses): the kill at 256 KB lands well inside the pod list.
 const SIZE: FleetSize = { nodes: 20, namespaces: 2, deploymentsPerNamespace: 25, replicas: 20, istioPerNamespace: 10 };
 
 test('apiserver killed mid-inventory: MIGRATE_CLUSTER_UNREACHABLE, exit 3, no partial report', { timeout: 300_000 }, async (t) => {
-  if (!commandBuilt('inventory')) return t.skip('migrate inventory is not built');
   const state = join(REPO_ROOT, '.state', 'cluster-kill');
   const dir = mkdtempSync(join(tmpdir(), 'migrate-kill-'));
   try {

@@ -44,11 +44,6 @@ export function jsonOf<T = unknown>(run: CliRun): T {
   }
 }
 
-/** Whether a command has been built (dist/src/commands/<name>.js), so tests of commands still being written skip. */
-export function commandBuilt(name: string): boolean {
-  return existsSync(join(REPO_ROOT, 'dist', 'src', 'commands', `${name}.js`));
-}
-
 /** fixtures/<case>/snapshot directories, sorted. */
 export function fixtureSnapshots(): { name: string; path: string }[] {
   const root = join(REPO_ROOT, 'fixtures');
