@@ -136,9 +136,13 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 			snprintf(p->host_netns, sizeof(p->host_netns), "%s", s);
 		if ((s = jstr(it, "cgroup")))
 			snprintf(p->cgroup, sizeof(p->cgroup), "%s", s);
+		if ((s = jstr(it, "uid")))
+			snprintf(p->uid, sizeof(p->uid), "%s", s);
 		__u8 plen;
-		if (!(s = jstr(it, "ip")) || parse_cidr(s, &p->addr, &plen) || plen != 32) {
-			fail(err, errlen, "pods[%zu] (%s): ip missing or not an IPv4 address", i, p->name);
+		s = jstr(it, "ip");
+		if ((s || !p->uid[0]) && (!s || parse_cidr(s, &p->addr, &plen) || plen != 32)) {
+			fail(err, errlen, "pods[%zu] (%s): ip missing or not an IPv4 address (give ip, or uid to find it on the node)",
+			     i, p->name);
 			goto out;
 		}
 		p->identity = jint(it, "identity", 0);
@@ -148,6 +152,7 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 			p->cgroup_id = jint(it, "cgroupId", 0);
 			p->has_cgroup_id = 1;
 		}
+		p->discover = !p->netns[0] && !p->ifname[0] && !p->host_ifname[0] && !p->cgroup[0] && !p->has_cgroup_id;
 		p->ep = (__u16)(c->n_pods + 1);
 		c->n_pods++;
 	}
@@ -538,6 +543,8 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 	}
 	for (size_t p = 0; p < c->n_pods; p++) {
 		const struct cfg_pod *pod = &c->pods[p];
+		if (!pod->addr)
+			continue; /* named by uid only and not found on this node */
 		struct shadow_endpoint v = {.ep = pod->ep, .identity = pod->identity, .addr = pod->addr,
 					    .flags = pod->sidecar ? SHADOW_EP_SIDECAR : 0};
 		for (size_t i = 0; i < c->n_rules; i++) {

@@ -25,6 +25,10 @@ struct cfg_pod {
 	__u32 identity;
 	int sidecar;                 /* "sidecar": true or an object (the lab's pods.json): outbound goes through it */
 	__u16 ep;                    /* 1-based index */
+	/* named only by "ip" and/or "uid" (no netns/ifname/hostIfname/cgroup/cgroupId): resolved on this node by
+	 * discover.c, which fills netns, ifname and cgroup when found */
+	char uid[64];
+	int discover, discovered, found, addr_from_discovery, ifindex;
 };
 
 struct cfg_identity {

@@ -29,6 +29,7 @@
 #include <bpf/libbpf.h>
 #include "shadow.skel.h"
 #include "config.h"
+#include "discover.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46 /* uapi of 6.6+; libbpf 1.1 passes unknown attach types through */
@@ -105,6 +106,8 @@ struct probe {
 	const char *metrics_path; /* Prometheus text file, rewritten atomically at every dump */
 	FILE *prom;               /* open while a dump is written */
 	__u64 mono_to_real;
+	struct shadow_discover_opts disc; /* pods named by ip/uid: where to find them on this node */
+	__u64 rediscover_ms;
 	__u64 gc_deleted, user_l7, records_out;
 	int ncpu;
 };
@@ -353,6 +356,8 @@ static int reconcile(struct probe *p)
 			detach(p, a);
 	}
 	for (size_t j = 0; j < p->cfg.n_pods; j++) {
+		if (p->cfg.pods[j].discover && !p->cfg.pods[j].found)
+			continue; /* not on this node (discover.c logged it) */
 		pod_key(&p->cfg.pods[j], key, sizeof(key));
 		int have = 0;
 		for (size_t i = 0; i < p->n_att; i++)
@@ -404,6 +409,8 @@ static void do_reload(struct probe *p)
 		logf_("failed to reload config: %s (keeping the running one)", err);
 		return;
 	}
+	if (shadow_discover(&c, &p->cfg, &p->disc, p->raw ? NULL : stdout, err, sizeof(err)) < 0)
+		logf_("%s", err);
 	struct shadow_map_fds fds = map_fds(p->skel);
 	if (shadow_config_apply(&c, &fds, err, sizeof(err))) {
 		logf_("failed to apply config: %s", err);
@@ -415,6 +422,22 @@ static void do_reload(struct probe *p)
 	int f = reconcile(p);
 	logf_("config reloaded: %zu pods, %zu identities, %zu policy rules, %zu l7 rules%s", c.n_pods, c.n_ids,
 	      c.n_rules, c.n_l7, f ? " (some pods failed to attach)" : "");
+}
+
+/* pods named by ip/uid: look again (pods restart, new ones appear); maps and attachments follow changes */
+static void rediscover(struct probe *p)
+{
+	char err[400];
+	int changed = shadow_discover(&p->cfg, NULL, &p->disc, p->raw ? NULL : stdout, err, sizeof(err));
+	if (changed < 0)
+		logf_("%s", err);
+	if (changed <= 0)
+		return;
+	struct shadow_map_fds fds = map_fds(p->skel);
+	if (shadow_config_apply(&p->cfg, &fds, err, sizeof(err)))
+		logf_("failed to apply config: %s", err);
+	if (reconcile(p))
+		logf_("some pods failed to attach; continuing with the others");
 }
 
 /* ---- output ---- */
@@ -1099,14 +1122,17 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: shadow-probe --config FILE [--format json|raw] [--pin [DIR]] [--tc-legacy] [--no-cgroup]\n"
 		"                    [--no-sockops] [--state-dir DIR] [--metrics-file FILE] [-v]\n"
+		"                    [--cgroup-root DIR] [--pods-cgroup PATH] [--proc-root DIR] [--rediscover SECONDS]\n"
 		"       shadow-probe --check\n"
 		"       shadow-probe --cleanup [--state-dir DIR] [--pin [DIR]] [--force] [--all]\n"
-		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n");
+		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n"
+		"Pods named only by ip and/or uid are found on this node under the pods cgroup (default kubepods.slice or\n"
+		"kubepods of the cgroup v2 mount), again every --rediscover seconds (default 10, 0: at start and reload).\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct probe p = {.state_dir = STATE_DIR_DEFAULT};
+	struct probe p = {.state_dir = STATE_DIR_DEFAULT, .rediscover_ms = 10000};
 	int check = 0, cleanup = 0, force = 0, all = 0, ret = 1;
 	const char *format = "json";
 	static const struct option opts[] = {
@@ -1117,6 +1143,8 @@ int main(int argc, char **argv)
 		{"no-sockops", no_argument, 0, 'S'},   {"state-dir", required_argument, 0, 's'},
 		{"metrics-file", required_argument, 0, 'M'}, {"all", no_argument, 0, 'A'},
 		{"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
+		{"cgroup-root", required_argument, 0, 'R'}, {"pods-cgroup", required_argument, 0, 'P'},
+		{"proc-root", required_argument, 0, 'O'}, {"rediscover", required_argument, 0, 'D'},
 		{0, 0, 0, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "c:f:vh", opts, NULL)) != -1) {
@@ -1134,6 +1162,10 @@ int main(int argc, char **argv)
 		case 's': p.state_dir = optarg; break;
 		case 'M': p.metrics_path = optarg; break;
 		case 'v': verbose = 1; break;
+		case 'R': p.disc.cgroup_root = optarg; break;
+		case 'P': p.disc.pods_cgroup = optarg; break;
+		case 'O': p.disc.proc_root = optarg; break;
+		case 'D': p.rediscover_ms = strtoull(optarg, NULL, 10) * 1000ULL; break;
 		default: usage(); return o == 'h' ? 0 : 2;
 		}
 	}
@@ -1179,6 +1211,8 @@ int main(int argc, char **argv)
 		logf_("failed to load BPF programs: %s (run --check)", strerror(errno));
 		goto cleanup;
 	}
+	if (shadow_discover(&p.cfg, NULL, &p.disc, p.raw ? NULL : stdout, err, sizeof(err)) < 0)
+		logf_("%s", err);
 	struct shadow_map_fds fds = map_fds(p.skel);
 	if (shadow_config_apply(&p.cfg, &fds, err, sizeof(err))) {
 		logf_("%s", err);
@@ -1209,7 +1243,7 @@ int main(int argc, char **argv)
 	fflush(stderr);
 
 	__u64 next_dump = mono_ns() + p.cfg.interval_ms * 1000000ULL, next_stat = mono_ns() + 1000000000ULL;
-	__u64 ct_live = 0;
+	__u64 ct_live = 0, next_discover = mono_ns() + p.rediscover_ms * 1000000ULL;
 	while (!stop) {
 		/* records are submitted without wakeups: poll for the forced ones, and drain on a timer regardless */
 		int n = ring_buffer__poll(p.rb, 50);
@@ -1231,6 +1265,10 @@ int main(int argc, char **argv)
 		if (reload) {
 			reload = 0;
 			do_reload(&p);
+		}
+		if (p.rediscover_ms && now >= next_discover) {
+			rediscover(&p);
+			next_discover = now + p.rediscover_ms * 1000000ULL;
 		}
 		if (now >= next_dump) {
 			ct_gc(&p, &ct_live);
