@@ -15,7 +15,7 @@ import { renderClusterShadow } from '../adapters/shadow/cluster.js';
 import { apiTelemetry, ClusterProbeRunner, istioMetricsPath } from '../adapters/shadow/cluster-run.js';
 import { ApiKubeWriter } from '../adapters/kube/writer.js';
 import { loadKubeAccess } from '../adapters/kube/config.js';
-import { clusterTargets } from '../workflows/shadow-cluster.js';
+import { clusterProbeConfig, clusterTargets } from '../workflows/shadow-cluster.js';
 import { PromShadowMetrics } from '../adapters/metrics/shadow-metrics.js';
 import { openReader } from '../adapters/reader.js';
 import { SchemaValidator } from '../adapters/schema/validator.js';
@@ -66,7 +66,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     'ready-timeout': Flags.string({ description: '--cluster: how long to wait for the probe pods (image pull, scheduling)', default: '120s' }),
     kubeconfig: Flags.string({ description: '--cluster: kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)' }),
     context: Flags.string({ description: '--cluster: kubeconfig context to use' }),
-    'render-only': Flags.boolean({ description: '--cluster: only write the manifests and Dockerfile to the results directory', default: false }),
+    'render-only': Flags.boolean({ description: '--cluster: only write the manifests and the probe config (pods read from the API, nothing created) to the results directory', default: false }),
   };
 
   async run(): Promise<ShadowResult> {
@@ -126,14 +126,15 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     const namespace = f.namespace!;
     const plan = f.plan ? readPlanDir(f.plan) : undefined;
     if (!plan) throw userError('MIGRATE_SHADOW_NO_PLAN', '--cluster needs --plan', { object: '--plan', next: 'write one with `migrate translate --out plans/<name>`' });
-    if (f['render-only']) {
-      const files = renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster') });
-      live(`rendered ${files.join(', ')}`);
-      throw userError('MIGRATE_SHADOW_RENDERED', `manifests written to ${join(resultsDir, 'cluster')} (--render-only)`, { next: 'kubectl apply -f it, or run without --render-only' });
-    }
     const kube = new ApiKubeWriter(loadKubeAccess({ ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), ...(f.context ? { context: f.context } : {}) }));
+    // Read only: the pods' IPs, UIDs and nodes go into the probe config and the DaemonSet's node affinity.
     const targets = await clusterTargets(kube, namespace, istioMetricsPath);
-    renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster'), nodes: targets.nodes });
+    const probeConfig = clusterProbeConfig(plan, namespace, targets.pods);
+    const files = renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster'), nodes: targets.nodes, probeConfig });
+    if (f['render-only']) {
+      live(`rendered ${files.join(', ')}`);
+      throw userError('MIGRATE_SHADOW_RENDERED', `manifests and probe config written to ${join(resultsDir, 'cluster')} (--render-only; nothing was created)`, { next: 'kubectl apply -f shadow-probe.yaml there, or run without --render-only' });
+    }
     const ac = new AbortController();
     const onSig = () => ac.abort();
     process.once('SIGINT', onSig);

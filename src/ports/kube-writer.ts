@@ -11,6 +11,8 @@ export interface OwnedObject {
 export interface ApiPod {
   name: string;
   namespace: string;
+  /** metadata.uid: kubelet names the pod's cgroup after it (the probe finds the pod on its node by it). */
+  uid?: string;
   nodeName?: string;
   ip?: string;
   serviceAccount?: string;

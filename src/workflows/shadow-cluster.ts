@@ -1,8 +1,10 @@
 // The target pods of `migrate shadow --cluster`, read through the API: the probe's pod inputs, the sidecars'
 // access logs (pods/log of istio-proxy) and metrics (pod proxy to :15090), and the nodes the DaemonSet may use.
 import { userError } from '../core/errors.js';
+import { compilePlan } from '../core/shadow/probe-config.js';
+import type { ProbeConfig } from '../core/shadow/probe-config.js';
 import type { KubeWriter } from '../ports/kube-writer.js';
-import type { ShadowRequest } from './shadow.js';
+import type { ShadowPlanInput, ShadowRequest } from './shadow.js';
 
 export interface ClusterTargets {
   pods: NonNullable<ShadowRequest['pods']>;
@@ -18,9 +20,15 @@ export async function clusterTargets(kube: KubeWriter, namespace: string, metric
     pods: running.map((p) => {
       const sidecar = p.containers.includes('istio-proxy');
       return {
-        name: p.name, namespace, ip: p.ip!, serviceAccount: p.serviceAccount ?? 'default', labels: p.labels, sidecar,
+        name: p.name, namespace, ip: p.ip!, ...(p.uid ? { uid: p.uid } : {}), serviceAccount: p.serviceAccount ?? 'default', labels: p.labels, sidecar,
         ...(sidecar ? { accessLog: `${namespace}/${p.name}`, metrics: { url: metricsPath(namespace, p.name) } } : {}),
       };
     }),
   };
+}
+
+/** The probe config of a cluster run, as runShadow compiles it (pods by IP and UID: no netns/ifname/cgroup). */
+export function clusterProbeConfig(plan: ShadowPlanInput, namespace: string, pods: ClusterTargets['pods']): ProbeConfig {
+  const nsManifests = plan.manifests.filter((m) => m.kind === 'CiliumClusterwideNetworkPolicy' || m.metadata.namespace === namespace);
+  return compilePlan(nsManifests, pods).config;
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import yaml from 'js-yaml';
 import { runCli } from '../support/cli.js';
 import { runMigrate } from '../support/migrate-cli.js';
 import { startFakeShadowApi } from '../support/fake-shadow-apiserver.js';
@@ -119,5 +120,27 @@ test('shadow --cluster: Ctrl-C (SIGINT) mid-run still writes the result and dele
     assert.ok(r.status !== null && r.status < 20, `exit ${r.status}: ${r.stderr}`);
     assert.equal((JSON.parse(r.stdout) as ShadowResult).mode, 'cluster');
     assert.equal(api.deleted.length, EXPECTED_OBJECTS.length);
+  } finally { await api.close(); }
+});
+
+test('shadow --cluster --render-only reads the target pods (read only), writes the manifests and the probe config naming pods by IP and UID, and creates nothing', async () => {
+  const api = await startFakeShadowApi(options());
+  try {
+    const results = join(mkdtempSync(join(tmpdir(), 'migrate-shadow-cluster-')), 'run');
+    const r = await runCli(['shadow', '-n', 'bookinfo', '--cluster', '--render-only', '--plan', join(FIX, 'plan'), '--kubeconfig', api.kubeconfig, '--results', results, '--json'], { MIGRATE_NO_PROGRESS: '1' });
+    const err = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
+    assert.equal(err.code, 'MIGRATE_SHADOW_RENDERED', r.stderr);
+    assert.deepEqual(api.created, [], 'nothing created');
+    const cfg = JSON.parse(readFileSync(join(results, 'cluster', 'probe.json'), 'utf8')) as { pods: Record<string, unknown>[]; policy: unknown[] };
+    // The fake API gives each pod a UID; the probe finds the pod on its node by it (and by IP).
+    assert.deepEqual(cfg.pods.map((p) => [p.name, p.ip]).sort(), meta.pods.map((p) => [p.name, p.ip]).sort());
+    assert.ok(cfg.pods.every((p) => typeof p.uid === 'string' && /^00000000-0000-4000-8000-[0-9a-f]{12}$/.test(p.uid as string)), JSON.stringify(cfg.pods));
+    assert.ok(cfg.pods.every((p) => p.netns === undefined && p.cgroup === undefined && p.ifname === undefined));
+    assert.ok(cfg.policy.length > 0, 'the plan compiled into policy entries');
+    // The ConfigMap in the manifests carries the same config; the DaemonSet runs only on the pods' nodes.
+    const yamlText = readFileSync(join(results, 'cluster', 'shadow-probe.yaml'), 'utf8');
+    const docs = yamlText.split(/^---$/m).map((d) => yaml.load(d) as { kind: string; data?: Record<string, string>; spec?: { template: { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchFields: { values: string[] }[] }[] } } } } } } });
+    assert.deepEqual(JSON.parse(docs.find((d) => d.kind === 'ConfigMap')!.data!['probe.json']!), cfg);
+    assert.deepEqual(docs.find((d) => d.kind === 'DaemonSet')!.spec!.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.map((t) => t.matchFields[0]!.values[0]), ['node-a', 'node-b']);
   } finally { await api.close(); }
 });

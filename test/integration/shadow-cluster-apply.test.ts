@@ -76,7 +76,12 @@ test('shadow --cluster: the DaemonSet read back from the apiserver has node affi
     const ds = await s.rest.request<{ spec: { template: { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchFields: { values: string[] }[] }[] } } } } } } }>('GET', `/apis/apps/v1/namespaces/${s.probeNs}/daemonsets/${PROBE_NAME}`);
     assert.deepEqual(ds.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.flatMap((t) => t.matchFields.flatMap((m) => m.values)), ['node-a', 'node-b']);
     const cm = await s.rest.request<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${s.probeNs}/configmaps/${PROBE_NAME}-plan`);
-    assert.equal((JSON.parse(cm.data['probe.json']!) as { pods: unknown[] }).pods.length, 3);
+    // One config for every node: pods named by IP and the UID the apiserver gave them, nothing node-local.
+    const podsIn = (JSON.parse(cm.data['probe.json']!) as { pods: Record<string, unknown>[] }).pods;
+    const live = await s.rest.request<{ items: { metadata: { name: string; uid: string }; status: { podIP: string } }[] }>('GET', `/api/v1/namespaces/${s.target}/pods`);
+    assert.deepEqual(podsIn.map((p) => [p.name, p.ip, p.uid]).sort(), live.items.map((p) => [p.metadata.name, p.status.podIP, p.metadata.uid]).sort());
+    assert.ok(live.items.every((p) => /^[0-9a-f-]{36}$/.test(p.metadata.uid)), 'the apiserver assigned UIDs');
+    assert.ok(podsIn.every((p) => p.netns === undefined && p.ifname === undefined && p.cgroup === undefined), 'no node-local attachment names');
     // A second run meets the kept objects: a named conflict, not a silent adoption.
     const again = new ClusterProbeRunner(s.kube, { namespace: s.target, image: 'x', plan, nodes: s.targets.nodes, probeNamespace: s.probeNs, keep: false, readyTimeoutMs: 500 });
     await assert.rejects(again.start(s.config, () => {}), (e: unknown) => e instanceof MigrateError && e.code === 'MIGRATE_SHADOW_EXISTS' && e.object === `ServiceAccount/${s.probeNs}/${PROBE_NAME}`);

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface FakeShadowPod { name: string; namespace: string; ip: string; nodeName: string; serviceAccount: string; labels: Record<string, string>; containers: string[] }
+export interface FakeShadowPod { name: string; namespace: string; uid?: string; ip: string; nodeName: string; serviceAccount: string; labels: Record<string, string>; containers: string[] }
 
 export interface FakeShadowApi {
   url: string;
@@ -45,7 +45,7 @@ export async function startFakeShadowApi(o: FakeShadowOptions): Promise<FakeShad
   const open = new Set<http.ServerResponse>();
   const scrapes = new Map<string, number>();
   const podJson = (p: FakeShadowPod, ready = true, waiting?: string) => ({
-    metadata: { name: p.name, namespace: p.namespace, labels: p.labels },
+    metadata: { name: p.name, namespace: p.namespace, uid: p.uid ?? `00000000-0000-4000-8000-${Buffer.from(p.name).toString('hex').padEnd(12, '0').slice(0, 12)}`, labels: p.labels },
     spec: { nodeName: p.nodeName, serviceAccountName: p.serviceAccount, containers: p.containers.map((name) => ({ name })) },
     status: { phase: 'Running', podIP: p.ip, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], ...(waiting ? { containerStatuses: [{ state: { waiting: { reason: waiting, message: 'Back-off pulling image' } } }] } : {}) },
   });

@@ -24,10 +24,10 @@ function message(text: string): string {
   try { return (JSON.parse(text) as { message?: string }).message ?? text.slice(0, 300); } catch { return text.slice(0, 300); }
 }
 
-function toPod(p: { metadata: { name: string; namespace: string; labels?: Record<string, string> }; spec: { nodeName?: string; serviceAccountName?: string; containers: { name: string }[] }; status?: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[] } }): ApiPod {
+function toPod(p: { metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string> }; spec: { nodeName?: string; serviceAccountName?: string; containers: { name: string }[] }; status?: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[] } }): ApiPod {
   const waiting = (p.status?.containerStatuses ?? []).map((c) => c.state?.waiting).find((w) => w?.reason);
   return {
-    name: p.metadata.name, namespace: p.metadata.namespace, labels: p.metadata.labels ?? {}, containers: p.spec.containers.map((c) => c.name),
+    name: p.metadata.name, namespace: p.metadata.namespace, ...(p.metadata.uid ? { uid: p.metadata.uid } : {}), labels: p.metadata.labels ?? {}, containers: p.spec.containers.map((c) => c.name),
     ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
     ...(p.spec.nodeName ? { nodeName: p.spec.nodeName } : {}), ...(p.status?.podIP ? { ip: p.status.podIP } : {}),
     ...(p.spec.serviceAccountName ? { serviceAccount: p.spec.serviceAccountName } : {}),

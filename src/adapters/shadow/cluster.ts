@@ -1,6 +1,9 @@
 // `migrate shadow --cluster`: the probe as a DaemonSet. Rendered as plain manifests (written to the results
 // directory) so they can be reviewed, validated and applied; the probe needs no API access (its
 // ServiceAccount mounts no token), the CLI collects records and access logs through pods/log.
+// One probe config serves every node: it names the pods by IP and UID only, and each node's probe finds the
+// ones it runs (shadow-probe/src/discover.c: pod cgroup under kubepods by UID, a process in it -> its netns ->
+// the interface holding the pod IP) and skips the rest; it looks again every PROBE_REDISCOVER_S seconds.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -20,6 +23,12 @@ export interface ClusterShadowOptions {
 
 export const PROBE_NS = 'migrate-system';
 export const PROBE_NAME = 'migrate-shadow-probe';
+/** Where the host's cgroup v2 hierarchy is mounted in the probe container (the runtime's own /sys/fs/cgroup
+ * shows only the container's cgroup namespace). A hybrid host's v2 tree is found at its unified/. */
+export const PROBE_CGROUP_ROOT = '/host/sys/fs/cgroup';
+export const PROBE_REDISCOVER_S = 10;
+/** What the probe needs beyond an unprivileged container (see the DaemonSet below for why each). */
+export const PROBE_CAPABILITIES = ['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE'];
 
 export function clusterManifests(o: ClusterShadowOptions): Record<string, unknown>[] {
   const ns = o.probeNamespace ?? PROBE_NS;
@@ -40,9 +49,9 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
           spec: {
             serviceAccountName: PROBE_NAME,
             automountServiceAccountToken: false,
-            hostPID: true, // to find pod network namespaces and cgroups through /proc
-            hostNetwork: true, // to attach tc programs to the host-side veths
-            dnsPolicy: 'ClusterFirstWithHostNet',
+            // cgroup.procs lists pids in the reader's pid namespace, and a pod's netns is entered through
+            // /proc/<pid>/ns/net: both need the host's. The host network is not needed (setns into each pod).
+            hostPID: true,
             priorityClassName: 'system-node-critical',
             terminationGracePeriodSeconds: 30, // SIGTERM: drain the ring, dump edges, detach
             // matchFields takes one node name per term; terms are ORed (the apiserver rejects a list).
@@ -51,27 +60,28 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
             containers: [{
               name: 'shadow-probe',
               image: o.image,
-              args: ['--config', '/etc/migrate/probe.json', '--state-dir', '/run/migrate/state'],
+              args: ['--config', '/etc/migrate/probe.json', '--state-dir', '/run/migrate/state', '--cgroup-root', PROBE_CGROUP_ROOT, '--proc-root', '/proc', '--rediscover', String(PROBE_REDISCOVER_S)],
               securityContext: {
-                // bpf(2), tc/tcx attach, cgroup attach and setns into pod netns; no privileged mode needed.
+                // BPF+PERFMON: load programs; NET_ADMIN: tc/tcx; SYS_ADMIN: setns into pod netns, cgroup attach;
+                // SYS_PTRACE: open /proc/<pid>/ns/net of pod processes running as other users; SYS_RESOURCE:
+                // memlock. No privileged mode needed (checked in the lab with exactly this bounding set).
                 privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 0,
-                capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_ADMIN', 'SYS_RESOURCE'] },
+                capabilities: { drop: ['ALL'], add: PROBE_CAPABILITIES },
                 seccompProfile: { type: 'Unconfined' },
               },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
               volumeMounts: [
                 // Bidirectional propagation needs a privileged container; the probe uses links, pins are opt-in.
                 { name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'HostToContainer' },
-                { name: 'cgroup', mountPath: '/sys/fs/cgroup', readOnly: true },
+                // the host's cgroup tree: pod cgroups are found (by UID) and attached to here; read-only is enough
+                { name: 'cgroup', mountPath: PROBE_CGROUP_ROOT, readOnly: true, mountPropagation: 'HostToContainer' },
                 { name: 'tracefs', mountPath: '/sys/kernel/tracing', readOnly: true },
-                { name: 'netns', mountPath: '/run/netns', readOnly: true, mountPropagation: 'HostToContainer' },
                 { name: 'plan', mountPath: '/etc/migrate', readOnly: true },
                 { name: 'run', mountPath: '/run/migrate' },
               ],
             }],
             volumes: [
               hostPath('bpffs', '/sys/fs/bpf'), hostPath('cgroup', '/sys/fs/cgroup'), hostPath('tracefs', '/sys/kernel/tracing'),
-              hostPath('netns', '/run/netns', 'DirectoryOrCreate'),
               { name: 'plan', configMap: { name: `${PROBE_NAME}-plan` } },
               { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
             ],
@@ -93,10 +103,14 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
   ];
 }
 
+/** shadow-probe.yaml (every object) and, when compiled, probe.json (the config the ConfigMap carries). */
 export function renderClusterShadow(o: ClusterShadowOptions): string[] {
   mkdirSync(o.outDir, { recursive: true });
   const docs = clusterManifests(o);
   const f = join(o.outDir, 'shadow-probe.yaml');
   writeFileSync(f, docs.map((d) => yaml.dump(d, { noRefs: true, lineWidth: -1 })).join('---\n'));
-  return [f];
+  if (!o.probeConfig) return [f];
+  const c = join(o.outDir, 'probe.json');
+  writeFileSync(c, JSON.stringify(o.probeConfig, null, 1) + '\n');
+  return [f, c];
 }

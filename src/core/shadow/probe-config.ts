@@ -18,11 +18,13 @@ export interface ProbePodInput {
   netns?: string;
   ifname?: string;
   cgroup?: string;
+  /** Cluster mode: no netns/ifname/cgroup; the probe finds the pod on its node by IP and UID. */
+  uid?: string;
 }
 
 export interface ProbeConfig {
   settings: Record<string, number>;
-  pods: { name: string; ip: string; identity: number; netns?: string; ifname?: string; cgroup?: string }[];
+  pods: { name: string; ip: string; identity: number; netns?: string; ifname?: string; cgroup?: string; uid?: string }[];
   identities: ({ ip: string; identity: number } | { cidr: string; identity: number })[];
   policy: { pod?: string; identity: number; direction: 'ingress' | 'egress'; protocol: string; port: number; endPort?: number; action: 'allow' | 'deny' | 'audit'; ruleId: number }[];
   l7: L7Rule[];
@@ -63,7 +65,7 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   const labels = new Map(podsSorted.map((p) => [p.name, ciliumLabels(p.namespace, p.serviceAccount, p.labels, p.sidecar)]));
   const cfg: ProbeConfig = {
     settings: { rate: 50000, burst: 5000, intervalMs: 1000, ...settings },
-    pods: podsSorted.map((p, i) => ({ name: p.name, ip: p.ip, identity: 1000 + i, ...(p.netns ? { netns: p.netns } : {}), ...(p.ifname ? { ifname: p.ifname } : {}), ...(p.cgroup ? { cgroup: p.cgroup } : {}) })),
+    pods: podsSorted.map((p, i) => ({ name: p.name, ip: p.ip, identity: 1000 + i, ...(p.netns ? { netns: p.netns } : {}), ...(p.ifname ? { ifname: p.ifname } : {}), ...(p.cgroup ? { cgroup: p.cgroup } : {}), ...(p.uid ? { uid: p.uid } : {}) })),
     identities: pods.map((p) => ({ ip: p.ip, identity: p.identity })),
     policy: [],
     l7: [],
