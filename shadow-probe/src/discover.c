@@ -265,13 +265,18 @@ int shadow_discover(struct shadow_config *c, const struct shadow_config *prev, c
 		if (stat(scope, &st))
 			snprintf(scope, sizeof(scope), "%s/kubepods", root);
 	}
-	if (stat(scope, &st) || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "failed to find pods: no cgroup %s (kubelet pods live under kubepods.slice or kubepods of the "
-			 "cgroup v2 mount; pass --cgroup-root / --pods-cgroup)", scope);
-		return -1;
-	}
 	struct cands cs = {0};
-	walk(&cs, scope, 0, -1);
+	/* no pods cgroup (yet, or any more): every pod is absent; said once, not at every round */
+	static char last_missing[sizeof(scope)];
+	if (stat(scope, &st) || !S_ISDIR(st.st_mode)) {
+		if (strcmp(last_missing, scope))
+			dlog("failed to find pods: no cgroup %s (kubelet pods live under kubepods.slice or kubepods of the cgroup v2 "
+			     "mount; pass --cgroup-root / --pods-cgroup)", scope);
+		snprintf(last_missing, sizeof(last_missing), "%s", scope);
+	} else {
+		last_missing[0] = 0;
+		walk(&cs, scope, 0, -1);
+	}
 	char hostns[64];
 	snprintf(hostns, sizeof(hostns), "%s/1/ns/net", proc);
 	ino_t host_ino = inode_of(hostns);

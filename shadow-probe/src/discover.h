@@ -19,7 +19,8 @@ struct shadow_discover_opts {
  * NULL to compare with c's own previous resolution) keeps a path stable while its netns is the same one, and
  * decides what is logged: a pod is logged only when its resolution changes. When out is not NULL, a
  * {"type":"discovery"} JSON line lists every discovered pod whenever something changed. Returns 1 if any
- * resolution changed, 0 if none, -1 if the pods cgroup cannot be read (message in err). */
+ * resolution changed, 0 if none, -1 if there is no cgroup v2 mount (message in err). A missing pods cgroup is
+ * logged once and means no pod is here. */
 int shadow_discover(struct shadow_config *c, const struct shadow_config *prev, const struct shadow_discover_opts *o,
 		    FILE *out, char *err, size_t errlen);
 
