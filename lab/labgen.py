@@ -144,7 +144,8 @@ def rbac_lines(topo, pod):
         sel = pol["spec"].get("selector", {}).get("matchLabels", {})
         if all(pod["labels"].get(k) == v for k, v in sel.items()):
             applying.append((i, pol))
-    lines = []
+    # Envoy has an RBAC filter (and its rbac.allowed/denied counters) only where a policy applies
+    lines = ["  http-request set-var(txn.rbac_on) bool(1)"] if applying else []
     for i, pol in applying:
         if pol["spec"].get("action", "ALLOW") != "DENY":
             continue

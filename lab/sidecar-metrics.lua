@@ -11,6 +11,7 @@ local workloads = Map.new(os.getenv("LAB_WORKLOADS_MAP"), Map._ip)
 local BUCKETS = { 0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
   1800000, 3600000 }
 local counts, sums, hist, order = {}, {}, {}, {}
+local rbac, rbac_order = {}, {}
 
 local function esc(v)
   return (tostring(v):gsub("\\", "\\\\"):gsub("\n", "\\n"):gsub('"', '\\"'))
@@ -43,6 +44,16 @@ core.register_fetches("istio_count", function(txn)
     for i = 1, #BUCKETS do hist[labels][i] = 0 end
     order[#order + 1] = labels
   end
+  if inbound and txn:get_var("txn.rbac_on") then
+    -- Envoy's RBAC filter counters per inbound listener, named as Istio's stats tags name them
+    local port = tostring(txn.f:dst_port())
+    if rbac[port] == nil then
+      rbac[port] = { allowed = 0, denied = 0 }
+      rbac_order[#rbac_order + 1] = port
+    end
+    local r = txn:get_var("txn.rbac") and "denied" or "allowed"
+    rbac[port][r] = rbac[port][r] + 1
+  end
   counts[labels] = counts[labels] + 1
   sums[labels] = sums[labels] + ms
   for i = 1, #BUCKETS do
@@ -62,6 +73,12 @@ core.register_service("istio_metrics", "http", function(applet)
     out[#out + 1] = string.format('istio_request_duration_milliseconds_bucket{%s,le="+Inf"} %d', l, counts[l])
     out[#out + 1] = string.format("istio_request_duration_milliseconds_sum{%s} %.3f", l, sums[l])
     out[#out + 1] = string.format("istio_request_duration_milliseconds_count{%s} %d", l, counts[l])
+  end
+  for _, port in ipairs(rbac_order) do
+    out[#out + 1] = string.format("# TYPE envoy_http_inbound_0_0_0_0_%s_rbac counter", port)
+    for _, r in ipairs({ "allowed", "denied" }) do
+      out[#out + 1] = string.format('envoy_http_inbound_0_0_0_0_%s_rbac{authz_enforce_result="%s"} %d', port, r, rbac[port][r])
+    end
   end
   local body = table.concat(out, "\n") .. "\n"
   applet:set_status(200)

@@ -25,6 +25,18 @@ function header(r: ShadowResult): string[] {
   ];
 }
 
+/** One line on the RBAC counters: they show whether the access log held every decision the filter made. */
+function rbacLine(r: ShadowResult): string | null {
+  const rows = r.telemetry.rbac;
+  if (!rows) return null;
+  if (!rows.length) return 'Envoy RBAC counters: none (no sidecar had an RBAC filter, i.e. no AuthorizationPolicy applied)';
+  const m = rows.reduce((s, x) => s + x.metrics.allowed + x.metrics.denied, 0);
+  const l = rows.reduce((s, x) => s + x.log.allowed + x.log.denied, 0);
+  const bad = rows.filter((x) => !x.ok).map((x) => `${x.pod}:${x.port} counters ${x.metrics.allowed} allowed/${x.metrics.denied} denied vs log ${x.log.allowed}/${x.log.denied}`);
+  return `Envoy RBAC counters: ${m} decisions on ${rows.length} sidecar port(s), ${l} in the access logs` +
+    (bad.length ? `; LOG INCOMPLETE (the verdict matrix is a sample): ${bad.join('; ')}` : ' (every decision logged)');
+}
+
 function disRow(d: Disagreement): (string | number)[] {
   return [d.class + (d.expected ? ` (expected: ${d.gapCode})` : ''), d.edge, d.count, d.envoyRule, d.ebpfRule, d.examples.map((e) => `${e.method} ${e.path} -> ${e.status}`).slice(0, 2).join('; ')];
 }
@@ -36,6 +48,8 @@ export function renderShadowText(r: ShadowResult): string {
   if (r.disagreements.length) {
     out.push('', textTable(['CLASS', 'EDGE', 'COUNT', 'ENVOY RULE', 'EBPF RULE', 'EXAMPLES'], r.disagreements.slice(0, 20).map(disRow)));
   }
+  const rl = rbacLine(r);
+  if (rl) out.push('', rl);
   if (r.coverage.envoyOnly.length || r.coverage.probeOnly.length) out.push('', `coverage: envoy-only edges ${r.coverage.envoyOnly.join(', ') || '-'}; probe-only edges ${r.coverage.probeOnly.join(', ') || '-'}`);
   return out.join('\n');
 }
@@ -56,6 +70,13 @@ export function renderShadowMarkdown(r: ShadowResult): string {
   out.push('## Edges', '', markdownTable(['edge', 'agreement', 'wire p50/p90/p99/p99.9 ms', 'app', 'sidecar overhead', 'projected after cutover', 'requests envoy log/kernel', 'istio_requests_total', 'parity'],
     r.edges.map((e) => [e.edge, e.agreement === null ? '-' : `${(e.agreement * 100).toFixed(2)}%`, pct(e.latency.wire), pct(e.latency.app), pct(e.latency.sidecarOverhead), pct(e.latency.projected), `${e.parity.requests.envoy}/${e.parity.requests.probe}`, e.parity.istioMetrics ? String(e.parity.istioMetrics.envoy) : '-', e.parity.ok ? 'ok' : 'differs'])), '');
   out.push(`Latency: ${r.latencyAssumptions.note} (eBPF cost ${r.latencyAssumptions.ebpfCostUs} µs). Telemetry: ${r.telemetry.note}; ${r.telemetry.edgesOk}/${r.telemetry.edgesChecked} edges within tolerance.`, '');
+  if (r.telemetry.rbac) {
+    out.push('## Envoy RBAC counters vs access log', '', `${rbacLine(r)}.`, '');
+    if (r.telemetry.rbac.length) {
+      out.push(markdownTable(['sidecar', 'port', 'counters allowed', 'counters denied', 'log allowed', 'log denied', 'dry-run (action:result)', 'log complete'],
+        r.telemetry.rbac.map((x) => [x.pod, x.port, x.metrics.allowed, x.metrics.denied, x.log.allowed, x.log.denied, x.dryRun ? Object.entries(x.dryRun).map(([k, v]) => `${k} ${v}`).join(', ') : '-', x.ok ? 'yes' : 'NO'])), '');
+    }
+  }
   out.push('## Rules', '', markdownTable(['side', 'rule', 'source', 'allow/allow', 'allow/deny', 'deny/allow', 'deny/deny'], r.rules.map((x) => [x.side, x.rule, x.source ?? '-', x.matrix.allowAllow, x.matrix.allowDeny, x.matrix.denyAllow, x.matrix.denyDeny])), '');
   out.push('## Coverage', '', `- both sides: ${r.coverage.both.join(', ') || '-'}`, `- Envoy only: ${r.coverage.envoyOnly.join(', ') || '-'}`, `- probe only: ${r.coverage.probeOnly.join(', ') || '-'}`, '');
   if (r.gaps.length) out.push('## Known translation gaps', '', ...r.gaps.map((g) => `- ${g.code} ${g.object}: ${g.reason}`), '');

@@ -12,7 +12,8 @@ import type { ParseStats } from '../core/shadow/envoy-text.js';
 import { parseEnvoyJson, detectFormat } from '../core/shadow/envoy-json.js';
 import { parseProbeLines } from '../core/shadow/probe-lines.js';
 import { compilePlan } from '../core/shadow/probe-config.js';
-import { istioDelta, parseIstioRequests } from '../core/shadow/prom-text.js';
+import { istioDelta, parseIstioRequests, parseRbacStats, rbacDelta } from '../core/shadow/prom-text.js';
+import type { RbacByPort } from '../core/shadow/prom-text.js';
 import type { ProbePodInput } from '../core/shadow/probe-config.js';
 import type { ShadowResult, Matrix } from '../core/shadow/result.js';
 import type { ShadowRunMeta } from '../core/shadow/run.js';
@@ -195,16 +196,21 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
   // The sidecars' istio_requests_total over the run, where both snapshots exist.
   const snaps = store.readMetrics();
   let istio: ReturnType<typeof istioDelta> | undefined;
+  let rbac: Map<string, RbacByPort> | undefined;
   if (snaps.length) {
     istio = new Map();
+    rbac = new Map();
     for (const end of snaps.filter((m) => m.phase === 'end')) {
       const start = snaps.find((m) => m.pod === end.pod && m.phase === 'start');
       if (!start) continue;
       for (const [k, v] of istioDelta(parseIstioRequests(start.text), parseIstioRequests(end.text))) istio.set(k, v);
+      // A sidecar without any AuthorizationPolicy has no RBAC filter, hence no counters: nothing to compare.
+      const r = rbacDelta(parseRbacStats(start.text), parseRbacStats(end.text));
+      if (r.size) rbac.set(end.pod, r);
     }
   }
   const result = buildShadowResult(joiner, {
-    ...(istio ? { istio } : {}),
+    ...(istio ? { istio } : {}), ...(rbac ? { rbac } : {}),
     namespace: meta.namespace, mode: req.mode, ...(meta.plan ? { plan: meta.plan } : {}), resultsDir: store.dir,
     startedAtMs: meta.startedAtMs, endedAtMs, tolerance: req.tolerance ?? DEFAULT_TOLERANCE, ebpfCostUs: req.ebpfCostUs ?? DEFAULT_EBPF_COST_US,
     unmatchedTolerance: req.unmatchedTolerance ?? 0.01, parse: [...parse.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([pod, stats]) => ({ pod, stats })),

@@ -113,6 +113,11 @@ test('lossless: full agreement on live traffic, both legs measured; Prometheus s
   assert.ok(rv.latency.wire.count >= 40 && rv.latency.app.count >= 40);
   assert.ok(rv.latency.sidecarOverhead.p50! > 0, 'the sidecar adds latency on the wire leg');
   assert.ok(existsSync(join(l.results, 'result.json')) && existsSync(join(l.results, 'report.md')));
+  // The sidecars' RBAC filter counters (scraped at start and end) saw exactly what their logs show.
+  const rbac = result.telemetry.rbac ?? [];
+  const ratings = rbac.find((x) => x.pod === 'ratings' && x.port === 9080);
+  assert.ok(ratings && ratings.metrics.denied >= 40, JSON.stringify(rbac));
+  assert.ok(rbac.every((x) => x.ok), JSON.stringify(rbac));
 });
 
 test('wrong translation: the diff finds the wider rule and names it', { skip }, async () => {

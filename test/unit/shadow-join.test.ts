@@ -151,3 +151,22 @@ test('parity: in-kernel edge aggregates vs Envoy counts, with restarts carried o
   assert.equal(p.bytes.ok, true);
   assert.equal(r.summary.unmatchedEnvoyOnly, 100);
 });
+
+test('Envoy RBAC counters vs the access log: complete log is ok, a sampled log is flagged; dry-run kept', async () => {
+  const { renderShadowText, renderShadowMarkdown } = await import('../../src/render/shadow.js');
+  const j = scenario('probe-first');
+  j.flush(Infinity);
+  const base = { namespace: 'bookinfo', mode: 'replay' as const, startedAtMs: T0, endedAtMs: T0 + 5000, tolerance: { relative: 0.01, absolute: 0 }, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [] };
+  // The log of reviews:9080 holds 3 allowed entries (/a, /b, /lost) and 1 RBAC denial (/admin).
+  const complete = buildShadowResult(j, { ...base, rbac: new Map([['reviews', new Map([[9080, { allowed: 3, denied: 1, dryRun: {} }]])]]) });
+  assert.deepEqual(complete.telemetry.rbac, [{ pod: 'reviews', port: 9080, metrics: { allowed: 3, denied: 1 }, log: { allowed: 3, denied: 1 }, ok: true }]);
+  assert.match(renderShadowText(complete), /Envoy RBAC counters: 4 decisions on 1 sidecar port\(s\), 4 in the access logs \(every decision logged\)/);
+  const sampled = buildShadowResult(j, { ...base, rbac: new Map([['reviews', new Map([[9080, { allowed: 300, denied: 1, dryRun: { 'deny:denied': 5 } }]])]]) });
+  const row = sampled.telemetry.rbac![0]!;
+  assert.equal(row.ok, false);
+  assert.deepEqual(row.dryRun, { 'deny:denied': 5 });
+  assert.match(renderShadowText(sampled), /LOG INCOMPLETE .*reviews:9080 counters 300 allowed\/1 denied vs log 3\/1/);
+  assert.match(renderShadowMarkdown(sampled), /\| reviews \| 9080 \| 300 \| 1 \| 3 \| 1 \| deny:denied 5 \| NO \|/);
+  // Not scraped: no rbac section at all (replays of runs without metrics stay as they were).
+  assert.equal(buildShadowResult(j, base).telemetry.rbac, undefined);
+});

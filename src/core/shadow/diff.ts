@@ -2,11 +2,11 @@
 // groups, latency percentiles per leg, telemetry parity against the in-kernel edge aggregates, coverage.
 import type { ShadowJoiner, EdgeAcc } from './join.js';
 import { SIDECAR_PORTS } from './join.js';
-import type { EdgeParity, EdgeResult, Matrix, ParityCheck, ShadowResult } from './result.js';
+import type { EdgeParity, EdgeResult, Matrix, ParityCheck, RbacParity, ShadowResult } from './result.js';
 import { EXIT_SHADOW } from './result.js';
 import { percentiles, round3 } from './stats.js';
 import type { ParseStats } from './envoy-text.js';
-import type { IstioCounts } from './prom-text.js';
+import type { IstioCounts, RbacByPort } from './prom-text.js';
 
 export interface DiffOptions {
   namespace: string;
@@ -24,6 +24,8 @@ export interface DiffOptions {
   parse: { pod: string; stats: ParseStats }[];
   /** istio_requests_total deltas over the run, by `source|destination` (absent: not scraped). */
   istio?: IstioCounts;
+  /** Envoy RBAC counter deltas over the run, by pod (absent: not scraped). */
+  rbac?: Map<string, RbacByPort>;
 }
 
 export const DEFAULT_TOLERANCE = { relative: 0.01, absolute: 2 };
@@ -71,6 +73,29 @@ function edgeParity(j: ShadowJoiner, a: EdgeAcc, tol: DiffOptions['tolerance'], 
   const im = istio?.get(`${a.source}|${a.destination}`);
   const istioMetrics = istio ? { ...check(im ? Object.values(im).reduce((x, y) => x + y, 0) : 0, probeReq, tol), note: 'istio_requests_total delta (reporter=destination) vs the kernel count' } : undefined;
   return { requests, status, bytes, ...(istioMetrics ? { istioMetrics } : {}), probeSource: agg ? 'edge-aggregate' : 'records', ok: requests.ok && Object.values(status).every((s) => s.ok) && bytes.ok && (istioMetrics?.ok ?? true) };
+}
+
+/** Per sidecar and inbound port with RBAC counters: the filter's decisions against the access log's. */
+function rbacParity(j: ShadowJoiner, rbac: Map<string, RbacByPort>, tol: DiffOptions['tolerance']): RbacParity[] {
+  const out: RbacParity[] = [];
+  for (const [pod, ports] of [...rbac.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [port, c] of [...ports.entries()].sort(([a], [b]) => a - b)) {
+      const log = { allowed: 0, denied: 0 };
+      for (const a of j.edges.values()) {
+        if (a.destination !== pod || a.port !== port) continue;
+        const n = Object.values(a.envoyStatus).reduce((x, y) => x + y, 0);
+        log.denied += a.envoyDenied;
+        log.allowed += n - a.envoyDenied;
+      }
+      const dry = Object.values(c.dryRun).some((v) => v > 0);
+      out.push({
+        pod, port, metrics: { allowed: c.allowed, denied: c.denied }, log,
+        ok: check(c.allowed, log.allowed, tol).ok && check(c.denied, log.denied, tol).ok,
+        ...(dry ? { dryRun: { ...c.dryRun } } : {}),
+      });
+    }
+  }
+  return out;
 }
 
 export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult {
@@ -125,6 +150,7 @@ export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult
     telemetry: {
       tolerance: o.tolerance, edgesOk: checked.filter((e) => e.parity.ok).length, edgesChecked: checked.length,
       note: `request counts and status classes agree when |envoy - kernel| <= max(${o.tolerance.absolute}, ${o.tolerance.relative * 100}% of the larger); requests in flight at the start or end of the run account for the absolute slack`,
+      ...(o.rbac ? { rbac: rbacParity(j, o.rbac, o.tolerance) } : {}),
     },
     latencyAssumptions: { ebpfCostUs: o.ebpfCostUs, note: 'projected = app leg + the stated eBPF per-request cost; sidecar overhead = wire leg - app leg per joined request' },
     probe: { counters: { ...counters }, lost, recordsOut: j.metrics?.recordsOut ?? 0, flows: j.counts.flows, http: j.counts.http },

@@ -78,6 +78,8 @@ export interface EdgeAcc {
   overhead: Samples;
   envoy: Samples;
   envoyStatus: Record<string, number>;
+  /** Entries Envoy's RBAC filter denied (the rest of the entries it allowed): compared with its rbac counters. */
+  envoyDenied: number;
   envoyBytes: number;
   probeStatus: Record<string, number>;
   probeRequests: number;
@@ -281,7 +283,7 @@ export class ShadowJoiner {
     const k = `${source} -> ${destination}:${port}`;
     let a = this.edges.get(k);
     if (!a) {
-      a = { name: k, source, destination, port, matrix: emptyMatrix(), wire: new Samples(), app: new Samples(), overhead: new Samples(), envoy: new Samples(), envoyStatus: {}, envoyBytes: 0, probeStatus: {}, probeRequests: 0 };
+      a = { name: k, source, destination, port, matrix: emptyMatrix(), wire: new Samples(), app: new Samples(), overhead: new Samples(), envoy: new Samples(), envoyStatus: {}, envoyDenied: 0, envoyBytes: 0, probeStatus: {}, probeRequests: 0 };
       this.edges.set(k, a);
     }
     return a;
@@ -385,6 +387,7 @@ export class ShadowJoiner {
     const envRule = denial ? denialRule(denial) : '(allowed)';
     const sc = statusClass(e.status);
     edge.envoyStatus[sc] = (edge.envoyStatus[sc] ?? 0) + 1;
+    if (denial) edge.envoyDenied++;
     edge.envoyBytes += e.bytesReceived + e.bytesSent;
     if (!Number.isNaN(e.durationMs)) edge.envoy.push(e.durationMs);
     // The group's key is this flow's key: look it up once per group until a flow record is added.

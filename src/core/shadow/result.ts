@@ -77,6 +77,20 @@ export interface EdgeParity {
   ok: boolean;
 }
 
+/** One sidecar's RBAC filter counters over the run against the same decisions in its access log. */
+export interface RbacParity {
+  pod: string;
+  port: number;
+  /** Delta of Envoy's rbac.allowed / rbac.denied over the run (metrics: every request the filter decided). */
+  metrics: { allowed: number; denied: number };
+  /** The access-log entries of this pod and port, split by Envoy's RBAC verdict. */
+  log: { allowed: number; denied: number };
+  /** Both counts within the telemetry tolerance: the log shows every decision, so the matrix is complete. */
+  ok: boolean;
+  /** Istio dry-run (shadow rule) results over the run, `action:result` -> count; present when the sidecar has any. */
+  dryRun?: Record<string, number>;
+}
+
 export interface EdgeResult {
   edge: string;
   source: string;
@@ -124,7 +138,14 @@ export interface ShadowResult {
   rules: RuleResult[];
   disagreements: Disagreement[];
   coverage: { both: string[]; envoyOnly: string[]; probeOnly: string[] };
-  telemetry: { tolerance: { relative: number; absolute: number }; edgesOk: number; edgesChecked: number; note: string };
+  telemetry: {
+    tolerance: { relative: number; absolute: number };
+    edgesOk: number;
+    edgesChecked: number;
+    note: string;
+    /** Envoy RBAC counters vs the access log, per sidecar and inbound port (absent: no metrics were scraped). */
+    rbac?: RbacParity[];
+  };
   latencyAssumptions: { ebpfCostUs: number; note: string };
   probe: { counters: Record<string, number>; lost: number; recordsOut: number; flows: number; http: number };
   parse: { entries: number; failed: number; failures: (ParseStats['failures'][number] & { pod: string })[] };
