@@ -94,19 +94,36 @@ struct {
 	__type(value, __u16);
 } shadow_origport SEC(".maps");
 
+/* L7 rule sets: see shadow_l7_hdr in shadow.h (two halves, open addressing, filled by the loader) */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct shadow_l7_key);
-	__type(value, struct shadow_l7_set);
-} shadow_l7 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shadow_l7_hdr);
+} shadow_l7_hdr SEC(".maps");
 
-/* in-flight requests: a preallocated hash (an LRU costs ~60 ns more per request here); the loader expires
- * entries whose response never came */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct shadow_inflight_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * SHADOW_L7_SLOTS);
+	__type(key, __u32);
+	__type(value, struct shadow_l7_slot);
+} shadow_l7_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * SHADOW_L7_SETS_MAX);
+	__type(key, __u32);
+	__type(value, struct shadow_l7_set);
+} shadow_l7_sets SEC(".maps");
+
+/* in-flight requests: 2-way set-associative by client endpoint (shadow_inflight_pair), an array because its
+ * lookups are inlined (a hash lookup cost ~15-30 ns per request); mmapable so the loader scans and expires
+ * entries whose response never came without a syscall per slot */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SHADOW_INFLIGHT_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
 	__type(value, struct shadow_http_rec);
 } shadow_inflight SEC(".maps");
 
@@ -150,7 +167,6 @@ struct {
 static const __u64 lat_bounds[SHADOW_LAT_BUCKETS] = SHADOW_LAT_BOUNDS_NS;
 /* zero value for new edges: lives in .rodata, 296 bytes would not fit on the stack */
 static const struct shadow_edge_val edge_zero;
-static const struct shadow_http_rec http_zero;
 
 /* ---- helpers ---- */
 
@@ -327,16 +343,41 @@ static __always_inline int l7_literal_match(const struct shadow_l7_rule *r, cons
 	return 1;
 }
 
-/* L7 verdict for a request: allow-list semantics (Cilium/Envoy): allowed if any rule matches, denied if none
- * does; exact/prefix/suffix in the kernel; if a regex rule exists and nothing matched here, userspace decides. */
-static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port)
+/* The rule set of (ep, port, dir) in the half the loader published, or NULL: at most SHADOW_L7_PROBES inlined
+ * array reads; an empty slot ends the probe (the loader placed every key within SHADOW_L7_PROBES of its hash). */
+static __always_inline struct shadow_l7_set *l7_set_find(__u16 ep, __u16 port, __u8 dir)
 {
-	struct shadow_l7_key k = {.ep = ep, .port = port, .dir = rec->dir};
-	struct shadow_l7_set *set = bpf_map_lookup_elem(&shadow_l7, &k);
+	__u32 zero = 0;
+	struct shadow_l7_hdr *h = bpf_map_lookup_elem(&shadow_l7_hdr, &zero);
+	if (!h)
+		return NULL;
+	__u32 half = h->active & 1;
+	__u32 i = shadow_l7_hash(h->seed[half], ep, port, dir);
+	for (__u32 n = 0; n < SHADOW_L7_PROBES; n++) {
+		__u32 idx = half * SHADOW_L7_SLOTS + ((i + n) & (SHADOW_L7_SLOTS - 1));
+		struct shadow_l7_slot *s = bpf_map_lookup_elem(&shadow_l7_index, &idx);
+		if (!s || !s->ep)
+			return NULL;
+		if (s->ep == ep && s->port == port && s->dir == dir) {
+			__u32 si = half * SHADOW_L7_SETS_MAX + (s->set & (SHADOW_L7_SETS_MAX - 1));
+			return bpf_map_lookup_elem(&shadow_l7_sets, &si);
+		}
+	}
+	return NULL;
+}
+
+/* L7 verdict for a request: allow-list semantics (Cilium/Envoy): allowed if any rule matches, denied if none
+ * does; exact/prefix/suffix in the kernel; if a regex rule exists and nothing matched here, userspace decides.
+ * A global function: verified once rather than once per caller state (the probe and rule loops multiply them). */
+__noinline int shadow_l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port)
+{
+	if (!rec)
+		return 0;
+	struct shadow_l7_set *set = l7_set_find(ep, port, rec->dir);
 	if (!set) {
 		rec->verdict = SHADOW_VERDICT_NONE;
 		rec->where = SHADOW_WHERE_NONE;
-		return;
+		return 0;
 	}
 	__u32 n = set->n;
 	for (__u32 i = 0; i < SHADOW_L7_RULES_MAX; i++) {
@@ -359,7 +400,7 @@ static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __
 		rec->verdict = SHADOW_VERDICT_ALLOW;
 		rec->where = SHADOW_WHERE_KERNEL;
 		rec->rule_id = r->rule_id;
-		return;
+		return 0;
 	}
 	rec->rule_id = 0;
 	if (set->has_regex) {
@@ -369,6 +410,7 @@ static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __
 		rec->verdict = SHADOW_VERDICT_DENY;
 		rec->where = SHADOW_WHERE_KERNEL;
 	}
+	return 0;
 }
 
 static __always_inline __u32 status_class(__u16 status)
@@ -475,6 +517,51 @@ struct tcp_view {
 	__u32 payload_len;
 };
 
+static __always_inline int inflight_is(const struct shadow_http_rec *r, __u32 addr, __u16 port, __u16 ep, __u8 leg)
+{
+	return r->client_addr == addr && r->client_port == port && r->ep == ep && r->leg == leg;
+}
+
+/* a slot is pending from its request until its response (status != 0); ep == 0: empty (or expired by the loader) */
+static __always_inline int inflight_pending(const struct shadow_http_rec *r)
+{
+	return r->ep && !r->status;
+}
+
+/* the in-flight slot of a client endpoint, or NULL */
+static __always_inline struct shadow_http_rec *inflight_find(__u32 addr, __u16 port, __u16 ep, __u8 leg)
+{
+	__u32 i = shadow_inflight_pair(addr, port, ep, leg);
+	struct shadow_http_rec *r = bpf_map_lookup_elem(&shadow_inflight, &i);
+	if (r && inflight_is(r, addr, port, ep, leg))
+		return r;
+	i |= 1;
+	r = bpf_map_lookup_elem(&shadow_inflight, &i);
+	return r && inflight_is(r, addr, port, ep, leg) ? r : NULL;
+}
+
+/* the slot a new request of this client endpoint goes to: its own, else a free or answered one of the pair,
+ * else the older of two pending requests, which is lost and counted */
+static __always_inline struct shadow_http_rec *inflight_claim(__u32 addr, __u16 port, __u16 ep, __u8 leg)
+{
+	__u32 i = shadow_inflight_pair(addr, port, ep, leg);
+	struct shadow_http_rec *a = bpf_map_lookup_elem(&shadow_inflight, &i);
+	if (!a)
+		return NULL;
+	if (inflight_is(a, addr, port, ep, leg))
+		return a;
+	i |= 1;
+	struct shadow_http_rec *b = bpf_map_lookup_elem(&shadow_inflight, &i);
+	if (!b)
+		return NULL;
+	if (inflight_is(b, addr, port, ep, leg) || !inflight_pending(b))
+		return b;
+	if (!inflight_pending(a))
+		return a;
+	count(SHADOW_C_INFLIGHT_EVICTED);
+	return a->hdr.ts_ns <= b->hdr.ts_ns ? a : b;
+}
+
 /*
  * One HTTP step for a TCP packet with payload. base_ts: now. ep/leg/dir: who observes.
  * A request ("GET /x HTTP/1.1") opens an in-flight entry keyed by the client endpoint; the first response
@@ -503,8 +590,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	}
 	__u64 now;
 	if (is_status(head)) {
-		struct shadow_inflight_key k = {.client_addr = t->daddr, .client_port = t->dport, .ep = ep, .leg = leg};
-		struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_inflight, &k);
+		struct shadow_http_rec *rec = inflight_find(t->daddr, t->dport, ep, leg);
 		if (!rec || rec->status) { /* no request seen, or already answered */
 			count(SHADOW_C_HTTP_UNMATCHED);
 			return;
@@ -536,20 +622,10 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	__u8 method = parse_method(head, &skip);
 	if (!method)
 		return; /* a continuation segment or not HTTP */
-	/* The entry of a keep-alive connection is reused in place: no allocation, no 192-byte copy per request.
-	 * An entry is pending while status == 0; the loader expires idle ones. */
-	struct shadow_inflight_key k = {.client_addr = t->saddr, .client_port = t->sport, .ep = ep, .leg = leg};
-	struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_inflight, &k);
-	if (!rec) {
-		if (bpf_map_update_elem(&shadow_inflight, &k, &http_zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&shadow_inflight, &k)) {
-			count(SHADOW_C_INFLIGHT_FULL);
-			return;
-		}
-		rec = bpf_map_lookup_elem(&shadow_inflight, &k);
-		if (!rec)
-			return;
-	}
+	/* The slot of a keep-alive connection is reused in place: no allocation, no 192-byte copy per request. */
+	struct shadow_http_rec *rec = inflight_claim(t->saddr, t->sport, ep, leg);
+	if (!rec)
+		return;
 	now = now_precise ? now_precise : bpf_ktime_get_ns();
 	rec->hdr.type = SHADOW_REC_HTTP;
 	rec->hdr.size = sizeof(*rec);
@@ -584,7 +660,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 			rec->flags |= SHADOW_F_TRUNC;
 		}
 		rec->path_len = plen;
-		l7_verdict(rec, ep, t->dport);
+		shadow_l7_verdict(rec, ep, t->dport);
 		count(SHADOW_C_HTTP_REQUESTS);
 		return;
 	}
@@ -594,6 +670,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	if (half < 1 || bpf_skb_load_bytes(skb, off, rec->path, half & (SHADOW_PATH_MAX / 2 - 1) ? half & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
 		count(SHADOW_C_PARSE_FAIL);
 		rec->status = 1; /* not pending */
+		rec->path_len = SHADOW_PATH_MAX; /* bytes past it may be non-zero now: the next request zeroes them */
 		return;
 	}
 	__u32 loaded = half;
@@ -604,6 +681,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 				       rest & (SHADOW_PATH_MAX / 2 - 1) ? rest & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
 			count(SHADOW_C_PARSE_FAIL);
 			rec->status = 1;
+			rec->path_len = SHADOW_PATH_MAX;
 			return;
 		}
 		loaded = avail;
@@ -627,7 +705,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		else
 			w[k] &= (1ULL << ((plen - lo) * 8)) - 1;
 	}
-	l7_verdict(rec, ep, t->dport);
+	shadow_l7_verdict(rec, ep, t->dport);
 	count(SHADOW_C_HTTP_REQUESTS);
 }
 

@@ -568,9 +568,7 @@ static void t_config_update_live(void)
 			"\"identities\": [{\"ip\": \"10.0.1.1\", \"identity\": 100}],"
 			"\"policy\": [{\"pod\": \"a\", \"identity\": 100, \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 81, \"ruleId\": 91}]}";
 	CHECK(shadow_config_parse(j, &c2, err, sizeof(err)) == 0, "parse: %s", err);
-	struct shadow_map_fds fds = {bpf_map__fd(skel->maps.shadow_ipcache), bpf_map__fd(skel->maps.shadow_policy),
-				     bpf_map__fd(skel->maps.shadow_endpoints), bpf_map__fd(skel->maps.shadow_cgroups),
-				     bpf_map__fd(skel->maps.shadow_l7)};
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
 	CHECK(shadow_config_apply(&c2, &fds, err, sizeof(err)) == 0, "apply: %s", err);
 	expect_flow(1, "10.0.1.1", 40300, "10.0.0.1", 81, 6, SHADOW_VERDICT_ALLOW, 91, 100);
 	expect_flow(1, "10.0.1.1", 40301, "10.0.0.1", 80, 6, SHADOW_VERDICT_DENY, 0, 100);
@@ -609,9 +607,7 @@ static void t_ratelimit_counted(void)
 	s2->rodata->cfg_rate_per_cpu = 0;
 	s2->rodata->cfg_burst = 0;
 	CHECK(shadow_bpf__load(s2) == 0, "load");
-	struct shadow_map_fds fds = {bpf_map__fd(s2->maps.shadow_ipcache), bpf_map__fd(s2->maps.shadow_policy),
-				     bpf_map__fd(s2->maps.shadow_endpoints), bpf_map__fd(s2->maps.shadow_cgroups),
-				     bpf_map__fd(s2->maps.shadow_l7)};
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(s2);
 	char err[256];
 	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "apply: %s", err);
 	struct pkt p;
@@ -715,9 +711,7 @@ int main(void)
 		printf("0 passed, %d failed, 0 skipped\n", n);
 		return 1;
 	}
-	struct shadow_map_fds fds = {bpf_map__fd(skel->maps.shadow_ipcache), bpf_map__fd(skel->maps.shadow_policy),
-				     bpf_map__fd(skel->maps.shadow_endpoints), bpf_map__fd(skel->maps.shadow_cgroups),
-				     bpf_map__fd(skel->maps.shadow_l7)};
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
 	if (shadow_config_apply(&cfg, &fds, err, sizeof(err))) {
 		fprintf(stderr, "failed to apply test config: %s\n", err);
 		printf("0 passed, %d failed, 0 skipped\n", n);
