@@ -109,6 +109,7 @@ struct probe {
 	__u64 gc_deleted, user_l7, records_out;
 	int ncpu;
 	struct shadow_http_rec *inflight; /* shadow_inflight, mmaped by the first inflight_gc */
+	int inflight_failed;
 };
 
 static int open_netns(const char *netns)
@@ -725,12 +726,14 @@ static __u64 ct_gc(struct probe *p, __u64 *live)
  * then loses its entry (its response counts as unmatched): only for a slot idle for 60 s, in a window of ns. */
 static void inflight_gc(struct probe *p)
 {
+	if (p->inflight_failed)
+		return;
 	if (!p->inflight) {
 		void *m = mmap(NULL, (size_t)SHADOW_INFLIGHT_SLOTS * sizeof(struct shadow_http_rec), PROT_READ | PROT_WRITE,
 			       MAP_SHARED, bpf_map__fd(p->skel->maps.shadow_inflight), 0);
 		if (m == MAP_FAILED) {
 			logf_("failed to mmap map shadow_inflight: %s (unanswered requests are not expired)", strerror(errno));
-			p->inflight = NULL;
+			p->inflight_failed = 1;
 			return;
 		}
 		p->inflight = m;
