@@ -98,7 +98,7 @@ inflight = fixed.get("lostInFlight", 0)
 print(f"requests answered (load generators): {answered} (+{inflight} abandoned in flight at the deadline); "
       f"counted in the kernel aggregates: wire {counted['wire']}, app {counted['app']}; "
       f"lost: wire {max(0, answered - counted['wire'])}, app {max(0, answered - counted['app'])}")
-print(f"probe counters: ringbuf_full {m['ringbuf_full']}, ratelimited {m['ratelimited']}, inflight_full {m['inflight_full']}, ct_full {m['ct_full']}, parse_fail {m['parse_fail']}, http_unmatched {m['http_unmatched']}")
+print(f"probe counters: ringbuf_full {m['ringbuf_full']}, ratelimited {m['ratelimited']}, inflight_evicted {m['inflight_evicted']}, ct_full {m['ct_full']}, parse_fail {m['parse_fail']}, http_unmatched {m['http_unmatched']}")
 EOF
 
 echo

@@ -86,9 +86,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failed to load skeleton: %s\n", strerror(errno));
 		return 1;
 	}
-	struct shadow_map_fds fds = {bpf_map__fd(skel->maps.shadow_ipcache), bpf_map__fd(skel->maps.shadow_policy),
-				     bpf_map__fd(skel->maps.shadow_endpoints), bpf_map__fd(skel->maps.shadow_cgroups),
-				     bpf_map__fd(skel->maps.shadow_l7)};
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
 	if (shadow_config_apply(&cfg, &fds, err, sizeof(err))) {
 		fprintf(stderr, "failed to apply config: %s\n", err);
 		return 1;

@@ -502,6 +502,83 @@ static void policy_expand(struct kvs *s, const struct cfg_policy *r, __u16 ep)
 	}
 }
 
+/* Place every key of the half within SHADOW_L7_PROBES slots of its hash (linear probing); 0 if it fits. */
+static int l7_place(struct kvs *l7, __u32 seed, struct shadow_l7_slot *index)
+{
+	memset(index, 0, SHADOW_L7_SLOTS * sizeof(*index));
+	for (size_t i = 0; i < l7->n; i++) {
+		struct shadow_l7_slot k;
+		memcpy(&k, l7->a[i].key, sizeof(k));
+		__u32 h = shadow_l7_hash(seed, k.ep, k.port, k.dir);
+		int placed = 0;
+		for (__u32 n = 0; n < SHADOW_L7_PROBES && !placed; n++) {
+			struct shadow_l7_slot *s = &index[(h + n) & (SHADOW_L7_SLOTS - 1)];
+			if (!s->ep) {
+				*s = k;
+				s->set = (__u16)i;
+				placed = 1;
+			}
+		}
+		if (!placed)
+			return -1;
+	}
+	return 0;
+}
+
+/* Publish the L7 sets: write them and their index into the half the programs do not read, then flip
+ * shadow_l7_hdr.active. Each program run reads one half only, so a reload never shows a half-written table. */
+static int l7_publish(const struct shadow_map_fds *fds, struct kvs *l7, char *err, size_t errlen)
+{
+	if (l7->n > SHADOW_L7_SETS_MAX)
+		return fail(err, errlen, "too many l7 rule sets: %zu (pod, port, direction) combinations, at most %d; "
+			    "merge rules or split the pods over several probes", l7->n, SHADOW_L7_SETS_MAX);
+	__u32 zero = 0;
+	struct shadow_l7_hdr hdr;
+	if (bpf_map_lookup_elem(fds->l7_hdr, &zero, &hdr))
+		return fail(err, errlen, "failed to read map shadow_l7_hdr: %s", strerror(errno));
+	__u32 half = !(hdr.active & 1);
+	struct shadow_l7_slot *index = malloc(SHADOW_L7_SLOTS * sizeof(*index));
+	__u32 *keys = malloc(SHADOW_L7_SLOTS * sizeof(*keys));
+	int ret = 0;
+	__u32 seed = hdr.seed[half], tries = 0;
+	/* at a load factor <= 1/4 the first seed almost always places every key; else try others */
+	while (l7_place(l7, seed, index)) {
+		seed = seed * 1103515245u + 12345u;
+		if (++tries == 1000) {
+			ret = fail(err, errlen, "failed to place %zu l7 rule sets in the kernel's table (%d probes)", l7->n,
+				   SHADOW_L7_PROBES);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < l7->n; i++) {
+		__u32 k = half * SHADOW_L7_SETS_MAX + (__u32)i;
+		if (bpf_map_update_elem(fds->l7_sets, &k, l7->a[i].val, BPF_ANY)) {
+			ret = fail(err, errlen, "failed to update map shadow_l7_sets: %s", strerror(errno));
+			goto out;
+		}
+	}
+	for (__u32 i = 0; i < SHADOW_L7_SLOTS; i++)
+		keys[i] = half * SHADOW_L7_SLOTS + i;
+	__u32 count = SHADOW_L7_SLOTS;
+	if (bpf_map_update_batch(fds->l7_index, keys, index, &count, NULL)) {
+		ret = fail(err, errlen, "failed to update map shadow_l7_index: %s", strerror(errno));
+		goto out;
+	}
+	/* seed first, then the flip: a program that reads the new active half finds its seed already there */
+	hdr.seed[half] = seed;
+	if (bpf_map_update_elem(fds->l7_hdr, &zero, &hdr, BPF_ANY)) {
+		ret = fail(err, errlen, "failed to update map shadow_l7_hdr: %s", strerror(errno));
+		goto out;
+	}
+	hdr.active = half;
+	if (bpf_map_update_elem(fds->l7_hdr, &zero, &hdr, BPF_ANY))
+		ret = fail(err, errlen, "failed to update map shadow_l7_hdr: %s", strerror(errno));
+out:
+	free(index);
+	free(keys);
+	return ret;
+}
+
 int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_fds *fds, char *err, size_t errlen)
 {
 	int ret = 0;
@@ -509,8 +586,8 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 	struct kvs pol = {.ks = sizeof(struct shadow_policy_key), .vs = sizeof(struct shadow_policy_val)};
 	struct kvs eps = {.ks = 4, .vs = sizeof(struct shadow_endpoint)};
 	struct kvs cgs = {.ks = 8, .vs = sizeof(struct shadow_endpoint)};
-	struct kvs l7 = {.ks = sizeof(struct shadow_l7_key), .vs = sizeof(struct shadow_l7_set)};
-	_Static_assert(sizeof(struct shadow_l7_key) <= 16, "kv keys are at most 16 bytes");
+	struct kvs l7 = {.ks = sizeof(struct shadow_l7_slot), .vs = sizeof(struct shadow_l7_set)};
+	_Static_assert(sizeof(struct shadow_l7_slot) <= 16, "kv keys are at most 16 bytes");
 
 	for (size_t i = 0; i < c->n_ids; i++) {
 		struct shadow_ipcache_key k = {.prefixlen = c->ids[i].plen, .addr = c->ids[i].addr};
@@ -579,7 +656,7 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 			__u16 ep = c->pods[p].ep;
 			if (r->ep && r->ep != ep)
 				continue;
-			struct shadow_l7_key k = {.ep = ep, .port = r->port, .dir = r->dir};
+			struct shadow_l7_slot k = {.ep = ep, .port = r->port, .dir = r->dir};
 			struct kv *e = NULL;
 			for (size_t j = 0; j < l7.n; j++)
 				if (!memcmp(l7.a[j].key, &k, sizeof(k)))
@@ -611,7 +688,7 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 	    (ret = sync_map(fds->policy, &pol, "shadow_policy", err, errlen)) ||
 	    (ret = sync_map(fds->endpoints, &eps, "shadow_endpoints", err, errlen)) ||
 	    (ret = sync_map(fds->cgroups, &cgs, "shadow_cgroups", err, errlen)) ||
-	    (ret = sync_map(fds->l7, &l7, "shadow_l7", err, errlen)))
+	    (ret = l7_publish(fds, &l7, err, errlen)))
 		goto out;
 out:
 	free(ipc.a);

@@ -78,8 +78,15 @@ struct shadow_config {
 };
 
 struct shadow_map_fds {
-	int ipcache, policy, endpoints, cgroups, l7;
+	int ipcache, policy, endpoints, cgroups, l7_hdr, l7_index, l7_sets;
 };
+
+/* the map fds of a loaded skeleton (struct shadow_bpf *) */
+#define SHADOW_MAP_FDS(skel)                                                                                   \
+	((struct shadow_map_fds){bpf_map__fd((skel)->maps.shadow_ipcache), bpf_map__fd((skel)->maps.shadow_policy), \
+				 bpf_map__fd((skel)->maps.shadow_endpoints), bpf_map__fd((skel)->maps.shadow_cgroups), \
+				 bpf_map__fd((skel)->maps.shadow_l7_hdr), bpf_map__fd((skel)->maps.shadow_l7_index), \
+				 bpf_map__fd((skel)->maps.shadow_l7_sets)})
 
 /* Parse a JSON document; on error returns -1 with a message in err. */
 int shadow_config_parse(const char *json, struct shadow_config *c, char *err, size_t errlen);

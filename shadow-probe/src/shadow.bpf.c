@@ -94,19 +94,36 @@ struct {
 	__type(value, __u16);
 } shadow_origport SEC(".maps");
 
+/* L7 rule sets: see shadow_l7_hdr in shadow.h (two halves, open addressing, filled by the loader) */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct shadow_l7_key);
-	__type(value, struct shadow_l7_set);
-} shadow_l7 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shadow_l7_hdr);
+} shadow_l7_hdr SEC(".maps");
 
-/* in-flight requests: a preallocated hash (an LRU costs ~60 ns more per request here); the loader expires
- * entries whose response never came */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct shadow_inflight_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * SHADOW_L7_SLOTS);
+	__type(key, __u32);
+	__type(value, struct shadow_l7_slot);
+} shadow_l7_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * SHADOW_L7_SETS_MAX);
+	__type(key, __u32);
+	__type(value, struct shadow_l7_set);
+} shadow_l7_sets SEC(".maps");
+
+/* in-flight requests: 2-way set-associative by client endpoint (shadow_inflight_pair), an array because its
+ * lookups are inlined (a hash lookup cost ~15-30 ns per request); mmapable so the loader scans and expires
+ * entries whose response never came without a syscall per slot */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SHADOW_INFLIGHT_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
 	__type(value, struct shadow_http_rec);
 } shadow_inflight SEC(".maps");
 
@@ -150,7 +167,6 @@ struct {
 static const __u64 lat_bounds[SHADOW_LAT_BUCKETS] = SHADOW_LAT_BOUNDS_NS;
 /* zero value for new edges: lives in .rodata, 296 bytes would not fit on the stack */
 static const struct shadow_edge_val edge_zero;
-static const struct shadow_http_rec http_zero;
 
 /* ---- helpers ---- */
 
@@ -283,23 +299,34 @@ static __always_inline void observe_latency(struct shadow_edge_val *v, __u64 lat
 
 /* ---- HTTP/1.x ---- */
 
-/* Method from the first 8 payload bytes; returns the method and the length of "METHOD " or 0. */
-static __always_inline __u8 parse_method(const __u8 *p, __u32 *skip)
+/* the first n bytes of a string as a little-endian word, and the mask of n bytes */
+#define LEW(str, n)                                                                                         \
+	((__u64)(str)[0] | (n > 1 ? (__u64)(str)[1] << 8 : 0) | (n > 2 ? (__u64)(str)[2] << 16 : 0) |           \
+	 (n > 3 ? (__u64)(str)[3] << 24 : 0) | (n > 4 ? (__u64)(str)[4] << 32 : 0) |                           \
+	 (n > 5 ? (__u64)(str)[5] << 40 : 0) | (n > 6 ? (__u64)(str)[6] << 48 : 0) | (n > 7 ? (__u64)(str)[7] << 56 : 0))
+#define LEMASK(n) ((n) >= 8 ? ~0ULL : (1ULL << ((n) * 8)) - 1)
+#define IS_WORD(w, str) (((w) & LEMASK(sizeof(str) - 1)) == LEW(str, sizeof(str) - 1))
+
+/* Method from the first 8 payload bytes (w, little-endian): one masked compare per method instead of a chain of
+ * byte compares. Returns the method and the length of "METHOD " or 0. */
+static __always_inline __u8 parse_method(__u64 w, __u32 *skip)
 {
-	if (p[0] == 'G' && p[1] == 'E' && p[2] == 'T' && p[3] == ' ') { *skip = 4; return SHADOW_M_GET; }
-	if (p[0] == 'P' && p[1] == 'O' && p[2] == 'S' && p[3] == 'T' && p[4] == ' ') { *skip = 5; return SHADOW_M_POST; }
-	if (p[0] == 'P' && p[1] == 'U' && p[2] == 'T' && p[3] == ' ') { *skip = 4; return SHADOW_M_PUT; }
-	if (p[0] == 'D' && p[1] == 'E' && p[2] == 'L' && p[3] == 'E' && p[4] == 'T' && p[5] == 'E' && p[6] == ' ') { *skip = 7; return SHADOW_M_DELETE; }
-	if (p[0] == 'H' && p[1] == 'E' && p[2] == 'A' && p[3] == 'D' && p[4] == ' ') { *skip = 5; return SHADOW_M_HEAD; }
-	if (p[0] == 'P' && p[1] == 'A' && p[2] == 'T' && p[3] == 'C' && p[4] == 'H' && p[5] == ' ') { *skip = 6; return SHADOW_M_PATCH; }
-	if (p[0] == 'O' && p[1] == 'P' && p[2] == 'T' && p[3] == 'I' && p[4] == 'O' && p[5] == 'N' && p[6] == 'S' && p[7] == ' ') { *skip = 8; return SHADOW_M_OPTIONS; }
+	if (IS_WORD(w, "GET ")) { *skip = 4; return SHADOW_M_GET; }
+	if (IS_WORD(w, "POST ")) { *skip = 5; return SHADOW_M_POST; }
+	if (IS_WORD(w, "PUT ")) { *skip = 4; return SHADOW_M_PUT; }
+	if (IS_WORD(w, "DELETE ")) { *skip = 7; return SHADOW_M_DELETE; }
+	if (IS_WORD(w, "HEAD ")) { *skip = 5; return SHADOW_M_HEAD; }
+	if (IS_WORD(w, "PATCH ")) { *skip = 6; return SHADOW_M_PATCH; }
+	if (IS_WORD(w, "OPTIONS ")) { *skip = 8; return SHADOW_M_OPTIONS; }
 	return 0;
 }
 
-static __always_inline int is_status(const __u8 *p)
+/* "HTTP/1.x NNN": w0 = bytes 0-7, w1 = bytes 8-11 */
+static __always_inline int is_status(__u64 w0, __u32 w1)
 {
-	return p[0] == 'H' && p[1] == 'T' && p[2] == 'T' && p[3] == 'P' && p[4] == '/' && p[5] == '1' && p[6] == '.' &&
-	       p[8] == ' ' && p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' && p[11] <= '9';
+	__u8 d0 = w1 >> 8, d1 = w1 >> 16, d2 = w1 >> 24;
+	return IS_WORD(w0, "HTTP/1.") && (w1 & 0xff) == ' ' && d0 >= '1' && d0 <= '5' && d1 >= '0' && d1 <= '9' &&
+	       d2 >= '0' && d2 <= '9';
 }
 
 /* Compare a rule literal with the path 8 bytes at a time. off: where in the path the literal must sit (0 for
@@ -311,11 +338,12 @@ static __always_inline int l7_literal_match(const struct shadow_l7_rule *r, cons
 		__u32 lo = k * 8;
 		if (lo >= len)
 			break;
-		__u64 want = *(const __u64 *)&r->path[lo];
+		/* rule paths and record paths sit at 8-byte aligned offsets: say so, or clang loads byte by byte */
+		__u64 want = *(const __u64 *)__builtin_assume_aligned(&r->path[lo], 8);
 		__u32 po = (off + lo) & (SHADOW_PATH_MAX - 1);
 		if (po > SHADOW_PATH_MAX - 8)
 			return 0; /* cannot happen for a literal that fits the path; keeps the load in bounds */
-		__u64 got = *(const __u64 *)&rec->path[po];
+		__u64 got = *(const __u64 *)__builtin_assume_aligned(&rec->path[po], 8);
 		if (len - lo < 8) {
 			__u64 mask = (1ULL << ((len - lo) * 8)) - 1;
 			got &= mask;
@@ -327,16 +355,41 @@ static __always_inline int l7_literal_match(const struct shadow_l7_rule *r, cons
 	return 1;
 }
 
-/* L7 verdict for a request: allow-list semantics (Cilium/Envoy): allowed if any rule matches, denied if none
- * does; exact/prefix/suffix in the kernel; if a regex rule exists and nothing matched here, userspace decides. */
-static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port)
+/* The rule set of (ep, port, dir) in the half the loader published, or NULL: at most SHADOW_L7_PROBES inlined
+ * array reads; an empty slot ends the probe (the loader placed every key within SHADOW_L7_PROBES of its hash). */
+static __always_inline struct shadow_l7_set *l7_set_find(__u16 ep, __u16 port, __u8 dir)
 {
-	struct shadow_l7_key k = {.ep = ep, .port = port, .dir = rec->dir};
-	struct shadow_l7_set *set = bpf_map_lookup_elem(&shadow_l7, &k);
+	__u32 zero = 0;
+	struct shadow_l7_hdr *h = bpf_map_lookup_elem(&shadow_l7_hdr, &zero);
+	if (!h)
+		return NULL;
+	__u32 half = h->active & 1;
+	__u32 i = shadow_l7_hash(h->seed[half], ep, port, dir);
+	for (__u32 n = 0; n < SHADOW_L7_PROBES; n++) {
+		__u32 idx = half * SHADOW_L7_SLOTS + ((i + n) & (SHADOW_L7_SLOTS - 1));
+		struct shadow_l7_slot *s = bpf_map_lookup_elem(&shadow_l7_index, &idx);
+		if (!s || !s->ep)
+			return NULL;
+		if (s->ep == ep && s->port == port && s->dir == dir) {
+			__u32 si = half * SHADOW_L7_SETS_MAX + (s->set & (SHADOW_L7_SETS_MAX - 1));
+			return bpf_map_lookup_elem(&shadow_l7_sets, &si);
+		}
+	}
+	return NULL;
+}
+
+/* L7 verdict for a request: allow-list semantics (Cilium/Envoy): allowed if any rule matches, denied if none
+ * does; exact/prefix/suffix in the kernel; if a regex rule exists and nothing matched here, userspace decides.
+ * A global function: verified once rather than once per caller state (the probe and rule loops multiply them). */
+__noinline int shadow_l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port)
+{
+	if (!rec)
+		return 0;
+	struct shadow_l7_set *set = l7_set_find(ep, port, rec->dir);
 	if (!set) {
 		rec->verdict = SHADOW_VERDICT_NONE;
 		rec->where = SHADOW_WHERE_NONE;
-		return;
+		return 0;
 	}
 	__u32 n = set->n;
 	for (__u32 i = 0; i < SHADOW_L7_RULES_MAX; i++) {
@@ -359,7 +412,7 @@ static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __
 		rec->verdict = SHADOW_VERDICT_ALLOW;
 		rec->where = SHADOW_WHERE_KERNEL;
 		rec->rule_id = r->rule_id;
-		return;
+		return 0;
 	}
 	rec->rule_id = 0;
 	if (set->has_regex) {
@@ -369,6 +422,7 @@ static __always_inline void l7_verdict(struct shadow_http_rec *rec, __u16 ep, __
 		rec->verdict = SHADOW_VERDICT_DENY;
 		rec->where = SHADOW_WHERE_KERNEL;
 	}
+	return 0;
 }
 
 static __always_inline __u32 status_class(__u16 status)
@@ -475,6 +529,51 @@ struct tcp_view {
 	__u32 payload_len;
 };
 
+static __always_inline int inflight_is(const struct shadow_http_rec *r, __u32 addr, __u16 port, __u16 ep, __u8 leg)
+{
+	return r->client_addr == addr && r->client_port == port && r->ep == ep && r->leg == leg;
+}
+
+/* a slot is pending from its request until its response (status != 0); ep == 0: empty (or expired by the loader) */
+static __always_inline int inflight_pending(const struct shadow_http_rec *r)
+{
+	return r->ep && !r->status;
+}
+
+/* the in-flight slot of a client endpoint, or NULL */
+static __always_inline struct shadow_http_rec *inflight_find(__u32 addr, __u16 port, __u16 ep, __u8 leg)
+{
+	__u32 i = shadow_inflight_pair(addr, port, ep, leg);
+	struct shadow_http_rec *r = bpf_map_lookup_elem(&shadow_inflight, &i);
+	if (r && inflight_is(r, addr, port, ep, leg))
+		return r;
+	i |= 1;
+	r = bpf_map_lookup_elem(&shadow_inflight, &i);
+	return r && inflight_is(r, addr, port, ep, leg) ? r : NULL;
+}
+
+/* the slot a new request of this client endpoint goes to: its own, else a free or answered one of the pair,
+ * else the older of two pending requests, which is lost and counted */
+static __always_inline struct shadow_http_rec *inflight_claim(__u32 addr, __u16 port, __u16 ep, __u8 leg)
+{
+	__u32 i = shadow_inflight_pair(addr, port, ep, leg);
+	struct shadow_http_rec *a = bpf_map_lookup_elem(&shadow_inflight, &i);
+	if (!a)
+		return NULL;
+	if (inflight_is(a, addr, port, ep, leg))
+		return a;
+	i |= 1;
+	struct shadow_http_rec *b = bpf_map_lookup_elem(&shadow_inflight, &i);
+	if (!b)
+		return NULL;
+	if (inflight_is(b, addr, port, ep, leg) || !inflight_pending(b))
+		return b;
+	if (!inflight_pending(a))
+		return a;
+	count(SHADOW_C_INFLIGHT_EVICTED);
+	return a->hdr.ts_ns <= b->hdr.ts_ns ? a : b;
+}
+
 /*
  * One HTTP step for a TCP packet with payload. base_ts: now. ep/leg/dir: who observes.
  * A request ("GET /x HTTP/1.1") opens an in-flight entry keyed by the client endpoint; the first response
@@ -483,10 +582,10 @@ struct tcp_view {
 static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t, __u16 ep, __u8 leg, __u8 dir_req,
 				      __u32 remote_id, __u64 cgroup_id, __u8 *ct_flags, __u64 now_precise)
 {
-	__u8 head[12] = {};
+	__u64 head[2] = {}; /* the first 12 payload bytes, as words */
 	if (t->payload_len < 12) {
 		if (t->payload_len >= 1 && load(skb, t->payload_off, head, 1) == 0 &&
-		    (head[0] == 0x16 || head[0] == 0x17) && ct_flags)
+		    ((head[0] & 0xff) == 0x16 || (head[0] & 0xff) == 0x17) && ct_flags)
 			*ct_flags |= SHADOW_F_TLS;
 		return;
 	}
@@ -494,7 +593,8 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		count(SHADOW_C_PARSE_FAIL);
 		return;
 	}
-	if (head[0] == 0x16 || head[0] == 0x17) { /* TLS handshake / application data: count bytes, skip L7 */
+	__u8 b0 = head[0] & 0xff;
+	if (b0 == 0x16 || b0 == 0x17) { /* TLS handshake / application data: count bytes, skip L7 */
 		if (ct_flags && !(*ct_flags & SHADOW_F_TLS)) {
 			*ct_flags |= SHADOW_F_TLS;
 			count(SHADOW_C_TLS);
@@ -502,16 +602,16 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		return;
 	}
 	__u64 now;
-	if (is_status(head)) {
-		struct shadow_inflight_key k = {.client_addr = t->daddr, .client_port = t->dport, .ep = ep, .leg = leg};
-		struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_inflight, &k);
+	__u32 w1 = (__u32)head[1];
+	if (is_status(head[0], w1)) {
+		struct shadow_http_rec *rec = inflight_find(t->daddr, t->dport, ep, leg);
 		if (!rec || rec->status) { /* no request seen, or already answered */
 			count(SHADOW_C_HTTP_UNMATCHED);
 			return;
 		}
 		now = now_precise ? now_precise : bpf_ktime_get_ns();
 		count(SHADOW_C_HTTP_RESPONSES);
-		__u16 status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+		__u16 status = (((w1 >> 8) & 0xff) - '0') * 100 + (((w1 >> 16) & 0xff) - '0') * 10 + ((w1 >> 24) - '0');
 		rec->status = status;
 		rec->latency_ns = now - rec->hdr.ts_ns;
 		rec->hdr.ts_ns = now;
@@ -533,23 +633,13 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		return;
 	}
 	__u32 skip = 0;
-	__u8 method = parse_method(head, &skip);
+	__u8 method = parse_method(head[0], &skip);
 	if (!method)
 		return; /* a continuation segment or not HTTP */
-	/* The entry of a keep-alive connection is reused in place: no allocation, no 192-byte copy per request.
-	 * An entry is pending while status == 0; the loader expires idle ones. */
-	struct shadow_inflight_key k = {.client_addr = t->saddr, .client_port = t->sport, .ep = ep, .leg = leg};
-	struct shadow_http_rec *rec = bpf_map_lookup_elem(&shadow_inflight, &k);
-	if (!rec) {
-		if (bpf_map_update_elem(&shadow_inflight, &k, &http_zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&shadow_inflight, &k)) {
-			count(SHADOW_C_INFLIGHT_FULL);
-			return;
-		}
-		rec = bpf_map_lookup_elem(&shadow_inflight, &k);
-		if (!rec)
-			return;
-	}
+	/* The slot of a keep-alive connection is reused in place: no allocation, no 192-byte copy per request. */
+	struct shadow_http_rec *rec = inflight_claim(t->saddr, t->sport, ep, leg);
+	if (!rec)
+		return;
 	now = now_precise ? now_precise : bpf_ktime_get_ns();
 	rec->hdr.type = SHADOW_REC_HTTP;
 	rec->hdr.size = sizeof(*rec);
@@ -584,7 +674,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 			rec->flags |= SHADOW_F_TRUNC;
 		}
 		rec->path_len = plen;
-		l7_verdict(rec, ep, t->dport);
+		shadow_l7_verdict(rec, ep, t->dport);
 		count(SHADOW_C_HTTP_REQUESTS);
 		return;
 	}
@@ -594,6 +684,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	if (half < 1 || bpf_skb_load_bytes(skb, off, rec->path, half & (SHADOW_PATH_MAX / 2 - 1) ? half & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
 		count(SHADOW_C_PARSE_FAIL);
 		rec->status = 1; /* not pending */
+		rec->path_len = SHADOW_PATH_MAX; /* bytes past it may be non-zero now: the next request zeroes them */
 		return;
 	}
 	__u32 loaded = half;
@@ -604,6 +695,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 				       rest & (SHADOW_PATH_MAX / 2 - 1) ? rest & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
 			count(SHADOW_C_PARSE_FAIL);
 			rec->status = 1;
+			rec->path_len = SHADOW_PATH_MAX;
 			return;
 		}
 		loaded = avail;
@@ -627,7 +719,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		else
 			w[k] &= (1ULL << ((plen - lo) * 8)) - 1;
 	}
-	l7_verdict(rec, ep, t->dport);
+	shadow_l7_verdict(rec, ep, t->dport);
 	count(SHADOW_C_HTTP_REQUESTS);
 }
 

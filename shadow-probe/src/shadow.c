@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -110,6 +111,8 @@ struct probe {
 	__u64 rediscover_ms;
 	__u64 gc_deleted, user_l7, records_out;
 	int ncpu;
+	struct shadow_http_rec *inflight; /* shadow_inflight, mmaped by the first inflight_gc */
+	int inflight_failed;
 };
 
 static int open_netns(const char *netns)
@@ -385,9 +388,7 @@ static int reconcile(struct probe *p)
 
 static struct shadow_map_fds map_fds(struct shadow_bpf *s)
 {
-	struct shadow_map_fds f = {bpf_map__fd(s->maps.shadow_ipcache), bpf_map__fd(s->maps.shadow_policy),
-				   bpf_map__fd(s->maps.shadow_endpoints), bpf_map__fd(s->maps.shadow_cgroups),
-				   bpf_map__fd(s->maps.shadow_l7)};
+	struct shadow_map_fds f = SHADOW_MAP_FDS(s);
 	return f;
 }
 
@@ -742,34 +743,36 @@ static __u64 ct_gc(struct probe *p, __u64 *live)
 	return deleted;
 }
 
-/* requests whose response never came (reset, timeout, not HTTP after all): expire after 60 s */
+/* Requests whose response never came (reset, timeout, not HTTP after all): free their slot after 60 s, so a late
+ * response does not match them and a new request does not count them as evicted. The array is mmaped: a scan
+ * reads memory, no syscall per slot. A program may reuse a slot between the read and the store; the new request
+ * then loses its entry (its response counts as unmatched): only for a slot idle for 60 s, in a window of ns. */
 static void inflight_gc(struct probe *p)
 {
-	int fd = bpf_map__fd(p->skel->maps.shadow_inflight);
-	struct shadow_inflight_key k, next, *prev = NULL;
-	struct shadow_http_rec v;
-	__u64 now = mono_ns();
-	size_t cap = 256, n = 0;
-	struct shadow_inflight_key *dead = malloc(cap * sizeof(*dead));
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &v) || now < v.hdr.ts_ns || now - v.hdr.ts_ns < 60000000000ULL)
-			continue;
-		if (n == cap) {
-			cap *= 2;
-			dead = realloc(dead, cap * sizeof(*dead));
+	if (p->inflight_failed)
+		return;
+	if (!p->inflight) {
+		void *m = mmap(NULL, (size_t)SHADOW_INFLIGHT_SLOTS * sizeof(struct shadow_http_rec), PROT_READ | PROT_WRITE,
+			       MAP_SHARED, bpf_map__fd(p->skel->maps.shadow_inflight), 0);
+		if (m == MAP_FAILED) {
+			logf_("failed to mmap map shadow_inflight: %s (unanswered requests are not expired)", strerror(errno));
+			p->inflight_failed = 1;
+			return;
 		}
-		dead[n++] = k;
+		p->inflight = m;
 	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &dead[i]);
-	free(dead);
+	__u64 now = mono_ns();
+	for (__u32 i = 0; i < SHADOW_INFLIGHT_SLOTS; i++) {
+		volatile struct shadow_http_rec *r = &p->inflight[i];
+		__u64 ts = r->hdr.ts_ns;
+		if (r->ep && !r->status && now > ts && now - ts >= 60000000000ULL)
+			r->ep = 0;
+	}
 }
 
 static const char *counter_names[SHADOW_C__MAX] = {
 	"packets", "flows_new", "ringbuf_full", "ratelimited", "ct_full", "ct_created", "parse_fail", "http_requests",
-	"http_responses", "http_unmatched", "inflight_full", "tls", "sampled_out", "non_ipv4", "no_endpoint", "conn_closed"};
+	"http_responses", "http_unmatched", "inflight_evicted", "tls", "sampled_out", "non_ipv4", "no_endpoint", "conn_closed"};
 
 static void dump_metrics(struct probe *p, __u64 ct_live)
 {
@@ -1290,6 +1293,8 @@ cleanup:
 			detach(&p, &p.att[i]);
 	free(p.att);
 	ring_buffer__free(p.rb);
+	if (p.inflight)
+		munmap(p.inflight, (size_t)SHADOW_INFLIGHT_SLOTS * sizeof(struct shadow_http_rec));
 	if (p.pin_dir)
 		rm_tree(p.pin_dir);
 	shadow_bpf__destroy(p.skel);

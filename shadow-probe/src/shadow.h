@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #endif
 
-#define SHADOW_ABI_VERSION 2
+#define SHADOW_ABI_VERSION 3
 
 #define SHADOW_PATH_MAX 128      /* path bytes kept per request (power of two: used as a mask) */
 #define SHADOW_L7_RULES_MAX 8    /* in-kernel L7 rules per (endpoint, port) */
@@ -103,7 +103,7 @@ enum shadow_counter {
 	SHADOW_C_HTTP_REQUESTS,
 	SHADOW_C_HTTP_RESPONSES,
 	SHADOW_C_HTTP_UNMATCHED, /* response without an in-flight request */
-	SHADOW_C_INFLIGHT_FULL,
+	SHADOW_C_INFLIGHT_EVICTED, /* a pending request pushed out of its in-flight slot pair by another client's */
 	SHADOW_C_TLS,
 	SHADOW_C_SAMPLED_OUT,
 	SHADOW_C_NON_IPV4,
@@ -243,11 +243,26 @@ struct shadow_ct_val {
 	__u8 _pad0[3];
 };
 
-struct shadow_l7_key {
-	__u16 ep;
+/* In-kernel L7 rule sets: an open-addressed table filled by the loader (array lookups are inlined by the
+ * verifier; a hash map lookup cost ~25 ns per request). Two halves: the loader fills the one the programs do not
+ * read, then flips shadow_l7_hdr.active, so a live reload never exposes a half-written set. */
+#define SHADOW_L7_SETS_MAX 4096      /* (endpoint, port, direction) sets per half */
+#define SHADOW_L7_SLOT_BITS 14
+#define SHADOW_L7_SLOTS (1 << SHADOW_L7_SLOT_BITS) /* index slots per half: load factor <= 1/4 */
+#define SHADOW_L7_PROBES 8           /* linear probes per lookup; the loader picks a seed that places every key */
+
+struct shadow_l7_hdr { /* shadow_l7_hdr[0] */
+	__u32 active;  /* half the programs read: 0 or 1 */
+	__u32 seed[2]; /* hash seed of each half */
+	__u32 _pad0;
+};
+
+struct shadow_l7_slot { /* shadow_l7_index[half * SHADOW_L7_SLOTS + slot] */
+	__u16 ep;   /* 0: empty (endpoints are 1-based) */
 	__u16 port;
-	__u8 dir;  /* ingress: requests the endpoint serves; egress: requests it makes */
-	__u8 _pad0[3];
+	__u8 dir;   /* ingress: requests the endpoint serves; egress: requests it makes */
+	__u8 _pad0;
+	__u16 set;  /* index into the half's sets */
 };
 
 struct shadow_l7_rule {
@@ -259,19 +274,31 @@ struct shadow_l7_rule {
 	char path[SHADOW_L7_PATH_MAX];
 };
 
-struct shadow_l7_set {
+struct shadow_l7_set { /* shadow_l7_sets[half * SHADOW_L7_SETS_MAX + set] */
 	__u32 n;
 	__u32 has_regex; /* some rule must be evaluated in userspace */
 	struct shadow_l7_rule rules[SHADOW_L7_RULES_MAX];
 };
 
-struct shadow_inflight_key {
-	__u32 client_addr;
-	__u16 client_port;
-	__u16 ep;
-	__u8 leg;
-	__u8 _pad0[3];
-};
+/* index slot of (ep, port, dir) at probe 0: multiplicative hash; loader and programs must agree */
+static inline __u32 shadow_l7_hash(__u32 seed, __u16 ep, __u16 port, __u8 dir)
+{
+	__u32 k = ((__u32)ep << 16 | port) ^ ((__u32)dir << 31) ^ seed;
+	return (__u32)((k * 0x9E3779B97F4A7C15ULL) >> (64 - SHADOW_L7_SLOT_BITS));
+}
+
+/* In-flight requests: a 2-way set-associative array keyed by the client endpoint (address, port, endpoint, leg),
+ * which is stored in the slot's record and compared. A request whose pair holds two other pending requests
+ * evicts the older one (SHADOW_C_INFLIGHT_EVICTED). */
+#define SHADOW_INFLIGHT_PAIR_BITS 15
+#define SHADOW_INFLIGHT_SLOTS (2 << SHADOW_INFLIGHT_PAIR_BITS) /* 65536 slots of 192 bytes: 12 MiB */
+
+/* first slot of the pair for a client endpoint (even index) */
+static inline __u32 shadow_inflight_pair(__u32 client_addr, __u16 client_port, __u16 ep, __u8 leg)
+{
+	__u64 k = ((__u64)client_addr << 32 | (__u32)client_port << 16 | ep) ^ ((__u64)leg << 63);
+	return (__u32)((k * 0x9E3779B97F4A7C15ULL) >> (64 - SHADOW_INFLIGHT_PAIR_BITS)) << 1;
+}
 
 struct shadow_edge_key {
 	__u32 remote_id;

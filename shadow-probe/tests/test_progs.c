@@ -568,9 +568,7 @@ static void t_config_update_live(void)
 			"\"identities\": [{\"ip\": \"10.0.1.1\", \"identity\": 100}],"
 			"\"policy\": [{\"pod\": \"a\", \"identity\": 100, \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 81, \"ruleId\": 91}]}";
 	CHECK(shadow_config_parse(j, &c2, err, sizeof(err)) == 0, "parse: %s", err);
-	struct shadow_map_fds fds = {bpf_map__fd(skel->maps.shadow_ipcache), bpf_map__fd(skel->maps.shadow_policy),
-				     bpf_map__fd(skel->maps.shadow_endpoints), bpf_map__fd(skel->maps.shadow_cgroups),
-				     bpf_map__fd(skel->maps.shadow_l7)};
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
 	CHECK(shadow_config_apply(&c2, &fds, err, sizeof(err)) == 0, "apply: %s", err);
 	expect_flow(1, "10.0.1.1", 40300, "10.0.0.1", 81, 6, SHADOW_VERDICT_ALLOW, 91, 100);
 	expect_flow(1, "10.0.1.1", 40301, "10.0.0.1", 80, 6, SHADOW_VERDICT_DENY, 0, 100);
@@ -609,9 +607,7 @@ static void t_ratelimit_counted(void)
 	s2->rodata->cfg_rate_per_cpu = 0;
 	s2->rodata->cfg_burst = 0;
 	CHECK(shadow_bpf__load(s2) == 0, "load");
-	struct shadow_map_fds fds = {bpf_map__fd(s2->maps.shadow_ipcache), bpf_map__fd(s2->maps.shadow_policy),
-				     bpf_map__fd(s2->maps.shadow_endpoints), bpf_map__fd(s2->maps.shadow_cgroups),
-				     bpf_map__fd(s2->maps.shadow_l7)};
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(s2);
 	char err[256];
 	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "apply: %s", err);
 	struct pkt p;
@@ -628,6 +624,146 @@ static void t_ratelimit_counted(void)
 		sum += vals[i];
 	CHECK(sum == 5, "ratelimited %llu, want 5", (unsigned long long)sum);
 	shadow_bpf__destroy(s2);
+}
+
+/* three client endpoints (10.0.3.x:port into pod a, wire leg) whose in-flight slots share one empty pair */
+struct client {
+	char addr[16];
+	uint16_t port;
+};
+static int same_pair_clients(struct client *out)
+{
+	int fd = bpf_map__fd(skel->maps.shadow_inflight);
+	for (int x0 = 1; x0 < 255; x0++) {
+		__u32 a0 = htonl(0x0a000300 | x0);
+		__u32 want = shadow_inflight_pair(a0, 46000, 1, SHADOW_LEG_WIRE), k;
+		struct shadow_http_rec r0, r1;
+		k = want;
+		bpf_map_lookup_elem(fd, &k, &r0);
+		k = want + 1;
+		bpf_map_lookup_elem(fd, &k, &r1);
+		if (r0.ep || r1.ep)
+			continue; /* used by an earlier test */
+		int n = 0;
+		for (int x = x0; x < 255 && n < 3; x++)
+			for (__u32 port = 46000; port < 47000 && n < 3; port++)
+				if (shadow_inflight_pair(htonl(0x0a000300 | x), (__u16)port, 1, SHADOW_LEG_WIRE) == want) {
+					snprintf(out[n].addr, sizeof(out[n].addr), "10.0.3.%d", x);
+					out[n++].port = (uint16_t)port;
+				}
+		if (n == 3)
+			return 3;
+	}
+	return 0;
+}
+
+static void send_http(int to_pod, const char *src, uint16_t sport, const char *dst, uint16_t dport, const char *payload)
+{
+	struct pkt p;
+	pkt_tcp(&p, src, sport, dst, dport, TH_PSH | TH_ACK, payload);
+	run(to_pod ? skel->progs.shadow_tc_to_pod : skel->progs.shadow_tc_from_pod, &p, NULL);
+}
+
+/* three client endpoints in one slot pair, all pending: the third request evicts the oldest, which is counted
+ * and whose response then finds nothing; the other two are answered with latencies */
+static void t_inflight_pair_eviction(void)
+{
+	struct client c[3];
+	CHECK(same_pair_clients(c) == 3, "no three client endpoints sharing an empty slot pair");
+	const char *req = "GET /api/pair HTTP/1.1\r\n\r\n", *resp = "HTTP/1.1 200 OK\r\n\r\n";
+	__u64 ev0 = counter(SHADOW_C_INFLIGHT_EVICTED), un0 = counter(SHADOW_C_HTTP_UNMATCHED);
+	for (int i = 0; i < 3; i++) {
+		send_http(1, c[i].addr, c[i].port, "10.0.0.1", 80, req);
+		usleep(1000);
+	}
+	CHECK(counter(SHADOW_C_INFLIGHT_EVICTED) == ev0 + 1, "evicted %llu, want %llu",
+	      (unsigned long long)counter(SHADOW_C_INFLIGHT_EVICTED), (unsigned long long)ev0 + 1);
+	drain();
+	send_http(0, "10.0.0.1", 80, c[0].addr, c[0].port, resp);
+	drain();
+	CHECK(find_http() == NULL && counter(SHADOW_C_HTTP_UNMATCHED) == un0 + 1,
+	      "the evicted request's response: want no record and one unmatched");
+	for (int i = 1; i < 3; i++) {
+		send_http(0, "10.0.0.1", 80, c[i].addr, c[i].port, resp);
+		drain();
+		struct shadow_http_rec *h = find_http();
+		CHECK(h && h->client_port == c[i].port && h->status == 200 && h->latency_ns >= 1000000,
+		      "pending request %d of the pair: want its record with latency >= 1 ms", i);
+	}
+	/* a keep-alive reuse of an answered slot evicts nothing */
+	send_http(1, c[1].addr, c[1].port, "10.0.0.1", 80, req);
+	CHECK(counter(SHADOW_C_INFLIGHT_EVICTED) == ev0 + 1, "reuse of the own slot counted as eviction");
+	send_http(0, "10.0.0.1", 80, c[1].addr, c[1].port, resp);
+	drain();
+}
+
+/* every method the kernel parses (word compares), and a near miss that is no method */
+static void t_methods(void)
+{
+	static const char *names[] = {"", "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"};
+	char req[64];
+	for (int m = 1; m <= 7; m++) {
+		snprintf(req, sizeof(req), "%s /m HTTP/1.1\r\n\r\n", names[m]);
+		struct shadow_http_rec *h = http_exchange("10.0.1.1", 47000 + m, 7000, req, "HTTP/1.1 204 No Content\r\n\r\n");
+		CHECK(h && h->method == m && h->status == 204 && h->path_len == 2, "%s: method %d status %d", names[m],
+		      h ? h->method : -1, h ? h->status : -1);
+	}
+	struct shadow_http_rec *h = http_exchange("10.0.1.1", 47010, 7000, "GETX /m HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n");
+	CHECK(h == NULL, "GETX parsed as a request");
+	h = http_exchange("10.0.1.1", 47011, 7000, "GET /m HTTP/1.1\r\n\r\n", "HTTP/1.1 6xx Bad\r\n\r\n");
+	CHECK(h == NULL, "a status line with a non-digit status was taken as a response");
+}
+
+/* L7 rules change with a live reload (the loader writes the other half and flips), and change back */
+static void t_l7_after_reload(void)
+{
+	char err[256];
+	struct shadow_config c2;
+	const char *j = "{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"identity\": 1001}],"
+			"\"identities\": [{\"ip\": \"10.0.1.1\", \"identity\": 100}],"
+			"\"l7\": [{\"pod\": \"a\", \"port\": 80, \"method\": \"GET\", \"pathExact\": \"/other\", \"ruleId\": 77}]}";
+	CHECK(shadow_config_parse(j, &c2, err, sizeof(err)) == 0, "parse: %s", err);
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
+	__u32 zero = 0;
+	struct shadow_l7_hdr h0, h1;
+	bpf_map_lookup_elem(fds.l7_hdr, &zero, &h0);
+	CHECK(shadow_config_apply(&c2, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+	bpf_map_lookup_elem(fds.l7_hdr, &zero, &h1);
+	CHECK(h1.active == !h0.active, "active half %u after a reload, was %u", h1.active, h0.active);
+	expect_l7("GET /other HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, 77, "/other");
+	expect_l7("GET /api/v1 HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_DENY, SHADOW_WHERE_KERNEL, 0, "/api/v1");
+	expect_l7("GET /health HTTP/1.1\r\n\r\n", 8081, SHADOW_VERDICT_NONE, SHADOW_WHERE_NONE, 0, "/health");
+	shadow_config_free(&c2);
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "re-apply: %s", err);
+	expect_l7("GET /api/v1 HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, 31, "/api/v1");
+	expect_l7("GET /health HTTP/1.1\r\n\r\n", 8081, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, 35, "/health");
+}
+
+/* many sets: every one is found through the open-addressed index (here 2,000 ports of one pod) */
+static void t_l7_many_sets(void)
+{
+	size_t cap = 400000, n = 0;
+	char *j = malloc(cap), err[256];
+	n += snprintf(j + n, cap - n, "{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"identity\": 1001}],"
+				   "\"identities\": [{\"ip\": \"10.0.1.1\", \"identity\": 100}], \"l7\": [");
+	for (int port = 20000; port < 22000; port++)
+		n += snprintf(j + n, cap - n, "%s{\"pod\": \"a\", \"port\": %d, \"pathExact\": \"/p%d\", \"ruleId\": %d}",
+			      port > 20000 ? "," : "", port, port, port);
+	snprintf(j + n, cap - n, "]}");
+	struct shadow_config c2;
+	CHECK(shadow_config_parse(j, &c2, err, sizeof(err)) == 0, "parse: %s", err);
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
+	CHECK(shadow_config_apply(&c2, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+	char req[64], path[16];
+	for (int port = 20000; port < 22000; port += 97) {
+		snprintf(path, sizeof(path), "/p%d", port);
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", path);
+		expect_l7(req, port, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, port, path);
+	}
+	expect_l7("GET /x HTTP/1.1\r\n\r\n", 22000, SHADOW_VERDICT_NONE, SHADOW_WHERE_NONE, 0, "/x");
+	shadow_config_free(&c2);
+	free(j);
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "re-apply: %s", err);
 }
 
 struct tcase {
@@ -672,6 +808,10 @@ static const struct tcase cases[] = {
 	{"tls_bytes_skip_l7", t_tls_skipped},
 	{"config_update_live", t_config_update_live},
 	{"config_errors", t_config_errors},
+	{"http_methods_parsed", t_methods},
+	{"inflight_pair_eviction_counted", t_inflight_pair_eviction},
+	{"l7_after_live_reload", t_l7_after_reload},
+	{"l7_many_sets_found", t_l7_many_sets},
 	{"ratelimit_counted", t_ratelimit_counted},
 };
 
@@ -715,9 +855,7 @@ int main(void)
 		printf("0 passed, %d failed, 0 skipped\n", n);
 		return 1;
 	}
-	struct shadow_map_fds fds = {bpf_map__fd(skel->maps.shadow_ipcache), bpf_map__fd(skel->maps.shadow_policy),
-				     bpf_map__fd(skel->maps.shadow_endpoints), bpf_map__fd(skel->maps.shadow_cgroups),
-				     bpf_map__fd(skel->maps.shadow_l7)};
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
 	if (shadow_config_apply(&cfg, &fds, err, sizeof(err))) {
 		fprintf(stderr, "failed to apply test config: %s\n", err);
 		printf("0 passed, %d failed, 0 skipped\n", n);

@@ -222,7 +222,7 @@ test('aggregated telemetry is exact at the lab maximum rate', { skip }, async ()
   assert.ok((st['2xx'] ?? 0) >= (load.statuses['200'] ?? 0));
   const counters = probe.records('metrics').at(-1)!.counters as Record<string, number>;
   assert.ok((counters.ratelimited ?? 0) > 0, 'per-request records were rate-limited (and counted)');
-  assert.equal(counters.inflight_full, 0);
+  assert.equal(counters.inflight_evicted, 0);
 });
 
 test('config reload while running: new flows get the new verdict', { skip }, async () => {

@@ -2,7 +2,7 @@
 // record one of the fixed-size structs of shadow-probe/src/shadow.h. LAYOUT mirrors that header field by field;
 // test/unit/probe-abi.test.ts compiles a C program that prints the real offsets and compares them with it.
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 export const PATH_MAX = 128;
 export const LAT_BUCKETS = 20;
 export const STATUS_CLASSES = 6;
@@ -78,7 +78,7 @@ const METHODS = ['', 'GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'PATCH', 'OPTIONS']
 const FLAG_NAMES = ['reply', 'midstream', 'tls', 'truncated', 'nopolicy', 'closing', 'sidecar'];
 export const COUNTER_NAMES = [
   'packets', 'flows_new', 'ringbuf_full', 'ratelimited', 'ct_full', 'ct_created', 'parse_fail', 'http_requests',
-  'http_responses', 'http_unmatched', 'inflight_full', 'tls', 'sampled_out', 'non_ipv4', 'no_endpoint',
+  'http_responses', 'http_unmatched', 'inflight_evicted', 'tls', 'sampled_out', 'non_ipv4', 'no_endpoint',
   'conn_closed',
 ] as const;
 

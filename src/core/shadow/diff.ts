@@ -32,7 +32,7 @@ export const DEFAULT_TOLERANCE = { relative: 0.01, absolute: 2 };
 /** ~8 packets per request at ~0.43 µs in place (reference/ebpf-hooks.md, tc with BPF_RB_NO_WAKEUP) plus L7 parsing. */
 export const DEFAULT_EBPF_COST_US = 5;
 
-export const LOST_COUNTERS = ['ringbuf_full', 'ratelimited', 'ct_full', 'inflight_full'] as const;
+export const LOST_COUNTERS = ['ringbuf_full', 'ratelimited', 'ct_full', 'inflight_evicted'] as const;
 
 function check(envoy: number, probe: number, tol: DiffOptions['tolerance']): ParityCheck {
   return { envoy, probe, ok: Math.abs(envoy - probe) <= Math.max(tol.absolute, tol.relative * Math.max(envoy, probe)) };
