@@ -161,9 +161,14 @@ test('outbound app leg names the real server (from the app socket), not the side
     `${lab.pod('reviews').ip}:9080|${identity('reviews')}`,
   ].sort(), 'the app asked for details and reviews on 9080; the sidecar listens on 15001');
   assert.ok(out.every((h) => h.status === 200 && Number(h.latencyNs) > 0));
-  // the same calls on the wire, from the sidecar: their latency contains the app leg's
+  // the same calls on the wire leave the sidecar as mTLS (sidecar to sidecar, like Istio): eth0 sees the
+  // connections, flagged tls, and no HTTP to parse
   const wire = probe.records('http').filter((h) => h.pod === 'productpage' && h.leg === 'wire' && h.dir === 'egress');
-  assert.equal(wire.length, 2);
+  assert.equal(wire.length, 0, JSON.stringify(wire));
+  const tlsFlows = probe.records('flow').filter((f) => f.pod === 'productpage' && f.dir === 'egress' && f.dport === 9080);
+  assert.deepEqual([...new Set(tlsFlows.map((f) => f.dst))].sort(), [lab.pod('details').ip, lab.pod('reviews').ip].sort());
+  const inbound = probe.records('flow').filter((f) => (f.pod === 'details' || f.pod === 'reviews') && f.dir === 'ingress' && f.src === pp.ip);
+  assert.ok(inbound.length >= 2 && inbound.every((f) => (f.flags as string[]).includes('tls')), JSON.stringify(inbound));
 });
 
 test('attached to the host-side veths instead of eth0: the same verdicts and wire latency', { skip }, async () => {
