@@ -2,7 +2,7 @@
 // real requests. A private lab instance (own prefix and state dir) so a user's lab is never touched.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -277,6 +277,13 @@ test('labgen renders every supported policy field to a config HAProxy accepts, a
     assert.equal(gen.status, 0, gen.stderr);
     const cfg = join(dir, 'state', 'pods', 'productpage', 'haproxy.cfg');
     const text = readFileSync(cfg, 'utf8');
+    // lab.sh issues the certificates the config names; haproxy -c loads them, so give it a stand-in pair.
+    const certs = join(dir, 'state', 'certs');
+    mkdirSync(certs, { recursive: true });
+    const ca = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=t', '-keyout', join(certs, 'k'), '-out', join(certs, 'ca.pem')], { encoding: 'utf8' });
+    assert.equal(ca.status, 0, ca.stderr);
+    writeFileSync(join(certs, 'productpage.pem'), readFileSync(join(certs, 'ca.pem'), 'utf8') + readFileSync(join(certs, 'k'), 'utf8'));
+    assert.match(text, new RegExp(`bind abns@inbound-mtls accept-proxy ssl crt ${certs}/productpage.pem ca-file ${certs}/ca.pem verify required`));
     // Principals and namespaces match the peer certificate's identity, ipBlocks the source address.
     assert.match(text, /acl p3r0f0_ip src 10\.233\.0\.0\/28\n/);
     assert.match(text, /acl p3r0f1_pr var\(txn\.peer\) -m end \/sa\/sleep\n/);
