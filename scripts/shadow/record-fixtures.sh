@@ -42,9 +42,9 @@ record() { # scenario plan-dir load-function
   mkdir -p "$OUT/$name/plan"; cp -r "$plan"/bookinfo "$plan"/report.json "$OUT/$name/plan/"
   # Absolute paths of this machine are not part of a fixture.
   sed -i "s#$ROOT/##g; s#$WORK/##g" "$OUT/$name/meta.json" "$OUT/$name/plan/report.json"
-  python3 - "$OUT/$name/meta.json" "$(uname -r)" <<'PY'
+  python3 - "$OUT/$name/meta.json" "$(uname -r)" "$(jq -r '.mtls.mode // "none"' "$MIGRATE_LAB_STATE/pods.json")" <<'PY'
 import json, sys
-m = json.load(open(sys.argv[1])); m["recordedWith"] = f"recorded in the lab (HAProxy sidecars, shadow-probe, kernel {sys.argv[2]}) by scripts/shadow/record-fixtures.sh"
+m = json.load(open(sys.argv[1])); m["recordedWith"] = f"recorded in the lab (HAProxy sidecars, mTLS {sys.argv[3]}, shadow-probe, kernel {sys.argv[2]}) by scripts/shadow/record-fixtures.sh"
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 PY
   echo "$name: $(wc -l <"$OUT/$name/probe.jsonl") probe records, $(cat "$OUT/$name"/access/*.log | wc -l) access log lines"
