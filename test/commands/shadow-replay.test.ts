@@ -27,6 +27,8 @@ interface Expected {
   /** Optional: cells of named eBPF rules, and what the probe counted (wire-leg requests, kernel counters). */
   ebpfRules?: Record<string, Record<string, number | string>>;
   probe?: { requests?: number | string; counters?: Record<string, number | string> };
+  /** Optional: telemetry parity holds on every listed edge. */
+  parityOk?: boolean;
 }
 
 function cell(actual: number, want: number | string, what: string): void {
@@ -56,6 +58,7 @@ for (const s of scenarios) {
       for (const [k, v] of Object.entries(cells)) cell(e.matrix[k as keyof Matrix], v, `${edge} ${k}`);
       assert.equal(e.latency.wire.count > 0, exp.legs.wire, `${edge}: wire leg samples ${e.latency.wire.count}`);
       if (exp.legs.app && e.matrix.allowAllow > 0) assert.ok(e.latency.app.count > 0, `${edge}: no app leg samples`);
+      if (exp.parityOk !== undefined) assert.equal(e.parity.ok, exp.parityOk, `${edge} parity: ${JSON.stringify(e.parity)}`);
     }
     for (const [rule, cells] of Object.entries(exp.ebpfRules ?? {})) {
       const r = res.rules.find((x) => x.side === 'ebpf' && x.rule === rule);

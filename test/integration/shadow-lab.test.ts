@@ -175,6 +175,9 @@ test('TLS on the wire (L3/L4 from eth0, L7 from the plaintext hop)', { skip }, a
     assert.equal(e.latency.wire.count, 0, `${name}: no wire leg under TLS`);
     assert.ok(e.latency.app.count >= 40, `${name}: app leg from the plaintext hop (${e.latency.app.count})`);
     assert.ok(e.latency.app.p50! > 0);
+    // Parity under TLS: the forwarded requests against the kernel's app-leg records, not the (empty) wire counters.
+    assert.ok(e.parity.ok, `${name} parity: ${JSON.stringify(e.parity)}`);
+    assert.match(e.parity.requests.note ?? '', /^TLS on the wire/);
   }
   // L3/L4 from eth0: ratings admits only reviews' identity, so productpage is denied in the kernel.
   assert.ok(edge('productpage -> ratings:9080').matrix.denyDeny >= 40);
