@@ -98,8 +98,8 @@ export interface LabDownResult {
 
 export interface LabLoadRequest {
   target?: string;
-  /** Pod the load generator runs in (default: client, which has no sidecar; a sidecar pod sends through its
-   * outbound sidecar). */
+  /** Pod the load generator runs in (default: client, which has no sidecar: plaintext, no principal; a sidecar
+   * pod sends through its outbound sidecar, over mTLS to sidecar pods). */
   from?: string;
   /** Requests per second; 0 = as fast as the connections allow. */
   rate: number;
