@@ -209,10 +209,11 @@ COMMON_RESPONSE = [
 COUNT = "  http-after-response set-var(txn.counted) lua.istio_count"
 
 
-def inbound_frontend(name, bind, rbac, tls, own_spiffe):
+def inbound_frontend(name, bind, rbac, tls, own_spiffe, pre=()):
     """The inbound HTTP listener: RBAC, then the app on 127.0.0.1:<original port> from 127.0.0.6. With `tls` it
-    terminates mTLS: the principal is the peer certificate's URI SAN, and the app gets Envoy's XFCC header."""
-    lines = [f"frontend {name}", f"  bind {bind}", *COMMON_REQUEST]
+    terminates mTLS: the principal is the peer certificate's URI SAN, and the app gets Envoy's XFCC header.
+    `pre`: lines right after the bind."""
+    lines = [f"frontend {name}", f"  bind {bind}", *pre, *COMMON_REQUEST]
     if tls:
         lines += [
             "  http-request set-var(txn.peer) lua.peer_principal",
@@ -245,7 +246,13 @@ def haproxy_cfg(topo, pod, services_map, workloads_map, mesh_map, mtls, tls_file
     if mtls == "DISABLE":
         inbound = inbound_frontend("inbound", f"0.0.0.0:{INBOUND_PORT}", rbac, False, own_spiffe)
     elif mtls == "STRICT":
-        inbound = inbound_frontend("inbound_mtls", f"0.0.0.0:{INBOUND_PORT} {server_tls}", rbac, True, own_spiffe)
+        # A plaintext caller fails the handshake; Envoy logs that as a connection no filter chain matched.
+        # (HAProxy reports a TLS caller whose certificate fails verification the same way, so it is logged so too.)
+        refused = ("[%[date(0,ms),div(1000),utime(%Y-%m-%dT%H:%M:%S)].%[date(0,ms),mod(1000),add(1000),regsub(^1,)]Z] "
+                   '\\"- - -\\" 0 NR filter_chain_not_found - \\"-\\" 0 0 0 - \\"-\\" \\"-\\" \\"-\\" \\"-\\" \\"-\\" '
+                   "- - %[dst]:%[dst_port] %ci:%cp - -")
+        inbound = inbound_frontend("inbound_mtls", f"0.0.0.0:{INBOUND_PORT} {server_tls}", rbac, True, own_spiffe,
+                                   pre=[f'  error-log-format "{refused}"'])
     else:
         # PERMISSIVE: like Envoy's tls_inspector, look at the first bytes; a TLS ClientHello goes to the mTLS
         # listener, anything else to the plaintext one. The PROXY header keeps the caller's and the original

@@ -219,6 +219,31 @@ test('latency and rate of real requests through the sidecar (fixed rate, no erro
   assert.ok(res.latencyMs.p99 < 500, `p99 ${res.latencyMs.p99} ms`);
 });
 
+test('STRICT (MIGRATE_LAB_MTLS): plaintext callers are refused and logged like Envoy, sidecars still talk mTLS', { skip, timeout: 120_000 }, () => {
+  const strict = new Lab('mlabs');
+  strict.env.MIGRATE_LAB_MTLS = 'STRICT';
+  try {
+    const up = strict.run(['up']);
+    assert.equal(up.status, 0, up.stderr);
+    const reviews = strict.pod('reviews');
+    const plain = strict.curl('client', `http://${reviews.ip}:9080/reviews/1`);
+    assert.equal(plain.code, 0, 'the plaintext connection is closed without an HTTP answer');
+    assert.equal(strict.curl('productpage', `http://${reviews.ip}:9080/reviews/1`).code, 200, 'mTLS from a sidecar pod');
+    const lines = readFileSync(reviews.sidecar!.accessLog, 'utf8').split('\n').filter(Boolean).map((l) => ENVOY_TEXT.exec(l)?.groups);
+    assert.ok(lines.every(Boolean), 'every line is Envoy TEXT');
+    const refused = lines.find((l) => l!.flags === 'NR')!;
+    assert.equal(refused.details, 'filter_chain_not_found');
+    assert.equal(refused.downstreamLocal, `${reviews.ip}:9080`);
+    assert.match(refused.downstreamRemote ?? '', new RegExp(`^${strict.pod('client').ip.replace(/\./g, '\\.')}:\\d+$`));
+    const snap = JSON.parse(readFileSync(join(strict.file().snapshot, 'lab.json'), 'utf8')) as { items: { kind: string; spec?: { mtls?: { mode: string } } }[] };
+    assert.equal(snap.items.find((i) => i.kind === 'PeerAuthentication')?.spec?.mtls?.mode, 'STRICT');
+  } finally {
+    strict.run(['down']);
+    rmSync(strict.stateDir, { recursive: true, force: true });
+  }
+  assert.deepEqual(strict.leftovers(), []);
+});
+
 test('lab down removes every netns, veth, cgroup, process and the state; a second down is fine', { skip }, () => {
   const f = lab.file();
   const pids = f.pods.flatMap((p) => ['app', ...(p.sidecar ? ['sidecar'] : [])]

@@ -50,6 +50,8 @@ export class Lab {
     // The pods' apps run as nobody and read their config from the state dir.
     chmodSync(this.stateDir, 0o755);
     this.env = { ...process.env, MIGRATE_LAB_PREFIX: this.prefix, MIGRATE_LAB_STATE: join(this.stateDir, 'lab') };
+    // The tests expect the topology's mTLS mode (PERMISSIVE) unless a test sets one itself.
+    delete this.env.MIGRATE_LAB_MTLS;
   }
 
   run(args: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string } {
