@@ -188,6 +188,19 @@ test('sidecars talk mTLS with SPIFFE certificates from the lab CA; the hop to th
     && l.includes('connection_security_policy="mutual_tls"')), m.slice(0, 2000));
 });
 
+test('a server certificate that does not name the SNI fails the client sidecar\'s check: 503 UF with the TLS reason', { skip }, async () => {
+  // ratings' certificate names outbound_.9080_._.ratings...; a call to its port 9300 sends SNI
+  // outbound_.9300_._.ratings..., which it does not name (a lab artifact: Envoy checks the SPIFFE ID instead).
+  const ratings = lab.pod('ratings');
+  const r = lab.curl('reviews', `http://${ratings.ip}:9300/tls-check`);
+  assert.equal(r.code, 503);
+  const out = await lastLogLine('reviews', (l) => l.path === '/tls-check');
+  assert.equal(out.flags, 'UF');
+  assert.match(out.upstreamFailure ?? '', /^TLS_error:\|[0-9A-F]{8}:SSL routines::certificate verify failed:TLS_error_end$/);
+  assert.match(out.details ?? '', /^upstream_reset_before_response_started\{connection_failure\|TLS_error:\|[0-9A-F]{8}:SSL_routines::certificate_verify_failed:TLS_error_end\}$/);
+  assert.equal(out.upstreamCluster, 'outbound|9300||ratings.bookinfo.svc.cluster.local');
+});
+
 test('a dead app gives 503 UF like Envoy, and up repairs the pod', { skip }, async () => {
   // reviews admits the plaintext client (only a DENY policy applies), so the request gets past RBAC.
   const reviews = lab.pod('reviews');
