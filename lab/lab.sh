@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The lab: a Kubernetes node in a box of network namespaces (lab/README.md).
 #   lab.sh up       create (or repair) the node netns + bridge, one netns/veth/cgroup per pod, istio-init
-#                   iptables, the app servers and the HAProxy sidecars (uid 1337); writes $STATE/pods.json
+#                   iptables, the lab CA and per-pod certificates, the app servers and the HAProxy sidecars
+#                   (uid 1337, mTLS between them); writes $STATE/pods.json
 #   lab.sh status   one line per pod; exit 1 if anything is missing (--json for a machine-readable form)
 #   lab.sh load     --target POD [--from POD] [--rate R (0 = max)] [--duration S] [--connections C] [--path P] [--bypass]
 #                   [--tool loadgen|wrk] : runs the load generator in the client pod, prints JSON
@@ -20,9 +21,12 @@ SIDECAR_UID=1337
 NODE_NS="$PREFIX-node"
 BRIDGE="${PREFIX}0"
 
+# Also closes every inherited descriptor above stderr: a lab brought up under `flock LOCK lab.sh up` would
+# otherwise keep the lock in its long-lived apps and sidecars until `down` (which then waits for it forever).
 APPEND_EXEC='import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 os.lseek(fd, 0, os.SEEK_END); os.dup2(fd, 1); os.close(fd)
+os.closerange(3, os.sysconf("SC_OPEN_MAX"))
 os.execvp(sys.argv[2], sys.argv[2:])'
 
 log() { echo "lab: $*" >&2; }
@@ -123,6 +127,51 @@ no_ipv6() {
   in_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
 }
 
+# The lab's mesh CA and one certificate per sidecar pod, like istiod's: EC P-256, empty subject, the SPIFFE
+# identity as URI SAN (critical), client and server auth. The server name Istio's clients send as SNI
+# (outbound_.<port>_._.<svc>.<ns>.svc.cluster.local) is added as a DNS SAN, because HAProxy checks the server
+# certificate against the SNI. Idempotent: a certificate is reissued only when missing, not from the current
+# CA, about to expire or for other names; its fingerprint goes into the sidecar config, so a reissued
+# certificate restarts that sidecar.
+CA_DAYS=30
+CERT_DAYS=2
+lab_certs() {
+  local dir="$STATE/certs" name spiffe dns ext
+  [ "$(jq -r .mtls.mode "$STATE/pods.json")" != DISABLE ] || return 0
+  mkdir -p "$dir"; chmod 755 "$dir"
+  if [ ! -s "$dir/ca.key" ] || ! openssl x509 -in "$dir/ca.pem" -noout -checkend 86400 >/dev/null 2>&1; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days $CA_DAYS \
+      -subj "/O=$(jq -r .mtls.trustDomain "$STATE/pods.json")/CN=migrate lab root CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null || die "openssl could not create the lab CA in $dir"
+    chmod 600 "$dir/ca.key"; chmod 644 "$dir/ca.pem"
+  fi
+  while IFS=$'\t' read -r name spiffe dns; do
+    ext="subjectAltName=critical,URI:$spiffe,DNS:$dns
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth,clientAuth
+basicConstraints=critical,CA:FALSE"
+    if [ -s "$dir/$name.pem" ] && [ "$(cat "$dir/$name.ext" 2>/dev/null)" = "$ext" ] &&
+      openssl verify -CAfile "$dir/ca.pem" "$dir/$name.crt" >/dev/null 2>&1 &&
+      openssl x509 -in "$dir/$name.crt" -noout -checkend 3600 >/dev/null 2>&1; then
+      continue
+    fi
+    printf '%s\n' "$ext" >"$dir/$name.ext"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/" \
+      -keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null &&
+      openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+        -days $CERT_DAYS -extfile "$dir/$name.ext" -out "$dir/$name.crt" 2>/dev/null ||
+      die "openssl could not issue the certificate of $name ($spiffe)"
+    # The sidecar (uid 1337) reads its key; nobody else does.
+    cat "$dir/$name.crt" "$dir/$name.key" >"$dir/$name.pem"
+    rm -f "$dir/$name.csr" "$dir/$name.key"
+    chown $SIDECAR_UID:$SIDECAR_UID "$dir/$name.pem"; chmod 400 "$dir/$name.pem"
+  done < <(jq -r '.pods[] | select(.sidecar != null) | [.name, .sidecar.tls.spiffe, (.sidecar.tls.dnsNames | join(","))] | @tsv' "$STATE/pods.json")
+  while IFS=$'\t' read -r name; do
+    echo "# certificate $(openssl x509 -in "$dir/$name.crt" -noout -fingerprint -sha256)" >>"$STATE/pods/$name/haproxy.cfg"
+  done < <(jq -r '.pods[] | select(.sidecar != null) | .name' "$STATE/pods.json")
+}
+
 pods_tsv() { # name ip appPort sidecar(0|1) hostIfname
   jq -r '.pods[] | [.name, .ip, .appPort, (if .sidecar then 1 else 0 end), .hostIfname] | @tsv' "$STATE/pods.json"
 }
@@ -138,12 +187,13 @@ wait_http() { # ns url seconds
 
 cmd_up() {
   need_root
-  for t in haproxy iptables-restore ip jq curl nsenter setpriv python3; do
+  for t in haproxy iptables-restore ip jq curl nsenter setpriv python3 openssl; do
     command -v "$t" >/dev/null || die "missing $t: run 'make lab-deps'"
   done
   local node; node=$(node_bin)
   mkdir -p "$STATE"
   python3 "$LAB_DIR/labgen.py" "$TOPOLOGY" "$STATE" "$CG_ROOT" "$PREFIX"
+  lab_certs
   local gw plen
   gw=$(jq -r .gateway "$STATE/pods.json")
   plen=$(jq -r '.subnet | split("/")[1]' "$STATE/pods.json")

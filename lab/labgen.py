@@ -4,12 +4,15 @@ answer like an Istio sidecar (Envoy TEXT access log, 403 "RBAC: access denied"),
 
 Usage: labgen.py TOPOLOGY STATE_DIR CGROUP_ROOT PREFIX
 
-Identity in the lab is the source IP: a principal cluster.local/ns/<ns>/sa/<sa> stands for the IPs of the pods
-running as that service account (real Istio reads it from the mTLS certificate; the lab has no mTLS).
+Identity comes from mTLS, like Istio: lab.sh gives every sidecar a certificate from a lab CA with the URI SAN
+spiffe://<trustDomain>/ns/<ns>/sa/<sa>; a client sidecar originates mTLS to sidecar pods (auto mTLS) and the
+server sidecar terminates it, verifies the peer against the lab CA and takes the principal from the peer's URI
+SAN. Plaintext callers (PERMISSIVE) have no principal, so `principals`/`namespaces` never match them.
 """
 import ipaddress
 import json
 import os
+import re
 import sys
 
 SIDECAR_UID = 1337
@@ -20,14 +23,16 @@ HEALTH_PORT = 15021
 METRICS_PORT = 15090
 ISTIO_METRICS_PORT = 15020
 LUA_METRICS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sidecar-metrics.lua")
+LUA_IDENTITY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sidecar-identity.lua")
+MTLS_MODES = ("PERMISSIVE", "STRICT", "DISABLE")
 # Envoy's Istio default TEXT access log, field by field (reference/envoy-telemetry.md). Every %[var(...)] that
 # is unset prints "-", which is what Envoy prints for a missing value.
 ENVOY_TEXT = (
     '[%[var(txn.ms),div(1000),utime(%Y-%m-%dT%H:%M:%S)].%[var(txn.ms),mod(1000),add(1000),regsub(^1,)]Z] '
-    '\\"%HM %HU %HV\\" %ST %[var(txn.flags)] %[var(txn.details)] - \\"-\\" '
+    '\\"%HM %HU %HV\\" %ST %[var(txn.flags)] %[var(txn.details)] - \\"%[var(txn.utfr)]\\" '
     '%[var(txn.reqlen)] %[var(txn.resplen)] %Ta %[var(txn.ust)] '
     '\\"%[var(txn.xff)]\\" \\"%[var(txn.ua)]\\" \\"%[var(txn.rid)]\\" \\"%[var(txn.authority)]\\" '
-    '\\"%[var(txn.uhost)]\\" %[var(txn.cluster)] %[var(txn.ulocal)] %[var(txn.dlocal)] %ci:%cp - %[var(txn.route)]'
+    '\\"%[var(txn.uhost)]\\" %[var(txn.cluster)] %[var(txn.ulocal)] %[var(txn.dlocal)] %ci:%cp %[var(txn.sni)] %[var(txn.route)]'
 )
 
 
@@ -40,36 +45,52 @@ def principal(topo, pod):
     return f"{topo['trustDomain']}/ns/{topo['namespace']}/sa/{pod['serviceAccount']}"
 
 
-def glob_match(pattern, value):
-    # Istio string match: exact, "prefix*", "*suffix" or "*".
+def glob_acl(name, sample, pattern):
+    """An ACL line matching an Istio string glob (exact, prefix*, *suffix, *) on a sample."""
     if pattern == "*":
-        return True
+        return f"  acl {name} {sample} -m found"
     if pattern.endswith("*"):
-        return value.startswith(pattern[:-1])
+        return f"  acl {name} {sample} -m beg {pattern[:-1]}"
     if pattern.startswith("*"):
-        return value.endswith(pattern[1:])
-    return value == pattern
+        return f"  acl {name} {sample} -m end {pattern[1:]}"
+    return f"  acl {name} {sample} -m str {pattern}"
 
 
-def source_cidrs(topo, source):
-    """One `from.source` as a list of CIDRs (fields AND, values OR), or None for 'any source'."""
+def ns_regex(pattern):
+    # Istio matches `namespaces` against the principal's /ns/<ns>/ segment.
+    if pattern == "*":
+        seg = "[^/]+"
+    elif pattern.endswith("*"):
+        seg = re.escape(pattern[:-1]) + "[^/]*"
+    elif pattern.startswith("*"):
+        seg = "[^/]*" + re.escape(pattern[1:])
+    else:
+        seg = re.escape(pattern)
+    return f"^[^/]+/ns/{seg}/sa/[^/]+$"
+
+
+def source_terms(base, source, acls):
+    """One `from.source` as ACL names that must all match (fields AND, values OR), or [] for 'any source'.
+    Principals and namespaces are read from the peer certificate (var txn.peer, unset for plaintext)."""
     unsupported = set(source) - {"principals", "namespaces", "ipBlocks", "remoteIpBlocks"}
     if unsupported:
         die(f"source fields not supported by the lab: {sorted(unsupported)}")
-    pods = topo["pods"]
-    sets = []
+    terms = []
     if "principals" in source:
-        sets.append({p["ip"] for p in pods if any(glob_match(x, principal(topo, p)) for x in source["principals"])})
+        n = f"{base}_pr"
+        acls.extend(glob_acl(n, "var(txn.peer)", x) for x in source["principals"])
+        terms.append(n)
     if "namespaces" in source:
-        sets.append({p["ip"] for p in pods if any(glob_match(x, topo["namespace"]) for x in source["namespaces"])})
+        n = f"{base}_ns"
+        acls.extend(f"  acl {n} var(txn.peer) -m reg {ns_regex(x)}" for x in source["namespaces"])
+        terms.append(n)
+    # The lab has no proxy in front of the pods: the remote IP is the peer's address.
     blocks = source.get("ipBlocks", []) + source.get("remoteIpBlocks", [])
-    if not sets:
-        return [str(ipaddress.ip_network(b, strict=False)) for b in blocks] if blocks else None
-    ips = set.intersection(*sets)
     if blocks:
-        nets = [ipaddress.ip_network(b, strict=False) for b in blocks]
-        ips = {ip for ip in ips if any(ipaddress.ip_address(ip) in n for n in nets)}
-    return sorted(f"{ip}/32" for ip in ips)
+        n = f"{base}_ip"
+        acls.append(f"  acl {n} src {' '.join(str(ipaddress.ip_network(b, strict=False)) for b in blocks)}")
+        terms.append(n)
+    return terms
 
 
 def path_acl_lines(name, paths):
@@ -86,26 +107,16 @@ def path_acl_lines(name, paths):
     return lines
 
 
-def rule_conditions(topo, pol_idx, rule_idx, rule):
+def rule_conditions(pol_idx, rule_idx, rule):
     """HAProxy ACL lines plus the OR-of-ANDs condition for one Istio rule (from AND to AND when)."""
     if rule.get("when"):
         die("rule.when is not supported by the lab")
     base = f"p{pol_idx}r{rule_idx}"
-    acls, from_names, to_groups = [], [], []
-    froms = rule.get("from", [])
-    if froms:
-        cidrs, anysrc = [], False
-        for f in froms:
-            c = source_cidrs(topo, f.get("source", {}))
-            if c is None:
-                anysrc = True
-            else:
-                cidrs.extend(c)
-        if not anysrc:
-            name = f"{base}_from"
-            # An empty source set matches nobody; 192.0.2.0/32 (TEST-NET-1) is never a lab address.
-            acls.append(f"  acl {name} src {' '.join(sorted(set(cidrs))) or '192.0.2.0/32'}")
-            from_names.append(name)
+    acls, to_groups = [], []
+    # OR over sources; a source without fields matches anyone.
+    from_groups = [source_terms(f"{base}f{i}", f.get("source", {}), acls) for i, f in enumerate(rule.get("from", []))]
+    if not from_groups or any(not g for g in from_groups):
+        from_groups = [[]]
     for t_idx, t in enumerate(rule.get("to", [])):
         op = t.get("operation", {})
         unsupported = set(op) - {"methods", "paths", "ports"}
@@ -127,10 +138,12 @@ def rule_conditions(topo, pol_idx, rule_idx, rule):
         to_groups.append(group)
     if not to_groups:
         to_groups = [[]]
+    # (f1 || f2) && (t1 || t2) as HAProxy's flat OR of ANDs.
     ors = []
-    for g in to_groups:
-        terms = from_names + g
-        ors.append(" ".join(terms) if terms else "TRUE")  # HAProxy's predefined always-true ACL
+    for f in from_groups:
+        for g in to_groups:
+            terms = f + g
+            ors.append(" ".join(terms) if terms else "TRUE")  # HAProxy's predefined always-true ACL
     return acls, " || ".join(ors)
 
 
@@ -150,7 +163,7 @@ def rbac_lines(topo, pod):
         if pol["spec"].get("action", "ALLOW") != "DENY":
             continue
         for r_idx, rule in enumerate(pol["spec"].get("rules", [])):
-            acls, cond = rule_conditions(topo, i, r_idx, rule)
+            acls, cond = rule_conditions(i, r_idx, rule)
             lines.extend(acls)
             pid = f"ns[{ns}]-policy[{pol['metadata']['name']}]-rule[{r_idx}]"
             lines.append(f"  http-request set-var(txn.rbac) str({pid}) if !{{ var(txn.rbac) -m found }} {cond}")
@@ -158,7 +171,7 @@ def rbac_lines(topo, pod):
     if allows:
         for i, pol in allows:
             for r_idx, rule in enumerate(pol["spec"].get("rules", [])):
-                acls, cond = rule_conditions(topo, i, r_idx, rule)
+                acls, cond = rule_conditions(i, r_idx, rule)
                 lines.extend(acls)
                 lines.append(f"  http-request set-var(txn.allowed) bool(1) if {cond}")
         lines.append("  http-request set-var(txn.rbac) str(none) if !{ var(txn.rbac) -m found } !{ var(txn.allowed) -m found }")
@@ -192,16 +205,95 @@ COMMON_RESPONSE = [
     "  http-after-response set-var(txn.resplen) int(0) unless { res.hdr(content-length) -m found }",
     "  http-after-response set-var(txn.flags) str(UF) if !{ var(txn.srv) -m found } !{ var(txn.rbac) -m found } { status 503 }",
     "  http-after-response set-var(txn.details) str(upstream_reset_before_response_started{connection_failure}) if !{ var(txn.srv) -m found } !{ var(txn.rbac) -m found } { status 503 }",
-    # Last, so the counter sees the final status and response flags (sidecar-metrics.lua).
-    "  http-after-response set-var(txn.counted) lua.istio_count",
 ]
+# Last in every frontend, so the counter sees the final status and response flags (sidecar-metrics.lua).
+COUNT = "  http-after-response set-var(txn.counted) lua.istio_count"
 
 
-def haproxy_cfg(topo, pod, services_map, workloads_map):
+def inbound_frontend(name, bind, rbac, tls, own_spiffe, pre=()):
+    """The inbound HTTP listener: RBAC, then the app on 127.0.0.1:<original port> from 127.0.0.6. With `tls` it
+    terminates mTLS: the principal is the peer certificate's URI SAN, and the app gets Envoy's XFCC header.
+    `pre`: lines right after the bind."""
+    lines = [f"frontend {name}", f"  bind {bind}", *pre, *COMMON_REQUEST]
+    if tls:
+        lines += [
+            "  http-request set-var(txn.peer) lua.peer_principal",
+            "  http-request set-var(txn.sni) ssl_fc_sni",
+            "  http-request set-var(txn.mtls) bool(1)",
+            # Envoy's forward_client_cert_details APPEND_FORWARD with Istio's fields (By, Hash, Subject, URI).
+            f"  http-request set-header x-forwarded-client-cert \"By={own_spiffe};Hash=%[ssl_c_der,sha2(256),hex,lower];Subject=\\\"\\\";URI=spiffe://%[var(txn.peer)]\"",
+        ]
+    else:
+        # A plaintext caller cannot vouch for a client certificate.
+        lines.append("  http-request del-header x-forwarded-client-cert")
+    lines += [
+        # Envoy knows the inbound cluster before RBAC runs, so a denial still logs it.
+        "  http-request set-var-fmt(txn.cluster) \"inbound|%[dst_port]||\"",
+        *rbac,
+        "  http-request set-var-fmt(txn.uhost) \"127.0.0.1:%[dst_port]\"",
+        *COMMON_RESPONSE,
+        COUNT,
+        "  default_backend inbound_app",
+        "",
+    ]
+    return lines
+
+
+def haproxy_cfg(topo, pod, services_map, workloads_map, mesh_map, mtls, tls_files):
     rbac, policies = rbac_lines(topo, pod)
+    own_spiffe = f"spiffe://{principal(topo, pod)}"
+    # Server side of mTLS: present the pod's certificate, require and verify the peer's against the lab CA.
+    server_tls = f"ssl crt {tls_files['cert']} ca-file {tls_files['ca']} verify required"
+    if mtls == "DISABLE":
+        inbound = inbound_frontend("inbound", f"0.0.0.0:{INBOUND_PORT}", rbac, False, own_spiffe)
+    elif mtls == "STRICT":
+        # A plaintext caller fails the handshake; Envoy logs that as a connection no filter chain matched.
+        # (HAProxy reports a TLS caller whose certificate fails verification the same way, so it is logged so too.)
+        refused = ("[%[date(0,ms),div(1000),utime(%Y-%m-%dT%H:%M:%S)].%[date(0,ms),mod(1000),add(1000),regsub(^1,)]Z] "
+                   '\\"- - -\\" 0 NR filter_chain_not_found - \\"-\\" 0 0 0 - \\"-\\" \\"-\\" \\"-\\" \\"-\\" \\"-\\" '
+                   "- - %[dst]:%[dst_port] %ci:%cp - -")
+        inbound = inbound_frontend("inbound_mtls", f"0.0.0.0:{INBOUND_PORT} {server_tls}", rbac, True, own_spiffe,
+                                   pre=[f'  error-log-format "{refused}"'])
+    else:
+        # PERMISSIVE: like Envoy's tls_inspector, look at the first bytes; a TLS ClientHello goes to the mTLS
+        # listener, anything else to the plaintext one. The PROXY header keeps the caller's and the original
+        # destination's addresses for the access log and RBAC.
+        inbound = [
+            "frontend inbound_detect",
+            f"  bind 0.0.0.0:{INBOUND_PORT}",
+            "  mode tcp",
+            "  no log",
+            "  log-format \"%ci\"",  # the defaults' HTTP format is refused in TCP mode, even unused
+            "  tcp-request inspect-delay 5s",
+            "  tcp-request content accept if { req.len gt 0 }",
+            "  use_backend inbound_to_mtls if { req.ssl_hello_type 1 }",
+            "  default_backend inbound_to_plain",
+            "",
+            "backend inbound_to_mtls",
+            "  mode tcp",
+            "  server mtls abns@inbound-mtls send-proxy-v2",
+            "",
+            "backend inbound_to_plain",
+            "  mode tcp",
+            "  server plain abns@inbound-plain send-proxy-v2",
+            "",
+            *inbound_frontend("inbound_mtls", f"abns@inbound-mtls accept-proxy {server_tls}", rbac, True, own_spiffe),
+            *inbound_frontend("inbound_plain", "abns@inbound-plain accept-proxy", rbac, False, own_spiffe),
+        ]
+    outbound_mtls = []
+    if mtls != "DISABLE":
+        outbound_mtls = [
+            # Auto mTLS: to a pod with a sidecar (label security.istio.io/tlsMode=istio) the sidecar originates
+            # mTLS with Istio's SNI; HAProxy checks the server certificate against the CA and that SNI (the
+            # lab's server certificates carry it as a DNS SAN), so only the intended pod's certificate passes.
+            f"  acl mesh_dst dst,map_ip({mesh_map}) -m found",
+            "  http-request set-var-fmt(txn.usni) \"outbound_.%[dst_port]_._.%[dst,map_ip(" + services_map + ")]\" if mesh_dst known_svc",
+            "  use_backend outbound_mtls if mesh_dst known_svc",
+        ]
     cfg = [
         f"# Sidecar of {pod['name']}: generated by lab/labgen.py, do not edit.",
         f"# Policies applied: {', '.join(policies) or '(none: allow all)'}",
+        f"# mTLS: {mtls}",
         "global",
         "  log stdout format raw local0",
         "  nbthread 2",
@@ -209,7 +301,9 @@ def haproxy_cfg(topo, pod, services_map, workloads_map):
         "  hard-stop-after 2s",
         f"  setenv LAB_POD {pod['name']}",
         f"  setenv LAB_NAMESPACE {topo['namespace']}",
+        f"  setenv LAB_PRINCIPAL {own_spiffe}",
         f"  setenv LAB_WORKLOADS_MAP {workloads_map}",
+        f"  lua-load {LUA_IDENTITY}",
         f"  lua-load {LUA_METRICS}",
         "defaults",
         "  mode http",
@@ -225,16 +319,7 @@ def haproxy_cfg(topo, pod, services_map, workloads_map):
         "  http-error status 503 content-type text/plain string \"upstream connect error or disconnect/reset before headers. reset reason: connection failure\"",
         f"  log-format \"{ENVOY_TEXT}\"",
         "",
-        "frontend inbound",
-        f"  bind 0.0.0.0:{INBOUND_PORT}",
-        *COMMON_REQUEST,
-        # Envoy knows the inbound cluster before RBAC runs, so a denial still logs it.
-        "  http-request set-var-fmt(txn.cluster) \"inbound|%[dst_port]||\"",
-        *rbac,
-        "  http-request set-var-fmt(txn.uhost) \"127.0.0.1:%[dst_port]\"",
-        *COMMON_RESPONSE,
-        "  default_backend inbound_app",
-        "",
+        *inbound,
         "backend inbound_app",
         # No port: connect to the original destination port, like Envoy's inbound|<port>|| cluster.
         f"  server app 127.0.0.1 source {INBOUND_SOURCE}",
@@ -247,13 +332,23 @@ def haproxy_cfg(topo, pod, services_map, workloads_map):
         "  http-request set-var(txn.cluster) str(PassthroughCluster) unless known_svc",
         "  http-request set-var(txn.route) str(allow_any) unless known_svc",
         "  http-request set-var-fmt(txn.uhost) \"%[dst]:%[dst_port]\"",
+        *outbound_mtls,
         *COMMON_RESPONSE,
+        # A failed upstream TLS handshake: Envoy's UPSTREAM_TRANSPORT_FAILURE_REASON and the reason in the details.
+        "  http-after-response set-var-fmt(txn.utfr) \"TLS_error:|%[ssl_bc_err_str,regsub(^error:,)]:TLS_error_end\" if !{ var(txn.srv) -m found } { ssl_bc_err gt 0 }",
+        "  http-after-response set-var-fmt(txn.details) \"upstream_reset_before_response_started{connection_failure|%[var(txn.utfr),regsub([[:space:]],_,g)]}\" if { var(txn.utfr) -m found }",
+        COUNT,
         "  default_backend outbound_orig_dst",
         "",
         "backend outbound_orig_dst",
         # 0.0.0.0:0 = the connection's original destination (HAProxy reads SO_ORIGINAL_DST after REDIRECT).
         "  server orig_dst 0.0.0.0:0",
         "",
+        *([
+            "backend outbound_mtls",
+            f"  server orig_dst_mtls 0.0.0.0:0 ssl crt {tls_files['cert']} ca-file {tls_files['ca']} verify required sni var(txn.usni)",
+            "",
+        ] if mtls != "DISABLE" else []),
         "frontend health",
         f"  bind 0.0.0.0:{HEALTH_PORT}",
         "  no log",
@@ -276,7 +371,7 @@ def haproxy_cfg(topo, pod, services_map, workloads_map):
     return "\n".join(cfg)
 
 
-def snapshot(topo, prefix):
+def snapshot(topo, prefix, mtls):
     """The lab as Kubernetes objects (a v1 List), so `migrate inventory|translate --snapshot` can read it."""
     ns = topo["namespace"]
     uname = os.uname()
@@ -319,8 +414,10 @@ def snapshot(topo, prefix):
         spec = {"serviceAccountName": p["serviceAccount"], "nodeName": node, "containers": containers}
         if init:
             spec["initContainers"] = init
+        # The injector labels sidecar pods security.istio.io/tlsMode=istio (what auto mTLS keys on).
+        labels = {**p["labels"], "security.istio.io/tlsMode": "istio"} if p.get("sidecar") else p["labels"]
         items.append({"apiVersion": "v1", "kind": "Pod",
-                      "metadata": {"name": p["name"], "namespace": ns, "labels": p["labels"], "annotations": annotations},
+                      "metadata": {"name": p["name"], "namespace": ns, "labels": labels, "annotations": annotations},
                       "spec": spec,
                       "status": {"phase": "Running", "podIP": p["ip"], "podIPs": [{"ip": p["ip"]}], "hostIP": topo["gateway"],
                                  "conditions": [{"type": "Ready", "status": "True"}]}})
@@ -329,6 +426,10 @@ def snapshot(topo, prefix):
                       # Headless: the lab has no kube-proxy; callers dial the pod IP, like a headless service.
                       "spec": {"clusterIP": "None", "selector": p["labels"],
                                "ports": [{"name": "http", "port": p["appPort"], "targetPort": p["appPort"], "protocol": "TCP"}]}})
+    if mtls != "PERMISSIVE":
+        # PERMISSIVE is Istio's default without a PeerAuthentication; other modes need one.
+        items.append({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                      "metadata": {"name": "default", "namespace": ns}, "spec": {"mtls": {"mode": mtls}}})
     items.extend(topo["policies"])
     return {"apiVersion": "v1", "kind": "List", "items": items}
 
@@ -341,9 +442,18 @@ def main():
         topo = json.load(f)
     ns = topo["namespace"]
     by_name = {p["name"]: p for p in topo["pods"]}
+    mtls = os.environ.get("MIGRATE_LAB_MTLS") or topo.get("mtls", "PERMISSIVE")
+    if mtls not in MTLS_MODES:
+        die(f"mtls mode {mtls!r} (topology field 'mtls' or MIGRATE_LAB_MTLS) is not one of {', '.join(MTLS_MODES)}")
     services_map = os.path.join(state, "services.map")
     workloads_map = os.path.join(state, "workloads.map")
+    mesh_map = os.path.join(state, "mesh.map")
+    certs = os.path.join(state, "certs")
     os.makedirs(state, exist_ok=True)
+    with open(mesh_map, "w") as f:
+        for p in topo["pods"]:
+            if p.get("sidecar"):
+                f.write(f"{p['ip']}/32 istio\n")
     with open(workloads_map, "w") as f:
         for p in topo["pods"]:
             f.write(f"{p['ip']}/32 {p['name']}\n")
@@ -362,14 +472,18 @@ def main():
             json.dump(app_cfg, f, indent=2)
         sidecar = None
         if p.get("sidecar"):
+            # Written by lab.sh (openssl) from `tls` below; the server name is the SNI Istio's clients send.
+            tls = {"ca": os.path.join(certs, "ca.pem"), "cert": os.path.join(certs, f"{name}.pem"),
+                   "spiffe": f"spiffe://{principal(topo, p)}",
+                   "dnsNames": [f"outbound_.{p['appPort']}_._.{name}.{ns}.svc.cluster.local"]}
             with open(os.path.join(pdir, "haproxy.cfg"), "w") as f:
-                f.write(haproxy_cfg(topo, p, services_map, workloads_map))
+                f.write(haproxy_cfg(topo, p, services_map, workloads_map, mesh_map, mtls, tls))
             sidecar = {"kind": "haproxy", "uid": SIDECAR_UID, "gid": SIDECAR_UID, "inboundPort": INBOUND_PORT,
                        "outboundPort": OUTBOUND_PORT, "inboundSource": INBOUND_SOURCE, "healthPort": HEALTH_PORT,
                        "metricsPort": METRICS_PORT, "istioMetrics": f"http://{p['ip']}:{ISTIO_METRICS_PORT}/stats/prometheus",
                        "accessLog": os.path.join(pdir, "access.log"),
                        "accessLogFormat": "istio-default-text",
-                       "excludedInboundPorts": [15090, 15021, 15020]}
+                       "excludedInboundPorts": [15090, 15021, 15020], "mtls": mtls, "tls": tls}
         pods_out.append({
             "name": name, "namespace": ns, "netns": f"{prefix}-{name}", "netnsPath": f"/run/netns/{prefix}-{name}",
             "ifname": "eth0", "hostIfname": host_if, "hostNetns": f"{prefix}-node",
@@ -380,13 +494,14 @@ def main():
         })
     lab = {
         "version": 1, "prefix": prefix, "namespace": ns, "subnet": topo["subnet"], "gateway": topo["gateway"],
+        "mtls": {"mode": mtls, "ca": os.path.join(certs, "ca.pem"), "trustDomain": topo["trustDomain"]},
         "node": {"netns": f"{prefix}-node", "netnsPath": f"/run/netns/{prefix}-node", "bridge": f"{prefix}0"},
         "cgroupRoot": cg_root, "stateDir": state, "pods": pods_out,
         "policies": topo["policies"],
     }
     os.makedirs(os.path.join(state, "snapshot"), exist_ok=True)
     with open(os.path.join(state, "snapshot", "lab.json"), "w") as f:
-        json.dump(snapshot(topo, prefix), f, indent=1)
+        json.dump(snapshot(topo, prefix, mtls), f, indent=1)
         f.write("\n")
     lab["snapshot"] = os.path.join(state, "snapshot")
     with open(os.path.join(state, "pods.json.tmp"), "w") as f:

@@ -2,9 +2,11 @@
 -- istio_request_duration_milliseconds, labelled like Istio's (reference/envoy-telemetry.md), served as
 -- Prometheus text on :15020/stats/prometheus (Istio's merged-metrics port). Counted per request from
 -- `http-after-response set-var(txn.counted) lua.istio_count`, so local replies (403 RBAC, 503) count too.
--- Without mTLS the lab has no peer certificate: principals are "unknown" and the security policy "none",
--- which is what Istio reports for plaintext traffic.
+-- Principals come from mTLS like Istio's: on the destination side the peer certificate's SPIFFE ID and the
+-- sidecar's own, connection_security_policy "mutual_tls"; plaintext callers are "unknown" / "none". The source
+-- side reports its own principal when it originated mTLS and "unknown" as Istio does for the security policy.
 local pod = os.getenv("LAB_POD")
+local own = os.getenv("LAB_PRINCIPAL")
 local ns = os.getenv("LAB_NAMESPACE")
 local workloads = Map.new(os.getenv("LAB_WORKLOADS_MAP"), Map._ip)
 
@@ -23,7 +25,16 @@ local function svc(workload)
 end
 
 core.register_fetches("istio_count", function(txn)
-  local inbound = txn.f:fe_name() == "inbound"
+  local inbound = txn.f:fe_name():sub(1, 7) == "inbound"
+  local mtls = txn:get_var("txn.mtls") ~= nil
+  local peer_id = txn:get_var("txn.peer")
+  local src_principal, dst_principal = "unknown", "unknown"
+  if inbound and mtls then
+    src_principal = peer_id and ("spiffe://" .. peer_id) or "unknown"
+    dst_principal = own
+  elseif not inbound and txn:get_var("txn.usni") ~= nil then
+    src_principal = own
+  end
   local peer = workloads:lookup(inbound and txn.f:src() or txn.f:dst()) or "unknown"
   local src, dst = pod, peer
   if inbound then src, dst = peer, pod end
@@ -31,14 +42,14 @@ core.register_fetches("istio_count", function(txn)
   local now = core.now()
   local ms = now.sec * 1000 + now.usec / 1000 - start
   local labels = string.format(
-    'reporter="%s",source_workload="%s",source_workload_namespace="%s",source_principal="unknown",' ..
+    'reporter="%s",source_workload="%s",source_workload_namespace="%s",source_principal="%s",' ..
     'source_app="%s",source_canonical_service="%s",destination_workload="%s",destination_workload_namespace="%s",' ..
-    'destination_principal="unknown",destination_app="%s",destination_service="%s",destination_service_name="%s",' ..
+    'destination_principal="%s",destination_app="%s",destination_service="%s",destination_service_name="%s",' ..
     'destination_service_namespace="%s",request_protocol="http",response_code="%s",grpc_response_status="",' ..
     'response_flags="%s",connection_security_policy="%s"',
-    inbound and "destination" or "source", esc(src), src == "unknown" and "unknown" or ns, esc(src), esc(src),
-    esc(dst), dst == "unknown" and "unknown" or ns, esc(dst), esc(svc(dst)), esc(dst), dst == "unknown" and "unknown" or ns,
-    tostring(txn.sf:status() or 0), esc(txn:get_var("txn.flags") or "-"), inbound and "none" or "unknown")
+    inbound and "destination" or "source", esc(src), src == "unknown" and "unknown" or ns, esc(src_principal),
+    esc(src), esc(src), esc(dst), dst == "unknown" and "unknown" or ns, esc(dst_principal), esc(dst), esc(svc(dst)), esc(dst), dst == "unknown" and "unknown" or ns,
+    tostring(txn.sf:status() or 0), esc(txn:get_var("txn.flags") or "-"), inbound and (mtls and "mutual_tls" or "none") or "unknown")
   if counts[labels] == nil then
     counts[labels], sums[labels], hist[labels] = 0, 0, {}
     for i = 1, #BUCKETS do hist[labels][i] = 0 end

@@ -1,5 +1,5 @@
 # The lab (issue 5, part 7): a node in a box of network namespaces with sidecar pods (lab/README.md).
-LAB_DEBS := haproxy wrk iproute2 iptables python3 procps util-linux jq curl
+LAB_DEBS := haproxy wrk iproute2 iptables python3 procps util-linux jq curl openssl
 
 .PHONY: lab-deps lab-up lab-down lab-status lab-test lab-bench
 lab-deps:

@@ -4,7 +4,12 @@
 #   scripts/shadow/record-fixtures.sh [scenario...]     (default: lossless wrong-translation l7-deny-gap, then tls-wire)
 # Each scenario: a plan (the lab's translation, or a deliberately broken copy), `migrate shadow --local` in the
 # background, scripted load through the sidecars, then the results directory is copied into the fixture with
-# the plan. tls-wire is derived from lossless (see its README): the lab sidecars speak plaintext.
+# the plan. tls-wire: mesh callers (load --from a sidecar pod), so sidecar-to-sidecar mTLS is on eth0 and only
+# the loopback hop inside each pod is plaintext. The lab is left up: 'lab/lab.sh down' with the same
+# MIGRATE_LAB_PREFIX / MIGRATE_LAB_STATE removes it.
+# lossless, wrong-translation and l7-deny-gap were recorded before the lab had mTLS (sidecar-to-sidecar hops were
+# plaintext then); recorded again, productpage -> details/reviews carry mTLS and have no wire leg, which their
+# expected.json does not say yet.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -36,10 +41,10 @@ record() { # scenario plan-dir load-function
   cp -r "$dir/meta.json" "$dir/probe.jsonl" "$dir/access" "$dir/cursor.json" "$OUT/$name/"
   mkdir -p "$OUT/$name/plan"; cp -r "$plan"/bookinfo "$plan"/report.json "$OUT/$name/plan/"
   # Absolute paths of this machine are not part of a fixture.
-  sed -i "s#$ROOT/##g; s#$WORK/##g" "$OUT/$name/meta.json"
-  python3 - "$OUT/$name/meta.json" "$(uname -r)" <<'PY'
+  sed -i "s#$ROOT/##g; s#$WORK/##g" "$OUT/$name/meta.json" "$OUT/$name/plan/report.json"
+  python3 - "$OUT/$name/meta.json" "$(uname -r)" "$(jq -r '.mtls.mode // "none"' "$MIGRATE_LAB_STATE/pods.json")" <<'PY'
 import json, sys
-m = json.load(open(sys.argv[1])); m["recordedWith"] = f"recorded in the lab (HAProxy sidecars, shadow-probe, kernel {sys.argv[2]}) by scripts/shadow/record-fixtures.sh"
+m = json.load(open(sys.argv[1])); m["recordedWith"] = f"recorded in the lab (HAProxy sidecars, mTLS {sys.argv[3]}, shadow-probe, kernel {sys.argv[2]}) by scripts/shadow/record-fixtures.sh"
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 PY
   echo "$name: $(wc -l <"$OUT/$name/probe.jsonl") probe records, $(cat "$OUT/$name"/access/*.log | wc -l) access log lines"
@@ -53,6 +58,12 @@ lossless_load() {
 wrong_load() {
   load --target ratings --path /ratings/1
   load --from reviews --target ratings --path /ratings/2
+}
+tls_load() {
+  load --from productpage --target reviews --path /reviews/1
+  load --from productpage --target ratings --path /ratings/1
+  load --from reviews --target ratings --path /ratings/2
+  load --from productpage --target details --path /details/1
 }
 gap_load() {
   load --target reviews --path /reviews/1
@@ -74,31 +85,7 @@ d["spec"]["ingress"][0]["fromEndpoints"].append({"matchLabels": {"k8s:io.cilium.
 yaml.safe_dump(d, open(p, "w"), sort_keys=False)
 PY
       record wrong-translation "$WORK/plan-wrong" wrong_load ;;
-    tls-wire)
-      # The lab has no mTLS: derive the TLS view from lossless exactly as the probe reports TLS flows (first
-      # payload byte 0x16: flow flagged "tls", bytes counted, no wire-leg HTTP records); app legs stay.
-      mkdir -p "$OUT/tls-wire"; rm -rf "$OUT/tls-wire/access" "$OUT/tls-wire/plan"
-      cp -r "$OUT/lossless/access" "$OUT/lossless/plan" "$OUT/lossless/meta.json" "$OUT/lossless/probe.jsonl" "$OUT/lossless/cursor.json" "$OUT/tls-wire/"
-      python3 - "$OUT/tls-wire" <<'PY'
-import json, sys
-d = sys.argv[1]; out = []
-for line in open(f"{d}/probe.jsonl"):
-    r = json.loads(line)
-    if r.get("type") == "http" and r.get("leg") == "wire":
-        continue
-    if r.get("type") == "flow" and r.get("dir") == "ingress" and r.get("dport") == 9080:
-        r["flags"] = sorted(set(r.get("flags", [])) | {"tls"})
-    if r.get("type") == "edge" and r.get("leg") == "wire" and r.get("port") == 9080:
-        # Under TLS the kernel counts flows and bytes on the wire, not requests or statuses.
-        r["requests"] = 0
-        r["status"] = {k: 0 for k in r.get("status", {})}
-        if "l7Verdicts" in r: r["l7Verdicts"] = {k: 0 for k in r["l7Verdicts"]}
-    out.append(json.dumps(r, separators=(",", ":")))
-open(f"{d}/probe.jsonl", "w").write("\n".join(out) + "\n")
-m = json.load(open(f"{d}/meta.json")); m["recordedWith"] = "derived from fixtures/shadow/lossless: wire-leg HTTP records removed and ingress flows flagged tls, as the probe reports mTLS traffic"
-json.dump(m, open(f"{d}/meta.json", "w"), indent=1)
-PY
-      echo "tls-wire: derived from lossless" ;;
+    tls-wire) record tls-wire "$WORK/plan-lab" tls_load ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done

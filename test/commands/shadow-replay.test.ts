@@ -24,6 +24,11 @@ interface Expected {
   edges: Record<string, Record<string, number | string>>;
   disagreements: { class: string; edge: string; envoyRule: string; ebpfRuleContains?: string; expected: boolean; gapCode?: string; risk: string }[];
   legs: { wire: boolean; app: boolean };
+  /** Optional: cells of named eBPF rules, and what the probe counted (wire-leg requests, kernel counters). */
+  ebpfRules?: Record<string, Record<string, number | string>>;
+  probe?: { requests?: number | string; counters?: Record<string, number | string> };
+  /** Optional: telemetry parity holds on every listed edge. */
+  parityOk?: boolean;
 }
 
 function cell(actual: number, want: number | string, what: string): void {
@@ -53,7 +58,15 @@ for (const s of scenarios) {
       for (const [k, v] of Object.entries(cells)) cell(e.matrix[k as keyof Matrix], v, `${edge} ${k}`);
       assert.equal(e.latency.wire.count > 0, exp.legs.wire, `${edge}: wire leg samples ${e.latency.wire.count}`);
       if (exp.legs.app && e.matrix.allowAllow > 0) assert.ok(e.latency.app.count > 0, `${edge}: no app leg samples`);
+      if (exp.parityOk !== undefined) assert.equal(e.parity.ok, exp.parityOk, `${edge} parity: ${JSON.stringify(e.parity)}`);
     }
+    for (const [rule, cells] of Object.entries(exp.ebpfRules ?? {})) {
+      const r = res.rules.find((x) => x.side === 'ebpf' && x.rule === rule);
+      assert.ok(r, `eBPF rule ${rule} missing; have ${res.rules.filter((x) => x.side === 'ebpf').map((x) => x.rule).join(', ')}`);
+      for (const [k, v] of Object.entries(cells)) cell(r.matrix[k as keyof Matrix], v, `${rule} ${k}`);
+    }
+    if (exp.probe?.requests !== undefined) cell(res.summary.probeRequests, exp.probe.requests, 'probe requests (wire leg)');
+    for (const [k, v] of Object.entries(exp.probe?.counters ?? {})) cell(res.probe.counters[k] ?? 0, v, `probe counter ${k}`);
     const verdictDis = res.disagreements.filter((d) => d.class === 'ebpf-would-allow' || d.class === 'ebpf-would-deny');
     assert.equal(verdictDis.length, exp.disagreements.length, JSON.stringify(verdictDis.map((d) => [d.class, d.edge, d.envoyRule, d.ebpfRule])));
     for (const want of exp.disagreements) {

@@ -24,7 +24,7 @@ function skipReason(): string | undefined {
 
 const skip = skipReason();
 const lab = new Lab('mlabk');
-const probeState = mkdtempSync(join(tmpdir(), 'mlabk-probe-'));
+const probeState = mkdtempSync(join(tmpdir(), `${lab.prefix}-probe-`));
 
 after(() => {
   if (!skip) {

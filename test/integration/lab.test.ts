@@ -2,9 +2,10 @@
 // real requests. A private lab instance (own prefix and state dir) so a user's lab is never touched.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/cluster.js';
 import { Lab, labSkipReason } from '../support/lab.js';
@@ -150,22 +151,74 @@ test('a DENY policy names itself in the log, and reviews -> ratings is allowed t
   assert.equal(inb.requestId, out.requestId, 'the request id crosses both sidecars');
 });
 
+test('sidecars talk mTLS with SPIFFE certificates from the lab CA; the hop to the app stays plaintext', { skip }, async () => {
+  const certs = join(lab.stateDir, 'lab', 'certs');
+  const ossl = (args: string[]) => spawnSync('openssl', args, { encoding: 'utf8' });
+  const san = ossl(['x509', '-in', join(certs, 'reviews.pem'), '-noout', '-ext', 'subjectAltName']);
+  assert.match(san.stdout, /URI:spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-reviews/);
+  assert.match(ossl(['verify', '-CAfile', join(certs, 'ca.pem'), join(certs, 'reviews.pem')]).stdout, /: OK/);
+  // reviews' app -> its outbound sidecar (plaintext) -> mTLS on eth0 -> ratings' inbound sidecar -> app.
+  const r = lab.curl('client', `http://${lab.pod('reviews').ip}:9080/call/ratings/whoami`);
+  assert.equal(r.code, 200, r.body);
+  const who = JSON.parse(r.body) as { remote: string; headers: Record<string, string> };
+  assert.match(who.remote, /^127\.0\.0\.6:\d+$/);
+  // Envoy's x-forwarded-client-cert: the peer certificate's hash and URI SAN (so the identity is the certificate's).
+  const reviewsDer = spawnSync('openssl', ['x509', '-in', join(certs, 'reviews.pem'), '-outform', 'DER']).stdout;
+  const hash = createHash('sha256').update(reviewsDer).digest('hex');
+  assert.equal(who.headers['x-forwarded-client-cert'],
+    `By=spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings;Hash=${hash};Subject="";URI=spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews`);
+  const inb = await lastLogLine('ratings', (l) => l.path === '/whoami');
+  assert.equal(inb.code, '200');
+  assert.equal(inb.sni, 'outbound_.9080_._.ratings.bookinfo.svc.cluster.local', 'REQUESTED_SERVER_NAME is the SNI Istio clients send');
+  assert.match(inb.downstreamRemote ?? '', new RegExp(`^${lab.pod('reviews').ip.replace(/\./g, '\\.')}:\\d+$`));
+  // A plaintext caller has no SNI.
+  assert.equal((await lastLogLine('ratings', (l) => l.path === '/ratings/0' && l.code === '403')).sni, '-');
+  // The inbound listener speaks TLS on the pod's port and requires a client certificate from the lab CA ...
+  const ratings = lab.pod('ratings');
+  const url = `https://${ratings.ip}:9080/ratings/tls`;
+  assert.notEqual(lab.inPod('client', ['curl', '-sk', '--max-time', '5', url]).status, 0, 'no client certificate: handshake refused');
+  // ... and identity is the certificate, not the address: the client pod holding reviews' certificate is allowed.
+  const asReviews = lab.curl('client', url, ['-k', '--cert', join(certs, 'reviews.pem')]);
+  assert.equal(asReviews.code, 200, asReviews.body);
+  // Istio's metrics on the destination side name both principals and mutual_tls.
+  const m = lab.curl('client', `http://${ratings.ip}:15020/stats/prometheus`).body;
+  assert.ok(m.split('\n').some((l) => l.startsWith('istio_requests_total{reporter="destination",source_workload="reviews",')
+    && l.includes('source_principal="spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews"')
+    && l.includes('destination_principal="spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings"')
+    && l.includes('connection_security_policy="mutual_tls"')), m.slice(0, 2000));
+});
+
+test('a server certificate that does not name the SNI fails the client sidecar\'s check: 503 UF with the TLS reason', { skip }, async () => {
+  // ratings' certificate names outbound_.9080_._.ratings...; a call to its port 9300 sends SNI
+  // outbound_.9300_._.ratings..., which it does not name (a lab artifact: Envoy checks the SPIFFE ID instead).
+  const ratings = lab.pod('ratings');
+  const r = lab.curl('reviews', `http://${ratings.ip}:9300/tls-check`);
+  assert.equal(r.code, 503);
+  const out = await lastLogLine('reviews', (l) => l.path === '/tls-check');
+  assert.equal(out.flags, 'UF');
+  assert.match(out.upstreamFailure ?? '', /^TLS_error:\|[0-9A-F]{8}:SSL routines::certificate verify failed:TLS_error_end$/);
+  assert.match(out.details ?? '', /^upstream_reset_before_response_started\{connection_failure\|TLS_error:\|[0-9A-F]{8}:SSL_routines::certificate_verify_failed:TLS_error_end\}$/);
+  assert.equal(out.upstreamCluster, 'outbound|9300||ratings.bookinfo.svc.cluster.local');
+});
+
 test('a dead app gives 503 UF like Envoy, and up repairs the pod', { skip }, async () => {
-  const details = lab.pod('details');
-  const appPid = Number(readFileSync(`${lab.stateDir}/lab/pods/details/app.pid`, 'utf8'));
+  // reviews admits the plaintext client (only a DENY policy applies), so the request gets past RBAC.
+  const reviews = lab.pod('reviews');
+  const appPid = Number(readFileSync(`${lab.stateDir}/lab/pods/reviews/app.pid`, 'utf8'));
   process.kill(appPid, 'SIGKILL');
   for (let i = 0; i < 50 && isRunning(appPid); i++) await new Promise((r) => setTimeout(r, 20));
-  const r = lab.curl('client', `http://${details.ip}:9080/details/9`);
+  const r = lab.curl('client', `http://${reviews.ip}:9080/reviews/9`);
   assert.equal(r.code, 503);
   assert.equal(r.body, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure');
-  const rec = await lastLogLine('details', (l) => l.path === '/details/9');
+  const rec = await lastLogLine('reviews', (l) => l.path === '/reviews/9');
   assert.equal(rec.flags, 'UF');
   assert.equal(rec.details, 'upstream_reset_before_response_started{connection_failure}');
+  assert.equal(rec.upstreamFailure, '-', 'no TLS on the hop to the app');
   assert.ok(Number(rec.duration) < 500, `failed fast (${rec.duration} ms), no retries`);
   assert.notEqual(lab.run(['status']).status, 0, 'status reports the dead app');
   const up = lab.run(['up']);
   assert.equal(up.status, 0, up.stderr);
-  assert.equal(lab.curl('client', `http://${details.ip}:9080/details/9`).code, 200);
+  assert.equal(lab.curl('client', `http://${reviews.ip}:9080/reviews/9`).code, 200);
 });
 
 test('latency and rate of real requests through the sidecar (fixed rate, no errors)', { skip }, () => {
@@ -177,6 +230,31 @@ test('latency and rate of real requests through the sidecar (fixed rate, no erro
   assert.equal(res.statuses['200'], res.requests);
   assert.ok(res.latencyMs.p50 > 0 && res.latencyMs.p99 >= res.latencyMs.p50);
   assert.ok(res.latencyMs.p99 < 500, `p99 ${res.latencyMs.p99} ms`);
+});
+
+test('STRICT (MIGRATE_LAB_MTLS): plaintext callers are refused and logged like Envoy, sidecars still talk mTLS', { skip, timeout: 120_000 }, () => {
+  const strict = new Lab('mlabs');
+  strict.env.MIGRATE_LAB_MTLS = 'STRICT';
+  try {
+    const up = strict.run(['up']);
+    assert.equal(up.status, 0, up.stderr);
+    const reviews = strict.pod('reviews');
+    const plain = strict.curl('client', `http://${reviews.ip}:9080/reviews/1`);
+    assert.equal(plain.code, 0, 'the plaintext connection is closed without an HTTP answer');
+    assert.equal(strict.curl('productpage', `http://${reviews.ip}:9080/reviews/1`).code, 200, 'mTLS from a sidecar pod');
+    const lines = readFileSync(reviews.sidecar!.accessLog, 'utf8').split('\n').filter(Boolean).map((l) => ENVOY_TEXT.exec(l)?.groups);
+    assert.ok(lines.every(Boolean), 'every line is Envoy TEXT');
+    const refused = lines.find((l) => l!.flags === 'NR')!;
+    assert.equal(refused.details, 'filter_chain_not_found');
+    assert.equal(refused.downstreamLocal, `${reviews.ip}:9080`);
+    assert.match(refused.downstreamRemote ?? '', new RegExp(`^${strict.pod('client').ip.replace(/\./g, '\\.')}:\\d+$`));
+    const snap = JSON.parse(readFileSync(join(strict.file().snapshot, 'lab.json'), 'utf8')) as { items: { kind: string; spec?: { mtls?: { mode: string } } }[] };
+    assert.equal(snap.items.find((i) => i.kind === 'PeerAuthentication')?.spec?.mtls?.mode, 'STRICT');
+  } finally {
+    strict.run(['down']);
+    rmSync(strict.stateDir, { recursive: true, force: true });
+  }
+  assert.deepEqual(strict.leftovers(), []);
 });
 
 test('lab down removes every netns, veth, cgroup, process and the state; a second down is fine', { skip }, () => {
@@ -204,10 +282,15 @@ test('the CLI drives the same lab: migrate lab up|status|load|down --json', { sk
   const st = cli(['status']);
   assert.equal(st.status, 0, st.stderr);
   assert.equal((st.json.pods as Array<{ sidecar: boolean | null }>).filter((p) => p.sidecar === true).length, 4);
+  // details admits the principals of productpage and sleep. The client pod runs as sleep but has no sidecar:
+  // its plaintext requests carry no certificate, so no principal, and Istio (PERMISSIVE) denies them.
   const load = cli(['load', '--target', 'details', '--path', '/details/1', '--rate', '100', '--duration', '1']);
   assert.equal(load.status, 0, load.stderr);
-  // details allows GET from the client's service account only.
-  assert.deepEqual(load.json.statuses, { 200: load.json.requests });
+  assert.deepEqual(load.json.statuses, { 403: load.json.requests });
+  // From productpage the same requests leave through its sidecar over mTLS and are allowed.
+  const mesh = cli(['load', '--from', 'productpage', '--target', 'details', '--path', '/details/1', '--rate', '100', '--duration', '1']);
+  assert.equal(mesh.status, 0, mesh.stderr);
+  assert.deepEqual(mesh.json.statuses, { 200: mesh.json.requests });
   const bad = cli(['load', '--target', 'nope', '--duration', '1']);
   assert.equal(bad.status, 2);
   assert.equal((bad.json.error as { code: string }).code, 'MIGRATE_LAB_NO_POD');
@@ -232,7 +315,18 @@ test('labgen renders every supported policy field to a config HAProxy accepts, a
     assert.equal(gen.status, 0, gen.stderr);
     const cfg = join(dir, 'state', 'pods', 'productpage', 'haproxy.cfg');
     const text = readFileSync(cfg, 'utf8');
-    assert.match(text, /acl p3r0_from src 10\.233\.0\.0\/28 10\.233\.0\.20\/32/);
+    // lab.sh issues the certificates the config names; haproxy -c loads them, so give it a stand-in pair.
+    const certs = join(dir, 'state', 'certs');
+    mkdirSync(certs, { recursive: true });
+    const ca = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=t', '-keyout', join(certs, 'k'), '-out', join(certs, 'ca.pem')], { encoding: 'utf8' });
+    assert.equal(ca.status, 0, ca.stderr);
+    writeFileSync(join(certs, 'productpage.pem'), readFileSync(join(certs, 'ca.pem'), 'utf8') + readFileSync(join(certs, 'k'), 'utf8'));
+    assert.match(text, new RegExp(`bind abns@inbound-mtls accept-proxy ssl crt ${certs}/productpage.pem ca-file ${certs}/ca.pem verify required`));
+    // Principals and namespaces match the peer certificate's identity, ipBlocks the source address.
+    assert.match(text, /acl p3r0f0_ip src 10\.233\.0\.0\/28\n/);
+    assert.match(text, /acl p3r0f1_pr var\(txn\.peer\) -m end \/sa\/sleep\n/);
+    assert.match(text, /acl p3r0f1_ns var\(txn\.peer\) -m reg \^\[\^\/\]\+\/ns\/bookinfo\/sa\/\[\^\/\]\+\$\n/);
+    assert.match(text, /set-var\(txn\.allowed\) bool\(1\) if p3r0f0_ip p3r0t0_m p3r0t0_p p3r0t0_port \|\| p3r0f0_ip p3r0t1_m \|\| p3r0f1_pr p3r0f1_ns p3r0t0_m p3r0t0_p p3r0t0_port \|\| p3r0f1_pr p3r0f1_ns p3r0t1_m\n/);
     assert.match(text, /acl p3r0t0_p path_end \.png/);
     const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
     assert.equal(check.status, 0, check.stderr);

@@ -1,5 +1,5 @@
-// `migrate shadow --local` in a private lab instance: the real shadow-probe next to the real HAProxy sidecars,
-// traffic from the lab's load generator, the Result of bin/migrate checked per scenario; the live metrics
+// `migrate shadow --local` in a private lab instance: the real shadow-probe next to the real HAProxy sidecars
+// (mTLS between sidecars, plaintext from the sidecar-less client), traffic from the lab's load generator, the Result of bin/migrate checked per scenario; the live metrics
 // scraped by a real Prometheus (Debian package); the maximum rate without lost records; --resume after a
 // SIGKILL. SKIPs with the reason where not root, the lab cannot run or the probe is unavailable.
 import { test, before, after } from 'node:test';
@@ -153,7 +153,44 @@ test('L7 DENY gap: reported as an expected disagreement with its gap code', { sk
   assert.ok(d.count >= 40);
 });
 
-test('TLS on the wire (L3/L4 from eth0, L7 from the plaintext hop)', { skip: skip ?? 'the lab sidecars speak plaintext (no mTLS in the lab): covered by the replay of fixtures/shadow/tls-wire, derived from a lab recording' }, () => {});
+test('TLS on the wire (L3/L4 from eth0, L7 from the plaintext hop)', { skip }, async () => {
+  // Mesh callers: the load leaves productpage's or reviews' outbound sidecar as mTLS (the lab's default,
+  // PERMISSIVE like Istio's), so eth0 carries TLS; the inbound sidecar talks plaintext to its app over loopback.
+  const l = await startShadow('tls', planLab);
+  load('reviews', '/reviews/1', 20, 2, 'productpage');
+  load('ratings', '/ratings/1', 20, 2, 'productpage');
+  load('ratings', '/ratings/2', 20, 2, 'reviews');
+  load('details', '/details/1', 20, 2, 'productpage');
+  const { code, result } = await stop(l);
+  const edge = (name: string) => {
+    const e = result.edges.find((x) => x.edge === name);
+    assert.ok(e, `edge ${name} missing; have ${result.edges.map((x) => x.edge).join(', ')}`);
+    return e;
+  };
+  assert.equal(code, 0, JSON.stringify(result.disagreements.slice(0, 3)));
+  assert.equal(result.summary.outcome, 'agreement');
+  assert.ok(result.summary.matched >= 150, `matched ${result.summary.matched}`);
+  assert.equal(result.matrix.allowDeny + result.matrix.denyAllow + result.matrix.envoyOnly, 0);
+  // The kernel saw TLS on eth0 (SHADOW_F_TLS) and parsed no HTTP there: no wire-leg request records.
+  assert.ok(result.probe.counters.tls! > 0, JSON.stringify(result.probe.counters));
+  assert.equal(result.summary.probeRequests, 0, 'no HTTP parsed on the wire');
+  for (const name of ['productpage -> reviews:9080', 'reviews -> ratings:9080', 'productpage -> details:9080']) {
+    const e = edge(name);
+    assert.ok(e.matrix.allowAllow >= 40, `${name}: ${JSON.stringify(e.matrix)}`);
+    assert.equal(e.latency.wire.count, 0, `${name}: no wire leg under TLS`);
+    assert.ok(e.latency.app.count >= 40, `${name}: app leg from the plaintext hop (${e.latency.app.count})`);
+    assert.ok(e.latency.app.p50! > 0);
+    // Parity under TLS: the forwarded requests against the kernel's app-leg records, not the (empty) wire counters.
+    assert.ok(e.parity.ok, `${name} parity: ${JSON.stringify(e.parity)}`);
+    assert.match(e.parity.requests.note ?? '', /^TLS on the wire/);
+  }
+  // L3/L4 from eth0: ratings admits only reviews' identity, so productpage is denied in the kernel.
+  assert.ok(edge('productpage -> ratings:9080').matrix.denyDeny >= 40);
+  // L7 from the plaintext hop: the allowed requests were decided by the plan's HTTP rules (GET), seen on loopback.
+  const ebpf = (rule: string) => result.rules.find((r) => r.side === 'ebpf' && r.rule.startsWith(rule));
+  assert.ok(ebpf('CiliumNetworkPolicy/bookinfo/istio-ratings-viewer ingress[0].toPorts[0].rules.http[0]')!.matrix.allowAllow >= 40);
+  assert.ok(ebpf('CiliumNetworkPolicy/bookinfo/istio-details-viewer ingress[0].toPorts[0].rules.http[0]')!.matrix.allowAllow >= 40);
+});
 
 test('maximum rate: no lost probe records, every log line and every probe record accounted for', { skip }, async (t) => {
   const src = lab.pod('reviews').sidecar!.accessLog;

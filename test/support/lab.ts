@@ -24,18 +24,34 @@ export function labSkipReason(): string | undefined {
   if (missing.length) return `missing ${missing.join(', ')}: run 'make lab-deps'`;
   const cg2 = spawnSync('findmnt', ['-n', '-t', 'cgroup2', '-o', 'TARGET'], { encoding: 'utf8' }).stdout.trim();
   if (!cg2) return 'no cgroup v2 mount';
-  const probe = spawnSync('ip', ['netns', 'add', 'mlab-probe-skip'], { encoding: 'utf8' });
+  // A name of this process only: parallel test runs must not delete each other's probe.
+  const probe = spawnSync('ip', ['netns', 'add', `mlab-skip-${process.pid}`], { encoding: 'utf8' });
   if (probe.status !== 0) return `cannot create network namespaces: ${probe.stderr.trim()}`;
-  spawnSync('ip', ['netns', 'del', 'mlab-probe-skip']);
+  spawnSync('ip', ['netns', 'del', `mlab-skip-${process.pid}`]);
   return undefined;
+}
+
+/** The lab prefix a test file asks for, behind MIGRATE_LAB_TEST_PREFIX when set: parallel checkouts (worktrees)
+ * running the same test file then use different netns, cgroups and bridges instead of tearing down each
+ * other's lab. At most 14 characters in all (the bridge `<prefix>0` is an interface name). */
+export function labTestPrefix(prefix: string): string {
+  const p = `${process.env.MIGRATE_LAB_TEST_PREFIX ?? ''}${prefix}`;
+  if (!/^[a-z][a-z0-9]{0,13}$/.test(p)) throw new Error(`lab prefix ${p} (MIGRATE_LAB_TEST_PREFIX + ${prefix}): use at most 14 lowercase letters and digits`);
+  return p;
 }
 
 export class Lab {
   readonly env: NodeJS.ProcessEnv;
-  constructor(readonly prefix: string, readonly stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`))) {
+  readonly prefix: string;
+  readonly stateDir: string;
+  constructor(prefix: string, stateDir?: string) {
+    this.prefix = labTestPrefix(prefix);
+    this.stateDir = stateDir ?? mkdtempSync(join(tmpdir(), `${this.prefix}-`));
     // The pods' apps run as nobody and read their config from the state dir.
-    chmodSync(stateDir, 0o755);
-    this.env = { ...process.env, MIGRATE_LAB_PREFIX: prefix, MIGRATE_LAB_STATE: join(stateDir, 'lab') };
+    chmodSync(this.stateDir, 0o755);
+    this.env = { ...process.env, MIGRATE_LAB_PREFIX: this.prefix, MIGRATE_LAB_STATE: join(this.stateDir, 'lab') };
+    // The tests expect the topology's mTLS mode (PERMISSIVE) unless a test sets one itself.
+    delete this.env.MIGRATE_LAB_MTLS;
   }
 
   run(args: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string } {

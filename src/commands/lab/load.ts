@@ -17,7 +17,7 @@ export default class LabLoad extends MigrateCommand<typeof LabLoad> {
 
   static override flags = {
     target: Flags.string({ description: 'pod to send to (default: the first pod with a sidecar)' }),
-    from: Flags.string({ description: 'pod to send from (default: client, no sidecar; a sidecar pod sends through its outbound sidecar)' }),
+    from: Flags.string({ description: 'pod to send from (default: client: no sidecar, plaintext, no principal; a sidecar pod sends through its outbound sidecar, mTLS to sidecar pods)' }),
     rate: Flags.integer({ description: 'requests per second; 0 = maximum', default: 100, min: 0 }),
     duration: Flags.integer({ description: 'seconds', default: 5, min: 1, max: 3600 }),
     connections: Flags.integer({ char: 'c', description: 'keep-alive connections', default: 8, min: 1, max: 1000 }),

@@ -16,7 +16,15 @@ export interface LabSidecar {
   accessLog: string;
   accessLogFormat: 'istio-default-text';
   excludedInboundPorts: number[];
+  /** The mesh's mTLS mode this sidecar runs (PERMISSIVE: Istio's default). Absent in labs from before mTLS. */
+  mtls?: LabMtlsMode;
+  /** This sidecar's certificate (PEM with its key) from the lab CA, its SPIFFE ID (URI SAN) and the DNS SANs
+   * (the SNI Istio's clients send to it). */
+  tls?: { ca: string; cert: string; spiffe: string; dnsNames: string[] };
 }
+
+/** PERMISSIVE: inbound accepts mTLS and plaintext; STRICT: mTLS only; DISABLE: plaintext only. */
+export type LabMtlsMode = 'PERMISSIVE' | 'STRICT' | 'DISABLE';
 
 export interface LabPod {
   name: string;
@@ -36,7 +44,8 @@ export interface LabPod {
   /** Same app, excluded from the inbound redirect: requests there bypass the sidecar. */
   bypassPort: number;
   serviceAccount: string;
-  /** SPIFFE-style principal cluster.local/ns/<ns>/sa/<sa> (the lab maps it to the pod IP). */
+  /** Istio principal cluster.local/ns/<ns>/sa/<sa>: the URI SAN of its sidecar's certificate without spiffe://
+   * (a pod without a sidecar has no certificate, so its calls carry no principal). */
   principal: string;
   labels: Record<string, string>;
   upstreams: string[];
@@ -50,6 +59,8 @@ export interface LabFile {
   namespace: string;
   subnet: string;
   gateway: string;
+  /** The mesh's mTLS mode and the lab CA (PEM) the sidecars verify peers against. */
+  mtls?: { mode: LabMtlsMode; ca: string; trustDomain: string };
   node: { netns: string; netnsPath: string; bridge: string };
   cgroupRoot: string;
   stateDir: string;
@@ -87,8 +98,8 @@ export interface LabDownResult {
 
 export interface LabLoadRequest {
   target?: string;
-  /** Pod the load generator runs in (default: client, which has no sidecar; a sidecar pod sends through its
-   * outbound sidecar). */
+  /** Pod the load generator runs in (default: client, which has no sidecar: plaintext, no principal; a sidecar
+   * pod sends through its outbound sidecar, over mTLS to sidecar pods). */
   from?: string;
   /** Requests per second; 0 = as fast as the connections allow. */
   rate: number;

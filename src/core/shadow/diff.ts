@@ -46,15 +46,30 @@ function agreementOf(m: Matrix): number | null {
 function edgeParity(j: ShadowJoiner, a: EdgeAcc, tol: DiffOptions['tolerance'], istio?: IstioCounts): EdgeParity {
   const envoyReq = Object.values(a.envoyStatus).reduce((x, y) => x + y, 0);
   // The kernel's per-edge counters (wire leg, ingress, at the destination), summed over probe restarts.
-  let agg: { requests: number; bytes: number; status: Record<string, number> } | null = null;
+  let agg: { requests: number; bytes: number; flows: number; status: Record<string, number> } | null = null;
   for (const { last, carry } of j.probeEdges.values()) {
     if (last.pod !== a.destination || last.dir !== 'ingress' || last.leg !== 'wire' || last.port !== a.port) continue;
     const src = j.podOfIdentity(last.remoteIdentity);
     if ((src ? src.name : `identity:${last.remoteIdentity}`) !== a.source && !(a.source.startsWith('ip:') && !src)) continue;
-    agg ??= { requests: 0, bytes: 0, status: {} };
+    agg ??= { requests: 0, bytes: 0, flows: 0, status: {} };
     agg.requests += carry.requests + last.requests;
+    agg.flows += last.flows;
     agg.bytes += carry.bytes + last.bytesSent + last.bytesReceived;
     for (const [c, n] of Object.entries(last.status)) agg.status[c] = (agg.status[c] ?? 0) + n + (carry.status[c] ?? 0);
+  }
+  // TLS on the wire (sidecar mTLS): the kernel sees the edge's connections and bytes but parses no HTTP there,
+  // so its wire-leg request counters stay 0 (it counted TLS, the `tls` counter). What it can count is the
+  // plaintext app leg: the requests the sidecar forwarded, joined to this edge per request. The sidecar's local
+  // replies (403, 503) never reach that hop, so they are compared with Envoy's forwarded requests only.
+  if (agg && agg.requests === 0 && agg.flows > 0 && a.wire.n === 0 && (j.metrics?.counters.tls ?? 0) > 0) {
+    const forwarded = a.matrix.allowAllow + a.matrix.allowDeny;
+    const requests = { ...check(forwarded, a.app.n, tol), note: 'TLS on the wire: requests the sidecar forwarded (access log) vs the kernel\'s app-leg records on the plaintext hop; local replies never reach it' };
+    const bytes: ParityCheck = agg.bytes > 0
+      ? { envoy: a.envoyBytes, probe: agg.bytes, ok: agg.bytes >= a.envoyBytes, note: 'TLS record bytes on the wire vs Envoy\'s body bytes: parity means kernel >= Envoy' }
+      : { envoy: a.envoyBytes, probe: 0, ok: true, note: 'no kernel byte counters for this edge (sock_ops counts at connection close)' };
+    const im = istio?.get(`${a.source}|${a.destination}`);
+    const istioMetrics = istio ? { ...check(im ? Object.values(im).reduce((x, y) => x + y, 0) : 0, envoyReq, tol), note: 'TLS on the wire, no kernel request count: istio_requests_total delta (reporter=destination) vs the access log' } : undefined;
+    return { requests, status: {}, bytes, ...(istioMetrics ? { istioMetrics } : {}), probeSource: 'records', ok: requests.ok && bytes.ok && (istioMetrics?.ok ?? true) };
   }
   const probeReq = agg ? agg.requests : a.probeRequests;
   const probeStatus = agg ? agg.status : a.probeStatus;
