@@ -20,9 +20,11 @@ SIDECAR_UID=1337
 NODE_NS="$PREFIX-node"
 BRIDGE="${PREFIX}0"
 
+# The daemons keep no descriptor of the caller beyond stdio: under `flock LOCK lab.sh up` they would otherwise
+# inherit the lock's fd and hold the lock for as long as the lab runs.
 APPEND_EXEC='import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-os.lseek(fd, 0, os.SEEK_END); os.dup2(fd, 1); os.close(fd)
+os.lseek(fd, 0, os.SEEK_END); os.dup2(fd, 1); os.close(fd); os.closerange(3, 65536)
 os.execvp(sys.argv[2], sys.argv[2:])'
 
 log() { echo "lab: $*" >&2; }
