@@ -94,7 +94,7 @@ function analyze(argv: string[]): void {
   if (pairs < 2) return die(`${v.segments}: ${pairs} segment pair(s); the run was too short for an interval (raise --duration or lower --segment)`);
   const pooled = poolBySegment(written, latency, segs);
   const targets = { 0.5: num(v['target-p50'], 'target-p50'), 0.99: num(v['target-p99'], 'target-p99') };
-  const est = bootstrapRatios(pooled, pairs, [0.5, 0.99], { resamples: num(v.resamples, 'resamples'), seed: num(v.seed, 'seed') });
+  const est = bootstrapRatios(pooled, [0.5, 0.99], { resamples: num(v.resamples, 'resamples'), seed: num(v.seed, 'seed') });
   const segTimeS = (variant: Variant): number => segs.filter((s) => s.variant === variant).reduce((a, s) => a + (s.endUs - s.startUs), 0) / 1e6;
   const rps = { off: pooled.off.latencyUs.length / segTimeS('off'), on: pooled.on.latencyUs.length / segTimeS('on') };
   const reloadMs = segs.map((s) => s.reloadMs).sort((a, b) => a - b);

@@ -23,10 +23,18 @@ export interface Pooled {
   pair: Int32Array;
 }
 
+/** Both variants' pools; pair indices renumbered 0..pairs-1 in order of the pairs' first segment. */
+export interface PooledRun extends Record<Variant, Pooled> {
+  pairs: number;
+}
+
 /** Splits the run's samples (parallel arrays: write time on CLOCK_MONOTONIC, latency, both µs) by segment. */
-export function poolBySegment(writtenUs: ArrayLike<number>, latencyUs: ArrayLike<number>, segments: readonly Segment[]):
-  Record<Variant, Pooled> {
-  const segs = [...segments].sort((a, b) => a.startUs - b.startUs);
+export function poolBySegment(writtenUs: ArrayLike<number>, latencyUs: ArrayLike<number>, segments: readonly Segment[]): PooledRun {
+  const dense = new Map<number, number>();
+  const segs = [...segments].sort((a, b) => a.startUs - b.startUs).map((sg) => {
+    if (!dense.has(sg.pair)) dense.set(sg.pair, dense.size);
+    return { ...sg, pair: dense.get(sg.pair)! };
+  });
   for (let k = 1; k < segs.length; k++) {
     if (segs[k]!.startUs < segs[k - 1]!.endUs) throw new Error(`segments overlap at ${segs[k]!.startUs} µs`);
   }
@@ -47,7 +55,7 @@ export function poolBySegment(writtenUs: ArrayLike<number>, latencyUs: ArrayLike
     const idx = Array.from({ length: x.lat.length }, (_, k) => k).sort((a, b) => x.lat[a]! - x.lat[b]!);
     return { latencyUs: Float64Array.from(idx, (k) => x.lat[k]!), pair: Int32Array.from(idx, (k) => x.pair[k]!) };
   };
-  return { off: sortPooled(picked.off), on: sortPooled(picked.on) };
+  return { off: sortPooled(picked.off), on: sortPooled(picked.on), pairs: dense.size };
 }
 
 /**
@@ -105,15 +113,19 @@ export interface RatioEstimate {
 }
 
 /**
- * on/off ratio of the p-quantiles with a block-bootstrap interval: each resample draws `pairs` pair indices
+ * on/off ratio of the p-quantiles with a block-bootstrap interval: each resample draws x.pairs pair indices
  * with replacement and pools both variants' samples of the drawn pairs (so a pair's off and on segments,
  * neighbours in time, stay together), B times. `level` 0.95 gives the 2.5 % and 97.5 % points.
  */
-export function bootstrapRatios(x: Record<Variant, Pooled>, pairs: number, ps: readonly number[],
+export function bootstrapRatios(x: PooledRun, ps: readonly number[],
   opts: { resamples?: number; seed?: number; level?: number } = {}): RatioEstimate[] {
   const B = opts.resamples ?? 2000;
   const level = opts.level ?? 0.95;
+  const pairs = x.pairs;
   if (pairs < 2) throw new Error(`need at least 2 segment pairs for an interval, got ${pairs}`);
+  for (const v of [x.off, x.on]) {
+    for (const j of v.pair) if (!(j >= 0 && j < pairs)) throw new Error(`pair index ${j} outside 0..${pairs - 1}`);
+  }
   const ones = new Float64Array(pairs).fill(1);
   const point = ps.map((p) => {
     const off = weightedQuantile(x.off, ones, p);

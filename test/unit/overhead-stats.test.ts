@@ -44,7 +44,23 @@ test('samples go to the segment they started and ended in; those straddling a sw
   const x = poolBySegment(written, latency, segs);
   assert.deepEqual([...x.off.latencyUs], [10]);
   assert.deepEqual([...x.on.latencyUs], [80]);
+  assert.equal(x.pairs, 1);
   assert.throws(() => poolBySegment([], [], [segs[0]!, { ...segs[1]!, startUs: 150 }]), /overlap/);
+});
+
+test('pairs left out of a run (sparse pair ids) are renumbered, so the bootstrap weights line up', () => {
+  const segs: Segment[] = [7, 3, 12].flatMap((pair, k) => [
+    { pair, variant: 'off' as const, startUs: k * 100, endUs: k * 100 + 40 },
+    { pair, variant: 'on' as const, startUs: k * 100 + 50, endUs: k * 100 + 90 },
+  ]);
+  const written = segs.map((s) => s.startUs + 1);
+  const latency = segs.map((s, k) => (s.variant === 'on' ? 11 : 10) + k);
+  const x = poolBySegment(written, latency, segs);
+  assert.equal(x.pairs, 3);
+  assert.deepEqual([...x.off.pair].sort(), [0, 1, 2]);
+  const [e] = bootstrapRatios(x, [0.5], { resamples: 50 });
+  assert.ok(Number.isFinite(e!.ratio) && e!.lo <= e!.hi, JSON.stringify(e));
+  assert.throws(() => bootstrapRatios({ ...x, pairs: 2 }, [0.5]), /outside 0\.\.1/);
 });
 
 // Synthetic run: every segment gets its own level drawn from a range (machine noise between periods: what a
@@ -66,12 +82,12 @@ function synthetic(pairs: number, effect: number, segNoise: number, seed: number
       t += 1.5e6;
     }
   }
-  return { pooled: poolBySegment(written, latency, segs), pairs };
+  return poolBySegment(written, latency, segs);
 }
 
 test('bootstrap: a 10 % effect under ±10 % noise between segments is found, its interval covers it and excludes 1', () => {
   const s = synthetic(60, 0.1, 0.2, 3);
-  const [p50, p99] = bootstrapRatios(s.pooled, s.pairs, [0.5, 0.99], { resamples: 500, seed: 5 });
+  const [p50, p99] = bootstrapRatios(s, [0.5, 0.99], { resamples: 500, seed: 5 });
   assert.ok(p50!.lo <= 1.1 && p50!.hi >= 1.1, `p50 CI [${p50!.lo}, ${p50!.hi}] misses 1.1`);
   assert.ok(p50!.lo > 1.02, `p50 CI [${p50!.lo}, ${p50!.hi}] should exclude 1.02`);
   assert.equal(verdict(p50!, 0.02), 'not met');
@@ -81,13 +97,13 @@ test('bootstrap: a 10 % effect under ±10 % noise between segments is found, its
 test('bootstrap: no effect gives an interval around 1; it widens with the noise between segments', () => {
   const quiet = synthetic(40, 0, 0.05, 11);
   const noisy = synthetic(40, 0, 0.5, 11);
-  const [q] = bootstrapRatios(quiet.pooled, quiet.pairs, [0.5], { resamples: 500, seed: 2 });
-  const [n] = bootstrapRatios(noisy.pooled, noisy.pairs, [0.5], { resamples: 500, seed: 2 });
+  const [q] = bootstrapRatios(quiet, [0.5], { resamples: 500, seed: 2 });
+  const [n] = bootstrapRatios(noisy, [0.5], { resamples: 500, seed: 2 });
   assert.ok(q!.lo <= 1 && q!.hi >= 1, `quiet CI [${q!.lo}, ${q!.hi}]`);
   assert.ok(n!.lo <= 1 && n!.hi >= 1, `noisy CI [${n!.lo}, ${n!.hi}]`);
   assert.ok(n!.hi - n!.lo > 2 * (q!.hi - q!.lo), `noisy width ${n!.hi - n!.lo} vs quiet ${q!.hi - q!.lo}`);
   assert.equal(verdict(q!, 0.02), 'met');
-  assert.throws(() => bootstrapRatios(quiet.pooled, 1, [0.5]), /at least 2/);
+  assert.throws(() => bootstrapRatios({ ...quiet, pairs: 1 }, [0.5]), /at least 2/);
 });
 
 test('verdicts against a target: met, not met, undecided', () => {
