@@ -8,7 +8,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bootstrapRatios, poolBySegment, verdict, type Segment, type Variant } from './overhead-stats.js';
+import { bootstrapRatios, poolBySegment, tailPairs, verdict, type Segment, type Variant } from './overhead-stats.js';
 
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const die = (msg: string): never => { process.stderr.write(`lab-overhead: ${msg}\n`); process.exit(2); };
@@ -129,7 +129,15 @@ function analyze(argv: string[]): void {
     const name = e.p === 0.5 ? 'p50' : 'p99';
     lines.push(`  ${name}: off ${r3(e.off / 1000)} ms, on ${r3(e.on / 1000)} ms, on/off x${r3(e.ratio)} 95% CI [${r3(e.lo)}..${r3(e.hi)}] ` +
       `(half-width ${pct((e.hi - e.lo) / 2)}); target <= x${r3(1 + t)}: ${vd.toUpperCase()}`);
-    return { quantile: name, offMs: e.off / 1000, onMs: e.on / 1000, ratio: e.ratio, ci95: [e.lo, e.hi], target: 1 + t, verdict: vd, resamples: e.resamples };
+    // Half of the samples at or above this quantile sit in how few pairs? Few = a few bursts decide it.
+    const tail = { off: tailPairs(pooled.off, e.off), on: tailPairs(pooled.on, e.on) };
+    const fragile = e.p > 0.5 && Math.min(tail.off, tail.on) < Math.max(5, pairs / 8);
+    if (fragile) {
+      lines.push(`    FRAGILE: half of the ${name} tail sits in ${tail.off} (off) / ${tail.on} (on) of ${pairs} pairs: bursts from ` +
+        `elsewhere on the machine decide it; read this verdict as undecided and re-run on a quiet machine`);
+    }
+    return { quantile: name, offMs: e.off / 1000, onMs: e.on / 1000, ratio: e.ratio, ci95: [e.lo, e.hi], target: 1 + t, verdict: vd,
+      tailPairs: tail, fragile, resamples: e.resamples };
   });
   lines.push(`  req/s (answered inside the segments): off ${rps.off.toFixed(1)}, on ${rps.on.toFixed(1)}, on/off x${r3(rps.on / rps.off)}`);
   if (kernel) {

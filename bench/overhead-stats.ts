@@ -154,6 +154,27 @@ export function bootstrapRatios(x: PooledRun, ps: readonly number[],
   });
 }
 
+/**
+ * How concentrated a pool's tail is: the fewest pairs that hold half of its samples at or above `threshold`.
+ * When a handful of disturbed segments (another process's burst) make the tail, a p99 ratio says more about
+ * where those bursts fell than about the probe, and resampling pairs cannot fix that.
+ */
+export function tailPairs(x: Pooled, threshold: number): number {
+  const counts = new Map<number, number>();
+  let total = 0;
+  for (let i = x.latencyUs.length - 1; i >= 0 && x.latencyUs[i]! >= threshold; i--) {
+    counts.set(x.pair[i]!, (counts.get(x.pair[i]!) ?? 0) + 1);
+    total++;
+  }
+  const sorted = [...counts.values()].sort((a, b) => b - a);
+  let cum = 0;
+  for (let k = 0; k < sorted.length; k++) {
+    cum += sorted[k]!;
+    if (2 * cum >= total) return k + 1;
+  }
+  return 0;
+}
+
 export type Verdict = 'met' | 'not met' | 'undecided';
 
 /** Target "at most +t" (0.02 = 2 %): met when the whole interval is at or under 1 + t, not met when above. */

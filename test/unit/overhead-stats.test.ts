@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapRatios, poolBySegment, rng, verdict, weightedQuantile, type Pooled, type Segment } from '../../bench/overhead-stats.js';
+import { bootstrapRatios, poolBySegment, rng, tailPairs, verdict, weightedQuantile, type Pooled, type Segment } from '../../bench/overhead-stats.js';
 
 const pooled = (lat: number[], pair: number[]): Pooled => {
   const idx = lat.map((_, k) => k).sort((a, b) => lat[a]! - lat[b]!);
@@ -111,4 +111,14 @@ test('verdicts against a target: met, not met, undecided', () => {
   assert.equal(verdict({ lo: 0.99, hi: 1.02 }, 0.02), 'met');
   assert.equal(verdict({ lo: 1.021, hi: 1.05 }, 0.02), 'not met');
   assert.equal(verdict({ lo: 1.0, hi: 1.03 }, 0.02), 'undecided');
+});
+
+test('tail concentration: the fewest pairs holding half of the samples at or above a threshold', () => {
+  // pair 0 holds 6 of the 10 samples >= 100, pairs 1..4 one each: one pair holds half
+  const lat = [100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 1, 2, 3];
+  const pair = [0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 1, 2, 3];
+  assert.equal(tailPairs(pooled(lat, pair), 100), 1);
+  // spread evenly over 5 pairs, 2 each: 3 pairs are needed for half (2 + 2 < 5 <= 6)
+  assert.equal(tailPairs(pooled([10, 11, 12, 13, 14, 15, 16, 17, 18, 19], [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]), 10), 3);
+  assert.equal(tailPairs(pooled([1, 2], [0, 1]), 5), 0);
 });
