@@ -105,7 +105,7 @@ for kind in ${kinds//,/ }; do
   python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$work/bpf-after.json"
   cpu1=$(proc_cpu_ms "$probe_pid")
   python3 "$REPO/bench/bpf-prog-cost.py" diff "$work/bpf-before.json" "$work/bpf-after.json" >"$base.$kind.bpf.json"
-  label="$kind $([ "$kind" = fixed ] && echo "$rate/s (open loop)" || echo "max rate (closed loop, $conns connections)")"
+  label=$([ "$kind" = fixed ] && echo "fixed $rate/s (open loop)" || echo "max rate (closed loop, $conns connections)")
   "$NODE" "$REPO/dist/bench/lab-overhead.js" analyze --samples "$base.$kind.samples" --segments "$base.$kind.segments.jsonl" \
     --bpf "$base.$kind.bpf.json" --loader-cpu-ms $((cpu1 - cpu0)) --cores "$(nproc)" --label "$label" --resamples "$resamples" --out "$base.$kind.summary.json"
   jq -r '"  load generator: \(.requests) requests, \(.errors) errors, \(.rps) req/s over the run"' "$base.$kind.loadgen.json"
