@@ -7,24 +7,20 @@
 # against the baseline of each comparison and writes the raw runs to bench/out/lab-latency-<time>.json.
 #
 # Usage: bench/lab-latency.sh [--rate 1000] [--duration 8] [--rounds 3] [--target reviews] [--connections 8]
-#                             [--pairs 10] [--pair-duration 3]
-# Paired probe on/off (with the shadow-probe binary): one loader stays loaded; SIGHUP with a config without pods
-# detaches it (~0.15 s), with the full config re-attaches it. Each pair is an off run and an on run back to
-# back (order alternating), and the per-pair ratios' median cancels the drift of a shared machine.
 # Probe: PROBE_CMD="<command that runs the probe until SIGTERM>" (default: shadow-probe/build/shadow-probe
 #        --config <pods.json> when that binary exists). Its stdout/stderr are kept to read lost records.
+# Separate runs cannot resolve a 2 % effect on a shared machine (the same variant moves by 2x between runs):
+# the probe on/off verdict comes from bench/lab-overhead.sh (one run, alternating segments, bootstrap interval).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
-rate=1000 duration=8 rounds=3 target=reviews conns=8 path=/ pairs=10 pair_duration=3
+rate=1000 duration=8 rounds=3 target=reviews conns=8 path=/
 while [ $# -gt 0 ]; do
   case $1 in
     --rate) rate=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    --pairs) pairs=$2; shift 2 ;;
-    --pair-duration) pair_duration=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
     --path) path=$2; shift 2 ;;
@@ -134,47 +130,8 @@ for ((i = 1; i <= rounds; i++)); do
   done
 done
 
-if [ "$pairs" -gt 0 ] && [ -z "${PROBE_CUSTOM:-}" ] && [ -n "${probe_cfg:-}" ]; then
-  echo "paired probe on/off: $pairs pairs x ${pair_duration}s per kind" >&2
-  jq '.pods = [] | .policy = [] | .l7 = []' "$probe_cfg" >"$probe_state/empty.json"
-  cp "$probe_cfg" "$probe_state/full.json"
-  cp "$probe_state/empty.json" "$probe_state/live.json"
-  probe_runs=$((probe_runs + 1))
-  PROBE_CMD="$PROBE_BIN --config $probe_state/live.json --state-dir $probe_state" probe_start paired
-  reload() { # full|empty; wait until the reload is logged
-    local n; n=$(grep -c 'config reloaded' "$probe_log" || true)
-    cp "$probe_state/$1.json" "$probe_state/live.json"; kill -HUP "$probe_pid"
-    for ((w = 0; w < 100; w++)); do [ "$(grep -c 'config reloaded' "$probe_log" || true)" -gt "$n" ] && break; sleep 0.05; done
-  }
-  for kind in fixed max; do
-    for ((i = 1; i <= pairs; i++)); do
-      order="off on"; [ $((i % 2)) = 0 ] && order="on off"
-      for st in $order; do
-        if [ $st = on ]; then reload full; else reload empty; fi
-        save_duration=$duration; duration=$pair_duration
-        one "pair-$st" "$kind" 2>/dev/null
-        duration=$save_duration
-      done
-    done
-  done
-  reload empty
-  probe_stop
-  pair_summary=$(jq -s '
-    def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
-    def q(p): sort | .[((length - 1) * p | floor)];
-    [.[] | select(.variant == "pair-on" or .variant == "pair-off")] | group_by(.kind) | map(
-      . as $runs | [range(0; length / 2)] | map($runs[2 * .] as $a | $runs[2 * . + 1] as $b |
-        (if $a.variant == "pair-on" then [$a, $b] else [$b, $a] end) as [$on, $off] |
-        {p50: ($on.latencyMs.p50 / $off.latencyMs.p50), p99: ($on.latencyMs.p99 / $off.latencyMs.p99), rps: ($on.rps / $off.rps)}) |
-      {kind: $runs[0].kind, pairs: length,
-       p50: (map(.p50) | {median: median, q25: q(0.25), q75: q(0.75)}),
-       p99: (map(.p99) | {median: median, q25: q(0.25), q75: q(0.75)}),
-       rps: (map(.rps) | {median: median, q25: q(0.25), q75: q(0.75)})})' "$runs")
-  echo "$pair_summary" >"$out_dir/lab-latency-$stamp.pairs.json"
-fi
-
 # Median over rounds of each (variant, kind); ratios against bypass (sidecar cost) and against sidecar (probe cost).
-summary=$(jq -s '[.[] | select(.variant != "probe-counters" and .variant != "bpf-cost" and (.variant | startswith("pair-") | not))] |
+summary=$(jq -s '[.[] | select(.variant != "probe-counters" and .variant != "bpf-cost")] |
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
   group_by([.kind, .variant]) | map({kind: .[0].kind, variant: .[0].variant, runs: length,
     p50: (map(.latencyMs.p50) | median), p99: (map(.latencyMs.p99) | median), rps: (map(.rps) | median),
@@ -194,10 +151,6 @@ for k in fixed max; do
     echo "$k: probe-on/off    p50 x$(ratio $k sidecar+probe sidecar p50)  p99 x$(ratio $k sidecar+probe sidecar p99)  rps x$(ratio $k sidecar+probe sidecar rps)"
   fi
 done
-if [ -n "${pair_summary:-}" ]; then
-  echo "paired probe on/off (median of per-pair on/off ratios [q25..q75]):"
-  jq -r '.[] | "  \(.kind): p50 x\(.p50.median * 1000 | round / 1000) [\(.p50.q25 * 1000 | round / 1000)..\(.p50.q75 * 1000 | round / 1000)]  p99 x\(.p99.median * 1000 | round / 1000) [\(.p99.q25 * 1000 | round / 1000)..\(.p99.q75 * 1000 | round / 1000)]  rps x\(.rps.median * 1000 | round / 1000)  (\(.pairs) pairs)"' <<<"$pair_summary"
-fi
 if [ -z "${PROBE_CMD:-}" ]; then
   echo "probe: not measured (no shadow-probe/build/shadow-probe and no PROBE_CMD)"
 else

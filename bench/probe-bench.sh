@@ -5,19 +5,22 @@
 #  2. in place on the lab with kernel.bpf_stats_enabled=1: run_time_ns / run_cnt of each attached program under
 #     a fixed-rate load, and the aggregated telemetry (per-edge request counts in the kernel) against the load
 #     generator's count at the lab's maximum rate (closed loop, wrk): lost = answered - counted.
-#  3. the lab's p50/p99 and requests/s without and with the probe (bench/lab-latency.sh, rounds interleaved).
-# Usage: bench/probe-bench.sh [--repeat 1000000] [--rounds 5] [--skip-lab] [--lab-rounds 3] [--duration 5]
+#  3. the lab's p50/p99 and requests/s without and with the probe, with a verdict on the overhead targets
+#     (bench/lab-overhead.sh: one load run per kind, the probe switched off/on in alternating segments).
+# Usage: bench/probe-bench.sh [--repeat 1000000] [--rounds 5] [--skip-lab] [--duration 5] [--lab-duration 60]
+#                             [--lab-segment 2]
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PROBE="$REPO/shadow-probe/build/shadow-probe"
 TESTRUN="$REPO/shadow-probe/build/bench_testrun"
-repeat=1000000 rounds=5 skip_lab=0 lab_rounds=3 duration=5
+repeat=1000000 rounds=5 skip_lab=0 duration=5 lab_duration=60 lab_segment=2
 while [ $# -gt 0 ]; do
   case $1 in
     --repeat) repeat=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --skip-lab) skip_lab=1; shift ;;
-    --lab-rounds) lab_rounds=$2; shift 2 ;;
+    --lab-duration) lab_duration=$2; shift 2 ;;
+    --lab-segment) lab_segment=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     *) echo "probe-bench: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -104,34 +107,6 @@ EOF
 echo
 [ "${PROBE_BENCH_NO_LATENCY:-0}" = 1 ] && exit 0
 echo
-echo "== 3. lab p50/p99 and req/s, sidecar without vs with the probe: $lab_rounds rounds, order alternating, ${duration}s runs"
-runs="$out_dir/probe-lab-$stamp.jsonl"; : >"$runs"
-one() { # variant kind
-  local r
-  if [ "$2" = fixed ]; then r=$("$LAB" load --target reviews --path /reviews/1 --rate 500 --duration "$duration")
-  else r=$("$LAB" load --target reviews --path /reviews/1 --rate 0 --tool wrk --duration "$duration"); fi
-  echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); d.update(variant=sys.argv[1], kind=sys.argv[2]); print(json.dumps(d))' "$1" "$2" | tee -a "$runs" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print("  %-8s %-5s p50 %6.3f ms  p99 %7.3f ms  %8.1f req/s  errors %d" % (d["variant"], d["kind"], d["latencyMs"]["p50"], d["latencyMs"]["p99"], d["rps"], d["errors"]))'
-}
-for ((i = 1; i <= lab_rounds; i++)); do
-  for kind in fixed max; do
-    if (( i % 2 )); then one off "$kind"; start_probe; one on "$kind"; stop_probe
-    else start_probe; one on "$kind"; stop_probe; one off "$kind"; fi
-  done
-done
-python3 - "$runs" <<'EOF'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-med = lambda xs: statistics.median(xs) if xs else float("nan")
-print("%-6s %-4s %9s %9s %10s" % ("kind", "probe", "p50 ms", "p99 ms", "req/s"))
-res = {}
-for kind in ("fixed", "max"):
-    for v in ("off", "on"):
-        r = [x for x in rows if x["kind"] == kind and x["variant"] == v]
-        res[kind, v] = (med([x["latencyMs"]["p50"] for x in r]), med([x["latencyMs"]["p99"] for x in r]), med([x["rps"] for x in r]))
-        print("%-6s %-4s %9.3f %9.3f %10.1f" % (kind, v, *res[kind, v]))
-for kind in ("fixed", "max"):
-    off, on = res[kind, "off"], res[kind, "on"]
-    print("%s: probe on/off  p50 x%.3f  p99 x%.3f  req/s x%.3f" % (kind, on[0] / off[0], on[1] / off[1], on[2] / off[2]))
-EOF
+echo "== 3. lab p50/p99 through the sidecar, probe off vs on: bench/lab-overhead.sh (one run per kind, alternating ${lab_segment}s segments, bootstrap 95 % interval, verdicts)"
+"$REPO/bench/lab-overhead.sh" --rate 500 --duration "$lab_duration" --segment "$lab_segment"
 echo "machine: $(nproc) cores, load average at end $(cut -d' ' -f1-3 /proc/loadavg) (shared with other work)"

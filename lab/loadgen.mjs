@@ -5,13 +5,18 @@
 //                 latency instead of silently lowering the rate (coordinated omission); the latter also
 //                 carries this generator's own timer lateness (~1 ms timers).
 //   --rate 0:     closed loop, every connection sends its next request as soon as the last one answered.
+//   --samples F:  also write every answered request to F, one line "<written> <latency>" in microseconds, the
+//                 first on CLOCK_MONOTONIC (process.hrtime), so a benchmark can split one long run into the
+//                 periods in which something else (e.g. the probe) was on or off (bench/lab-overhead.sh).
 // Bounded: it stops after --duration seconds plus a 5 s grace for requests in flight.
 import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: {
   url: { type: 'string' }, rate: { type: 'string', default: '0' }, duration: { type: 'string', default: '5' },
   connections: { type: 'string', default: '8' }, 'max-requests': { type: 'string', default: '10000000' },
+  samples: { type: 'string' },
 } });
 if (!values.url) { process.stderr.write('loadgen: --url is required\n'); process.exit(2); }
 const url = new URL(values.url);
@@ -22,6 +27,7 @@ const maxRequests = Number(values['max-requests']);
 const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
 
 const latenciesUs = [];
+const writtenUs = []; // parallel to latenciesUs, only with --samples
 const fromScheduleUs = [];
 const statuses = {};
 let errors = 0, sent = 0, done = 0, inflight = 0;
@@ -37,6 +43,7 @@ function once(scheduledNs) {
         const now = process.hrtime.bigint();
         fromScheduleUs.push(Number(now - scheduledNs) / 1000);
         latenciesUs.push(Number(now - (writtenNs ?? scheduledNs)) / 1000);
+        if (values.samples) writtenUs.push(Number((writtenNs ?? scheduledNs) / 1000n));
         statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
         done++; inflight--; resolve();
       });
@@ -88,6 +95,11 @@ while (inflight > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeou
 const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
 agent.destroy();
 
+if (values.samples) {
+  const lines = new Array(latenciesUs.length);
+  for (let k = 0; k < latenciesUs.length; k++) lines[k] = `${writtenUs[k]} ${latenciesUs[k].toFixed(1)}`;
+  writeFileSync(values.samples, lines.join('\n') + '\n');
+}
 latenciesUs.sort((a, b) => a - b);
 fromScheduleUs.sort((a, b) => a - b);
 const pick = (xs, p) => xs.length ? +(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] / 1000).toFixed(3) : null;

@@ -13,7 +13,7 @@ probe-build: probe-deps
 probe-test: probe-build
 	$(MAKE) -C $(PROBE_DIR) test
 
-probe-bench: probe-build
+probe-bench: build probe-build
 	./bench/probe-bench.sh
 
 probe-cleanup: probe-build

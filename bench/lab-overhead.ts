@@ -1,0 +1,159 @@
+// Probe overhead in the lab, the two halves bench/lab-overhead.sh runs around one long load run:
+//   toggle   switch a running shadow-probe off and on (SIGHUP with a config without pods detaches it, with the
+//            full config re-attaches it) in alternating segments until the deadline; one JSON line per segment
+//            with its times on CLOCK_MONOTONIC (process.hrtime, the clock lab/loadgen.mjs --samples writes)
+//   analyze  pool the load generator's samples by segment, p50/p99 per variant, on/off ratios with a block-
+//            bootstrap 95 % interval over segment pairs, verdicts against the targets, and the kernel's own
+//            estimate (BPF run time per request); prints a report and writes a JSON summary
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bootstrapRatios, poolBySegment, tailPairs, verdict, type Segment, type Variant } from './overhead-stats.js';
+
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+const die = (msg: string): never => { process.stderr.write(`lab-overhead: ${msg}\n`); process.exit(2); };
+const num = (v: string | undefined, name: string): number => {
+  const n = Number(v);
+  if (v === undefined || !Number.isFinite(n)) die(`--${name} needs a number, got ${v ?? 'nothing'}`);
+  return n;
+};
+
+interface SegmentRecord extends Segment {
+  /** when the reload that started this segment was logged as done (the probe's state from then on) */
+  switchedUs: number;
+  /** how long that reload took */
+  reloadMs: number;
+}
+
+async function toggle(argv: string[]): Promise<void> {
+  const { values: v } = parseArgs({ args: argv, options: {
+    'probe-pid': { type: 'string' }, log: { type: 'string' }, live: { type: 'string' }, full: { type: 'string' },
+    empty: { type: 'string' }, duration: { type: 'string' }, segment: { type: 'string', default: '2' },
+    guard: { type: 'string', default: '0.3' }, warmup: { type: 'string', default: '1' }, out: { type: 'string' },
+  } });
+  const pid = num(v['probe-pid'], 'probe-pid');
+  const [log, live, full, empty, out] = [v.log, v.live, v.full, v.empty, v.out];
+  if (!log || !live || !full || !empty || !out) return die('toggle needs --log --live --full --empty --out');
+  const deadline = nowUs() + num(v.duration, 'duration') * 1e6;
+  const segUs = num(v.segment, 'segment') * 1e6;
+  const guardUs = num(v.guard, 'guard') * 1e6;
+  await sleep(num(v.warmup, 'warmup') * 1000);
+  const reloads = (): number => (readFileSync(log, 'utf8').match(/config reloaded/g) ?? []).length;
+  const switchTo = async (variant: Variant): Promise<number> => {
+    const before = reloads();
+    copyFileSync(variant === 'on' ? full : empty, live);
+    process.kill(pid, 'SIGHUP');
+    for (let i = 0; i < 500; i++) {
+      if (reloads() > before) return nowUs();
+      await sleep(10);
+    }
+    return die(`the probe (pid ${pid}) did not log "config reloaded" within 5 s after SIGHUP (see ${log})`);
+  };
+  const segments: SegmentRecord[] = [];
+  // Pairs in ABBA order (off-on, on-off, ...) so a steady drift favours neither variant.
+  for (let pair = 0; ; pair++) {
+    const order: Variant[] = pair % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+    // A pair needs two reloads (~0.2 s each), two guards and two segments.
+    if (nowUs() + 2 * (segUs + guardUs + 300_000) > deadline) break;
+    for (const variant of order) {
+      const t0 = nowUs();
+      const switchedUs = await switchTo(variant);
+      const startUs = switchedUs + guardUs;
+      await sleep((startUs + segUs - nowUs()) / 1000);
+      segments.push({ pair, variant, startUs, endUs: nowUs(), switchedUs, reloadMs: (switchedUs - t0) / 1000 });
+    }
+  }
+  await switchTo('off');
+  writeFileSync(out, segments.map((s) => JSON.stringify(s)).join('\n') + '\n');
+  process.stderr.write(`lab-overhead: ${segments.length / 2} pairs of ${segUs / 1e6} s segments\n`);
+}
+
+function readSamples(path: string): { written: Float64Array; latency: Float64Array } {
+  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
+  const written = new Float64Array(lines.length);
+  const latency = new Float64Array(lines.length);
+  lines.forEach((l, k) => {
+    const sp = l.indexOf(' ');
+    written[k] = Number(l.slice(0, sp));
+    latency[k] = Number(l.slice(sp + 1));
+    if (!(sp > 0 && Number.isFinite(written[k]) && Number.isFinite(latency[k]))) die(`${path}:${k + 1}: expected "<written µs> <latency µs>", got "${l}"`);
+  });
+  return { written, latency };
+}
+
+function analyze(argv: string[]): void {
+  const { values: v } = parseArgs({ args: argv, options: {
+    samples: { type: 'string' }, segments: { type: 'string' }, label: { type: 'string', default: 'run' },
+    bpf: { type: 'string' }, 'loader-cpu-ms': { type: 'string' }, cores: { type: 'string', default: '2' }, 'target-p50': { type: 'string', default: '0.02' }, 'target-p99': { type: 'string', default: '0.05' },
+    resamples: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, out: { type: 'string' },
+  } });
+  if (!v.samples || !v.segments) return die('analyze needs --samples and --segments');
+  const { written, latency } = readSamples(v.samples);
+  const segs = readFileSync(v.segments, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SegmentRecord);
+  const pairs = new Set(segs.map((s) => s.pair)).size;
+  if (pairs < 2) return die(`${v.segments}: ${pairs} segment pair(s); the run was too short for an interval (raise --duration or lower --segment)`);
+  const pooled = poolBySegment(written, latency, segs);
+  const targets = { 0.5: num(v['target-p50'], 'target-p50'), 0.99: num(v['target-p99'], 'target-p99') };
+  const est = bootstrapRatios(pooled, [0.5, 0.99], { resamples: num(v.resamples, 'resamples'), seed: num(v.seed, 'seed') });
+  const segTimeS = (variant: Variant): number => segs.filter((s) => s.variant === variant).reduce((a, s) => a + (s.endUs - s.startUs), 0) / 1e6;
+  const rps = { off: pooled.off.latencyUs.length / segTimeS('off'), on: pooled.on.latencyUs.length / segTimeS('on') };
+  const reloadMs = segs.map((s) => s.reloadMs).sort((a, b) => a - b);
+
+  // Kernel estimate: the probe's BPF run time over the whole run (it runs only while attached) per request
+  // sent while attached (from each "on" reload to the end of that segment), against the probe-off p50 (the
+  // latency view: what a request waits for when the CPUs are free) and against the CPU time per request
+  // (the saturation view: at the maximum rate every CPU-µs the probe takes is throughput lost). The loader's
+  // own CPU (utime + stime over the run) is off the request path but shares the cores.
+  let kernel: { runTimeNs: number; runCnt: number; requestsAttached: number; nsPerRequest: number; shareOfP50Off: number; ratioEstimate: number;
+    cpuUsPerRequestOff: number; shareOfCpu: number; loaderUsPerRequest: number | null } | null = null;
+  if (v.bpf) {
+    const bpf = JSON.parse(readFileSync(v.bpf, 'utf8')) as { run_time_ns: number; run_cnt: number };
+    const on = segs.filter((s) => s.variant === 'on');
+    let n = 0;
+    for (let k = 0; k < written.length; k++) if (on.some((s) => written[k]! >= s.switchedUs && written[k]! < s.endUs)) n++;
+    const ns = n > 0 ? bpf.run_time_ns / n : NaN;
+    const share = ns / (est[0]!.off * 1000);
+    const cpuUs = num(v.cores, 'cores') * 1e6 / rps.off; // CPU capacity per request at the probe-off rate
+    const loaderMs = v['loader-cpu-ms'] === undefined ? null : num(v['loader-cpu-ms'], 'loader-cpu-ms');
+    kernel = { runTimeNs: bpf.run_time_ns, runCnt: bpf.run_cnt, requestsAttached: n, nsPerRequest: Math.round(ns), shareOfP50Off: share, ratioEstimate: 1 + share,
+      cpuUsPerRequestOff: cpuUs, shareOfCpu: ns / 1000 / cpuUs, loaderUsPerRequest: loaderMs === null || n === 0 ? null : loaderMs * 1000 / n };
+  }
+
+  const r3 = (x: number): string => x.toFixed(3);
+  const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
+  const lines = [`${v.label}: ${pairs} pairs, ${segs.length} segments; samples off ${pooled.off.latencyUs.length}, on ${pooled.on.latencyUs.length} ` +
+    `(of ${written.length}); reload ${r3(reloadMs[Math.floor(reloadMs.length / 2)]! / 1000)} s median`];
+  const results = est.map((e) => {
+    const t = targets[e.p as 0.5 | 0.99];
+    const vd = verdict(e, t);
+    const name = e.p === 0.5 ? 'p50' : 'p99';
+    lines.push(`  ${name}: off ${r3(e.off / 1000)} ms, on ${r3(e.on / 1000)} ms, on/off x${r3(e.ratio)} 95% CI [${r3(e.lo)}..${r3(e.hi)}] ` +
+      `(half-width ${pct((e.hi - e.lo) / 2)}); target <= x${r3(1 + t)}: ${vd.toUpperCase()}`);
+    // Half of the samples at or above this quantile sit in how few pairs? Few = a few bursts decide it.
+    const tail = { off: tailPairs(pooled.off, e.off), on: tailPairs(pooled.on, e.on) };
+    const fragile = e.p > 0.5 && Math.min(tail.off, tail.on) < Math.max(5, pairs / 8);
+    if (fragile) {
+      lines.push(`    FRAGILE: half of the ${name} tail sits in ${tail.off} (off) / ${tail.on} (on) of ${pairs} pairs: bursts from ` +
+        `elsewhere on the machine decide it; read this verdict as undecided and re-run on a quiet machine`);
+    }
+    return { quantile: name, offMs: e.off / 1000, onMs: e.on / 1000, ratio: e.ratio, ci95: [e.lo, e.hi], target: 1 + t, verdict: vd,
+      tailPairs: tail, fragile, resamples: e.resamples };
+  });
+  lines.push(`  req/s (answered inside the segments): off ${rps.off.toFixed(1)}, on ${rps.on.toFixed(1)}, on/off x${r3(rps.on / rps.off)}`);
+  if (kernel) {
+    lines.push(`  kernel: BPF ${(kernel.nsPerRequest / 1000).toFixed(1)} µs/request (${kernel.runCnt} program runs over ${kernel.requestsAttached} requests attached), ` +
+      `${pct(kernel.shareOfP50Off)} of p50 off: on/off p50 estimate x${r3(kernel.ratioEstimate)} (programs' own run time only); ` +
+      `${pct(kernel.shareOfCpu)} of the ${kernel.cpuUsPerRequestOff.toFixed(0)} CPU-µs per request at the off rate` +
+      (kernel.loaderUsPerRequest === null ? '' : `; loader ${kernel.loaderUsPerRequest.toFixed(1)} CPU-µs/request`));
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  if (v.out) {
+    writeFileSync(v.out, JSON.stringify({ label: v.label, pairs, segments: segs.length, samples: { total: written.length, off: pooled.off.latencyUs.length, on: pooled.on.latencyUs.length },
+      reloadMsMedian: reloadMs[Math.floor(reloadMs.length / 2)], rps, results, kernel }, null, 1) + '\n');
+  }
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+if (cmd === 'toggle') await toggle(rest);
+else if (cmd === 'analyze') analyze(rest);
+else die('usage: lab-overhead.js toggle|analyze ... (see bench/lab-overhead.sh)');
