@@ -562,9 +562,10 @@ export class ShadowJoiner {
       let l = 0; let h = a.recs.length;
       while (l < h) { const m = (l + h) >> 1; if (a.starts[m]! < recCut) l = m + 1; else h = m; }
       if (l >= a.recs.length) { inner.delete(k); if (!inner.size) this.apps.outer.delete(ak); this.appsVer++; continue; }
-      a.recs = a.recs.slice(l);
-      a.starts = a.starts.slice(l);
-      a.used = a.used && a.used.length > l ? a.used.slice(l) : null;
+      // Drop the prefix in place (V8 left-trims a spliced prefix; a slice copied the whole rest every flush).
+      a.recs.splice(0, l);
+      a.starts.splice(0, l);
+      a.used = a.used && a.used.length > l ? a.used.subarray(l) : null;
       a.lo = 0;
     }
   }
