@@ -3,7 +3,6 @@
 // a quoted field ends at a '"' followed by a space or the end of the line, because Envoy does not escape quotes
 // in TEXT logs. Missing values print '-'.
 import type { AccessLogEntry } from './types.js';
-import { StringInterner } from './intern.js';
 
 export interface ParseStats {
   lines: number;
@@ -49,10 +48,6 @@ export function parseNum(s: string): number {
   }
   return v;
 }
-
-// Addresses and the cluster repeat on every line of a connection: one string object per value (intern.ts).
-// Module state like the hour cache above; it changes which string object a field holds, never its value.
-const interned = new StringInterner();
 
 // The scanner works on offsets into the chunk (no per-line copy); a malformed line sets `failReason` and
 // returns null instead of throwing, so the hot path has no try/catch.
@@ -135,15 +130,15 @@ function scan(s: string, b: number, end: number, pod: string): AccessLogEntry | 
   j = qend(s, i, end); if (j < 0) return fail('missing ":AUTHORITY"');
   const authority = s.slice(i + 1, j); i = j + 2;
   j = qend(s, i, end); if (j < 0) return fail('missing "UPSTREAM_HOST"');
-  const upstreamHost = interned.get(s, i + 1, j); i = j + 2;
+  const upstreamHost = s.slice(i + 1, j); i = j + 2;
   j = tok(s, i, end); if (j < 0) return fail('missing UPSTREAM_CLUSTER');
-  const upstreamCluster = interned.get(s, i, j); i = j + 1;
+  const upstreamCluster = s.slice(i, j); i = j + 1;
   j = tok(s, i, end); if (j < 0) return fail('missing UPSTREAM_LOCAL_ADDRESS');
-  const upstreamLocal = interned.get(s, i, j); i = j + 1;
+  const upstreamLocal = s.slice(i, j); i = j + 1;
   j = tok(s, i, end); if (j < 0) return fail('missing DOWNSTREAM_LOCAL_ADDRESS');
-  const downstreamLocal = interned.get(s, i, j); i = j + 1;
+  const downstreamLocal = s.slice(i, j); i = j + 1;
   j = tok(s, i, end); if (j < 0) return fail('missing DOWNSTREAM_REMOTE_ADDRESS');
-  const downstreamRemote = interned.get(s, i, j); i = j + 1;
+  const downstreamRemote = s.slice(i, j); i = j + 1;
   j = tok(s, i, end); if (j < 0) return fail('missing REQUESTED_SERVER_NAME');
   const sni = s.slice(i, j); i = j + 1;
   if (i >= end) return fail('missing ROUTE_NAME');
