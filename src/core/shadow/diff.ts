@@ -4,7 +4,7 @@ import type { ShadowJoiner, EdgeAcc } from './join.js';
 import { SIDECAR_PORTS } from './join.js';
 import type { EdgeParity, EdgeResult, Matrix, ParityCheck, RbacParity, ShadowResult } from './result.js';
 import { EXIT_SHADOW } from './result.js';
-import { percentiles, round3 } from './stats.js';
+import { round3 } from './stats.js';
 import type { ParseStats } from './envoy-text.js';
 import type { IstioCounts, RbacByPort } from './prom-text.js';
 
@@ -116,11 +116,9 @@ function rbacParity(j: ShadowJoiner, rbac: Map<string, RbacByPort>, tol: DiffOpt
 export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult {
   const costMs = o.ebpfCostUs / 1000;
   const edges: EdgeResult[] = [...j.edges.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, a]) => {
-    const app = a.app.sorted();
-    const projected = app.map((v) => v + costMs);
     return {
       edge: name, source: a.source, destination: a.destination, port: a.port, matrix: { ...a.matrix }, agreement: agreementOf(a.matrix),
-      latency: { wire: percentiles(a.wire.sorted()), app: percentiles(app), sidecarOverhead: percentiles(a.overhead.sorted()), envoy: percentiles(a.envoy.sorted()), projected: percentiles(projected) },
+      latency: { wire: a.wire.percentiles(), app: a.app.percentiles(), sidecarOverhead: a.overhead.percentiles(), envoy: a.envoy.percentiles(), projected: a.app.percentiles(costMs) },
       parity: edgeParity(j, a, o.tolerance, o.istio),
     };
   });

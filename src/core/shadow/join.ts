@@ -462,13 +462,13 @@ export class ShadowJoiner {
 
   private readonly envoyRules = new Map<string, RuleResult>();
   private readonly ebpfRules = new Map<string, RuleResult>();
-  private readonly policyObjects = new Map<string, string | undefined>();
+  /** Envoy rule -> its AuthorizationPolicy, '' for none (one lookup per entry, not has + get). */
+  private readonly policyObjects = new Map<string, string>();
 
   private policyOf(envoyRule: string): string | undefined {
-    if (this.policyObjects.has(envoyRule)) return this.policyObjects.get(envoyRule);
-    const o = envoyPolicyObject(envoyRule);
-    this.policyObjects.set(envoyRule, o);
-    return o;
+    let o = this.policyObjects.get(envoyRule);
+    if (o === undefined) this.policyObjects.set(envoyRule, (o = envoyPolicyObject(envoyRule) ?? ''));
+    return o || undefined;
   }
 
   private ruleCell(side: 'envoy' | 'ebpf', rule: string, source: string | undefined, cell: keyof Matrix): void {
@@ -556,7 +556,9 @@ export class ShadowJoiner {
         const r = g.wire[g.wireUsed++]!;
         this.countProbe(r, g); this.probeOnly(r, g);
       }
-      if (g.wireUsed) { g.wire.splice(0, g.wireUsed); g.wireUsed = 0; }
+      // The consumed prefix is dropped once it is half the array: amortised O(1) per record, where a splice at
+      // every flush moved a connection's whole backlog of records each time.
+      if (g.wireUsed && g.wireUsed * 2 >= g.wire.length) { g.wire.splice(0, g.wireUsed); g.wireUsed = 0; }
       if (!g.entries.length && !g.wire.length) { inner.delete(k); if (!inner.size) this.groups.outer.delete(gk); }
     }
     // App-leg records and flows older than the record cut can no longer be claimed.
@@ -565,9 +567,10 @@ export class ShadowJoiner {
       let l = 0; let h = a.recs.length;
       while (l < h) { const m = (l + h) >> 1; if (a.starts[m]! < recCut) l = m + 1; else h = m; }
       if (l >= a.recs.length) { inner.delete(k); if (!inner.size) this.apps.outer.delete(ak); this.appsVer++; continue; }
-      a.recs = a.recs.slice(l);
-      a.starts = a.starts.slice(l);
-      a.used = a.used && a.used.length > l ? a.used.slice(l) : null;
+      // Drop the prefix in place (V8 left-trims a spliced prefix; a slice copied the whole rest every flush).
+      a.recs.splice(0, l);
+      a.starts.splice(0, l);
+      a.used = a.used && a.used.length > l ? a.used.subarray(l) : null;
       a.lo = 0;
     }
   }
