@@ -43,17 +43,31 @@ function agreementOf(m: Matrix): number | null {
   return matched ? round3((m.allowAllow + m.denyDeny) / matched) : null;
 }
 
+interface EdgeAgg { requests: number; bytes: number; flows: number; connsClosed: number; closeCounted: boolean; status: Record<string, number> }
+
+/** sock_ops adds a connection's bytes when it closes: with connections of the edge still open (keep-alive pools
+ * outlive the run) the kernel's count is partial, so it is only compared once every connection it saw closed. */
+function bytesParity(agg: EdgeAgg | null, envoyBytes: number, note: string): ParityCheck {
+  if (!agg || agg.bytes === 0) return { envoy: envoyBytes, probe: agg?.bytes ?? 0, ok: true, note: 'no kernel byte counters for this edge (sock_ops counts at connection close)' };
+  if (agg.closeCounted && agg.connsClosed < agg.flows) {
+    return { envoy: envoyBytes, probe: agg.bytes, ok: true, note: `not compared: ${agg.flows - agg.connsClosed} of ${agg.flows} connections still open at the end (sock_ops counts bytes at close, so the kernel's count is partial)` };
+  }
+  return { envoy: envoyBytes, probe: agg.bytes, ok: agg.bytes >= envoyBytes, note };
+}
+
 function edgeParity(j: ShadowJoiner, a: EdgeAcc, tol: DiffOptions['tolerance'], istio?: IstioCounts): EdgeParity {
   const envoyReq = Object.values(a.envoyStatus).reduce((x, y) => x + y, 0);
   // The kernel's per-edge counters (wire leg, ingress, at the destination), summed over probe restarts.
-  let agg: { requests: number; bytes: number; flows: number; status: Record<string, number> } | null = null;
+  let agg: EdgeAgg | null = null;
   for (const { last, carry } of j.probeEdges.values()) {
     if (last.pod !== a.destination || last.dir !== 'ingress' || last.leg !== 'wire' || last.port !== a.port) continue;
     const src = j.podOfIdentity(last.remoteIdentity);
     if ((src ? src.name : `identity:${last.remoteIdentity}`) !== a.source && !(a.source.startsWith('ip:') && !src)) continue;
-    agg ??= { requests: 0, bytes: 0, flows: 0, status: {} };
+    agg ??= { requests: 0, bytes: 0, flows: 0, connsClosed: 0, closeCounted: true, status: {} };
     agg.requests += carry.requests + last.requests;
-    agg.flows += last.flows;
+    agg.flows += carry.flows + last.flows;
+    agg.connsClosed += carry.connsClosed + (last.connsClosed ?? 0);
+    if (last.connsClosed === undefined) agg.closeCounted = false;
     agg.bytes += carry.bytes + last.bytesSent + last.bytesReceived;
     for (const [c, n] of Object.entries(last.status)) agg.status[c] = (agg.status[c] ?? 0) + n + (carry.status[c] ?? 0);
   }
@@ -64,9 +78,7 @@ function edgeParity(j: ShadowJoiner, a: EdgeAcc, tol: DiffOptions['tolerance'], 
   if (agg && agg.requests === 0 && agg.flows > 0 && a.wire.n === 0 && (j.metrics?.counters.tls ?? 0) > 0) {
     const forwarded = a.matrix.allowAllow + a.matrix.allowDeny;
     const requests = { ...check(forwarded, a.app.n, tol), note: 'TLS on the wire: requests the sidecar forwarded (access log) vs the kernel\'s app-leg records on the plaintext hop; local replies never reach it' };
-    const bytes: ParityCheck = agg.bytes > 0
-      ? { envoy: a.envoyBytes, probe: agg.bytes, ok: agg.bytes >= a.envoyBytes, note: 'TLS record bytes on the wire vs Envoy\'s body bytes: parity means kernel >= Envoy' }
-      : { envoy: a.envoyBytes, probe: 0, ok: true, note: 'no kernel byte counters for this edge (sock_ops counts at connection close)' };
+    const bytes = bytesParity(agg, a.envoyBytes, 'TLS record bytes on the wire vs Envoy\'s body bytes: parity means kernel >= Envoy');
     const im = istio?.get(`${a.source}|${a.destination}`);
     const istioMetrics = istio ? { ...check(im ? Object.values(im).reduce((x, y) => x + y, 0) : 0, envoyReq, tol), note: 'TLS on the wire, no kernel request count: istio_requests_total delta (reporter=destination) vs the access log' } : undefined;
     return { requests, status: {}, bytes, ...(istioMetrics ? { istioMetrics } : {}), probeSource: 'records', ok: requests.ok && bytes.ok && (istioMetrics?.ok ?? true) };
@@ -80,10 +92,7 @@ function edgeParity(j: ShadowJoiner, a: EdgeAcc, tol: DiffOptions['tolerance'], 
     if (e || p) status[c] = check(e, p, tol);
   }
   const requests = check(envoyReq, probeReq, tol);
-  const probeBytes = agg ? agg.bytes : 0;
-  const bytes: ParityCheck = agg && probeBytes > 0
-    ? { envoy: a.envoyBytes, probe: probeBytes, ok: probeBytes >= a.envoyBytes, note: 'Envoy counts body bytes, the kernel TCP payload (headers included): parity means kernel >= Envoy' }
-    : { envoy: a.envoyBytes, probe: probeBytes, ok: true, note: 'no kernel byte counters for this edge (sock_ops counts at connection close)' };
+  const bytes = bytesParity(agg, a.envoyBytes, 'Envoy counts body bytes, the kernel TCP payload (headers included): parity means kernel >= Envoy');
   // Workload names in the lab are the pod names; the sidecar's metric has no port, so it covers all ports.
   const im = istio?.get(`${a.source}|${a.destination}`);
   const istioMetrics = istio ? { ...check(im ? Object.values(im).reduce((x, y) => x + y, 0) : 0, probeReq, tol), note: 'istio_requests_total delta (reporter=destination) vs the kernel count' } : undefined;

@@ -189,7 +189,7 @@ export class ShadowJoiner {
   readonly matrix: Matrix = emptyMatrix();
   readonly ruleMatrix = new Map<string, RuleResult>();
   readonly disagreements = new Map<string, GroupAcc>();
-  readonly probeEdges = new Map<string, { last: ProbeEdge; carry: { requests: number; bytes: number; status: Record<string, number> } }>();
+  readonly probeEdges = new Map<string, { last: ProbeEdge; carry: { requests: number; bytes: number; flows: number; connsClosed: number; status: Record<string, number> } }>();
   probeEdgeSeen = false;
   metrics: ProbeMetrics | null = null;
   /** Called for every joined latency sample (live histograms). */
@@ -256,12 +256,14 @@ export class ShadowJoiner {
         this.probeEdgeSeen = true;
         const k = `${r.pod}|${r.dir}|${r.leg}|${r.remoteIdentity}|${r.port}|${r.proto}`;
         const cur = this.probeEdges.get(k);
-        if (!cur) { this.probeEdges.set(k, { last: r, carry: { requests: 0, bytes: 0, status: {} } }); return; }
+        if (!cur) { this.probeEdges.set(k, { last: r, carry: { requests: 0, bytes: 0, flows: 0, connsClosed: 0, status: {} } }); return; }
         if (r.ts < cur.last.ts) return;
         // Cumulative counters: a drop means the probe restarted (a resumed run); keep what the old one counted.
         if (r.requests < cur.last.requests) {
           cur.carry.requests += cur.last.requests;
           cur.carry.bytes += cur.last.bytesSent + cur.last.bytesReceived;
+          cur.carry.flows += cur.last.flows;
+          cur.carry.connsClosed += cur.last.connsClosed ?? 0;
           for (const [c, n] of Object.entries(cur.last.status)) cur.carry.status[c] = (cur.carry.status[c] ?? 0) + n;
         }
         cur.last = r;

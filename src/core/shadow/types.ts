@@ -53,6 +53,8 @@ export interface ProbeEdge {
   type: 'edge'; ts: number; pod: string; dir: 'ingress' | 'egress'; leg: 'wire' | 'app'; remoteIdentity: number;
   port: number; proto: string; flows: number; requests: number; verdicts: Record<ProbeVerdict, number>;
   status: Record<string, number>; bytesSent: number; bytesReceived: number; latencySumNs: number;
+  /** Connections of the edge sock_ops saw close (its byte counters count at close); absent in older recordings. */
+  connsClosed?: number;
 }
 export interface ProbeMetrics {
   type: 'metrics'; ts: number; counters: Record<string, number>; ctEntries?: number; ctEvicted?: number;
