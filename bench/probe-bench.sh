@@ -9,6 +9,8 @@
 #     (bench/lab-overhead.sh: one load run per kind, the probe switched off/on in alternating segments).
 # Usage: bench/probe-bench.sh [--repeat 1000000] [--rounds 5] [--skip-lab] [--duration 5] [--lab-duration 60]
 #                             [--lab-segment 2]
+# PROBE_BENCH_JQ: a jq filter applied to the probe's config for ablations, e.g. '.settings.sampleEvery = 1000000'
+# (records off); PROBE_BENCH_NO_LATENCY=1 stops after part 2.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PROBE="$REPO/shadow-probe/build/shadow-probe"
@@ -35,6 +37,10 @@ echo "== 1. BPF_PROG_TEST_RUN, $repeat repeats x $rounds rounds (machine: $(npro
 python3 - "$out_dir/probe-testrun-$stamp.jsonl" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in (r for r in rows if r["case"] == "verifier"):
+    print("verifier: %-20s %8d insns processed (limit 1,000,000), %5d xlated, %6d JIT bytes" %
+          (r["prog"], r["verified_insns"], r["xlated_insns"], r["jited_bytes"]))
+rows = [r for r in rows if r["case"] != "verifier"]
 base = next(r for r in rows if r["case"] == "baseline_empty_program")
 b = base.get("ns_per_packet_min", base["ns_per_packet_mean"])
 print("%-32s %8s %8s %16s" % ("case", "min ns", "mean ns", "net of baseline"))
@@ -59,7 +65,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$LAB" up >/dev/null
-python3 "$REPO/shadow-probe/tests/lab/lab-config.py" "$MIGRATE_LAB_STATE/pods.json" >"$work/config.json"
+python3 "$REPO/shadow-probe/tests/lab/lab-config.py" "$MIGRATE_LAB_STATE/pods.json" | jq "${PROBE_BENCH_JQ:-.}" >"$work/config.json"
 
 start_probe() {
   "$PROBE" --config "$work/config.json" --state-dir "$work/run" >"$work/probe.jsonl" 2>"$work/probe.log" &

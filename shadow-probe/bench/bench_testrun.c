@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
 #include "shadow.skel.h"
 #include "config.h"
 #include "pkt.h"
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 {
 	int repeat = argc > 1 ? atoi(argv[1]) : 1000000;
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
+	const char *only = argc > 3 ? argv[3] : NULL; /* one case by name (for perf record), others skipped */
 	char err[256], cfgtext[4096];
 	if (geteuid() != 0) {
 		printf("{\"skipped\": \"not root\"}\n");
@@ -85,6 +87,16 @@ int main(int argc, char **argv)
 	if (shadow_bpf__load(skel)) {
 		fprintf(stderr, "failed to load skeleton: %s\n", strerror(errno));
 		return 1;
+	}
+	/* verifier budget used per program (limit 1,000,000): inlining trades against it */
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+			printf("{\"case\": \"verifier\", \"prog\": \"%s\", \"verified_insns\": %u, \"xlated_insns\": %u, "
+			       "\"jited_bytes\": %u}\n", bpf_program__name(prog), info.verified_insns, info.xlated_prog_len / 8,
+			       info.jited_prog_len);
 	}
 	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
 	if (shadow_config_apply(&cfg, &fds, err, sizeof(err))) {
@@ -133,6 +145,8 @@ int main(int argc, char **argv)
 	/* warm: create the CT entry for the request flow */
 	bench(skel->progs.shadow_tc_to_pod, &req, 1);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (only && strcmp(only, cases[i].name))
+			continue;
 		double best = 1e18, sum = 0;
 		for (int r = 0; r < rounds; r++) {
 			double ns = bench(cases[i].prog, cases[i].p, repeat);
@@ -145,7 +159,7 @@ int main(int argc, char **argv)
 		       cases[i].name, cases[i].p->len, repeat, rounds, best, sum / rounds);
 	}
 	/* new flow: one packet per run with a fresh source port, CT insert, two policy lookups, record */
-	{
+	if (!only || !strcmp(only, "tc_new_flow")) {
 		int n = 20000;
 		double sum = 0;
 		for (int i = 0; i < n; i++) {

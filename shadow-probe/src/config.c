@@ -526,7 +526,8 @@ static int l7_place(struct kvs *l7, __u32 seed, struct shadow_l7_slot *index)
 }
 
 /* Publish the L7 sets: write them and their index into the half the programs do not read, then flip
- * shadow_l7_hdr.active. Each program run reads one half only, so a reload never shows a half-written table. */
+ * shadow_l7_hdr.gen to flip halves. Each program run reads one half only, so a reload never shows a half-written
+ * table; flows that cached a set under an older generation look it up again. */
 static int l7_publish(const struct shadow_map_fds *fds, struct kvs *l7, char *err, size_t errlen)
 {
 	if (l7->n > SHADOW_L7_SETS_MAX)
@@ -536,7 +537,7 @@ static int l7_publish(const struct shadow_map_fds *fds, struct kvs *l7, char *er
 	struct shadow_l7_hdr hdr;
 	if (bpf_map_lookup_elem(fds->l7_hdr, &zero, &hdr))
 		return fail(err, errlen, "failed to read map shadow_l7_hdr: %s", strerror(errno));
-	__u32 half = !(hdr.active & 1);
+	__u32 half = (hdr.gen + 1) & 1;
 	struct shadow_l7_slot *index = malloc(SHADOW_L7_SLOTS * sizeof(*index));
 	__u32 *keys = malloc(SHADOW_L7_SLOTS * sizeof(*keys));
 	int ret = 0;
@@ -570,7 +571,7 @@ static int l7_publish(const struct shadow_map_fds *fds, struct kvs *l7, char *er
 		ret = fail(err, errlen, "failed to update map shadow_l7_hdr: %s", strerror(errno));
 		goto out;
 	}
-	hdr.active = half;
+	hdr.gen += 1;
 	if (bpf_map_update_elem(fds->l7_hdr, &zero, &hdr, BPF_ANY))
 		ret = fail(err, errlen, "failed to update map shadow_l7_hdr: %s", strerror(errno));
 out:

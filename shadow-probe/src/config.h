@@ -85,7 +85,7 @@ struct shadow_map_fds {
 #define SHADOW_MAP_FDS(skel)                                                                                   \
 	((struct shadow_map_fds){bpf_map__fd((skel)->maps.shadow_ipcache), bpf_map__fd((skel)->maps.shadow_policy), \
 				 bpf_map__fd((skel)->maps.shadow_endpoints), bpf_map__fd((skel)->maps.shadow_cgroups), \
-				 bpf_map__fd((skel)->maps.shadow_l7_hdr), bpf_map__fd((skel)->maps.shadow_l7_index), \
+				 bpf_map__fd((skel)->maps.data_l7hdr), bpf_map__fd((skel)->maps.shadow_l7_index), \
 				 bpf_map__fd((skel)->maps.shadow_l7_sets)})
 
 /* Parse a JSON document; on error returns -1 with a message in err. */

@@ -94,13 +94,9 @@ struct {
 	__type(value, __u16);
 } shadow_origport SEC(".maps");
 
-/* L7 rule sets: see shadow_l7_hdr in shadow.h (two halves, open addressing, filled by the loader) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct shadow_l7_hdr);
-} shadow_l7_hdr SEC(".maps");
+/* L7 rule sets: see shadow_l7_hdr in shadow.h (two halves, open addressing, filled by the loader). The header is
+ * a global in its own section (map "data_l7hdr"): the programs read it with direct loads instead of a lookup. */
+struct shadow_l7_hdr shadow_l7_hdr SEC(".data.l7hdr");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -355,37 +351,54 @@ static __always_inline int l7_literal_match(const struct shadow_l7_rule *r, cons
 	return 1;
 }
 
-/* The rule set of (ep, port, dir) in the half the loader published, or NULL: at most SHADOW_L7_PROBES inlined
+/* The rule set of (ep, port, dir) in half gen & 1, or NULL (*si: its index there): at most SHADOW_L7_PROBES inlined
  * array reads; an empty slot ends the probe (the loader placed every key within SHADOW_L7_PROBES of its hash). */
-static __always_inline struct shadow_l7_set *l7_set_find(__u16 ep, __u16 port, __u8 dir)
+static __always_inline struct shadow_l7_set *l7_set_find(__u32 gen, __u16 ep, __u16 port, __u8 dir, __u32 *si)
 {
-	__u32 zero = 0;
-	struct shadow_l7_hdr *h = bpf_map_lookup_elem(&shadow_l7_hdr, &zero);
-	if (!h)
-		return NULL;
-	__u32 half = h->active & 1;
-	__u32 i = shadow_l7_hash(h->seed[half], ep, port, dir);
+	__u32 half = gen & 1;
+	__u32 i = shadow_l7_hash(shadow_l7_hdr.seed[half], ep, port, dir);
 	for (__u32 n = 0; n < SHADOW_L7_PROBES; n++) {
 		__u32 idx = half * SHADOW_L7_SLOTS + ((i + n) & (SHADOW_L7_SLOTS - 1));
 		struct shadow_l7_slot *s = bpf_map_lookup_elem(&shadow_l7_index, &idx);
 		if (!s || !s->ep)
 			return NULL;
 		if (s->ep == ep && s->port == port && s->dir == dir) {
-			__u32 si = half * SHADOW_L7_SETS_MAX + (s->set & (SHADOW_L7_SETS_MAX - 1));
-			return bpf_map_lookup_elem(&shadow_l7_sets, &si);
+			*si = s->set & (SHADOW_L7_SETS_MAX - 1);
+			__u32 k = half * SHADOW_L7_SETS_MAX + *si;
+			return bpf_map_lookup_elem(&shadow_l7_sets, &k);
 		}
 	}
 	return NULL;
 }
 
+/* The rule set of a request: from the flow's cache when it was filled under the current generation (a set is a
+ * function of the flow's endpoint, server port and direction), else looked up and cached. ct: NULL for no cache. */
+static __always_inline struct shadow_l7_set *l7_set_of(struct shadow_ct_val *ct, __u16 ep, __u16 port, __u8 dir)
+{
+	__u32 gen = *(volatile __u32 *)&shadow_l7_hdr.gen;
+	__u64 c = ct ? ct->l7_cache : 0;
+	__u32 si = SHADOW_CT_L7_NONE;
+	if (c >> 32 == (__u64)gen + 1) {
+		si = (__u32)c;
+		if (si == SHADOW_CT_L7_NONE)
+			return NULL;
+		__u32 k = (gen & 1) * SHADOW_L7_SETS_MAX + (si & (SHADOW_L7_SETS_MAX - 1));
+		return bpf_map_lookup_elem(&shadow_l7_sets, &k);
+	}
+	struct shadow_l7_set *set = l7_set_find(gen, ep, port, dir, &si);
+	if (ct)
+		ct->l7_cache = ((__u64)gen + 1) << 32 | (set ? si : SHADOW_CT_L7_NONE);
+	return set;
+}
+
 /* L7 verdict for a request: allow-list semantics (Cilium/Envoy): allowed if any rule matches, denied if none
  * does; exact/prefix/suffix in the kernel; if a regex rule exists and nothing matched here, userspace decides.
  * A global function: verified once rather than once per caller state (the probe and rule loops multiply them). */
-__noinline int shadow_l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port)
+__noinline int shadow_l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port, struct shadow_ct_val *ct)
 {
 	if (!rec)
 		return 0;
-	struct shadow_l7_set *set = l7_set_find(ep, port, rec->dir);
+	struct shadow_l7_set *set = l7_set_of(ct, ep, port, rec->dir);
 	if (!set) {
 		rec->verdict = SHADOW_VERDICT_NONE;
 		rec->where = SHADOW_WHERE_NONE;
@@ -433,16 +446,14 @@ static __always_inline __u32 status_class(__u16 status)
 	return c & 7; /* the mask gives the verifier a bound clang's range folding would hide */
 }
 
-/* bytes of v equal to ' ', '?' or '\r' (or '\n'), as the high bit of each byte; exact for the lowest match */
-static __always_inline __u64 has_zero(__u64 v)
-{
-	return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
-}
-
+/* Bytes that end a path, as the high bit of each byte: '?' and anything below '!' (' ', '\r', '\n', '\t', NUL: none
+ * may appear raw in a request target). Borrows only run upward, so the lowest flagged byte is exact; bytes >= 0x80
+ * are never flagged. Two word tests instead of one per delimiter. */
 static __always_inline __u64 first_delim(__u64 w)
 {
-	return has_zero(w ^ 0x2020202020202020ULL) | has_zero(w ^ 0x3f3f3f3f3f3f3f3fULL) |
-	       has_zero(w ^ 0x0d0d0d0d0d0d0d0dULL) | has_zero(w ^ 0x0a0a0a0a0a0a0a0aULL);
+	__u64 q = w ^ 0x3f3f3f3f3f3f3f3fULL;
+	return ((w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL) |
+	       ((q - 0x0101010101010101ULL) & ~q & 0x8080808080808080ULL);
 }
 
 /* index of the lowest byte whose high bit is set (little-endian: the first character); BPF has no ctz */
@@ -522,6 +533,59 @@ __noinline int shadow_path_fast(struct __sk_buff *skb, struct shadow_http_rec *r
 	return plen;
 }
 
+/* Slow path for the request path, when it runs past the linear packet data: bpf_skb_load_bytes in two halves,
+ * scan, set path_len and zero what follows the path. prev: bytes of the path area that may be non-zero. Returns
+ * the path length, or -1 when the bytes cannot be read (the slot is then marked answered). A global function:
+ * rare, and verified once instead of once per caller state. */
+__noinline int shadow_path_slow(struct __sk_buff *skb, struct shadow_http_rec *rec, __u32 off, __u32 avail, __u32 prev)
+{
+	if (!rec)
+		return -1;
+	avail &= 0xff; /* the caller's bounds, restated for the verifier: avail <= SHADOW_PATH_MAX, prev too */
+	if (avail > SHADOW_PATH_MAX)
+		avail = SHADOW_PATH_MAX;
+	if (prev > SHADOW_PATH_MAX)
+		prev = SHADOW_PATH_MAX;
+	__u32 half = avail < SHADOW_PATH_MAX / 2 ? avail : SHADOW_PATH_MAX / 2;
+	if (half < 1 || bpf_skb_load_bytes(skb, off, rec->path, half & (SHADOW_PATH_MAX / 2 - 1) ? half & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
+		rec->status = 1; /* not pending */
+		rec->path_len = SHADOW_PATH_MAX; /* bytes past it may be non-zero now: the next request zeroes them */
+		return -1;
+	}
+	__u32 loaded = half;
+	__u32 plen = path_end(rec, 0, half);
+	if (plen == half && avail > half) {
+		__u32 rest = avail - half; /* 1..64 */
+		if (bpf_skb_load_bytes(skb, off + half, rec->path + SHADOW_PATH_MAX / 2,
+				       rest & (SHADOW_PATH_MAX / 2 - 1) ? rest & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
+			rec->status = 1;
+			rec->path_len = SHADOW_PATH_MAX;
+			return -1;
+		}
+		loaded = avail;
+		plen = path_end(rec, SHADOW_PATH_MAX / 16, avail);
+	}
+	if (plen == SHADOW_PATH_MAX)
+		rec->flags |= SHADOW_F_TRUNC;
+	rec->path_len = plen;
+	/* zero what follows the path (rest of the request line, or the previous path), so records are
+	 * deterministic and suffix matching can read whole words */
+	__u32 end = loaded > prev ? loaded : prev;
+	__u64 *w = (__u64 *)rec->path;
+	for (__u32 k = 0; k < SHADOW_PATH_MAX / 8; k++) {
+		__u32 lo = k * 8;
+		if (lo >= end)
+			break;
+		if (lo + 8 <= plen)
+			continue;
+		if (lo >= plen)
+			w[k] = 0;
+		else
+			w[k] &= (1ULL << ((plen - lo) * 8)) - 1;
+	}
+	return plen;
+}
+
 struct tcp_view {
 	__u32 saddr, daddr;
 	__u16 sport, dport;
@@ -580,7 +644,8 @@ static __always_inline struct shadow_http_rec *inflight_claim(__u32 addr, __u16 
  * ("HTTP/1.1 200") closes it: latency, edge aggregate, sampled record.
  */
 static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t, __u16 ep, __u8 leg, __u8 dir_req,
-				      __u32 remote_id, __u64 cgroup_id, __u8 *ct_flags, __u64 now_precise)
+				      __u32 remote_id, __u64 cgroup_id, __u8 *ct_flags, __u64 now_precise,
+				      struct shadow_ct_val *l7_ct)
 {
 	__u64 head[2] = {}; /* the first 12 payload bytes, as words */
 	if (t->payload_len < 12) {
@@ -674,52 +739,17 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 			rec->flags |= SHADOW_F_TRUNC;
 		}
 		rec->path_len = plen;
-		shadow_l7_verdict(rec, ep, t->dport);
+		shadow_l7_verdict(rec, ep, t->dport, l7_ct);
 		count(SHADOW_C_HTTP_REQUESTS);
 		return;
 	}
 	if ((__u32)(-fp - 1) > prev)
 		prev = -fp - 1; /* words the fast path wrote before it ran out of linear data */
-	__u32 half = avail < SHADOW_PATH_MAX / 2 ? avail : SHADOW_PATH_MAX / 2;
-	if (half < 1 || bpf_skb_load_bytes(skb, off, rec->path, half & (SHADOW_PATH_MAX / 2 - 1) ? half & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
+	if (shadow_path_slow(skb, rec, off, avail, prev) < 0) {
 		count(SHADOW_C_PARSE_FAIL);
-		rec->status = 1; /* not pending */
-		rec->path_len = SHADOW_PATH_MAX; /* bytes past it may be non-zero now: the next request zeroes them */
 		return;
 	}
-	__u32 loaded = half;
-	__u32 plen = path_end(rec, 0, half);
-	if (plen == half && avail > half) {
-		__u32 rest = avail - half; /* 1..64 */
-		if (bpf_skb_load_bytes(skb, off + half, rec->path + SHADOW_PATH_MAX / 2,
-				       rest & (SHADOW_PATH_MAX / 2 - 1) ? rest & (SHADOW_PATH_MAX / 2 - 1) : SHADOW_PATH_MAX / 2)) {
-			count(SHADOW_C_PARSE_FAIL);
-			rec->status = 1;
-			rec->path_len = SHADOW_PATH_MAX;
-			return;
-		}
-		loaded = avail;
-		plen = path_end(rec, SHADOW_PATH_MAX / 16, avail);
-	}
-	if (plen == SHADOW_PATH_MAX)
-		rec->flags |= SHADOW_F_TRUNC;
-	rec->path_len = plen;
-	/* zero what follows the path (rest of the request line, or the previous path), so records are
-	 * deterministic and suffix matching can read whole words */
-	__u32 end = loaded > prev ? loaded : prev;
-	__u64 *w = (__u64 *)rec->path;
-	for (__u32 k = 0; k < SHADOW_PATH_MAX / 8; k++) {
-		__u32 lo = k * 8;
-		if (lo >= end)
-			break;
-		if (lo + 8 <= plen)
-			continue;
-		if (lo >= plen)
-			w[k] = 0;
-		else
-			w[k] &= (1ULL << ((plen - lo) * 8)) - 1;
-	}
-	shadow_l7_verdict(rec, ep, t->dport);
+	shadow_l7_verdict(rec, ep, t->dport, l7_ct);
 	count(SHADOW_C_HTTP_REQUESTS);
 }
 
@@ -859,7 +889,8 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			__u8 nf = flags;
 			/* the request direction is the flow's original one: to the pod = the pod serves (ingress) */
 			__u8 dir_req = reply ? dir ^ 1 : dir;
-			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, 0, &nf, now);
+			/* a request in the flow's own direction may use the flow's cached L7 set (same server port) */
+			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, 0, &nf, now, reply ? NULL : ct);
 			if (ct && nf != flags)
 				ct->flags |= nf & SHADOW_F_TLS;
 		}
@@ -963,7 +994,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 			remote_id = lookup_identity(t.daddr);
 		}
 	}
-	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, cg, 0, 0);
+	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, cg, 0, 0, NULL);
 	return 1;
 }
 

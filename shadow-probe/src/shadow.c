@@ -28,6 +28,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
 #include "shadow.skel.h"
 #include "config.h"
 #include "discover.h"

@@ -241,18 +241,22 @@ struct shadow_ct_val {
 	__u8 flags;
 	__u8 dir;       /* direction of the packet that created the entry */
 	__u8 _pad0[3];
+	/* the flow's L7 rule set, cached for its requests: (l7 generation + 1) << 32 | set index in that generation's
+	 * half, or SHADOW_CT_L7_NONE for none; 0: not looked up yet. One word, so a racing writer never tears it. */
+	__u64 l7_cache;
 };
+#define SHADOW_CT_L7_NONE 0xffffu
 
 /* In-kernel L7 rule sets: an open-addressed table filled by the loader (array lookups are inlined by the
  * verifier; a hash map lookup cost ~25 ns per request). Two halves: the loader fills the one the programs do not
- * read, then flips shadow_l7_hdr.active, so a live reload never exposes a half-written set. */
+ * read, then bumps shadow_l7_hdr.gen, so a live reload never exposes a half-written set. */
 #define SHADOW_L7_SETS_MAX 4096      /* (endpoint, port, direction) sets per half */
 #define SHADOW_L7_SLOT_BITS 14
 #define SHADOW_L7_SLOTS (1 << SHADOW_L7_SLOT_BITS) /* index slots per half: load factor <= 1/4 */
 #define SHADOW_L7_PROBES 8           /* linear probes per lookup; the loader picks a seed that places every key */
 
-struct shadow_l7_hdr { /* shadow_l7_hdr[0] */
-	__u32 active;  /* half the programs read: 0 or 1 */
+struct shadow_l7_hdr { /* a global in section .data.l7hdr (direct loads, no map lookup) */
+	__u32 gen;     /* publish count: the programs read half gen & 1 */
 	__u32 seed[2]; /* hash seed of each half */
 	__u32 _pad0;
 };

@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
 #include "shadow.skel.h"
 #include "config.h"
 #include "pkt.h"
@@ -729,7 +730,7 @@ static void t_l7_after_reload(void)
 	bpf_map_lookup_elem(fds.l7_hdr, &zero, &h0);
 	CHECK(shadow_config_apply(&c2, &fds, err, sizeof(err)) == 0, "apply: %s", err);
 	bpf_map_lookup_elem(fds.l7_hdr, &zero, &h1);
-	CHECK(h1.active == !h0.active, "active half %u after a reload, was %u", h1.active, h0.active);
+	CHECK(h1.gen == h0.gen + 1, "generation %u after a reload, was %u", h1.gen, h0.gen);
 	expect_l7("GET /other HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, 77, "/other");
 	expect_l7("GET /api/v1 HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_DENY, SHADOW_WHERE_KERNEL, 0, "/api/v1");
 	expect_l7("GET /health HTTP/1.1\r\n\r\n", 8081, SHADOW_VERDICT_NONE, SHADOW_WHERE_NONE, 0, "/health");
@@ -737,6 +738,88 @@ static void t_l7_after_reload(void)
 	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "re-apply: %s", err);
 	expect_l7("GET /api/v1 HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, 31, "/api/v1");
 	expect_l7("GET /health HTTP/1.1\r\n\r\n", 8081, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, 35, "/health");
+}
+
+/* One keep-alive flow across two reloads: the flow caches its rule set (tagged with the generation) and must look it
+ * up again after each reload, including the second one, which publishes into the same half as the first did. */
+static __u64 ct_l7_cache(const char *client, uint16_t cport, uint16_t port)
+{
+	struct shadow_ct_key k = {.rport = cport, .lport = port, .proto = 6};
+	struct shadow_ct_val v;
+	inet_pton(AF_INET, client, &k.raddr);
+	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
+	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_ct), &k, &v) ? 0 : v.l7_cache;
+}
+
+static void expect_flow_l7(uint16_t cport, uint16_t port, const char *req, __u8 verdict, __u32 rule)
+{
+	struct shadow_http_rec *h = http_exchange("10.0.1.1", cport, port, req, "HTTP/1.1 200 OK\r\n\r\n");
+	CHECK(h && h->verdict == verdict && h->rule_id == rule, "%.30s on flow %u: verdict %s rule %u, want %s rule %u",
+	      req, cport, h ? shadow_verdict_name(h->verdict) : "none", h ? h->rule_id : 0, shadow_verdict_name(verdict),
+	      rule);
+}
+
+static void t_l7_cached_set_follows_reloads(void)
+{
+	char err[256];
+	struct shadow_config c2;
+	const char *j = "{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"identity\": 1001}],"
+			"\"identities\": [{\"ip\": \"10.0.1.1\", \"identity\": 100}],"
+			"\"l7\": [{\"pod\": \"a\", \"port\": 80, \"method\": \"GET\", \"pathExact\": \"/other\", \"ruleId\": 77}]}";
+	CHECK(shadow_config_parse(j, &c2, err, sizeof(err)) == 0, "parse: %s", err);
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
+	const uint16_t flow = 46000, bare = 46001; /* port 80 (rules in both configs), port 7000 (rules in neither) */
+	__u32 zero = 0;
+	struct shadow_l7_hdr h;
+	expect_flow_l7(flow, 80, "GET /api/v1 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_ALLOW, 31);
+	expect_flow_l7(bare, 7000, "GET /x HTTP/1.1\r\n\r\n", SHADOW_VERDICT_NONE, 0);
+	bpf_map_lookup_elem(fds.l7_hdr, &zero, &h);
+	__u64 c = ct_l7_cache("10.0.1.1", flow, 80);
+	CHECK(c >> 32 == (__u64)h.gen + 1 && (__u32)c != SHADOW_CT_L7_NONE, "flow cache %llx, want generation %u + 1 and a set",
+	      (unsigned long long)c, h.gen);
+	c = ct_l7_cache("10.0.1.1", bare, 7000);
+	CHECK(c >> 32 == (__u64)h.gen + 1 && (__u32)c == SHADOW_CT_L7_NONE, "no-rules flow cache %llx, want 'none'",
+	      (unsigned long long)c);
+	expect_flow_l7(flow, 80, "GET /api/v2 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_ALLOW, 31); /* served from the cache */
+
+	CHECK(shadow_config_apply(&c2, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+	expect_flow_l7(flow, 80, "GET /api/v1 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_DENY, 0);
+	expect_flow_l7(flow, 80, "GET /other HTTP/1.1\r\n\r\n", SHADOW_VERDICT_ALLOW, 77);
+	shadow_config_free(&c2);
+
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "re-apply: %s", err);
+	bpf_map_lookup_elem(fds.l7_hdr, &zero, &h);
+	/* the first config has a regex rule on port 80: what no literal rule allows is left to userspace */
+	expect_flow_l7(flow, 80, "GET /other HTTP/1.1\r\n\r\n", SHADOW_VERDICT_NONE, 0);
+	expect_flow_l7(flow, 80, "GET /api/v1 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_ALLOW, 31);
+	c = ct_l7_cache("10.0.1.1", flow, 80);
+	CHECK(c >> 32 == (__u64)h.gen + 1, "flow cache generation %llu after two reloads, want %u", (unsigned long long)(c >> 32),
+	      h.gen + 1);
+
+	/* two reloads with no request between them: the cache's half is current again, but its set index is stale
+	 * (port 80's set moves behind port 79's) */
+	const char *j3 = "{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"identity\": 1001}],"
+			 "\"identities\": [{\"ip\": \"10.0.1.1\", \"identity\": 100}],"
+			 "\"l7\": [{\"pod\": \"a\", \"port\": 79, \"method\": \"GET\", \"pathExact\": \"/p79\", \"ruleId\": 79},"
+			 "         {\"pod\": \"a\", \"port\": 80, \"method\": \"GET\", \"pathExact\": \"/p80\", \"ruleId\": 80}]}";
+	struct shadow_config c3;
+	CHECK(shadow_config_parse(j3, &c3, err, sizeof(err)) == 0, "parse: %s", err);
+	CHECK(shadow_config_apply(&c3, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+	CHECK(shadow_config_apply(&c3, &fds, err, sizeof(err)) == 0, "apply again: %s", err);
+	expect_flow_l7(flow, 80, "GET /p80 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_ALLOW, 80);
+	expect_flow_l7(flow, 80, "GET /p79 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_DENY, 0);
+	shadow_config_free(&c3);
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "restore: %s", err);
+}
+
+/* The path ends at '?' or any byte below '!' (space, tab, CR, LF, NUL); bytes >= 0x80 (raw UTF-8) are part of it. A
+ * request line cut at the end of the packet takes the bpf_skb_load_bytes path and keeps what is there. */
+static void t_path_delimiters(void)
+{
+	expect_l7("GET /api/a\tb HTTP/1.1\r\n\r\n", 7000, SHADOW_VERDICT_NONE, SHADOW_WHERE_NONE, 0, "/api/a");
+	expect_l7("GET /caf\xc3\xa9/\xff HTTP/1.1\r\n\r\n", 7000, SHADOW_VERDICT_NONE, SHADOW_WHERE_NONE, 0, "/caf\xc3\xa9/\xff");
+	expect_l7("GET /api/v1/x?y HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, 31, "/api/v1/x");
+	expect_l7("GET /api/v1/cut-at-the-end", 80, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_KERNEL, 31, "/api/v1/cut-at-the-end");
 }
 
 /* many sets: every one is found through the open-addressed index (here 2,000 ports of one pod) */
@@ -811,6 +894,8 @@ static const struct tcase cases[] = {
 	{"http_methods_parsed", t_methods},
 	{"inflight_pair_eviction_counted", t_inflight_pair_eviction},
 	{"l7_after_live_reload", t_l7_after_reload},
+	{"l7_cached_set_follows_reloads", t_l7_cached_set_follows_reloads},
+	{"path_delimiters", t_path_delimiters},
 	{"l7_many_sets_found", t_l7_many_sets},
 	{"ratelimit_counted", t_ratelimit_counted},
 };
