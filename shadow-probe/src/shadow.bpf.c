@@ -490,7 +490,47 @@ static __always_inline __u32 path_end(struct shadow_http_rec *rec, __u32 from_wo
 	return limit;
 }
 
-/* Fast path for the request path: read it 8 bytes at a time straight from the linear packet data, find its end,
+/* Common case of the request path, straight-line: a path shorter than 24 bytes whose 24-byte window lies in the
+ * linear data. Three word loads, one packet bounds check, no loop over the packet; stores the path masked at its
+ * end and zeroes the previous path's tail (below prev). Returns the path length, or -1: take shadow_path_fast. */
+static __always_inline __u64 low_bytes(__u64 v, __u32 n)
+{
+	return n >= 8 ? v : v & ((1ULL << ((n & 7) * 8)) - 1);
+}
+
+static __always_inline int path_window(struct __sk_buff *skb, struct shadow_http_rec *rec, __u32 off, __u32 avail,
+				       __u32 prev)
+{
+	void *data = (void *)(long)skb->data, *dend = (void *)(long)skb->data_end;
+	__u64 *p = data + (off & 0x3ff);
+	if ((void *)(p + 3) > dend)
+		return -1;
+	__u64 v0 = p[0], v1 = p[1], v2 = p[2];
+	__u64 m0 = first_delim(v0), m1 = first_delim(v1), m2 = first_delim(v2);
+	__u32 plen;
+	if (m0)
+		plen = byte_index(m0);
+	else if (m1)
+		plen = 8 + byte_index(m1);
+	else if (m2)
+		plen = 16 + byte_index(m2);
+	else
+		return -1;
+	if (plen > avail) /* Ethernet padding past the payload */
+		plen = avail;
+	__u64 *w = (__u64 *)rec->path;
+	w[0] = low_bytes(v0, plen);
+	w[1] = plen > 8 ? low_bytes(v1, plen - 8) : 0;
+	w[2] = plen > 16 ? low_bytes(v2, plen - 16) : 0;
+	for (__u32 j = 3; j < SHADOW_PATH_MAX / 8; j++) {
+		if (j * 8 >= prev)
+			break;
+		*(volatile __u64 *)&w[j] = 0; /* volatile: clang would make it a memset call, which BPF has not */
+	}
+	return plen;
+}
+
+/* General fast path for the request path (paths of 24 bytes and more, or near the end of the data): read it 8 bytes at a time straight from the linear packet data, find its end,
  * store each word once (masked at the end) and zero the previous path's tail up to prev. Returns the path length,
  * or -1 when the path runs into the end of the linear data (the caller then takes the bpf_skb_load_bytes path;
  * words written here lie below the returned max via *written). A complete request line always ends inside the
@@ -732,7 +772,9 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		avail = SHADOW_PATH_MAX;
 	__u32 off = t->payload_off + skip;
 	__u32 prev = rec->path_len; /* bytes past the previous path are already zero */
-	int fp = shadow_path_fast(skb, rec, off, avail, prev);
+	int fp = path_window(skb, rec, off, avail, prev);
+	if (fp < 0)
+		fp = shadow_path_fast(skb, rec, off, avail, prev);
 	if (fp >= 0) {
 		__u32 plen = fp & 0xff;
 		if (plen >= SHADOW_PATH_MAX) {

@@ -812,6 +812,37 @@ static void t_l7_cached_set_follows_reloads(void)
 	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "restore: %s", err);
 }
 
+/* Every path length from 0 to 40 (the straight-line window takes < 24, the word loop the rest) on one keep-alive flow,
+ * growing, then each right after a 60-byte path: the path is exact and every byte after it is zero (what the previous
+ * path left included). */
+static void t_path_lengths_on_one_flow(void)
+{
+	char path[64], req[128];
+	for (int round = 0; round < 2; round++) {
+		for (int n = 0; n <= 40; n++) {
+			int len = round ? 40 - n : n; /* shrinking lengths in the second round */
+			if (round) /* each after a 60-byte path on the same flow */
+				http_exchange("10.0.1.1", 46100, 7000,
+					      "GET /0123456789012345678901234567890123456789012345678901234567 HTTP/1.1\r\n\r\n",
+					      "HTTP/1.1 200 OK\r\n\r\n");
+			for (int i = 0; i < len; i++)
+				path[i] = i == 0 ? '/' : 'a' + (i % 26);
+			path[len] = 0;
+			snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path);
+			struct shadow_http_rec *h = http_exchange("10.0.1.1", 46100, 7000, req, "HTTP/1.1 200 OK\r\n\r\n");
+			CHECK(h != NULL, "no record for a %d-byte path", len);
+			if (!h)
+				return;
+			CHECK(h->path_len == len && !memcmp(h->path, path, len), "%d-byte path: got %u bytes '%.*s'", len,
+			      h->path_len, h->path_len, h->path);
+			int dirty = 0;
+			for (int i = len; i < SHADOW_PATH_MAX; i++)
+				dirty |= h->path[i];
+			CHECK(!dirty, "%d-byte path after a longer one: bytes past the path are not zero", len);
+		}
+	}
+}
+
 /* The path ends at '?' or any byte below '!' (space, tab, CR, LF, NUL); bytes >= 0x80 (raw UTF-8) are part of it. A
  * request line cut at the end of the packet takes the bpf_skb_load_bytes path and keeps what is there. */
 static void t_path_delimiters(void)
@@ -896,6 +927,7 @@ static const struct tcase cases[] = {
 	{"l7_after_live_reload", t_l7_after_reload},
 	{"l7_cached_set_follows_reloads", t_l7_cached_set_follows_reloads},
 	{"path_delimiters", t_path_delimiters},
+	{"path_lengths_on_one_flow", t_path_lengths_on_one_flow},
 	{"l7_many_sets_found", t_l7_many_sets},
 	{"ratelimit_counted", t_ratelimit_counted},
 };
