@@ -530,8 +530,8 @@ static __always_inline int path_window(struct __sk_buff *skb, struct shadow_http
 	return plen;
 }
 
-/* General fast path for the request path (paths of 24 bytes and more, or near the end of the data): read it 8 bytes at a time straight from the linear packet data, find its end,
- * store each word once (masked at the end) and zero the previous path's tail up to prev. Returns the path length,
+/* General fast path for the request path (paths of 24 bytes and more, or near the end of the data): read it 8 bytes
+ * at a time straight from the linear packet data, find its end, store each word once (masked at the end) and zero the previous path's tail up to prev. Returns the path length,
  * or -1 when the path runs into the end of the linear data (the caller then takes the bpf_skb_load_bytes path;
  * words written here lie below the returned max via *written). A complete request line always ends inside the
  * packet (" HTTP/1.x" follows the path). A global function: the verifier checks it once, not once per caller
