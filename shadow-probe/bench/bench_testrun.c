@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
@@ -60,6 +61,54 @@ static double bench(struct bpf_program *prog, const struct pkt *p, int repeat)
 		exit(1);
 	}
 	return o.duration; /* kernel: average ns per run */
+}
+
+/* Cold runs: what a program run costs when the caches hold other work's lines, as in place (a request every ms
+ * or so, between an app, its sidecar and the kernel). Before each run, read a buffer larger than the cache
+ * level to flush: 2 MiB empties L1/L2 (512 KiB per core here) and leaves L3; 64 MiB empties L3 (32 MiB) too.
+ * One packet per run (repeat 1); the empty program under the same flush is the baseline. */
+static volatile uint64_t sink;
+static void flush_caches(const uint8_t *buf, size_t len)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < len; i += 64)
+		s += buf[i];
+	sink += s;
+}
+
+static double run1(int fd, const struct pkt *p)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .repeat = 1);
+	if (bpf_prog_test_run_opts(fd, &o)) {
+		fprintf(stderr, "failed to run a cold case: %s\n", strerror(errno));
+		exit(1);
+	}
+	return o.duration;
+}
+
+/* mean ns of prog_a on a (and of prog_b on b, run right after it: a response after its request), each after a flush */
+static int drop_record(void *ctx, void *data, size_t size) { return 0; }
+static struct ring_buffer *cold_rb; /* drained before each run, as the loader does: a full ring (> 64 KiB unread)
+				     * makes every record force a wakeup, a self-IPI that costs microseconds in a VM */
+
+static void cold_pair(int fd_a, const struct pkt *a, int fd_b, const struct pkt *b, const uint8_t *buf, size_t len,
+		      int iters, double *mean_a, double *mean_b)
+{
+	double sa = 0, sb = 0;
+	for (int i = 0; i < iters; i++) {
+		if (cold_rb)
+			ring_buffer__consume(cold_rb);
+		flush_caches(buf, len);
+		sa += run1(fd_a, a);
+		if (fd_b >= 0) {
+			if (cold_rb)
+				ring_buffer__consume(cold_rb);
+			flush_caches(buf, len);
+			sb += run1(fd_b, b);
+		}
+	}
+	*mean_a = sa / iters;
+	*mean_b = fd_b >= 0 ? sb / iters : 0;
 }
 
 int main(int argc, char **argv)
@@ -183,6 +232,47 @@ int main(int argc, char **argv)
 		printf("{\"case\": \"tc_new_flow\", \"bytes\": %u, \"repeat\": 1, \"rounds\": %d, \"ns_per_packet_mean\": %.1f, "
 		       "\"net_of_repeat1_baseline\": %.1f}\n",
 		       syn.len, n, sum / n, (sum - base) / n);
+	}
+	/* cold: the request/response pair of one keep-alive flow, the ACK, the app-leg request, the empty program */
+	if (!only || !strcmp(only, "cold")) {
+		const size_t sizes[] = {2 << 20, 64 << 20};
+		const char *names[] = {"l1l2_flushed", "l3_flushed"};
+		size_t big = sizes[1];
+		uint8_t *buf = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (buf == MAP_FAILED) {
+			fprintf(stderr, "failed to map the flush buffer: %s\n", strerror(errno));
+			return 1;
+		}
+		memset(buf, 1, big);
+		/* BENCH_COLD_UNDRAINED=1: nobody reads the ring (a loader that fell behind) */
+		int undrained = getenv("BENCH_COLD_UNDRAINED") && !strcmp(getenv("BENCH_COLD_UNDRAINED"), "1");
+		cold_rb = undrained ? NULL : ring_buffer__new(bpf_map__fd(skel->maps.shadow_events), drop_record, NULL, NULL);
+		if (!cold_rb && !undrained) {
+			fprintf(stderr, "failed to open the ring buffer: %s\n", strerror(errno));
+			return 1;
+		}
+		struct bpf_insn insns[] = {{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0},
+					   {.code = BPF_JMP | BPF_EXIT}};
+		int empty = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "shadow_floor", "GPL", insns, 2, NULL);
+		int to = bpf_program__fd(skel->progs.shadow_tc_to_pod), from = bpf_program__fd(skel->progs.shadow_tc_from_pod);
+		int cg = bpf_program__fd(skel->progs.shadow_cg_egress);
+		for (int k = 0; k < 2; k++) {
+			int iters = k == 0 ? 4000 : 400;
+			double e, rq, rs, ak, ap, unused;
+			cold_pair(empty, &req, -1, NULL, buf, sizes[k], iters, &e, &unused);
+			cold_pair(to, &req, from, &resp, buf, sizes[k], iters, &rq, &rs);
+			cold_pair(to, &ack, -1, NULL, buf, sizes[k], iters, &ak, &unused);
+			cold_pair(cg, &appreq, -1, NULL, buf, sizes[k], iters, &ap, &unused);
+			printf("{\"case\": \"cold_%s%s\", \"flush_bytes\": %zu, \"runs\": %d, \"empty_program\": %.0f, "
+			       "\"tc_http_request\": %.0f, \"tc_http_response\": %.0f, \"tc_ack_known_flow\": %.0f, "
+			       "\"cgroup_skb_http_request\": %.0f}\n",
+			       names[k], undrained ? "_undrained" : "", sizes[k], iters, e, rq, rs, ak, ap);
+		}
+		if (cold_rb)
+			ring_buffer__free(cold_rb);
+		munmap(buf, big);
+		if (empty >= 0)
+			close(empty);
 	}
 	shadow_bpf__destroy(skel);
 	shadow_config_free(&cfg);
