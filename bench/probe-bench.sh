@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shadow-probe benchmarks (issue 5, part 9). Prints numbers and ratios against a baseline of the same run.
 #  1. ns per packet with BPF_PROG_TEST_RUN (kernel-timed average over N repeats) for the packets that matter,
-#     against an empty sched_cls program as the baseline (the test-run loop's own cost).
+#     against an empty sched_cls program as the baseline (the test-run loop's own cost); the same packets cold
+#     (one run after flushing L1/L2, then L3), which is what a run costs in place; the verifier's work per program.
 #  2. in place on the lab with kernel.bpf_stats_enabled=1: run_time_ns / run_cnt of each attached program under
 #     a fixed-rate load, and the aggregated telemetry (per-edge request counts in the kernel) against the load
 #     generator's count at the lab's maximum rate (closed loop, wrk): lost = answered - counted.
@@ -40,7 +41,11 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 for r in (r for r in rows if r["case"] == "verifier"):
     print("verifier: %-20s %8d insns processed (limit 1,000,000), %5d xlated, %6d JIT bytes" %
           (r["prog"], r["verified_insns"], r["xlated_insns"], r["jited_bytes"]))
-rows = [r for r in rows if r["case"] != "verifier"]
+for r in (r for r in rows if r["case"].startswith("cold_")):
+    print("%-28s (%4d runs, ns/run): empty %5.0f | tc request %6.0f | tc response %6.0f | tc ACK %6.0f | cgroup_skb request %6.0f" %
+          (r["case"], r["runs"], r["empty_program"], r["tc_http_request"], r["tc_http_response"], r["tc_ack_known_flow"],
+           r["cgroup_skb_http_request"]))
+rows = [r for r in rows if r["case"] != "verifier" and not r["case"].startswith("cold_")]
 base = next(r for r in rows if r["case"] == "baseline_empty_program")
 b = base.get("ns_per_packet_min", base["ns_per_packet_mean"])
 print("%-32s %8s %8s %16s" % ("case", "min ns", "mean ns", "net of baseline"))
