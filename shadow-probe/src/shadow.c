@@ -1110,9 +1110,12 @@ static int pin_maps(struct probe *p)
 		return -1;
 	mkdir(p->pin_dir, 0700);
 	bpf_object__for_each_map(m, p->skel->obj) {
-		if (strchr(bpf_map__name(m), '.'))
+		const char *name = bpf_map__name(m);
+		if (m == p->skel->maps.data_l7hdr)
+			name = "shadow_l7_hdr"; /* the L7 header global (generation, seeds), under its former map name */
+		else if (strchr(name, '.'))
 			continue; /* .rodata and friends: internal */
-		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, bpf_map__name(m));
+		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, name);
 		if (bpf_map__pin(m, path)) {
 			logf_("failed to pin map %s: %s", path, strerror(errno));
 			return -1;

@@ -284,6 +284,8 @@ test('legacy clsact filters survive a SIGKILL and --cleanup removes them', { ski
   const pinDir = `/sys/fs/bpf/shadow-probe-test-${process.pid}`;
   await probe.start(['--tc-legacy', `--pin=${pinDir}`]);
   const ids = probe.progIds();
+  // listed while the probe runs, asserted at the end: a failure must not leave the probe or its filters behind
+  const pinned = spawnSync('ls', [pinDir], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
   assert.equal(await probe.stop('SIGKILL'), 'SIGKILL');
   const left = await attachedLeftovers(ids, netnsAll(), cgroupsAll(), 0);
   assert.equal(left.filter((l) => l.startsWith('tc filter')).length, lab.file().pods.length, `left behind: ${left.join('; ')}`);
@@ -295,4 +297,7 @@ test('legacy clsact filters survive a SIGKILL and --cleanup removes them', { ski
   assert.deepEqual(await attachedLeftovers(ids, netnsAll(), cgroupsAll()), []);
   assert.equal(spawnSync('ls', [pinDir]).status !== 0, true, 'pin directory gone');
   assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080/reviews/1`).code, 200);
+  for (const m of ['shadow_ct', 'shadow_edges', 'shadow_l7_hdr', 'shadow_l7_sets']) {
+    assert.ok(pinned.includes(m), `map ${m} pinned (got ${pinned.join(', ')})`);
+  }
 });
