@@ -859,13 +859,15 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	__u32 remote = dir == SHADOW_DIR_INGRESS ? t.saddr : t.daddr;
 	/* CT first: the local address is the endpoint's, so a hit also tells which endpoint this is and the
 	 * endpoint map is only read for new flows */
-	/* one clock read per packet: CT ages on the cheap coarse clock, but a TCP packet with payload may be an HTTP
-	 * request or response whose latency needs the precise one, so those read only the precise one (same
-	 * CLOCK_MONOTONIC base) and hand it to http_step */
-	__u64 now = ip.protocol == IPPROTO_TCP && t.payload_len ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
 	struct shadow_ct_key ck = {.raddr = remote, .laddr = local, .rport = dir == SHADOW_DIR_INGRESS ? t.sport : t.dport,
 				   .lport = dir == SHADOW_DIR_INGRESS ? t.dport : t.sport, .proto = ip.protocol};
 	struct shadow_ct_val *ct = bpf_map_lookup_elem(&shadow_ct, &ck);
+	/* one clock read per packet: CT ages on the cheap coarse clock, but a TCP packet with payload may be an HTTP
+	 * request or response whose latency needs the precise one, so those read only the precise one (same
+	 * CLOCK_MONOTONIC base) and hand it to http_step. Not for a flow known to carry TLS (mTLS between sidecars:
+	 * every wire packet), whose payload is never parsed: ~10-15 ns saved per packet. */
+	__u64 now = ip.protocol == IPPROTO_TCP && t.payload_len && !(ct && (ct->flags & SHADOW_F_TLS)) ?
+			    bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
 	int reply = ct && ct->dir != dir;
 	struct shadow_endpoint *ep = NULL;
 	__u16 ep_id;
