@@ -86,11 +86,11 @@ static double run1(int fd, const struct pkt *p)
 	return o.duration;
 }
 
-/* mean ns of prog_a on a (and of prog_b on b, run right after it: a response after its request), each after a flush */
 static int drop_record(void *ctx, void *data, size_t size) { return 0; }
-static struct ring_buffer *cold_rb; /* drained before each run, as the loader does: a full ring (> 64 KiB unread)
-				     * makes every record force a wakeup, a self-IPI that costs microseconds in a VM */
+/* drained before each run, as the loader does; NULL: left unread (BENCH_COLD_UNDRAINED=1, a loader behind) */
+static struct ring_buffer *cold_rb;
 
+/* mean ns of prog_a on a (and of prog_b on b, run right after it: a response after its request), each after a flush */
 static void cold_pair(int fd_a, const struct pkt *a, int fd_b, const struct pkt *b, const uint8_t *buf, size_t len,
 		      int iters, double *mean_a, double *mean_b)
 {
