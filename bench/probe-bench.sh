@@ -11,10 +11,11 @@
 # Usage: bench/probe-bench.sh [--repeat 1000000] [--rounds 5] [--skip-lab] [--duration 5] [--lab-duration 60]
 #                             [--lab-segment 2]
 # PROBE_BENCH_JQ: a jq filter applied to the probe's config for ablations, e.g. '.settings.sampleEvery = 1000000'
-# (records off); PROBE_BENCH_NO_LATENCY=1 stops after part 2.
+# (records off); PROBE_BENCH_NO_LATENCY=1 stops after part 2; PROBE_BENCH_PROBE: another shadow-probe binary for
+# part 2 (A/B against an older build, e.g. from a git worktree).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-PROBE="$REPO/shadow-probe/build/shadow-probe"
+PROBE="${PROBE_BENCH_PROBE:-$REPO/shadow-probe/build/shadow-probe}"
 TESTRUN="$REPO/shadow-probe/build/bench_testrun"
 repeat=1000000 rounds=5 skip_lab=0 duration=5 lab_duration=60 lab_segment=2
 while [ $# -gt 0 ]; do
