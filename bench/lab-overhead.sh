@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: the probe overhead benchmark needs root (network namespaces, BPF)"; exit 0; }
-PROBE_BIN="$REPO/shadow-probe/build/shadow-probe"
+PROBE_BIN="${LAB_OVERHEAD_PROBE:-$REPO/shadow-probe/build/shadow-probe}"  # LAB_OVERHEAD_PROBE: another build, for A/B
 [ -x "$PROBE_BIN" ] || { echo "lab-overhead: no $PROBE_BIN: build it first (make probe-build)" >&2; exit 1; }
 NODE=$("$REPO/scripts/ensure-node.sh")/node
 [ -f "$REPO/dist/bench/lab-overhead.js" ] || { echo "lab-overhead: no dist/bench/lab-overhead.js: run make build" >&2; exit 1; }
