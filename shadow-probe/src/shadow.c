@@ -1113,8 +1113,8 @@ static int pin_maps(struct probe *p)
 		const char *name = bpf_map__name(m);
 		if (m == p->skel->maps.data_l7hdr)
 			name = "shadow_l7_hdr"; /* the L7 header global (generation, seeds), under its former map name */
-		else if (strchr(name, '.'))
-			continue; /* .rodata and friends: internal */
+		else if (strchr(name, '.') || m == p->skel->maps.shadow_tc_body)
+			continue; /* .rodata and friends, and the tail-call array (a pin would keep the body loaded) */
 		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, name);
 		if (bpf_map__pin(m, path)) {
 			logf_("failed to pin map %s: %s", path, strerror(errno));

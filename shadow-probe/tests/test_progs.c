@@ -310,6 +310,33 @@ static void t_midstream(void)
 	      "mid-stream pickup: want a verdict with the midstream flag");
 }
 
+/* The tc stubs hand over to the shared body by tail call. Without the body a stub still passes every packet and
+ * touches nothing; with it back, the same packet is evaluated in the stub's direction. */
+static void t_tc_stub_without_body(void)
+{
+	int jmp = bpf_map__fd(skel->maps.shadow_tc_body);
+	__u32 k = 0;
+	int body = bpf_program__fd(skel->progs.shadow_tc);
+	struct pkt p;
+	int rv = -1;
+	pkt_build(&p, "10.0.1.1", 40091, "10.0.0.1", 80, 6, TH_SYN, NULL, 0);
+	CHECK(bpf_map_delete_elem(jmp, &k) == 0, "delete the body: %s", strerror(errno));
+	__u64 before = counter(SHADOW_C_PACKETS);
+	struct shadow_flow_rec *r = tc_flow(1, &p, &rv);
+	CHECK(rv == 0, "stub without body returned %d, want TC_ACT_OK", rv);
+	CHECK(r == NULL && counter(SHADOW_C_PACKETS) == before, "stub without body evaluated the packet");
+	CHECK(bpf_map_update_elem(jmp, &k, &body, BPF_ANY) == 0, "restore the body: %s", strerror(errno));
+	r = tc_flow(1, &p, &rv);
+	CHECK(rv == 0 && counter(SHADOW_C_PACKETS) == before + 1, "body back: packets %llu, want %llu",
+	      (unsigned long long)counter(SHADOW_C_PACKETS), (unsigned long long)before + 1);
+	CHECK(r && r->dir == SHADOW_DIR_INGRESS && r->verdict == SHADOW_VERDICT_ALLOW && r->rule_id == 11,
+	      "body back: want the ingress allow by rule 11");
+	/* the other stub, right after: the direction word is rewritten per packet */
+	pkt_build(&p, "10.0.0.1", 40092, "10.0.1.1", 8080, 6, TH_SYN, NULL, 0);
+	r = tc_flow(0, &p, &rv);
+	CHECK(r && r->dir == SHADOW_DIR_EGRESS, "from_pod after to_pod: direction %d, want egress", r ? r->dir : -1);
+}
+
 /* HTTP on the wire leg: request into the pod, response out of it */
 static struct shadow_http_rec *http_exchange(const char *client, uint16_t cport, uint16_t sport_srv, const char *req,
 					     const char *resp)
@@ -906,6 +933,7 @@ static const struct tcase cases[] = {
 	{"unknown_endpoint_ignored", t_unknown_endpoint_ignored},
 	{"ct_reply_not_evaluated", t_ct_reply_not_evaluated},
 	{"midstream_pickup", t_midstream},
+	{"tc_stub_without_body_passes", t_tc_stub_without_body},
 	{"l7_prefix_kernel", t_l7_prefix},
 	{"l7_exact_kernel", t_l7_exact},
 	{"l7_exact_miss_deferred_to_user", t_l7_exact_miss_regex_user},
