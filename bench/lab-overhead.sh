@@ -15,6 +15,10 @@
 #
 # Usage: bench/lab-overhead.sh [--kinds fixed,max] [--rate 1000] [--duration 120] [--segment 2] [--guard 0.3]
 #                              [--connections 8] [--target reviews] [--path /reviews/1] [--pin] [--resamples 2000]
+#   --baseline BIN  A/B of two builds in one run: BIN (e.g. a git worktree's shadow-probe/build/shadow-probe)
+#          is attached in the "off" segments instead of nothing, this tree's build (or LAB_OVERHEAD_PROBE) in the
+#          "on" ones; the ratios then compare the builds under the same machine drift, and the kernel lines give
+#          each build's BPF time per request. The targets do not apply to an A/B run.
 #   --pin  load generator on CPU 1, every lab pod process (apps, sidecars) and the probe loader on CPU 0,
 #          for the run (restored after): less cross-talk between the generator and the path under test.
 # Run it under the lab lock, with -o so nothing the script starts inherits the lock:
@@ -25,7 +29,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
 PREFIX=${MIGRATE_LAB_PREFIX:-mlab}
-kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000
+kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline=""
 while [ $# -gt 0 ]; do
   case $1 in
     --kinds) kinds=$2; shift 2 ;;
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
     --target) target=$2; shift 2 ;;
     --path) path=$2; shift 2 ;;
     --pin) pin=1; shift ;;
+    --baseline) baseline=$2; shift 2 ;;
     --resamples) resamples=$2; shift 2 ;;
     *) echo "lab-overhead: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -44,13 +49,15 @@ done
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: the probe overhead benchmark needs root (network namespaces, BPF)"; exit 0; }
 PROBE_BIN="${LAB_OVERHEAD_PROBE:-$REPO/shadow-probe/build/shadow-probe}"  # LAB_OVERHEAD_PROBE: another build, for A/B
 [ -x "$PROBE_BIN" ] || { echo "lab-overhead: no $PROBE_BIN: build it first (make probe-build)" >&2; exit 1; }
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "lab-overhead: --baseline $baseline is not an executable shadow-probe" >&2; exit 1; }
 NODE=$("$REPO/scripts/ensure-node.sh")/node
 [ -f "$REPO/dist/bench/lab-overhead.js" ] || { echo "lab-overhead: no dist/bench/lab-overhead.js: run make build" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/lab-overhead.XXXXXX)
-brought_up=0 probe_pid="" stats_pid=""
+brought_up=0 probe_pid="" base_pid="" stats_pid=""
 cleanup() {
   [ -z "$probe_pid" ] || { kill -TERM "$probe_pid" 2>/dev/null || true; wait "$probe_pid" 2>/dev/null || true; }
+  [ -z "$base_pid" ] || { kill -TERM "$base_pid" 2>/dev/null || true; wait "$base_pid" 2>/dev/null || true; }
   [ -z "$stats_pid" ] || kill -TERM "$stats_pid" 2>/dev/null || true
   if [ $pin = 1 ]; then for p in $(lab_pids); do taskset -a -p -c "0-$(($(nproc) - 1))" "$p" >/dev/null 2>&1 || true; done; fi
   [ $brought_up = 0 ] || "$LAB" down >/dev/null 2>&1 || true
@@ -78,21 +85,32 @@ cp "$work/empty.json" "$work/live.json"
 probe_pid=$!
 for _ in $(seq 300); do grep -q 'running:' "$work/probe.log" && break; kill -0 "$probe_pid" 2>/dev/null || break; sleep 0.1; done
 grep -q 'running:' "$work/probe.log" || { echo "lab-overhead: the probe did not start: $(tail -3 "$work/probe.log")" >&2; exit 1; }
+base_args=()
+if [ -n "$baseline" ]; then
+  cp "$work/empty.json" "$work/base-live.json"
+  "$baseline" --config "$work/base-live.json" --state-dir "$work/base" >"$work/base.jsonl" 2>"$work/base.log" &
+  base_pid=$!
+  for _ in $(seq 300); do grep -q 'running:' "$work/base.log" && break; kill -0 "$base_pid" 2>/dev/null || break; sleep 0.1; done
+  grep -q 'running:' "$work/base.log" || { echo "lab-overhead: the baseline probe did not start: $(tail -3 "$work/base.log")" >&2; exit 1; }
+  base_args=(--base-pid "$base_pid" --base-log "$work/base.log" --base-live "$work/base-live.json")
+fi
 # BPF run-time stats on for the run (refcounted: never switches off anyone else's).
 python3 "$REPO/bench/bpf-prog-cost.py" hold >/dev/null &
 stats_pid=$!
 gen_cpu=""
 if [ $pin = 1 ]; then
-  for p in $(lab_pids) "$probe_pid"; do taskset -a -p -c 0 "$p" >/dev/null; done
+  for p in $(lab_pids) "$probe_pid" $base_pid; do taskset -a -p -c 0 "$p" >/dev/null; done
   gen_cpu="taskset -c 1"
 fi
 
+[ -z "$baseline" ] || echo "lab-overhead: A/B: off = $baseline, on = $PROBE_BIN"
 echo "lab-overhead: $url through the sidecar, ${duration}s per kind, ${segment}s segments (guard ${guard}s), $conns connections, pin=$pin; machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # Warm-up: connections, JIT, the probe's maps.
 nsenter --net="/run/netns/$PREFIX-client" "$NODE" "$REPO/lab/loadgen.mjs" --url "$url" --rate 0 --duration 2 --connections "$conns" >/dev/null
 for kind in ${kinds//,/ }; do
   case $kind in fixed) r=$rate ;; max) r=0 ;; *) echo "lab-overhead: unknown kind $kind (fixed, max)" >&2; exit 2 ;; esac
   python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$work/bpf-before.json"
+  [ -z "$base_pid" ] || python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$base_pid" >"$work/base-bpf-before.json"
   cpu0=$(proc_cpu_ms "$probe_pid")
   # shellcheck disable=SC2086
   nsenter --net="/run/netns/$PREFIX-client" $gen_cpu "$NODE" "$REPO/lab/loadgen.mjs" --url "$url" --rate "$r" \
@@ -100,14 +118,20 @@ for kind in ${kinds//,/ }; do
   gen_pid=$!
   "$NODE" "$REPO/dist/bench/lab-overhead.js" toggle --probe-pid "$probe_pid" --log "$work/probe.log" --live "$work/live.json" \
     --full "$work/full.json" --empty "$work/empty.json" --duration "$duration" --segment "$segment" --guard "$guard" \
-    --out "$base.$kind.segments.jsonl"
+    --out "$base.$kind.segments.jsonl" "${base_args[@]}"
   wait "$gen_pid"
   python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$work/bpf-after.json"
   cpu1=$(proc_cpu_ms "$probe_pid")
   python3 "$REPO/bench/bpf-prog-cost.py" diff "$work/bpf-before.json" "$work/bpf-after.json" >"$base.$kind.bpf.json"
+  bpf_base=()
+  if [ -n "$base_pid" ]; then
+    python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$base_pid" >"$work/base-bpf-after.json"
+    python3 "$REPO/bench/bpf-prog-cost.py" diff "$work/base-bpf-before.json" "$work/base-bpf-after.json" >"$base.$kind.base-bpf.json"
+    bpf_base=(--bpf-base "$base.$kind.base-bpf.json")
+  fi
   label=$([ "$kind" = fixed ] && echo "fixed $rate/s (open loop)" || echo "max rate (closed loop, $conns connections)")
   "$NODE" "$REPO/dist/bench/lab-overhead.js" analyze --samples "$base.$kind.samples" --segments "$base.$kind.segments.jsonl" \
-    --bpf "$base.$kind.bpf.json" --loader-cpu-ms $((cpu1 - cpu0)) --cores "$(nproc)" --label "$label" --resamples "$resamples" --out "$base.$kind.summary.json"
+    --bpf "$base.$kind.bpf.json" --loader-cpu-ms $((cpu1 - cpu0)) --cores "$(nproc)" --label "$label" --resamples "$resamples" --out "$base.$kind.summary.json" "${bpf_base[@]}"
   jq -r '"  load generator: \(.requests) requests, \(.errors) errors, \(.rps) req/s over the run"' "$base.$kind.loadgen.json"
   gzip -f "$base.$kind.samples"
 done

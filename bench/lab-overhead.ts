@@ -1,6 +1,7 @@
 // Probe overhead in the lab, the two halves bench/lab-overhead.sh runs around one long load run:
 //   toggle   switch a running shadow-probe off and on (SIGHUP with a config without pods detaches it, with the
-//            full config re-attaches it) in alternating segments until the deadline; one JSON line per segment
+//            full config re-attaches it) in alternating segments until the deadline; one JSON line per segment.
+//            With --base-pid (A/B of two builds) a second loader is attached in the "off" segments instead.
 //            with its times on CLOCK_MONOTONIC (process.hrtime, the clock lab/loadgen.mjs --samples writes)
 //   analyze  pool the load generator's samples by segment, p50/p99 per variant, on/off ratios with a block-
 //            bootstrap 95 % interval over segment pairs, verdicts against the targets, and the kernel's own
@@ -25,29 +26,45 @@ interface SegmentRecord extends Segment {
   reloadMs: number;
 }
 
+interface Loader { pid: number; log: string; live: string }
+
 async function toggle(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: {
     'probe-pid': { type: 'string' }, log: { type: 'string' }, live: { type: 'string' }, full: { type: 'string' },
     empty: { type: 'string' }, duration: { type: 'string' }, segment: { type: 'string', default: '2' },
     guard: { type: 'string', default: '0.3' }, warmup: { type: 'string', default: '1' }, out: { type: 'string' },
+    'base-pid': { type: 'string' }, 'base-log': { type: 'string' }, 'base-live': { type: 'string' },
   } });
-  const pid = num(v['probe-pid'], 'probe-pid');
   const [log, live, full, empty, out] = [v.log, v.live, v.full, v.empty, v.out];
   if (!log || !live || !full || !empty || !out) return die('toggle needs --log --live --full --empty --out');
+  const probe: Loader = { pid: num(v['probe-pid'], 'probe-pid'), log, live };
+  // A/B mode: a second loader (the baseline build) is attached instead of nothing in the "off" segments.
+  let base: Loader | null = null;
+  if (v['base-pid'] !== undefined) {
+    if (!v['base-log'] || !v['base-live']) return die('toggle --base-pid needs --base-log and --base-live');
+    base = { pid: num(v['base-pid'], 'base-pid'), log: v['base-log'], live: v['base-live'] };
+  }
   const deadline = nowUs() + num(v.duration, 'duration') * 1e6;
   const segUs = num(v.segment, 'segment') * 1e6;
   const guardUs = num(v.guard, 'guard') * 1e6;
   await sleep(num(v.warmup, 'warmup') * 1000);
-  const reloads = (): number => (readFileSync(log, 'utf8').match(/config reloaded/g) ?? []).length;
-  const switchTo = async (variant: Variant): Promise<number> => {
-    const before = reloads();
-    copyFileSync(variant === 'on' ? full : empty, live);
-    process.kill(pid, 'SIGHUP');
+  const reloads = (l: Loader): number => (readFileSync(l.log, 'utf8').match(/config reloaded/g) ?? []).length;
+  const reload = async (l: Loader, config: string): Promise<number> => {
+    const before = reloads(l);
+    copyFileSync(config, l.live);
+    process.kill(l.pid, 'SIGHUP');
     for (let i = 0; i < 500; i++) {
-      if (reloads() > before) return nowUs();
+      if (reloads(l) > before) return nowUs();
       await sleep(10);
     }
-    return die(`the probe (pid ${pid}) did not log "config reloaded" within 5 s after SIGHUP (see ${log})`);
+    return die(`the probe (pid ${l.pid}) did not log "config reloaded" within 5 s after SIGHUP (see ${l.log})`);
+  };
+  // Detach first, then attach: the two builds never run on the same packets.
+  const switchTo = async (variant: Variant): Promise<number> => {
+    if (!base) return reload(probe, variant === 'on' ? full : empty);
+    const [from, to] = variant === 'on' ? [base, probe] : [probe, base];
+    await reload(from, empty);
+    return reload(to, full);
   };
   const segments: SegmentRecord[] = [];
   // Pairs in ABBA order (off-on, on-off, ...) so a steady drift favours neither variant.
@@ -63,7 +80,14 @@ async function toggle(argv: string[]): Promise<void> {
       segments.push({ pair, variant, startUs, endUs: nowUs(), switchedUs, reloadMs: (switchedUs - t0) / 1000 });
     }
   }
-  await switchTo('off');
+  // Leave nothing attached: in A/B mode a baseline attached for the rest of the load would add program runs
+  // without requests to its per-request figure.
+  if (base) {
+    await reload(probe, empty);
+    await reload(base, empty);
+  } else {
+    await switchTo('off');
+  }
   writeFileSync(out, segments.map((s) => JSON.stringify(s)).join('\n') + '\n');
   process.stderr.write(`lab-overhead: ${segments.length / 2} pairs of ${segUs / 1e6} s segments\n`);
 }
@@ -84,7 +108,7 @@ function readSamples(path: string): { written: Float64Array; latency: Float64Arr
 function analyze(argv: string[]): void {
   const { values: v } = parseArgs({ args: argv, options: {
     samples: { type: 'string' }, segments: { type: 'string' }, label: { type: 'string', default: 'run' },
-    bpf: { type: 'string' }, 'loader-cpu-ms': { type: 'string' }, cores: { type: 'string', default: '2' }, 'target-p50': { type: 'string', default: '0.02' }, 'target-p99': { type: 'string', default: '0.05' },
+    bpf: { type: 'string' }, 'bpf-base': { type: 'string' }, 'loader-cpu-ms': { type: 'string' }, cores: { type: 'string', default: '2' }, 'target-p50': { type: 'string', default: '0.02' }, 'target-p99': { type: 'string', default: '0.05' },
     resamples: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, out: { type: 'string' },
   } });
   if (!v.samples || !v.segments) return die('analyze needs --samples and --segments');
@@ -106,11 +130,23 @@ function analyze(argv: string[]): void {
   // own CPU (utime + stime over the run) is off the request path but shares the cores.
   let kernel: { runTimeNs: number; runCnt: number; requestsAttached: number; nsPerRequest: number; shareOfP50Off: number; ratioEstimate: number;
     cpuUsPerRequestOff: number; shareOfCpu: number; loaderUsPerRequest: number | null } | null = null;
-  if (v.bpf) {
-    const bpf = JSON.parse(readFileSync(v.bpf, 'utf8')) as { run_time_ns: number; run_cnt: number };
-    const on = segs.filter((s) => s.variant === 'on');
+  type BpfDiff = { run_time_ns: number; run_cnt: number };
+  const attached = (variant: Variant): number => {
+    const ss = segs.filter((s) => s.variant === variant);
     let n = 0;
-    for (let k = 0; k < written.length; k++) if (on.some((s) => written[k]! >= s.switchedUs && written[k]! < s.endUs)) n++;
+    for (let k = 0; k < written.length; k++) if (ss.some((s) => written[k]! >= s.switchedUs && written[k]! < s.endUs)) n++;
+    return n;
+  };
+  // A/B mode (--bpf-base): the baseline build runs in the "off" segments; its BPF time per request sent then.
+  let kernelBase: { runTimeNs: number; runCnt: number; requestsAttached: number; nsPerRequest: number } | null = null;
+  if (v['bpf-base']) {
+    const bpf = JSON.parse(readFileSync(v['bpf-base'], 'utf8')) as BpfDiff;
+    const n = attached('off');
+    kernelBase = { runTimeNs: bpf.run_time_ns, runCnt: bpf.run_cnt, requestsAttached: n, nsPerRequest: Math.round(n > 0 ? bpf.run_time_ns / n : NaN) };
+  }
+  if (v.bpf) {
+    const bpf = JSON.parse(readFileSync(v.bpf, 'utf8')) as BpfDiff;
+    const n = attached('on');
     const ns = n > 0 ? bpf.run_time_ns / n : NaN;
     const share = ns / (est[0]!.off * 1000);
     const cpuUs = num(v.cores, 'cores') * 1e6 / rps.off; // CPU capacity per request at the probe-off rate
@@ -121,14 +157,15 @@ function analyze(argv: string[]): void {
 
   const r3 = (x: number): string => x.toFixed(3);
   const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
-  const lines = [`${v.label}: ${pairs} pairs, ${segs.length} segments; samples off ${pooled.off.latencyUs.length}, on ${pooled.on.latencyUs.length} ` +
+  const ab = kernelBase !== null;
+  const lines = [`${v.label}${ab ? ' [A/B: off = the baseline build attached, on = the candidate; the targets do not apply]' : ''}: ${pairs} pairs, ${segs.length} segments; samples off ${pooled.off.latencyUs.length}, on ${pooled.on.latencyUs.length} ` +
     `(of ${written.length}); reload ${r3(reloadMs[Math.floor(reloadMs.length / 2)]! / 1000)} s median`];
   const results = est.map((e) => {
     const t = targets[e.p as 0.5 | 0.99];
     const vd = verdict(e, t);
     const name = e.p === 0.5 ? 'p50' : 'p99';
     lines.push(`  ${name}: off ${r3(e.off / 1000)} ms, on ${r3(e.on / 1000)} ms, on/off x${r3(e.ratio)} 95% CI [${r3(e.lo)}..${r3(e.hi)}] ` +
-      `(half-width ${pct((e.hi - e.lo) / 2)}); target <= x${r3(1 + t)}: ${vd.toUpperCase()}`);
+      `(half-width ${pct((e.hi - e.lo) / 2)})` + (ab ? '' : `; target <= x${r3(1 + t)}: ${vd.toUpperCase()}`));
     // Half of the samples at or above this quantile sit in how few pairs? Few = a few bursts decide it.
     const tail = { off: tailPairs(pooled.off, e.off), on: tailPairs(pooled.on, e.on) };
     const fragile = e.p > 0.5 && Math.min(tail.off, tail.on) < Math.max(5, pairs / 8);
@@ -146,10 +183,16 @@ function analyze(argv: string[]): void {
       `${pct(kernel.shareOfCpu)} of the ${kernel.cpuUsPerRequestOff.toFixed(0)} CPU-µs per request at the off rate` +
       (kernel.loaderUsPerRequest === null ? '' : `; loader ${kernel.loaderUsPerRequest.toFixed(1)} CPU-µs/request`));
   }
+  if (kernelBase && kernel) {
+    lines.push(`  kernel, baseline build: BPF ${(kernelBase.nsPerRequest / 1000).toFixed(1)} µs/request (${kernelBase.runCnt} program runs over ` +
+      `${kernelBase.requestsAttached} requests attached); candidate/baseline x${r3(kernel.nsPerRequest / kernelBase.nsPerRequest)} per request, ` +
+      // per run: free of the program runs around the switches, which the per-request figures count but not their requests
+      `x${r3((kernel.runTimeNs / kernel.runCnt) / (kernelBase.runTimeNs / kernelBase.runCnt))} per program run`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
   if (v.out) {
     writeFileSync(v.out, JSON.stringify({ label: v.label, pairs, segments: segs.length, samples: { total: written.length, off: pooled.off.latencyUs.length, on: pooled.on.latencyUs.length },
-      reloadMsMedian: reloadMs[Math.floor(reloadMs.length / 2)], rps, results, kernel }, null, 1) + '\n');
+      reloadMsMedian: reloadMs[Math.floor(reloadMs.length / 2)], rps, results, kernel, kernelBase }, null, 1) + '\n');
   }
 }
 
