@@ -1,8 +1,8 @@
 // Probe overhead in the lab, the two halves bench/lab-overhead.sh runs around one long load run:
 //   toggle   switch a running shadow-probe off and on (SIGHUP with a config without pods detaches it, with the
-//            full config re-attaches it) in alternating segments until the deadline; one JSON line per segment.
+//            full config re-attaches it) in alternating segments until the deadline; one JSON line per segment
+//            with its times on CLOCK_MONOTONIC (process.hrtime, the clock lab/loadgen.mjs --samples writes).
 //            With --base-pid (A/B of two builds) a second loader is attached in the "off" segments instead.
-//            with its times on CLOCK_MONOTONIC (process.hrtime, the clock lab/loadgen.mjs --samples writes)
 //   analyze  pool the load generator's samples by segment, p50/p99 per variant, on/off ratios with a block-
 //            bootstrap 95 % interval over segment pairs, verdicts against the targets, and the kernel's own
 //            estimate (BPF run time per request); prints a report and writes a JSON summary
