@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """CPU time the BPF programs of one process spent, from the kernel's own counters (run_time_ns, run_cnt).
 
-  bpf-prog-cost.py hold                 enable BPF run-time stats (BPF_ENABLE_STATS: refcounted, released
+  bpf-prog-cost.py hold [--until-eof]   enable BPF run-time stats (BPF_ENABLE_STATS: refcounted, released
                                         when this process exits, so it never switches off someone else's)
-                                        and sleep until SIGTERM
+                                        and sleep until SIGTERM (or, with --until-eof, until stdin closes:
+                                        a parent that dies cannot leave the stats on)
   bpf-prog-cost.py snapshot PID         JSON {prog_id: {name, run_time_ns, run_cnt}} for every BPF program PID
                                         holds a file descriptor of
   bpf-prog-cost.py diff BEFORE AFTER    JSON {run_time_ns, run_cnt, programs: {...}} between two snapshots
@@ -24,7 +25,7 @@ BPF_ENABLE_STATS = 32
 BPF_STATS_RUN_TIME = 0
 
 
-def hold():
+def hold(until_eof=False):
     libc = ctypes.CDLL(None, use_errno=True)
     attr = (ctypes.c_uint8 * 16)()
     ctypes.c_uint32.from_buffer(attr, 0).value = BPF_STATS_RUN_TIME
@@ -34,6 +35,9 @@ def hold():
         sys.exit(1)
     print("holding", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if until_eof:
+        sys.stdin.read()
+        sys.exit(0)
     while True:
         time.sleep(3600)
 
@@ -74,7 +78,7 @@ def diff(before, after):
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["hold"]:
-        hold()
+        hold(until_eof="--until-eof" in sys.argv[2:])
     elif sys.argv[1:2] == ["snapshot"]:
         print(json.dumps(snapshot(int(sys.argv[2]))))
     elif sys.argv[1:2] == ["diff"]:

@@ -11,7 +11,10 @@
 # --guard after it, are dropped); p50/p99 of each pool; on/off ratios with a 95 % block-bootstrap interval
 # over segment pairs (bench/overhead-stats.ts). Verdict per target: met (upper bound <= target), not met
 # (lower bound > target), undecided. Second, independent estimate: the probe's BPF run time (kernel
-# run_time_ns, stats held on by bench/bpf-prog-cost.py) per request sent while attached, over p50 off.
+# run_time_ns) per request sent while attached, over p50 off. The kernel counts run time only while
+# kernel.bpf_stats_enabled is on, which costs ~100 ns per program run itself; so one pair in --stats-every
+# (default 5) runs with the stats on and gives this estimate, and the latency verdict uses the other pairs
+# (--stats-every 0: stats on for the whole run and every pair in the verdict, the method before 2026-11-21).
 #
 # Usage: bench/lab-overhead.sh [--kinds fixed,max] [--rate 1000] [--duration 120] [--segment 2] [--guard 0.3]
 #                              [--connections 8] [--target reviews] [--path /reviews/1] [--pin] [--resamples 2000]
@@ -19,6 +22,7 @@
 #          is attached in the "off" segments instead of nothing, this tree's build (or LAB_OVERHEAD_PROBE) in the
 #          "on" ones; the ratios then compare the builds under the same machine drift, and the kernel lines give
 #          each build's BPF time per request. The targets do not apply to an A/B run.
+#   --stats-every N  one pair in N with BPF stats on (kernel estimate), the rest without (latency verdict)
 #   --pin  load generator on CPU 1, every lab pod process (apps, sidecars) and the probe loader on CPU 0,
 #          for the run (restored after): less cross-talk between the generator and the path under test.
 # Run it under the lab lock, with -o so nothing the script starts inherits the lock:
@@ -29,7 +33,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
 PREFIX=${MIGRATE_LAB_PREFIX:-mlab}
-kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline=""
+kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline="" stats_every=5
 while [ $# -gt 0 ]; do
   case $1 in
     --kinds) kinds=$2; shift 2 ;;
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
     --path) path=$2; shift 2 ;;
     --pin) pin=1; shift ;;
     --baseline) baseline=$2; shift 2 ;;
+    --stats-every) stats_every=$2; shift 2 ;;
     --resamples) resamples=$2; shift 2 ;;
     *) echo "lab-overhead: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -94,9 +99,12 @@ if [ -n "$baseline" ]; then
   grep -q 'running:' "$work/base.log" || { echo "lab-overhead: the baseline probe did not start: $(tail -3 "$work/base.log")" >&2; exit 1; }
   base_args=(--base-pid "$base_pid" --base-log "$work/base.log" --base-live "$work/base-live.json")
 fi
-# BPF run-time stats on for the run (refcounted: never switches off anyone else's).
-python3 "$REPO/bench/bpf-prog-cost.py" hold >/dev/null &
-stats_pid=$!
+# BPF run-time stats (refcounted: never switches off anyone else's): in the toggler's stats pairs, or on for
+# the whole run with --stats-every 0.
+if [ "$stats_every" = 0 ]; then
+  python3 "$REPO/bench/bpf-prog-cost.py" hold >/dev/null &
+  stats_pid=$!
+fi
 gen_cpu=""
 if [ $pin = 1 ]; then
   for p in $(lab_pids) "$probe_pid" $base_pid; do taskset -a -p -c 0 "$p" >/dev/null; done
@@ -118,7 +126,7 @@ for kind in ${kinds//,/ }; do
   gen_pid=$!
   "$NODE" "$REPO/dist/bench/lab-overhead.js" toggle --probe-pid "$probe_pid" --log "$work/probe.log" --live "$work/live.json" \
     --full "$work/full.json" --empty "$work/empty.json" --duration "$duration" --segment "$segment" --guard "$guard" \
-    --out "$base.$kind.segments.jsonl" "${base_args[@]}"
+    --stats-every "$stats_every" --stats-holder "$REPO/bench/bpf-prog-cost.py" --out "$base.$kind.segments.jsonl" "${base_args[@]}"
   wait "$gen_pid"
   python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$work/bpf-after.json"
   cpu1=$(proc_cpu_ms "$probe_pid")

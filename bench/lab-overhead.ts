@@ -6,10 +6,12 @@
 //   analyze  pool the load generator's samples by segment, p50/p99 per variant, on/off ratios with a block-
 //            bootstrap 95 % interval over segment pairs, verdicts against the targets, and the kernel's own
 //            estimate (BPF run time per request); prints a report and writes a JSON summary
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bootstrapRatios, poolBySegment, tailPairs, verdict, type Segment, type Variant } from './overhead-stats.js';
+import { bootstrapRatios, poolBySegment, splitStats, statsPair, tailPairs, verdict, type Segment, type Variant } from './overhead-stats.js';
 
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const die = (msg: string): never => { process.stderr.write(`lab-overhead: ${msg}\n`); process.exit(2); };
@@ -34,6 +36,7 @@ async function toggle(argv: string[]): Promise<void> {
     empty: { type: 'string' }, duration: { type: 'string' }, segment: { type: 'string', default: '2' },
     guard: { type: 'string', default: '0.3' }, warmup: { type: 'string', default: '1' }, out: { type: 'string' },
     'base-pid': { type: 'string' }, 'base-log': { type: 'string' }, 'base-live': { type: 'string' },
+    'stats-every': { type: 'string', default: '0' }, 'stats-holder': { type: 'string' },
   } });
   const [log, live, full, empty, out] = [v.log, v.live, v.full, v.empty, v.out];
   if (!log || !live || !full || !empty || !out) return die('toggle needs --log --live --full --empty --out');
@@ -66,19 +69,49 @@ async function toggle(argv: string[]): Promise<void> {
     await reload(from, empty);
     return reload(to, full);
   };
+  // Stats pairs (overhead-stats.ts statsPair): BPF run-time stats on for that pair only, through a holder
+  // process (bpf-prog-cost.py hold: BPF_ENABLE_STATS is refcounted and ends with the holder's stdin).
+  const statsEvery = num(v['stats-every'], 'stats-every');
+  if (statsEvery > 0 && !v['stats-holder']) return die('toggle --stats-every needs --stats-holder (bench/bpf-prog-cost.py)');
+  if (statsEvery > 0 && readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() !== '0') {
+    process.stderr.write('lab-overhead: WARNING: BPF stats are already on (another holder or the sysctl): the latency pairs include their cost\n');
+  }
+  let holder: ChildProcess | null = null;
+  const statsOn = async (): Promise<void> => {
+    const h = spawn('python3', [v['stats-holder']!, 'hold', '--until-eof'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    holder = h;
+    let out = '';
+    h.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+    for (let i = 0; i < 500 && !out.includes('holding'); i++) {
+      if (h.exitCode !== null) break;
+      await sleep(10);
+    }
+    if (!out.includes('holding')) die(`the stats holder (${v['stats-holder']}) did not start (exit ${h.exitCode})`);
+  };
+  const statsOff = async (): Promise<void> => {
+    const h = holder as ChildProcess | null;
+    if (!h) return;
+    holder = null;
+    const exited = h.exitCode === null ? once(h, 'exit') : Promise.resolve();
+    h.stdin!.end();
+    await exited;
+  };
   const segments: SegmentRecord[] = [];
   // Pairs in ABBA order (off-on, on-off, ...) so a steady drift favours neither variant.
   for (let pair = 0; ; pair++) {
     const order: Variant[] = pair % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
     // A pair needs two reloads (~0.2 s each), two guards and two segments.
     if (nowUs() + 2 * (segUs + guardUs + 300_000) > deadline) break;
+    const stats = statsPair(pair, statsEvery);
+    if (stats) await statsOn();
     for (const variant of order) {
       const t0 = nowUs();
       const switchedUs = await switchTo(variant);
       const startUs = switchedUs + guardUs;
       await sleep((startUs + segUs - nowUs()) / 1000);
-      segments.push({ pair, variant, startUs, endUs: nowUs(), switchedUs, reloadMs: (switchedUs - t0) / 1000 });
+      segments.push({ pair, variant, startUs, endUs: nowUs(), switchedUs, reloadMs: (switchedUs - t0) / 1000, ...(stats ? { stats } : {}) });
     }
+    if (stats) await statsOff();
   }
   // Leave nothing attached: in A/B mode a baseline attached for the rest of the load would add program runs
   // without requests to its per-request figure.
@@ -89,7 +122,9 @@ async function toggle(argv: string[]): Promise<void> {
     await switchTo('off');
   }
   writeFileSync(out, segments.map((s) => JSON.stringify(s)).join('\n') + '\n');
-  process.stderr.write(`lab-overhead: ${segments.length / 2} pairs of ${segUs / 1e6} s segments\n`);
+  const nStats = segments.filter((s) => s.stats).length / 2;
+  process.stderr.write(`lab-overhead: ${segments.length / 2} pairs of ${segUs / 1e6} s segments` +
+    (statsEvery > 0 ? `, ${nStats} of them with BPF stats on (kernel estimate only)` : '') + '\n');
 }
 
 function readSamples(path: string): { written: Float64Array; latency: Float64Array } {
@@ -113,7 +148,10 @@ function analyze(argv: string[]): void {
   } });
   if (!v.samples || !v.segments) return die('analyze needs --samples and --segments');
   const { written, latency } = readSamples(v.samples);
-  const segs = readFileSync(v.segments, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SegmentRecord);
+  const allSegs = readFileSync(v.segments, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SegmentRecord);
+  // The latency verdict comes from the pairs without BPF stats, the kernel estimate from those with them.
+  const { latency: segs, kernel: statsSegs } = splitStats(allSegs);
+  const statsPairs = allSegs.some((s) => s.stats === true) ? new Set(statsSegs.map((s) => s.pair)).size : 0;
   const pairs = new Set(segs.map((s) => s.pair)).size;
   if (pairs < 2) return die(`${v.segments}: ${pairs} segment pair(s); the run was too short for an interval (raise --duration or lower --segment)`);
   const pooled = poolBySegment(written, latency, segs);
@@ -123,16 +161,17 @@ function analyze(argv: string[]): void {
   const rps = { off: pooled.off.latencyUs.length / segTimeS('off'), on: pooled.on.latencyUs.length / segTimeS('on') };
   const reloadMs = segs.map((s) => s.reloadMs).sort((a, b) => a - b);
 
-  // Kernel estimate: the probe's BPF run time over the whole run (it runs only while attached) per request
-  // sent while attached (from each "on" reload to the end of that segment), against the probe-off p50 (the
-  // latency view: what a request waits for when the CPUs are free) and against the CPU time per request
+  // Kernel estimate: the probe's BPF run time (counted only while it is attached and the stats are on: in the
+  // stats pairs, or the whole run without them) per request sent then (from each such "on" reload to the end of
+  // that segment), against the probe-off p50 (the latency view: what a request waits for when the CPUs are
+  // free) and against the CPU time per request
   // (the saturation view: at the maximum rate every CPU-µs the probe takes is throughput lost). The loader's
   // own CPU (utime + stime over the run) is off the request path but shares the cores.
   let kernel: { runTimeNs: number; runCnt: number; requestsAttached: number; nsPerRequest: number; shareOfP50Off: number; ratioEstimate: number;
     cpuUsPerRequestOff: number; shareOfCpu: number; loaderUsPerRequest: number | null } | null = null;
   type BpfDiff = { run_time_ns: number; run_cnt: number };
-  const attached = (variant: Variant): number => {
-    const ss = segs.filter((s) => s.variant === variant);
+  const attached = (variant: Variant, among: readonly SegmentRecord[] = statsSegs): number => {
+    const ss = among.filter((s) => s.variant === variant);
     let n = 0;
     for (let k = 0; k < written.length; k++) if (ss.some((s) => written[k]! >= s.switchedUs && written[k]! < s.endUs)) n++;
     return n;
@@ -152,14 +191,15 @@ function analyze(argv: string[]): void {
     const cpuUs = num(v.cores, 'cores') * 1e6 / rps.off; // CPU capacity per request at the probe-off rate
     const loaderMs = v['loader-cpu-ms'] === undefined ? null : num(v['loader-cpu-ms'], 'loader-cpu-ms');
     kernel = { runTimeNs: bpf.run_time_ns, runCnt: bpf.run_cnt, requestsAttached: n, nsPerRequest: Math.round(ns), shareOfP50Off: share, ratioEstimate: 1 + share,
-      cpuUsPerRequestOff: cpuUs, shareOfCpu: ns / 1000 / cpuUs, loaderUsPerRequest: loaderMs === null || n === 0 ? null : loaderMs * 1000 / n };
+      cpuUsPerRequestOff: cpuUs, shareOfCpu: ns / 1000 / cpuUs, loaderUsPerRequest: loaderMs === null ? null : loaderMs * 1000 / attached('on', allSegs) };
   }
 
   const r3 = (x: number): string => x.toFixed(3);
   const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
   const ab = kernelBase !== null;
   const lines = [`${v.label}${ab ? ' [A/B: off = the baseline build attached, on = the candidate; the targets do not apply]' : ''}: ${pairs} pairs, ${segs.length} segments; samples off ${pooled.off.latencyUs.length}, on ${pooled.on.latencyUs.length} ` +
-    `(of ${written.length}); reload ${r3(reloadMs[Math.floor(reloadMs.length / 2)]! / 1000)} s median`];
+    `(of ${written.length}); reload ${r3(reloadMs[Math.floor(reloadMs.length / 2)]! / 1000)} s median` +
+    (statsPairs > 0 ? `; BPF stats on only in ${statsPairs} further pairs (kernel lines)` : '; BPF stats on for the whole run')];
   const results = est.map((e) => {
     const t = targets[e.p as 0.5 | 0.99];
     const vd = verdict(e, t);
@@ -191,7 +231,7 @@ function analyze(argv: string[]): void {
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (v.out) {
-    writeFileSync(v.out, JSON.stringify({ label: v.label, pairs, segments: segs.length, samples: { total: written.length, off: pooled.off.latencyUs.length, on: pooled.on.latencyUs.length },
+    writeFileSync(v.out, JSON.stringify({ label: v.label, pairs, statsPairs, segments: segs.length, samples: { total: written.length, off: pooled.off.latencyUs.length, on: pooled.on.latencyUs.length },
       reloadMsMedian: reloadMs[Math.floor(reloadMs.length / 2)], rps, results, kernel, kernelBase }, null, 1) + '\n');
   }
 }

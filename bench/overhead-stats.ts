@@ -15,6 +15,29 @@ export interface Segment {
   variant: Variant;
   startUs: number;
   endUs: number;
+  /** kernel BPF run-time stats were on: the pair measures the programs' cost, not the latency (see statsPair) */
+  stats?: boolean;
+}
+
+/**
+ * Whether pair k of a run is a stats pair, with one in `every` of them (0: none; the caller then holds the stats
+ * for the whole run). kernel.bpf_stats_enabled wraps every program run in two sched_clock() reads and a per-CPU
+ * update, ~100 ns a run in this VM's test run (empty program 38 ns without, 135 with): with ~7 runs per request
+ * that is instrumentation, not probe, so the latency verdict uses only the pairs without it. The stats pairs are
+ * the last of each group of `every`; an odd `every` alternates their ABBA order and leaves every group of
+ * latency pairs in between balanced.
+ */
+export function statsPair(k: number, every: number): boolean {
+  if (!(Number.isInteger(every) && every >= 0)) throw new Error(`stats-every must be a whole number >= 0, got ${every}`);
+  return every > 0 && k % every === every - 1;
+}
+
+/** The segments whose samples carry the latency verdict (no stats) and those that give the kernel estimate. */
+export function splitStats<T extends Segment>(segments: readonly T[]): { latency: T[]; kernel: T[] } {
+  const stats = segments.filter((s) => s.stats === true);
+  // No stats pair: the stats were held for the whole run (the old method), so every segment is both.
+  if (stats.length === 0) return { latency: [...segments], kernel: [...segments] };
+  return { latency: segments.filter((s) => s.stats !== true), kernel: stats };
 }
 
 /** The samples of one variant, sorted by latency, each with the pair its segment belongs to. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapRatios, poolBySegment, rng, tailPairs, verdict, weightedQuantile, type Pooled, type Segment } from '../../bench/overhead-stats.js';
+import { bootstrapRatios, poolBySegment, rng, splitStats, statsPair, tailPairs, verdict, weightedQuantile, type Pooled, type Segment } from '../../bench/overhead-stats.js';
 
 const pooled = (lat: number[], pair: number[]): Pooled => {
   const idx = lat.map((_, k) => k).sort((a, b) => lat[a]! - lat[b]!);
@@ -121,4 +121,37 @@ test('tail concentration: the fewest pairs holding half of the samples at or abo
   // spread evenly over 5 pairs, 2 each: 3 pairs are needed for half (2 + 2 < 5 <= 6)
   assert.equal(tailPairs(pooled([10, 11, 12, 13, 14, 15, 16, 17, 18, 19], [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]), 10), 3);
   assert.equal(tailPairs(pooled([1, 2], [0, 1]), 5), 0);
+});
+
+test('stats pairs: the last of each group of N, alternating ABBA order for odd N; none for N = 0', () => {
+  const picked = (every: number): number[] => Array.from({ length: 20 }, (_, k) => k).filter((k) => statsPair(k, every));
+  assert.deepEqual(picked(5), [4, 9, 14, 19]);
+  assert.deepEqual(picked(5).map((k) => k % 2), [0, 1, 0, 1]);
+  assert.deepEqual(picked(1).length, 20);
+  assert.deepEqual(picked(0), []);
+  assert.throws(() => statsPair(0, -1), /whole number/);
+  assert.throws(() => statsPair(0, 2.5), /whole number/);
+});
+
+test('stats segments give the kernel estimate and stay out of the latency pools', () => {
+  const segs: Segment[] = [
+    { pair: 0, variant: 'off', startUs: 100, endUs: 200 },
+    { pair: 0, variant: 'on', startUs: 300, endUs: 400 },
+    { pair: 1, variant: 'on', startUs: 500, endUs: 600, stats: true },
+    { pair: 1, variant: 'off', startUs: 700, endUs: 800, stats: true },
+    { pair: 2, variant: 'off', startUs: 900, endUs: 1000 },
+    { pair: 2, variant: 'on', startUs: 1100, endUs: 1200 },
+  ];
+  const { latency, kernel } = splitStats(segs);
+  assert.deepEqual(latency.map((s) => s.pair), [0, 0, 2, 2]);
+  assert.deepEqual(kernel.map((s) => s.pair), [1, 1]);
+  // a sample in the stats pair's "on" segment is in neither latency pool; the two latency pairs renumber to 0, 1
+  const run = poolBySegment([110, 310, 510, 910, 1110], [10, 10, 10, 10, 10], latency);
+  assert.equal(run.pairs, 2);
+  assert.equal(run.on.latencyUs.length, 2);
+  assert.equal(run.off.latencyUs.length, 2);
+  // without stats pairs (stats held for the whole run) every segment serves both
+  const old = splitStats(segs.map(({ stats: _s, ...rest }) => rest));
+  assert.equal(old.latency.length, 6);
+  assert.equal(old.kernel.length, 6);
 });
