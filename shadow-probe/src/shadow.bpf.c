@@ -35,6 +35,9 @@ const volatile __u32 cfg_wakeup_bytes = 65536;  /* force a wakeup above this muc
 const volatile __u32 cfg_sidecar_uid = 1337;
 const volatile __u16 cfg_outbound_port = 15001; /* sidecar outbound capture: app-leg requests to it are egress */
 const volatile __u8 cfg_flow_records = 1;
+/* tests only: read the HTTP head through bpf_skb_load_bytes even when it is linear. BPF_PROG_TEST_RUN builds linear
+ * skbs, while a socket's payload usually sits in page fragments; 0 (always, outside tests) removes the branch. */
+const volatile __u8 cfg_head_via_helper = 0;
 
 /* ---- maps (all bounded) ---- */
 struct {
@@ -131,29 +134,16 @@ struct {
 	__type(value, struct shadow_edge_val);
 } shadow_edges SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SHADOW_C__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} shadow_counters SEC(".maps");
-
+/* counters, token bucket and the tc direction word of each CPU (struct shadow_cpu). The two tc stubs hand their
+ * direction to the shared body through that word rather than skb->cb, which later programs on the same hook may
+ * read: an observer leaves the packet's metadata alone. The body runs right after the stub's store on the same
+ * CPU (tail call, BH disabled). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct shadow_rate);
-} shadow_rate SEC(".maps");
-
-/* The two tc stubs hand their direction to the shared body through this per-CPU word rather than skb->cb,
- * which later programs on the same hook may read: an observer leaves the packet's metadata alone. The body
- * runs right after the stub's store on the same CPU (tail call, BH disabled). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} shadow_tc_dir SEC(".maps");
+	__type(value, struct shadow_cpu);
+} shadow_cpu SEC(".maps");
 
 int shadow_tc(struct __sk_buff *skb);
 
@@ -203,20 +193,26 @@ static __always_inline int load(struct __sk_buff *skb, __u32 off, void *dst, con
 	}
 	return bpf_skb_load_bytes(skb, off, dst, len);
 }
+static __always_inline struct shadow_cpu *this_cpu(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&shadow_cpu, &zero);
+}
+
 static __always_inline void count(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&shadow_counters, &idx);
-	if (v)
-		*v += 1; /* per-CPU: no atomic needed */
+	struct shadow_cpu *c = this_cpu();
+	if (c)
+		c->counters[idx & (SHADOW_C__MAX - 1)] += 1; /* per-CPU: no atomic needed */
 }
 
 /* Token bucket per CPU. Cilium rate-limits notifications the same way and counts what it drops. */
 static __always_inline int rate_ok(__u64 now)
 {
-	__u32 zero = 0;
-	struct shadow_rate *r = bpf_map_lookup_elem(&shadow_rate, &zero);
-	if (!r)
+	struct shadow_cpu *c = this_cpu();
+	if (!c)
 		return 0;
+	struct shadow_rate *r = &c->rate;
 	__u64 cap = cfg_burst * 1000000000ULL;
 	__u64 elapsed = now - r->last_ns;
 	if (elapsed > 1000000000ULL * 10)
@@ -515,22 +511,18 @@ static __always_inline __u32 path_end(struct shadow_http_rec *rec, __u32 from_wo
 	return limit;
 }
 
-/* Common case of the request path, straight-line: a path shorter than 24 bytes whose 24-byte window lies in the
- * linear data. Three word loads, one packet bounds check, no loop over the packet; stores the path masked at its
- * end and zeroes the previous path's tail (below prev). Returns the path length, or -1: take shadow_path_fast. */
+/* Common case of the request path, straight-line: a path shorter than 24 bytes. v0..v2: the 24 bytes from the
+ * path's start, as words; known: how many of them are payload (past that they are zero or padding). Stores the path
+ * masked at its end and zeroes the previous path's tail (below prev). Returns the path length, or -1 when no
+ * delimiter shows within the known bytes (the caller then takes the general paths). */
 static __always_inline __u64 low_bytes(__u64 v, __u32 n)
 {
 	return n >= 8 ? v : v & ((1ULL << ((n & 7) * 8)) - 1);
 }
 
-static __always_inline int path_window(struct __sk_buff *skb, struct shadow_http_rec *rec, __u32 off, __u32 avail,
-				       __u32 prev)
+static __always_inline int path_words(struct shadow_http_rec *rec, __u64 v0, __u64 v1, __u64 v2, __u32 known,
+				      __u32 avail, __u32 prev)
 {
-	void *data = (void *)(long)skb->data, *dend = (void *)(long)skb->data_end;
-	__u64 *p = data + (off & 0x3ff);
-	if ((void *)(p + 3) > dend)
-		return -1;
-	__u64 v0 = p[0], v1 = p[1], v2 = p[2];
 	__u64 m0 = first_delim(v0), m1 = first_delim(v1), m2 = first_delim(v2);
 	__u32 plen;
 	if (m0)
@@ -541,6 +533,8 @@ static __always_inline int path_window(struct __sk_buff *skb, struct shadow_http
 		plen = 16 + byte_index(m2);
 	else
 		return -1;
+	if (plen >= known && known < avail)
+		return -1; /* a zero past the loaded bytes, not the path's end */
 	if (plen > avail) /* Ethernet padding past the payload */
 		plen = avail;
 	__u64 *w = (__u64 *)rec->path;
@@ -553,6 +547,39 @@ static __always_inline int path_window(struct __sk_buff *skb, struct shadow_http
 		*(volatile __u64 *)&w[j] = 0; /* volatile: clang would make it a memset call, which BPF has not */
 	}
 	return plen;
+}
+
+/* the path window straight from the linear packet data: three word loads and one bounds check */
+static __always_inline int path_window(struct __sk_buff *skb, struct shadow_http_rec *rec, __u32 off, __u32 avail,
+				       __u32 prev)
+{
+	void *data = (void *)(long)skb->data, *dend = (void *)(long)skb->data_end;
+	__u64 *p = data + (off & 0x3ff);
+	if ((void *)(p + 3) > dend)
+		return -1;
+	return path_words(rec, p[0], p[1], p[2], 24, avail, prev);
+}
+
+/* The path window from the first HTTP_HEAD bytes of the payload, loaded once (buf, n of them valid): a socket's
+ * payload usually sits in page fragments, not in the linear data, so on the wire and app legs alike the head and
+ * the start of the path come from one bpf_skb_load_bytes instead of two plus the general slow path. skip: length
+ * of "METHOD " (4..8), so the 24 path bytes are words 0..3 shifted by skip bytes. */
+#define HTTP_HEAD 32
+static __always_inline int path_from_head(struct shadow_http_rec *rec, const __u64 *buf, __u32 n, __u32 skip,
+					  __u32 avail, __u32 prev)
+{
+	__u32 sh = (skip & 7) * 8; /* skip == 8 (OPTIONS): word aligned */
+	__u64 v0, v1, v2;
+	if (skip >= 8) {
+		v0 = buf[1];
+		v1 = buf[2];
+		v2 = buf[3];
+	} else {
+		v0 = buf[0] >> sh | buf[1] << (64 - sh);
+		v1 = buf[1] >> sh | buf[2] << (64 - sh);
+		v2 = buf[2] >> sh | buf[3] << (64 - sh);
+	}
+	return path_words(rec, v0, v1, v2, n > skip ? n - skip : 0, avail, prev);
 }
 
 /* General fast path for the request path (paths of 24 bytes and more, or near the end of the data): read it 8 bytes
@@ -713,16 +740,28 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 				      __u32 remote_id, __u64 cgroup_id, __u8 *ct_flags, __u64 now_precise,
 				      struct shadow_ct_val *l7_ct)
 {
-	__u64 head[2] = {}; /* the first 12 payload bytes, as words */
+	/* the first HTTP_HEAD payload bytes, as words: straight from the packet when they are in the linear data,
+	 * else one bpf_skb_load_bytes of what there is (zeroes past it) */
+	__u64 head[HTTP_HEAD / 8] = {};
+	__u32 n = 0; /* head bytes loaded by the helper (0: the payload is linear here, read it in place) */
 	if (t->payload_len < 12) {
 		if (t->payload_len >= 1 && load(skb, t->payload_off, head, 1) == 0 &&
 		    ((head[0] & 0xff) == 0x16 || (head[0] & 0xff) == 0x17) && ct_flags)
 			*ct_flags |= SHADOW_F_TLS;
 		return;
 	}
-	if (load(skb, t->payload_off, head, 12)) {
-		count(SHADOW_C_PARSE_FAIL);
-		return;
+	{
+		void *data = (void *)(long)skb->data, *dend = (void *)(long)skb->data_end;
+		__u32 po = t->payload_off & 0x3ff;
+		if (!cfg_head_via_helper && data + po + 12 <= dend) {
+			__builtin_memcpy(head, __builtin_assume_aligned(data + po, 8), 12);
+		} else {
+			n = t->payload_len < HTTP_HEAD ? t->payload_len : HTTP_HEAD;
+			if (bpf_skb_load_bytes(skb, t->payload_off, head, n & (HTTP_HEAD - 1) ? n & (HTTP_HEAD - 1) : HTTP_HEAD)) {
+				count(SHADOW_C_PARSE_FAIL);
+				return;
+			}
+		}
 	}
 	__u8 b0 = head[0] & 0xff;
 	if (b0 == 0x16 || b0 == 0x17) { /* TLS handshake / application data: count bytes, skip L7 */
@@ -797,7 +836,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		avail = SHADOW_PATH_MAX;
 	__u32 off = t->payload_off + skip;
 	__u32 prev = rec->path_len; /* bytes past the previous path are already zero */
-	int fp = path_window(skb, rec, off, avail, prev);
+	int fp = n ? path_from_head(rec, head, n, skip, avail, prev) : path_window(skb, rec, off, avail, prev);
 	if (fp < 0)
 		fp = shadow_path_fast(skb, rec, off, avail, prev);
 	if (fp >= 0) {
@@ -978,19 +1017,17 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 SEC("tc")
 int shadow_tc(struct __sk_buff *skb)
 {
-	__u32 zero = 0;
-	__u32 *d = bpf_map_lookup_elem(&shadow_tc_dir, &zero);
-	if (d)
-		tc_handle(skb, *d == SHADOW_DIR_INGRESS ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS);
+	struct shadow_cpu *c = this_cpu();
+	if (c)
+		tc_handle(skb, c->tc_dir == SHADOW_DIR_INGRESS ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS);
 	return TC_ACT_OK;
 }
 
 static __always_inline int tc_enter(struct __sk_buff *skb, __u32 dir)
 {
-	__u32 zero = 0;
-	__u32 *d = bpf_map_lookup_elem(&shadow_tc_dir, &zero);
-	if (d) {
-		*d = dir;
+	struct shadow_cpu *c = this_cpu();
+	if (c) {
+		c->tc_dir = dir;
 		bpf_tail_call_static(skb, &shadow_tc_body, 0);
 	}
 	return TC_ACT_OK; /* only if the body is missing: pass, as always */

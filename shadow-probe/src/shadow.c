@@ -777,14 +777,14 @@ static const char *counter_names[SHADOW_C__MAX] = {
 
 static void dump_metrics(struct probe *p, __u64 ct_live)
 {
-	int fd = bpf_map__fd(p->skel->maps.shadow_counters);
-	__u64 *vals = calloc(p->ncpu, sizeof(__u64));
+	int fd = bpf_map__fd(p->skel->maps.shadow_cpu);
+	struct shadow_cpu *vals = calloc(p->ncpu, sizeof(*vals));
 	struct shadow_metrics_rec m = {.hdr = {.type = SHADOW_REC_METRICS, .size = sizeof(m), .ts_ns = mono_ns()}};
-	for (__u32 i = 0; i < SHADOW_C__MAX; i++) {
-		if (bpf_map_lookup_elem(fd, &i, vals))
-			continue;
+	__u32 zero = 0;
+	if (vals && bpf_map_lookup_elem(fd, &zero, vals) == 0) {
 		for (int c = 0; c < p->ncpu; c++)
-			m.counters[i] += vals[c];
+			for (int i = 0; i < SHADOW_C__MAX; i++)
+				m.counters[i] += vals[c].counters[i];
 	}
 	free(vals);
 	m.ct_entries = ct_live;
