@@ -75,6 +75,16 @@ struct {
 	__type(value, struct shadow_endpoint);
 } shadow_cgroups SEC(".maps");
 
+/* The endpoint of the pod cgroup each shadow_cg_egress attachment sits on, written by the loader after every
+ * reconcile (shadow.c cg_ep_sync): bpf_get_local_storage returns the running attachment's value, one line away,
+ * where the socket's cgroup id plus a shadow_cgroups lookup took ~5 dependent cold lines (~4 % of the probe's time
+ * in the lab). Zero (ep 0) until written, and in BPF_PROG_TEST_RUN: the program then looks the cgroup up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_STORAGE);
+	__type(key, struct bpf_cgroup_storage_key);
+	__type(value, struct shadow_endpoint);
+} shadow_cg_ep SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -737,8 +747,7 @@ static __always_inline struct shadow_http_rec *inflight_claim(__u32 addr, __u16 
  * ("HTTP/1.1 200") closes it: latency, edge aggregate, sampled record.
  */
 static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t, __u16 ep, __u8 leg, __u8 dir_req,
-				      __u32 remote_id, __u64 cgroup_id, __u8 *ct_flags, __u64 now_precise,
-				      struct shadow_ct_val *l7_ct)
+				      __u32 remote_id, __u8 *ct_flags, __u64 now_precise, struct shadow_ct_val *l7_ct)
 {
 	/* the first HTTP_HEAD payload bytes, as words: straight from the packet when they are in the linear data,
 	 * else one bpf_skb_load_bytes of what there is (zeroes past it) */
@@ -827,7 +836,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	rec->flags = 0;
 	rec->remote_id = remote_id;
 	rec->latency_ns = 0;
-	rec->cgroup_id = cgroup_id;
+	rec->cgroup_id = leg == SHADOW_LEG_APP ? bpf_skb_cgroup_id(skb) : 0; /* requests only: responses never need it */
 	rec->rule_id = 0;
 	/* path: from after "METHOD " to the next space, at most SHADOW_PATH_MAX bytes, straight into the entry.
 	 * Most paths are short: load and scan the first half, the second only when needed. */
@@ -999,7 +1008,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			/* the request direction is the flow's original one: to the pod = the pod serves (ingress) */
 			__u8 dir_req = reply ? dir ^ 1 : dir;
 			/* a request in the flow's own direction may use the flow's cached L7 set (same server port) */
-			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, 0, &nf, now, reply ? NULL : ct);
+			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, &nf, now, reply ? NULL : ct);
 			if (ct && nf != flags)
 				ct->flags |= nf & SHADOW_F_TLS;
 		}
@@ -1102,13 +1111,16 @@ int shadow_cg_egress(struct __sk_buff *skb)
 		t.payload_len = skb->len > t.payload_off ? skb->len - t.payload_off : 0;
 	if (!t.payload_len)
 		return 1;
-	__u64 cg = bpf_skb_cgroup_id(skb);
-	struct shadow_endpoint *ep = bpf_map_lookup_elem(&shadow_cgroups, &cg);
-	if (!ep) /* a container's cgroup below the pod's: walk the ancestors from the root down */
-		ep = cgroup_endpoint_ancestor(skb);
-	if (!ep) {
-		count(SHADOW_C_NO_ENDPOINT);
-		return 1;
+	struct shadow_endpoint *ep = bpf_get_local_storage(&shadow_cg_ep, 0);
+	if (!ep->ep) { /* the loader has not written this attachment's endpoint (yet) */
+		__u64 cg = bpf_skb_cgroup_id(skb);
+		ep = bpf_map_lookup_elem(&shadow_cgroups, &cg);
+		if (!ep) /* a container's cgroup below the pod's: walk the ancestors from the root down */
+			ep = cgroup_endpoint_ancestor(skb);
+		if (!ep) {
+			count(SHADOW_C_NO_ENDPOINT);
+			return 1;
+		}
 	}
 	/* a request to the sidecar's outbound listener is the app calling out; anything else on the hop is the
 	 * sidecar delivering an inbound request to the app */
@@ -1127,7 +1139,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 			remote_id = lookup_identity(t.daddr);
 		}
 	}
-	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, cg, 0, 0, NULL);
+	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, 0, NULL);
 	return 1;
 }
 

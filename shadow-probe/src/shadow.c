@@ -74,6 +74,7 @@ struct attachment {
 	int link_fd[L__MAX];        /* tcx / cgroup links: die with the process, so a killed loader leaves nothing */
 	struct bpf_link *cg_link, *so_link;
 	int legacy_tc;              /* fell back to netlink clsact filters: must be removed explicitly */
+	__u64 cg_id;                /* the pod cgroup's id, when cg_link is set */
 	char netns[CFG_PATH_MAX];
 	char ifname[32];
 	int ifindex;
@@ -314,6 +315,9 @@ static int attach_pod(struct probe *p, const struct cfg_pod *pod, struct attachm
 			logf_("failed to open cgroup %s of pod %s: %s", path, pod->name, strerror(errno));
 			goto cleanup;
 		}
+		struct stat st;
+		if (fstat(cg, &st) == 0)
+			a->cg_id = st.st_ino; /* cgroup v2: the directory's inode number is the cgroup id */
 		if (!p->no_cgroup) {
 			a->cg_link = bpf_program__attach_cgroup(p->skel->progs.shadow_cg_egress, cg);
 			if (!a->cg_link) {
@@ -340,6 +344,27 @@ cleanup:
 	a->live = 1;
 	detach(p, a);
 	return -1;
+}
+
+/* Each cgroup_skb attachment's endpoint, in its cgroup storage (shadow_cg_ep), from what shadow_config_apply just
+ * wrote into shadow_cgroups: endpoint numbers follow the config, so every reload rewrites them. Until then the
+ * program falls back to the shadow_cgroups lookup (storage reads ep 0), and between an apply and this sync it may
+ * use the previous numbering for an instant, like the CT entries that cache an endpoint. */
+static void cg_ep_sync(struct probe *p)
+{
+	int cgs = bpf_map__fd(p->skel->maps.shadow_cgroups), st = bpf_map__fd(p->skel->maps.shadow_cg_ep);
+	for (size_t i = 0; i < p->n_att; i++) {
+		struct attachment *a = &p->att[i];
+		if (!a->live || !a->cg_link || !a->cg_id)
+			continue;
+		struct shadow_endpoint e = {0};
+		struct bpf_cgroup_storage_key k = {.cgroup_inode_id = a->cg_id, .attach_type = BPF_CGROUP_INET_EGRESS};
+		if (bpf_map_lookup_elem(cgs, &a->cg_id, &e))
+			memset(&e, 0, sizeof(e)); /* not in the config's cgroup map: the program looks it up itself */
+		if (bpf_map_update_elem(st, &k, &e, BPF_ANY))
+			logf_("failed to write the endpoint of pod %s into its cgroup storage: %s (it is looked up per packet)",
+			      a->name, strerror(errno));
+	}
 }
 
 /* bring attachments in line with the config: keep unchanged pods, detach removed ones, attach new ones */
@@ -384,6 +409,7 @@ static int reconcile(struct probe *p)
 			p->att[w++] = p->att[i];
 	p->n_att = w;
 	state_write(p);
+	cg_ep_sync(p);
 	return failures;
 }
 
@@ -1113,8 +1139,9 @@ static int pin_maps(struct probe *p)
 		const char *name = bpf_map__name(m);
 		if (m == p->skel->maps.data_l7hdr)
 			name = "shadow_l7_hdr"; /* the L7 header global (generation, seeds), under its former map name */
-		else if (strchr(name, '.') || m == p->skel->maps.shadow_tc_body)
-			continue; /* .rodata and friends, and the tail-call array (a pin would keep the body loaded) */
+		else if (strchr(name, '.') || m == p->skel->maps.shadow_tc_body || m == p->skel->maps.shadow_cg_ep)
+			continue; /* .rodata and friends, the tail-call array (a pin would keep the body loaded) and the
+				   * per-attachment cgroup storage (meaningless without this process's links) */
 		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, name);
 		if (bpf_map__pin(m, path)) {
 			logf_("failed to pin map %s: %s", path, strerror(errno));

@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -513,6 +518,76 @@ static void t_cgroup_app_leg(void)
 	}
 }
 
+/* A real attachment: the program reads the endpoint from its cgroup storage (what the loader writes) and does not
+ * look the cgroup up. A child process in a fresh cgroup sends a request over loopback; the storage names endpoint
+ * 77, which no map knows, so only a storage read can put 77 on the in-flight request. */
+static void t_cgroup_storage_endpoint(void)
+{
+	char root[64] = "/sys/fs/cgroup/unified", dir[128];
+	struct stat st;
+	if (stat("/sys/fs/cgroup/unified/cgroup.procs", &st) != 0)
+		snprintf(root, sizeof(root), "/sys/fs/cgroup");
+	snprintf(dir, sizeof(dir), "%s/shadow-test-%d", root, getpid());
+	CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
+	int cg = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(cg >= 0 && fstat(cg, &st) == 0, "open %s: %s", dir, strerror(errno));
+	if (cg < 0)
+		return;
+	struct bpf_link *link = bpf_program__attach_cgroup(skel->progs.shadow_cg_egress, cg);
+	CHECK(link != NULL, "attach cgroup_skb to %s: %s", dir, strerror(errno));
+	struct bpf_cgroup_storage_key k = {.cgroup_inode_id = st.st_ino, .attach_type = BPF_CGROUP_INET_EGRESS};
+	struct shadow_endpoint e = {.ep = 77};
+	CHECK(link && bpf_map_update_elem(bpf_map__fd(skel->maps.shadow_cg_ep), &k, &e, BPF_ANY) == 0,
+	      "write the attachment's storage: %s", strerror(errno));
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(ls, 1) == 0 &&
+	      getsockname(ls, (struct sockaddr *)&a, &al) == 0, "listener: %s", strerror(errno));
+	pid_t child = link ? fork() : -1;
+	if (child == 0) {
+		char procs[160], pid[16];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+		int f = open(procs, O_WRONLY);
+		int n = snprintf(pid, sizeof(pid), "%d", getpid());
+		if (f < 0 || write(f, pid, n) != n)
+			_exit(2);
+		close(f);
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		const char req[] = "GET /storage-ep HTTP/1.1\r\n\r\n";
+		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) || write(c, req, sizeof(req) - 1) != sizeof(req) - 1)
+			_exit(3);
+		char b;
+		(void)!read(c, &b, 1); /* until the parent closes: the request has left by then */
+		_exit(0);
+	}
+	int srv = child > 0 ? accept(ls, NULL, NULL) : -1;
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof(peer);
+	char buf[64];
+	CHECK(srv >= 0 && read(srv, buf, sizeof(buf)) > 0 && getpeername(srv, (struct sockaddr *)&peer, &pl) == 0,
+	      "request over loopback: %s", strerror(errno));
+	if (srv >= 0) {
+		__u32 i = shadow_inflight_pair(peer.sin_addr.s_addr, ntohs(peer.sin_port), 77, SHADOW_LEG_APP), found = 0;
+		for (__u32 j = i; j <= (i | 1); j++) {
+			struct shadow_http_rec r;
+			if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_inflight), &j, &r) == 0 && r.ep == 77 &&
+			    r.leg == SHADOW_LEG_APP && r.path_len == 11 && !memcmp(r.path, "/storage-ep", 11) && r.cgroup_id == st.st_ino)
+				found = 1;
+		}
+		CHECK(found, "no in-flight app-leg request of endpoint 77 (the storage's) with the socket's cgroup id");
+		close(srv);
+	}
+	int status = 0;
+	if (child > 0)
+		waitpid(child, &status, 0);
+	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit status %d", WEXITSTATUS(status));
+	close(ls);
+	bpf_link__destroy(link);
+	close(cg);
+	CHECK(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
+}
+
 static void t_malformed(void)
 {
 	struct pkt p;
@@ -948,6 +1023,7 @@ static const struct tcase cases[] = {
 	{"l7_egress_rules", t_l7_egress, 1},
 	{"edge_aggregation", t_edges_aggregate, 1},
 	{"cgroup_skb_app_leg", t_cgroup_app_leg, 1},
+	{"cgroup_storage_endpoint", t_cgroup_storage_endpoint, 0},
 	{"malformed_and_truncated", t_malformed, 1},
 	{"tls_bytes_skip_l7", t_tls_skipped, 1},
 	{"config_update_live", t_config_update_live, 0},

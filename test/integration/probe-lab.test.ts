@@ -255,6 +255,37 @@ test('config reload while running: new flows get the new verdict', { skip }, asy
   assert.deepEqual(await attachedLeftovers(ids, netnsAll(), cgroupsAll()), [], 'a clean stop leaves nothing attached');
 });
 
+test('each pod cgroup\'s endpoint is in its cgroup storage, rewritten when a reload renumbers the endpoints', { skip }, async () => {
+  // shadow_cg_egress reads its endpoint from the attachment's cgroup storage (one line instead of a cgroup id and a
+  // hash lookup); endpoint numbers follow the config's pod order, so a reordered config must rewrite them all.
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  await probe.start();
+  const byStorage = (): Map<string, number> =>
+    new Map(probe.mapDump('shadow_cg_ep').map((e) => [String(e.key.cgroup_inode_id), Number(e.value.ep)]));
+  const byMap = (): Map<string, number> =>
+    new Map(probe.mapDump('shadow_cgroups').map((e) => [String(e.key), Number(e.value.ep)]));
+  try {
+    const first = byStorage();
+    assert.equal(first.size, lab.file().pods.length, `one storage per pod cgroup: ${JSON.stringify([...first])}`);
+    assert.deepEqual(first, byMap(), 'storage endpoints = the config\'s cgroup map');
+    assert.ok([...first.values()].every((ep) => ep > 0), 'every storage written');
+    cfg.pods = [...(cfg.pods as Json[])].reverse();
+    probe.setConfig(cfg);
+    probe.proc!.kill('SIGHUP');
+    await probe.waitFor(() => /config reloaded/.test(probe.stderr), 5000, 'reload');
+    const second = byStorage();
+    assert.deepEqual(second, byMap(), 'after the reload: storage endpoints = the renumbered cgroup map');
+    assert.ok([...second].some(([cg, ep]) => first.get(cg) !== ep), 'the reload renumbered some endpoint');
+    // and the app leg is attributed by it: a request to reviews shows up on reviews' app leg
+    const n = probe.records('http').length;
+    assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080/reviews/9`).code, 200);
+    await probe.waitFor(() => probe.records('http').slice(n).some((h) => h.pod === 'reviews' && h.leg === 'app' && h.path === '/reviews/9'), 5000, 'app-leg record after the reload');
+  } finally {
+    assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
+  }
+});
+
 test('SIGKILL under load: traffic unaffected, nothing left attached, cleanup finds nothing', { skip }, async () => {
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);

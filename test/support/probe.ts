@@ -96,6 +96,27 @@ export class Probe {
     return [...ids];
   }
 
+  /** Entries of this loader's map `name` as bpftool prints them with BTF (`formatted` key and value). */
+  mapDump(name: string): Array<{ key: Json; value: Json }> {
+    const pid = this.proc?.pid;
+    if (!pid) return [];
+    for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+      let id: number | undefined;
+      try {
+        const m = /^map_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+        if (m) id = Number(m[1]);
+      } catch {
+        /* fd closed meanwhile */
+      }
+      if (id === undefined) continue;
+      const show = JSON.parse(spawnSync('bpftool', ['-j', 'map', 'show', 'id', String(id)], { encoding: 'utf8' }).stdout || '{}') as { name?: string };
+      if (show.name !== name) continue;
+      const dump = JSON.parse(spawnSync('bpftool', ['-j', 'map', 'dump', 'id', String(id)], { encoding: 'utf8' }).stdout || '[]') as Array<{ formatted?: { key: Json; value: Json } }>;
+      return dump.flatMap((e) => (e.formatted ? [e.formatted] : []));
+    }
+    return [];
+  }
+
   records(type: string): Json[] {
     return this.lines.filter((l) => l.type === type);
   }
