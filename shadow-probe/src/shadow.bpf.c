@@ -521,15 +521,15 @@ static __always_inline __u32 path_end(struct shadow_http_rec *rec, __u32 from_wo
 	return limit;
 }
 
-/* Common case of the request path, straight-line: a path shorter than 24 bytes. v0..v2: the 24 bytes from the
- * path's start, as words; known: how many of them are payload (past that they are zero or padding). Stores the path
- * masked at its end and zeroes the previous path's tail (below prev). Returns the path length, or -1 when no
- * delimiter shows within the known bytes (the caller then takes the general paths). */
 static __always_inline __u64 low_bytes(__u64 v, __u32 n)
 {
 	return n >= 8 ? v : v & ((1ULL << ((n & 7) * 8)) - 1);
 }
 
+/* Common case of the request path, straight-line: a path shorter than 24 bytes. v0..v2: the 24 bytes from the
+ * path's start, as words; known: how many of them are payload (past that they are zero or padding). Stores the path
+ * masked at its end and zeroes the previous path's tail (below prev). Returns the path length, or -1 when no
+ * delimiter shows within the known bytes (the caller then takes the general paths). */
 static __always_inline int path_words(struct shadow_http_rec *rec, __u64 v0, __u64 v1, __u64 v2, __u32 known,
 				      __u32 avail, __u32 prev)
 {
