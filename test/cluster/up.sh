@@ -31,7 +31,14 @@ while (( $# )); do
 done
 
 say() { echo "[cluster-up] $*"; }
-fail() { echo "[cluster-up] FAILED: $*" >&2; exit 1; }
+# A failed start stops what it started (the pid files below), so nothing half-started keeps running; the state
+# dir stays for its logs, and the next start removes it.
+fail() {
+  echo "[cluster-up] FAILED: $*" >&2
+  local f
+  for f in "$STATE"/*.pid; do [[ -f "$f" ]] && kill -TERM "$(cat "$f")" 2>/dev/null; done
+  exit 1
+}
 
 # Serialise concurrent starts (node --test runs each file in its own process; make and a test may race).
 # Every long-lived child is started with {lock}>&- so that the lock is released when this script ends.
