@@ -35,6 +35,7 @@ const volatile __u32 cfg_wakeup_bytes = 65536;  /* force a wakeup above this muc
 const volatile __u32 cfg_sidecar_uid = 1337;
 const volatile __u16 cfg_outbound_port = 15001; /* sidecar outbound capture: app-leg requests to it are egress */
 const volatile __u8 cfg_flow_records = 1;
+const volatile __u64 cfg_ct_seed = 0;           /* CT set hash seed: random per loader */
 /* tests only: read the HTTP head through bpf_skb_load_bytes even when it is linear. BPF_PROG_TEST_RUN builds linear
  * skbs, while a socket's payload usually sits in page fragments; 0 (always, outside tests) removes the branch. */
 const volatile __u8 cfg_head_via_helper = 0;
@@ -85,11 +86,13 @@ struct {
 	__type(value, struct shadow_endpoint);
 } shadow_cg_ep SEC(".maps");
 
+/* CT: a set-associative array, see struct shadow_ct_set in shadow.h; mmaped by the loader's GC */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct shadow_ct_key);
-	__type(value, struct shadow_ct_val);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SHADOW_CT_SETS);
+	__type(key, __u32);
+	__type(value, struct shadow_ct_set);
 } shadow_ct SEC(".maps");
 
 /* original server port of inbound connections, by client endpoint: sock_ops sees the socket after the
@@ -311,6 +314,74 @@ static __always_inline struct shadow_edge_val *edge_get(struct shadow_edge_key *
 		return v;
 	bpf_map_update_elem(&shadow_edges, k, &edge_zero, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&shadow_edges, k);
+}
+
+/* ---- CT (set-associative array, shadow.h) ---- */
+
+static __always_inline volatile __u64 *ct_w1(struct shadow_ct_slot *s)
+{
+	return (volatile __u64 *)&s->key.rport;
+}
+
+/* The way of the valid slot holding key (w0, w1) in its set, or -1; w1 has state and gen 0. A global function:
+ * the verifier checks it once, and its result is a number it does not know, so the caller's state does not split
+ * eight ways on which slot matched (inlined, that pushed the tc body past the verifier's 1M instruction limit). */
+__noinline int shadow_ct_find(struct shadow_ct_set *set, __u64 w0, __u64 w1)
+{
+	if (!set)
+		return -1;
+	__u64 want = w1 | (__u64)SHADOW_CT_VALID << SHADOW_CT_W1_STATE_SHIFT;
+	for (int w = 0; w < SHADOW_CT_WAYS; w++) {
+		struct shadow_ct_slot *s = &set->way[w];
+		if ((*ct_w1(s) & (SHADOW_CT_W1_KEY | 0xffULL << SHADOW_CT_W1_STATE_SHIFT)) == want &&
+		    *(__u64 *)&s->key == w0)
+			return w;
+	}
+	return -1;
+}
+
+/* Claims a slot for a new flow and returns its way: the first free way, else the valid way used least recently,
+ * which is evicted (counted as SHADOW_C_CT_FULL). The slot is left busy with its key written; the caller fills
+ * the value and publishes it with ct_publish. -1: another CPU claimed the same slot first (this packet goes
+ * untracked, the next one tries again). A global function, like shadow_ct_find. */
+__noinline int shadow_ct_claim(struct shadow_ct_set *set, __u64 w0, __u64 w1)
+{
+	if (!set)
+		return -1;
+	int pick = -1;
+	__u64 seen = 0, oldest = ~0ULL;
+	for (int w = 0; w < SHADOW_CT_WAYS; w++) {
+		struct shadow_ct_slot *s = &set->way[w];
+		__u64 x = *ct_w1(s);
+		__u8 st = x >> SHADOW_CT_W1_STATE_SHIFT;
+		if (st == SHADOW_CT_FREE) {
+			pick = w;
+			seen = x;
+			break;
+		}
+		if (st == SHADOW_CT_VALID && s->val.last_ns < oldest) {
+			oldest = s->val.last_ns;
+			pick = w;
+			seen = x;
+		}
+	}
+	if (pick < 0)
+		return -1; /* every way busy: only while eight CPUs create flows in one set at once */
+	struct shadow_ct_slot *s = &set->way[pick & (SHADOW_CT_WAYS - 1)];
+	__u64 gen = ((seen >> SHADOW_CT_W1_GEN_SHIFT) + 1) & 0xffff;
+	__u64 busy = w1 | (__u64)SHADOW_CT_BUSY << SHADOW_CT_W1_STATE_SHIFT | gen << SHADOW_CT_W1_GEN_SHIFT;
+	if (__sync_val_compare_and_swap((__u64 *)ct_w1(s), seen, busy) != seen)
+		return -1;
+	if ((__u8)(seen >> SHADOW_CT_W1_STATE_SHIFT) == SHADOW_CT_VALID)
+		count(SHADOW_C_CT_FULL);
+	*(__u64 *)&s->key = w0;
+	return pick;
+}
+
+/* busy -> valid, after the value is written (an atomic add: ordered after those stores on every architecture) */
+static __always_inline void ct_publish(struct shadow_ct_slot *s)
+{
+	__sync_fetch_and_add((__u64 *)ct_w1(s), (__u64)(SHADOW_CT_VALID - SHADOW_CT_BUSY) << SHADOW_CT_W1_STATE_SHIFT);
 }
 
 static __always_inline void observe_latency(struct shadow_edge_val *v, __u64 lat)
@@ -931,7 +1002,11 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	 * endpoint map is only read for new flows */
 	struct shadow_ct_key ck = {.raddr = remote, .laddr = local, .rport = dir == SHADOW_DIR_INGRESS ? t.sport : t.dport,
 				   .lport = dir == SHADOW_DIR_INGRESS ? t.dport : t.sport, .proto = ip.protocol};
-	struct shadow_ct_val *ct = bpf_map_lookup_elem(&shadow_ct, &ck);
+	__u64 cw0 = *(__u64 *)&ck, cw1 = *(__u64 *)&ck.rport;
+	__u32 cset_i = shadow_ct_set_of(cw0, cw1, cfg_ct_seed);
+	struct shadow_ct_set *cset = bpf_map_lookup_elem(&shadow_ct, &cset_i);
+	int cway = shadow_ct_find(cset, cw0, cw1);
+	struct shadow_ct_val *ct = cset && cway >= 0 ? &cset->way[cway & (SHADOW_CT_WAYS - 1)].val : NULL;
 	/* one clock read per packet: CT ages on the cheap coarse clock, but a TCP packet with payload may be an HTTP
 	 * request or response whose latency needs the precise one, so those read only the precise one (same
 	 * CLOCK_MONOTONIC base) and hand it to http_step. Not for a flow known to carry TLS (mTLS between sidecars:
@@ -967,13 +1042,25 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			flags |= SHADOW_F_MIDSTREAM; /* not a bare SYN: picked up mid-connection */
 		__u32 rule_id = 0;
 		__u8 verdict = policy_verdict(ep, dir, remote_id, ip.protocol, t.dport, &rule_id, &flags);
-		struct shadow_ct_val nv = {.created_ns = now, .last_ns = now, .rule_id = rule_id, .remote_id = remote_id,
-					   .ep = ep_id, .verdict = verdict, .flags = flags, .dir = dir};
-		nv.pkts[0] = 1;
-		nv.bytes[0] = skb->len;
-		if (bpf_map_update_elem(&shadow_ct, &ck, &nv, BPF_NOEXIST) == 0) {
+		int nway = shadow_ct_claim(cset, cw0, cw1);
+		if (cset && nway >= 0) {
+			struct shadow_ct_slot *ns = &cset->way[nway & (SHADOW_CT_WAYS - 1)];
+			ct = &ns->val;
+			ct->last_ns = now;
+			ct->l7_cache = 0;
+			ct->remote_id = remote_id;
+			ct->ep = ep_id;
+			ct->flags = flags;
+			ct->dir = dir;
+			ct->pkts[0] = 1;
+			ct->pkts[1] = 0;
+			ct->bytes[0] = skb->len;
+			ct->bytes[1] = 0;
+			ct->created_ns = now;
+			ct->rule_id = rule_id;
+			ct->verdict = verdict;
+			ct_publish(ns);
 			count(SHADOW_C_CT_CREATED);
-			ct = bpf_map_lookup_elem(&shadow_ct, &ck);
 		} else {
 			count(SHADOW_C_CT_FULL);
 		}

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -30,6 +31,7 @@
 #include <bpf/libbpf.h>
 #include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
 #include "shadow.skel.h"
+#include "ct_gc.h"
 #include "config.h"
 #include "discover.h"
 
@@ -116,6 +118,11 @@ struct probe {
 	struct shadow_http_rec *inflight; /* shadow_inflight, mmaped by the first inflight_gc */
 	int inflight_failed;
 	__u32 inflight_cursor;            /* where the next inflight_gc pass starts */
+	struct shadow_ct_set *ct;         /* shadow_ct, mmaped by the first ct_gc */
+	int ct_failed;
+	__u32 ct_cursor;                  /* where the next ct_gc pass starts */
+	__u8 *ct_live_set;                /* valid slots per set at its last sweep */
+	__u64 ct_live;                    /* their sum */
 };
 
 static int open_netns(const char *netns)
@@ -736,39 +743,42 @@ static void dump_edges(struct probe *p)
 	free(vals);
 }
 
-static __u64 ct_gc(struct probe *p, __u64 *live)
+/* A part of the CT per call, a full sweep about every 8 s (so a closing flow goes 10-18 s after its last packet).
+ * The table is mmaped: a sweep reads memory, where the LRU hash needed two syscalls per live flow every dump.
+ * *live: valid entries as of each set's last sweep. */
+static void ct_gc(struct probe *p, __u64 *live)
 {
-	int fd = bpf_map__fd(p->skel->maps.shadow_ct);
-	struct shadow_ct_key k, next, *prev = NULL;
-	struct shadow_ct_val v;
-	__u64 now = mono_ns(), deleted = 0;
-	size_t cap = 256, n = 0;
-	struct shadow_ct_key *dead = malloc(cap * sizeof(*dead));
-	*live = 0;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &v))
-			continue;
-		__u64 idle = now > v.last_ns ? now - v.last_ns : 0;
-		/* timeouts like Cilium's CT: closing TCP 10 s, TCP 6 h is too long for a shadow: 10 min; others 60 s */
-		__u64 limit = (v.flags & SHADOW_F_CLOSING) ? 10ULL : k.proto == 6 ? 600ULL : 60ULL;
-		if (idle > limit * 1000000000ULL) {
-			if (n == cap) {
-				cap *= 2;
-				dead = realloc(dead, cap * sizeof(*dead));
-			}
-			dead[n++] = k;
-		} else {
-			(*live)++;
+	*live = p->ct_live;
+	if (p->ct_failed)
+		return;
+	if (!p->ct) {
+		size_t len = (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set);
+		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(p->skel->maps.shadow_ct), 0);
+		p->ct_live_set = calloc(SHADOW_CT_SETS, 1);
+		if (m == MAP_FAILED || !p->ct_live_set) {
+			logf_("failed to mmap map shadow_ct: %s (idle flows are not expired; a full set evicts its oldest)",
+			      strerror(errno));
+			if (m != MAP_FAILED)
+				munmap(m, len);
+			p->ct_failed = 1;
+			return;
 		}
+		p->ct = m;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_delete_elem(fd, &dead[i]) == 0)
-			deleted++;
-	free(dead);
+	__u64 span = (__u64)SHADOW_CT_SETS * (p->cfg.interval_ms ? p->cfg.interval_ms : 1000) / 8000;
+	if (span < SHADOW_CT_SETS / 64)
+		span = SHADOW_CT_SETS / 64;
+	if (span > SHADOW_CT_SETS)
+		span = SHADOW_CT_SETS;
+	__u64 now = mono_ns(), deleted = 0;
+	for (__u32 n = 0; n < span; n++) {
+		__u32 i = p->ct_cursor++ & (SHADOW_CT_SETS - 1);
+		__u32 l = shadow_ct_sweep_set(&p->ct[i], now, &deleted);
+		p->ct_live += (__u64)l - p->ct_live_set[i];
+		p->ct_live_set[i] = (__u8)l;
+	}
 	p->gc_deleted += deleted;
-	return deleted;
+	*live = p->ct_live;
 }
 
 /* Requests whose response never came (reset, timeout, not HTTP after all): free their slot after 60 s, so a late
@@ -849,12 +859,11 @@ static void dump_metrics(struct probe *p, __u64 ct_live)
 	for (int i = 0; i < SHADOW_C__MAX; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", counter_names[i] ? counter_names[i] : "unused",
 		       (unsigned long long)m.counters[i]);
-	/* evicted = created - deleted by GC - live: non-zero means the LRU CT was full and dropped flows */
-	__u64 created = m.counters[SHADOW_C_CT_CREATED];
-	__u64 gone = p->gc_deleted + ct_live;
+	/* evicted: flows pushed out of a full CT set, or not tracked (the ct_full counter; ctEntries lags by up to one
+	 * sweep, so created - deleted - live would overstate it) */
 	printf("},\"ctEntries\":%llu,\"ctGcDeleted\":%llu,\"ctEvicted\":%llu,\"userL7Evaluated\":%llu,\"recordsOut\":%llu}\n",
 	       (unsigned long long)ct_live, (unsigned long long)p->gc_deleted,
-	       (unsigned long long)(created > gone ? created - gone : 0), (unsigned long long)p->user_l7,
+	       (unsigned long long)m.counters[SHADOW_C_CT_FULL], (unsigned long long)p->user_l7,
 	       (unsigned long long)p->records_out);
 	p->records_out++;
 }
@@ -1251,6 +1260,8 @@ int main(int argc, char **argv)
 	p.skel->rodata->cfg_burst = p.cfg.burst / p.ncpu ? p.cfg.burst / p.ncpu : 1;
 	p.skel->rodata->cfg_sample_every = p.cfg.sample_every;
 	p.skel->rodata->cfg_outbound_port = p.cfg.outbound_port;
+	if (getrandom((void *)&p.skel->rodata->cfg_ct_seed, sizeof(p.skel->rodata->cfg_ct_seed), 0) < 0)
+		p.skel->rodata->cfg_ct_seed = mono_ns() * 0x9E3779B97F4A7C15ULL; /* no entropy yet: still not guessable from outside */
 	if (shadow_bpf__load(p.skel)) {
 		logf_("failed to load BPF programs: %s (run --check)", strerror(errno));
 		goto cleanup;
@@ -1336,6 +1347,9 @@ cleanup:
 	ring_buffer__free(p.rb);
 	if (p.inflight)
 		munmap(p.inflight, (size_t)SHADOW_INFLIGHT_SLOTS * sizeof(struct shadow_http_rec));
+	if (p.ct)
+		munmap(p.ct, (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set));
+	free(p.ct_live_set);
 	if (p.pin_dir)
 		rm_tree(p.pin_dir);
 	shadow_bpf__destroy(p.skel);

@@ -219,32 +219,76 @@ struct shadow_endpoint { /* values of shadow_endpoints (key: pod IPv4, network o
 };
 
 /* CT keyed from the endpoint's side: both directions of a flow map to the same key, one lookup per packet; the
- * local address is the endpoint's, so the key is unique per endpoint's view of a flow */
+ * local address is the endpoint's, so the key is unique per endpoint's view of a flow.
+ *
+ * The table is a set-associative array (BPF_MAP_TYPE_ARRAY of SHADOW_CT_SETS sets of SHADOW_CT_WAYS slots,
+ * mmapable), not an LRU hash: the lookup is inlined (a multiplicative hash and one compare per way, no call, no
+ * bucket line before the element line), and a known flow's packet touches one cache line, its slot's first.
+ * A slot is claimed with a compare-and-swap on its second key word, which holds the slot's state and a generation
+ * that every claim bumps, so the loader's GC (a compare-and-swap too, through mmap) never frees a reused slot.
+ * A new flow takes a free way of its set, else evicts the way used least recently (SHADOW_C_CT_FULL). */
 struct shadow_ct_key {
 	__u32 raddr; /* remote, network order */
 	__u32 laddr; /* local (the endpoint), network order */
 	__u16 rport;
 	__u16 lport;
 	__u8 proto;
-	__u8 _pad0[3];
+	__u8 state;  /* in a slot: enum shadow_ct_state; 0 in a key to look up */
+	__u16 gen;   /* in a slot: bumped by every claim; 0 in a key to look up */
 };
 
+enum shadow_ct_state {
+	SHADOW_CT_FREE = 0,
+	SHADOW_CT_BUSY = 1,  /* claimed, being written */
+	SHADOW_CT_VALID = 2,
+};
+
+/* the key's second word (from rport on, little-endian): ports and protocol in bits 0-39, state 40-47, gen 48-63 */
+#define SHADOW_CT_W1_KEY 0xffffffffffULL
+#define SHADOW_CT_W1_STATE_SHIFT 40
+#define SHADOW_CT_W1_GEN_SHIFT 48
+
+/* Hot fields first: a known flow's packet reads and writes only the slot's first 64 bytes (key and 48 bytes). */
 struct shadow_ct_val {
-	__u64 created_ns; /* bpf_ktime_get_coarse_ns() */
-	__u64 last_ns;
-	__u64 pkts[2];  /* [0] original direction, [1] reply */
-	__u64 bytes[2];
-	__u32 rule_id;
-	__u32 remote_id;
-	__u16 ep;
-	__u8 verdict;
-	__u8 flags;
-	__u8 dir;       /* direction of the packet that created the entry */
-	__u8 _pad0[3];
+	__u64 last_ns; /* CLOCK_MONOTONIC of the last packet (coarse clock unless the packet carried payload) */
 	/* the flow's L7 rule set, cached for its requests: (l7 generation + 1) << 32 | set index in that generation's
 	 * half, or SHADOW_CT_L7_NONE for none; 0: not looked up yet. One word, so a racing writer never tears it. */
 	__u64 l7_cache;
+	__u32 remote_id;
+	__u16 ep;
+	__u8 flags;
+	__u8 dir;       /* direction of the packet that created the entry */
+	__u32 pkts[2];  /* [0] original direction, [1] reply (wrap at 2^32: for inspection, not reported) */
+	__u64 bytes[2];
+	/* cold: written once, when the flow is created */
+	__u64 created_ns;
+	__u32 rule_id;
+	__u8 verdict;
+	__u8 _pad0[3];
 };
+
+struct shadow_ct_slot {
+	struct shadow_ct_key key;
+	struct shadow_ct_val val;
+	__u8 _pad0[48]; /* 128 bytes: a slot's hot half is one cache line */
+};
+
+#define SHADOW_CT_WAYS 8
+#define SHADOW_CT_SET_BITS 13
+#define SHADOW_CT_SETS (1u << SHADOW_CT_SET_BITS) /* 65,536 flows in 8 MiB */
+
+struct shadow_ct_set {
+	struct shadow_ct_slot way[SHADOW_CT_WAYS];
+};
+
+/* the set of a key's two words (the second without state and gen); seed: random per loader (rodata cfg_ct_seed),
+ * so nobody outside can aim many flows at one set. Programs, loader and tests must agree. */
+static inline __u32 shadow_ct_set_of(__u64 w0, __u64 w1, __u64 seed)
+{
+	__u64 h = (w0 ^ seed) * 0x9E3779B97F4A7C15ULL ^ (w1 & SHADOW_CT_W1_KEY) * 0xC2B2AE3D27D4EB4FULL;
+	h ^= h >> 29;
+	return (__u32)((h * 0xBF58476D1CE4E5B9ULL) >> (64 - SHADOW_CT_SET_BITS));
+}
 #define SHADOW_CT_L7_NONE 0xffffu
 
 /* In-kernel L7 rule sets: an open-addressed table filled by the loader (array lookups are inlined by the

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +24,7 @@
 #include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
 #include "shadow.skel.h"
 #include "config.h"
+#include "ct_gc.h"
 #include "pkt.h"
 
 static int passed, failed, skipped;
@@ -151,6 +154,46 @@ static __u64 counter_of(struct shadow_bpf *s, int idx)
 static __u64 counter(int idx)
 {
 	return counter_of(skel, idx);
+}
+
+/* the CT: set-associative array (shadow.h). The tests load the programs with a fixed seed, the loader a random one. */
+#define CT_SEED 0x5eed5eed12345678ULL
+
+static __u32 ct_set_index(const struct shadow_ct_key *k)
+{
+	__u64 w[2];
+	memcpy(w, k, sizeof(w));
+	return shadow_ct_set_of(w[0], w[1], CT_SEED);
+}
+
+/* the valid slot of key k (state and gen 0) in a copy of its set, or -1 */
+static int ct_way(const struct shadow_ct_set *set, const struct shadow_ct_key *k)
+{
+	for (int w = 0; w < SHADOW_CT_WAYS; w++) {
+		const struct shadow_ct_key *sk = &set->way[w].key;
+		if (sk->state == SHADOW_CT_VALID && sk->raddr == k->raddr && sk->laddr == k->laddr && sk->rport == k->rport &&
+		    sk->lport == k->lport && sk->proto == k->proto)
+			return w;
+	}
+	return -1;
+}
+
+static int ct_read_set(__u32 i, struct shadow_ct_set *set)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_ct), &i, set);
+}
+
+/* 0 and the entry of key k, or -1 */
+static int ct_get(const struct shadow_ct_key *k, struct shadow_ct_val *v)
+{
+	static struct shadow_ct_set set;
+	if (ct_read_set(ct_set_index(k), &set))
+		return -1;
+	int w = ct_way(&set, k);
+	if (w < 0)
+		return -1;
+	*v = set.way[w].val;
+	return 0;
 }
 
 static int run(struct bpf_program *prog, const struct pkt *p, int *retval)
@@ -306,12 +349,128 @@ static void t_ct_reply_not_evaluated(void)
 	inet_pton(AF_INET, "10.0.2.2", &k.raddr);
 	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
 	struct shadow_ct_val v;
-	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_ct), &k, &v) == 0, "CT entry missing");
-	CHECK(v.pkts[0] == 2 && v.pkts[1] == 1, "CT packets %llu/%llu, want 2/1", (unsigned long long)v.pkts[0],
-	      (unsigned long long)v.pkts[1]);
+	CHECK(ct_get(&k, &v) == 0, "CT entry missing");
+	CHECK(v.pkts[0] == 2 && v.pkts[1] == 1, "CT packets %u/%u, want 2/1", v.pkts[0], v.pkts[1]);
 	CHECK(v.verdict == SHADOW_VERDICT_DENY, "CT verdict %u", v.verdict);
 	CHECK(v.dir == SHADOW_DIR_INGRESS, "CT origin direction %u", v.dir);
 }
+/* Nine flows whose keys fall into one CT set: the ninth takes the way used least recently, counts ct_full, and
+ * the evicted flow's next packet is evaluated again, as a mid-stream pickup. */
+static void t_ct_full_set_evicts_least_recent(void)
+{
+	struct shadow_ct_key k[SHADOW_CT_WAYS + 1] = {}, probe = {.lport = 80, .proto = 6};
+	inet_pton(AF_INET, "10.0.2.9", &probe.raddr);
+	inet_pton(AF_INET, "10.0.0.1", &probe.laddr);
+	__u32 target = 0;
+	int n = 0;
+	for (__u32 host = 1; host < 255 && n <= SHADOW_CT_WAYS; host++) {
+		((__u8 *)&probe.raddr)[3] = host;
+		for (__u32 port = 20000; port < 65535 && n <= SHADOW_CT_WAYS; port++) {
+			probe.rport = port;
+			if (!n)
+				target = ct_set_index(&probe);
+			if (ct_set_index(&probe) == target)
+				k[n++] = probe;
+		}
+	}
+	CHECK(n == SHADOW_CT_WAYS + 1, "found %d keys for one set", n);
+	if (n != SHADOW_CT_WAYS + 1)
+		return;
+	static struct shadow_ct_set set;
+	memset(&set, 0, sizeof(set));
+	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.shadow_ct), &target, &set, BPF_ANY) == 0, "clear the set");
+	char ip[SHADOW_CT_WAYS + 1][16];
+	for (int i = 0; i <= SHADOW_CT_WAYS; i++)
+		inet_ntop(AF_INET, &k[i].raddr, ip[i], sizeof(ip[i]));
+	struct pkt p;
+	for (int i = 0; i < SHADOW_CT_WAYS; i++) {
+		pkt_tcp(&p, ip[i], k[i].rport, "10.0.0.1", 80, TH_SYN, NULL);
+		CHECK(tc_flow(1, &p, NULL) != NULL, "flow %d: no flow record", i);
+	}
+	CHECK(ct_read_set(target, &set) == 0, "read the set");
+	for (int i = 0; i < SHADOW_CT_WAYS; i++)
+		CHECK(ct_way(&set, &k[i]) >= 0, "flow %d not in its set", i);
+	/* flow 5's way becomes the least recently used */
+	int victim = ct_way(&set, &k[5]);
+	if (victim < 0)
+		return;
+	__u16 gen = set.way[victim].key.gen;
+	for (int w = 0; w < SHADOW_CT_WAYS; w++)
+		set.way[w].val.last_ns = w == victim ? 1 : ~0ULL >> 1;
+	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.shadow_ct), &target, &set, BPF_ANY) == 0, "age way %d", victim);
+	__u64 full = counter(SHADOW_C_CT_FULL), created = counter(SHADOW_C_CT_CREATED);
+	pkt_tcp(&p, ip[SHADOW_CT_WAYS], k[SHADOW_CT_WAYS].rport, "10.0.0.1", 80, TH_SYN, NULL);
+	CHECK(tc_flow(1, &p, NULL) != NULL, "ninth flow: no flow record");
+	CHECK(counter(SHADOW_C_CT_FULL) == full + 1, "ct_full %llu, want %llu", (unsigned long long)counter(SHADOW_C_CT_FULL),
+	      (unsigned long long)full + 1);
+	CHECK(counter(SHADOW_C_CT_CREATED) == created + 1, "ct_created moved by %llu",
+	      (unsigned long long)(counter(SHADOW_C_CT_CREATED) - created));
+	CHECK(ct_read_set(target, &set) == 0, "read the set");
+	CHECK(ct_way(&set, &k[SHADOW_CT_WAYS]) == victim, "ninth flow in way %d, want %d", ct_way(&set, &k[SHADOW_CT_WAYS]),
+	      victim);
+	CHECK(set.way[victim].key.gen == (__u16)(gen + 1), "generation %u after %u", set.way[victim].key.gen, gen);
+	CHECK(ct_way(&set, &k[5]) < 0, "evicted flow still in the set");
+	for (int i = 0; i < SHADOW_CT_WAYS; i++)
+		CHECK(i == 5 || ct_way(&set, &k[i]) >= 0, "flow %d lost", i);
+	/* the evicted flow's next packet: a new evaluation, mid-stream */
+	pkt_tcp(&p, ip[5], k[5].rport, "10.0.0.1", 80, TH_ACK, NULL);
+	struct shadow_flow_rec *r = tc_flow(1, &p, NULL);
+	CHECK(r && (r->flags & SHADOW_F_MIDSTREAM), "evicted flow: want a mid-stream flow record");
+}
+
+/* The loader's GC on the real map, mmaped as the loader does: an idle entry is freed, a fresh one stays, and the
+ * freed flow's next packet gets a new entry. */
+static void t_ct_gc_sweep(void)
+{
+	size_t len = (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set);
+	struct shadow_ct_set *ct = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.shadow_ct), 0);
+	CHECK(ct != MAP_FAILED, "mmap shadow_ct: %s", strerror(errno));
+	if (ct == MAP_FAILED)
+		return;
+	struct shadow_ct_key a = {.rport = 41001, .lport = 80, .proto = 6}, b = a;
+	b.rport = 41002;
+	inet_pton(AF_INET, "10.0.2.7", &a.raddr);
+	inet_pton(AF_INET, "10.0.0.1", &a.laddr);
+	b.raddr = a.raddr;
+	b.laddr = a.laddr;
+	struct pkt p;
+	pkt_tcp(&p, "10.0.2.7", 41001, "10.0.0.1", 80, TH_SYN, NULL);
+	tc_flow(1, &p, NULL);
+	pkt_tcp(&p, "10.0.2.7", 41002, "10.0.0.1", 80, TH_SYN, NULL);
+	tc_flow(1, &p, NULL);
+	struct shadow_ct_set *sa = &ct[ct_set_index(&a)], *sb = &ct[ct_set_index(&b)];
+	int wa = ct_way(sa, &a), wb = ct_way(sb, &b);
+	CHECK(wa >= 0 && wb >= 0, "both flows in the CT (ways %d, %d)", wa, wb);
+	if (wa < 0 || wb < 0)
+		goto out;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	__u64 now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	sa->way[wa].val.last_ns = now - shadow_ct_idle_limit_ns(6, 0) - 1000000000ULL; /* idle for 10 min and 1 s */
+	__u64 deleted = 0;
+	__u32 valid_a = 0;
+	for (int w = 0; w < SHADOW_CT_WAYS; w++)
+		valid_a += sa->way[w].key.state == SHADOW_CT_VALID;
+	__u32 live_a = shadow_ct_sweep_set(sa, now, &deleted);
+	CHECK(deleted == 1, "deleted %llu, want 1", (unsigned long long)deleted);
+	CHECK(live_a == valid_a - 1, "live %u of %u valid", live_a, valid_a);
+	CHECK(sa->way[wa].key.state == SHADOW_CT_FREE && ct_way(sa, &a) < 0, "idle flow still valid");
+	deleted = 0;
+	shadow_ct_sweep_set(sb, now, &deleted);
+	CHECK(deleted == 0 && ct_way(sb, &b) == wb, "fresh flow swept");
+	__u16 gen = sa->way[wa].key.gen;
+	__u64 created = counter(SHADOW_C_CT_CREATED);
+	pkt_tcp(&p, "10.0.2.7", 41001, "10.0.0.1", 80, TH_ACK, NULL);
+	struct shadow_flow_rec *r = tc_flow(1, &p, NULL);
+	CHECK(r && (r->flags & SHADOW_F_MIDSTREAM), "freed flow: want a new, mid-stream evaluation");
+	CHECK(counter(SHADOW_C_CT_CREATED) == created + 1, "no new CT entry");
+	int w2 = ct_way(sa, &a);
+	CHECK(w2 >= 0 && sa->way[w2].key.gen != 0 && (w2 != wa || sa->way[w2].key.gen == (__u16)(gen + 1)),
+	      "new entry: way %d generation %u (the freed slot had %u)", w2, w2 >= 0 ? sa->way[w2].key.gen : 0, gen);
+out:
+	munmap(ct, len);
+}
+
 static void t_midstream(void)
 {
 	struct pkt p;
@@ -663,7 +822,7 @@ static void t_tls_skipped(void)
 	inet_pton(AF_INET, "192.168.7.9", &k.raddr);
 	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
 	struct shadow_ct_val v;
-	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_ct), &k, &v) == 0 && (v.flags & SHADOW_F_TLS) &&
+	CHECK(ct_get(&k, &v) == 0 && (v.flags & SHADOW_F_TLS) &&
 		      v.bytes[0] > 0,
 	      "CT entry of the TLS flow: flag and bytes");
 }
@@ -851,7 +1010,7 @@ static __u64 ct_l7_cache(const char *client, uint16_t cport, uint16_t port)
 	struct shadow_ct_val v;
 	inet_pton(AF_INET, client, &k.raddr);
 	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
-	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_ct), &k, &v) ? 0 : v.l7_cache;
+	return ct_get(&k, &v) ? 0 : v.l7_cache;
 }
 
 static void expect_flow_l7(uint16_t cport, uint16_t port, const char *req, __u8 verdict, __u32 rule)
@@ -1010,6 +1169,8 @@ static const struct tcase cases[] = {
 	{"unknown_endpoint_ignored", t_unknown_endpoint_ignored, 0},
 	{"ct_reply_not_evaluated", t_ct_reply_not_evaluated, 0},
 	{"midstream_pickup", t_midstream, 0},
+	{"ct_full_set_evicts_least_recent", t_ct_full_set_evicts_least_recent, 0},
+	{"ct_gc_sweep", t_ct_gc_sweep, 0},
 	{"tc_stub_without_body_passes", t_tc_stub_without_body, 0},
 	{"l7_prefix_kernel", t_l7_prefix, 1},
 	{"l7_exact_kernel", t_l7_exact, 1},
@@ -1077,7 +1238,8 @@ int main(void)
 	for (int pass = 0; pass < 2; pass++) {
 		skel = shadow_bpf__open();
 		if (!skel || (skel->rodata->cfg_rate_per_cpu = 1000000, skel->rodata->cfg_burst = 100000,
-			      skel->rodata->cfg_head_via_helper = pass, shadow_bpf__load(skel))) {
+			      skel->rodata->cfg_head_via_helper = pass, skel->rodata->cfg_ct_seed = CT_SEED,
+			      shadow_bpf__load(skel))) {
 			fprintf(stderr, "failed to load BPF programs: %s\n", strerror(errno));
 			printf("%d passed, %d failed, 0 skipped\n", passed, n - passed);
 			return 1;
