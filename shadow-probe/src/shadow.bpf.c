@@ -79,7 +79,8 @@ struct {
 /* The endpoint of the pod cgroup each shadow_cg_egress attachment sits on, written by the loader after every
  * reconcile (shadow.c cg_ep_sync): bpf_get_local_storage returns the running attachment's value, one line away,
  * where the socket's cgroup id plus a shadow_cgroups lookup took ~5 dependent cold lines (~4 % of the probe's time
- * in the lab). Zero (ep 0) until written, and in BPF_PROG_TEST_RUN: the program then looks the cgroup up. */
+ * in the lab). Zero (ep 0) until written, and in BPF_PROG_TEST_RUN: the program then looks the cgroup up and keeps
+ * what it found there. */
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_STORAGE);
 	__type(key, struct bpf_cgroup_storage_key);
@@ -1200,6 +1201,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 		return 1;
 	struct shadow_endpoint *ep = bpf_get_local_storage(&shadow_cg_ep, 0);
 	if (!ep->ep) { /* the loader has not written this attachment's endpoint (yet) */
+		struct shadow_endpoint *st = ep;
 		__u64 cg = bpf_skb_cgroup_id(skb);
 		ep = bpf_map_lookup_elem(&shadow_cgroups, &cg);
 		if (!ep) /* a container's cgroup below the pod's: walk the ancestors from the root down */
@@ -1208,6 +1210,10 @@ int shadow_cg_egress(struct __sk_buff *skb)
 			count(SHADOW_C_NO_ENDPOINT);
 			return 1;
 		}
+		/* keep it for the attachment's next packets (until the loader's sync; and in BPF_PROG_TEST_RUN, whose
+		 * storage starts at zero). Only the word with the endpoint number, and only over zero: a value the loader
+		 * wrote meanwhile wins, so a lookup in the previous config's map cannot overwrite the new numbering. */
+		__sync_val_compare_and_swap((__u64 *)st, 0, *(__u64 *)ep);
 	}
 	/* a request to the sidecar's outbound listener is the app calling out; anything else on the hop is the
 	 * sidecar delivering an inbound request to the app */

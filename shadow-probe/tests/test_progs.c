@@ -677,33 +677,15 @@ static void t_cgroup_app_leg(void)
 	}
 }
 
-/* A real attachment: the program reads the endpoint from its cgroup storage (what the loader writes) and does not
- * look the cgroup up. A child process in a fresh cgroup sends a request over loopback; the storage names endpoint
- * 77, which no map knows, so only a storage read can put 77 on the in-flight request. */
-static void t_cgroup_storage_endpoint(void)
+/* A child process in cgroup dir sends req over loopback to a listener here; peer: the client's address. 0: sent. */
+static int cg_loopback_request(const char *dir, const char *req, struct sockaddr_in *peer)
 {
-	char root[64] = "/sys/fs/cgroup/unified", dir[128];
-	struct stat st;
-	if (stat("/sys/fs/cgroup/unified/cgroup.procs", &st) != 0)
-		snprintf(root, sizeof(root), "/sys/fs/cgroup");
-	snprintf(dir, sizeof(dir), "%s/shadow-test-%d", root, getpid());
-	CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
-	int cg = open(dir, O_RDONLY | O_DIRECTORY);
-	CHECK(cg >= 0 && fstat(cg, &st) == 0, "open %s: %s", dir, strerror(errno));
-	if (cg < 0)
-		return;
-	struct bpf_link *link = bpf_program__attach_cgroup(skel->progs.shadow_cg_egress, cg);
-	CHECK(link != NULL, "attach cgroup_skb to %s: %s", dir, strerror(errno));
-	struct bpf_cgroup_storage_key k = {.cgroup_inode_id = st.st_ino, .attach_type = BPF_CGROUP_INET_EGRESS};
-	struct shadow_endpoint e = {.ep = 77};
-	CHECK(link && bpf_map_update_elem(bpf_map__fd(skel->maps.shadow_cg_ep), &k, &e, BPF_ANY) == 0,
-	      "write the attachment's storage: %s", strerror(errno));
 	int ls = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
 	CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(ls, 1) == 0 &&
 	      getsockname(ls, (struct sockaddr *)&a, &al) == 0, "listener: %s", strerror(errno));
-	pid_t child = link ? fork() : -1;
+	pid_t child = ls >= 0 ? fork() : -1;
 	if (child == 0) {
 		char procs[160], pid[16];
 		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
@@ -713,38 +695,122 @@ static void t_cgroup_storage_endpoint(void)
 			_exit(2);
 		close(f);
 		int c = socket(AF_INET, SOCK_STREAM, 0);
-		const char req[] = "GET /storage-ep HTTP/1.1\r\n\r\n";
-		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) || write(c, req, sizeof(req) - 1) != sizeof(req) - 1)
+		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) || write(c, req, strlen(req)) != (ssize_t)strlen(req))
 			_exit(3);
 		char b;
 		(void)!read(c, &b, 1); /* until the parent closes: the request has left by then */
 		_exit(0);
 	}
 	int srv = child > 0 ? accept(ls, NULL, NULL) : -1;
-	struct sockaddr_in peer;
-	socklen_t pl = sizeof(peer);
+	socklen_t pl = sizeof(*peer);
 	char buf[64];
-	CHECK(srv >= 0 && read(srv, buf, sizeof(buf)) > 0 && getpeername(srv, (struct sockaddr *)&peer, &pl) == 0,
-	      "request over loopback: %s", strerror(errno));
-	if (srv >= 0) {
-		__u32 i = shadow_inflight_pair(peer.sin_addr.s_addr, ntohs(peer.sin_port), 77, SHADOW_LEG_APP), found = 0;
-		for (__u32 j = i; j <= (i | 1); j++) {
-			struct shadow_http_rec r;
-			if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_inflight), &j, &r) == 0 && r.ep == 77 &&
-			    r.leg == SHADOW_LEG_APP && r.path_len == 11 && !memcmp(r.path, "/storage-ep", 11) && r.cgroup_id == st.st_ino)
-				found = 1;
-		}
-		CHECK(found, "no in-flight app-leg request of endpoint 77 (the storage's) with the socket's cgroup id");
+	int ok = srv >= 0 && read(srv, buf, sizeof(buf)) > 0 && getpeername(srv, (struct sockaddr *)peer, &pl) == 0;
+	CHECK(ok, "request over loopback: %s", strerror(errno));
+	if (srv >= 0)
 		close(srv);
-	}
 	int status = 0;
 	if (child > 0)
 		waitpid(child, &status, 0);
 	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit status %d", WEXITSTATUS(status));
 	close(ls);
+	return ok ? 0 : -1;
+}
+
+/* the app-leg in-flight request of client peer on endpoint ep, with this path and cgroup id */
+static int inflight_app_request(const struct sockaddr_in *peer, __u16 ep, const char *path, __u64 cgroup_id)
+{
+	__u32 i = shadow_inflight_pair(peer->sin_addr.s_addr, ntohs(peer->sin_port), ep, SHADOW_LEG_APP);
+	for (__u32 j = i; j <= (i | 1); j++) {
+		struct shadow_http_rec r;
+		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_inflight), &j, &r) == 0 && r.ep == ep &&
+		    r.leg == SHADOW_LEG_APP && r.path_len == strlen(path) && !memcmp(r.path, path, r.path_len) &&
+		    r.cgroup_id == cgroup_id)
+			return 1;
+	}
+	return 0;
+}
+
+/* a fresh cgroup with shadow_cg_egress attached: its directory, fd and inode id (0 on failure) */
+static struct bpf_link *cg_attach_fresh(const char *tag, char *dir, size_t n, int *fd, __u64 *ino)
+{
+	char root[64] = "/sys/fs/cgroup/unified";
+	struct stat st;
+	*fd = -1;
+	*ino = 0;
+	if (stat("/sys/fs/cgroup/unified/cgroup.procs", &st) != 0)
+		snprintf(root, sizeof(root), "/sys/fs/cgroup");
+	snprintf(dir, n, "%s/shadow-test-%s-%d", root, tag, getpid());
+	CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
+	*fd = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(*fd >= 0 && fstat(*fd, &st) == 0, "open %s: %s", dir, strerror(errno));
+	if (*fd < 0)
+		return NULL;
+	*ino = st.st_ino;
+	struct bpf_link *link = bpf_program__attach_cgroup(skel->progs.shadow_cg_egress, *fd);
+	CHECK(link != NULL, "attach cgroup_skb to %s: %s", dir, strerror(errno));
+	return link;
+}
+
+static void cg_detach_fresh(struct bpf_link *link, const char *dir, int fd)
+{
 	bpf_link__destroy(link);
-	close(cg);
+	if (fd >= 0)
+		close(fd);
 	CHECK(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
+}
+
+/* A real attachment: the program reads the endpoint from its cgroup storage (what the loader writes) and does not
+ * look the cgroup up. A child process in a fresh cgroup sends a request over loopback; the storage names endpoint
+ * 77, which no map knows, so only a storage read can put 77 on the in-flight request. */
+static void t_cgroup_storage_endpoint(void)
+{
+	char dir[128];
+	int fd;
+	__u64 ino;
+	struct bpf_link *link = cg_attach_fresh("st", dir, sizeof(dir), &fd, &ino);
+	if (!link)
+		goto out;
+	struct bpf_cgroup_storage_key k = {.cgroup_inode_id = ino, .attach_type = BPF_CGROUP_INET_EGRESS};
+	struct shadow_endpoint e = {.ep = 77};
+	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.shadow_cg_ep), &k, &e, BPF_ANY) == 0,
+	      "write the attachment's storage: %s", strerror(errno));
+	struct sockaddr_in peer;
+	if (cg_loopback_request(dir, "GET /storage-ep HTTP/1.1\r\n\r\n", &peer) == 0)
+		CHECK(inflight_app_request(&peer, 77, "/storage-ep", ino),
+		      "no in-flight app-leg request of endpoint 77 (the storage's) with the socket's cgroup id");
+out:
+	cg_detach_fresh(link, dir, fd);
+}
+
+/* Before the loader writes an attachment's storage, the program looks its cgroup up and keeps the endpoint there
+ * (one compare-and-swap over zero); a value the loader writes later is not overwritten. */
+static void t_cgroup_storage_filled_by_program(void)
+{
+	char dir[128];
+	int fd;
+	__u64 ino;
+	struct bpf_link *link = cg_attach_fresh("fill", dir, sizeof(dir), &fd, &ino);
+	if (!link)
+		goto out;
+	int cgs = bpf_map__fd(skel->maps.shadow_cgroups), stm = bpf_map__fd(skel->maps.shadow_cg_ep);
+	struct shadow_endpoint known = {.ep = 78, .identity = 4242}, got = {0};
+	CHECK(bpf_map_update_elem(cgs, &ino, &known, BPF_ANY) == 0, "add the cgroup to shadow_cgroups");
+	struct bpf_cgroup_storage_key k = {.cgroup_inode_id = ino, .attach_type = BPF_CGROUP_INET_EGRESS};
+	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep == 0, "fresh storage reads ep %u", got.ep);
+	struct sockaddr_in peer;
+	if (cg_loopback_request(dir, "GET /fill-1 HTTP/1.1\r\n\r\n", &peer) == 0)
+		CHECK(inflight_app_request(&peer, 78, "/fill-1", ino), "first request: no in-flight request of endpoint 78");
+	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep == 78 && got.identity == 4242,
+	      "storage after the first request: ep %u identity %u, want 78 4242", got.ep, got.identity);
+	/* the loader's sync (a renumbering) wins over the map the program looked up */
+	struct shadow_endpoint synced = {.ep = 79};
+	CHECK(bpf_map_update_elem(stm, &k, &synced, BPF_ANY) == 0, "write the storage");
+	if (cg_loopback_request(dir, "GET /fill-2 HTTP/1.1\r\n\r\n", &peer) == 0)
+		CHECK(inflight_app_request(&peer, 79, "/fill-2", ino), "second request: no in-flight request of endpoint 79");
+	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep == 79, "storage after the sync: ep %u, want 79", got.ep);
+	bpf_map_delete_elem(cgs, &ino);
+out:
+	cg_detach_fresh(link, dir, fd);
 }
 
 static void t_malformed(void)
@@ -1185,6 +1251,7 @@ static const struct tcase cases[] = {
 	{"edge_aggregation", t_edges_aggregate, 1},
 	{"cgroup_skb_app_leg", t_cgroup_app_leg, 1},
 	{"cgroup_storage_endpoint", t_cgroup_storage_endpoint, 0},
+	{"cgroup_storage_filled_by_program", t_cgroup_storage_filled_by_program, 0},
 	{"malformed_and_truncated", t_malformed, 1},
 	{"tls_bytes_skip_l7", t_tls_skipped, 1},
 	{"config_update_live", t_config_update_live, 0},
