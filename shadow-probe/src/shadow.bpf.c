@@ -84,7 +84,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_STORAGE);
 	__type(key, struct bpf_cgroup_storage_key);
-	__type(value, struct shadow_endpoint);
+	__type(value, struct shadow_cg_state);
 } shadow_cg_ep SEC(".maps");
 
 /* CT: a set-associative array, see struct shadow_ct_set in shadow.h; mmaped by the loader's GC */
@@ -474,23 +474,24 @@ static __always_inline struct shadow_l7_set *l7_set_find(__u32 gen, __u16 ep, __
 	return NULL;
 }
 
-/* The rule set of a request: from the flow's cache when it was filled under the current generation (a set is a
- * function of the flow's endpoint, server port and direction), else looked up and cached. ct: NULL for no cache. */
-static __always_inline struct shadow_l7_set *l7_set_of(struct shadow_ct_val *ct, __u16 ep, __u16 port, __u8 dir)
+/* The rule set of a request: from the cache word when it was filled under the current generation for the same
+ * server port (a set is a function of the endpoint, server port and direction; a CT entry's cache serves one flow,
+ * an app leg's one direction of its pod), else looked up and cached. cache: NULL for none. */
+static __always_inline struct shadow_l7_set *l7_set_of(__u64 *cache, __u16 ep, __u16 port, __u8 dir)
 {
 	__u32 gen = *(volatile __u32 *)&shadow_l7_hdr.gen;
-	__u64 c = ct ? ct->l7_cache : 0;
+	__u64 c = cache ? *cache : 0;
 	__u32 si = SHADOW_CT_L7_NONE;
-	if (c >> 32 == (__u64)gen + 1) {
-		si = (__u32)c;
+	if (SHADOW_L7_CACHE_GEN(c) == (__u64)gen + 1 && SHADOW_L7_CACHE_PORT(c) == port) {
+		si = SHADOW_L7_CACHE_SET(c);
 		if (si == SHADOW_CT_L7_NONE)
 			return NULL;
 		__u32 k = (gen & 1) * SHADOW_L7_SETS_MAX + (si & (SHADOW_L7_SETS_MAX - 1));
 		return bpf_map_lookup_elem(&shadow_l7_sets, &k);
 	}
 	struct shadow_l7_set *set = l7_set_find(gen, ep, port, dir, &si);
-	if (ct)
-		ct->l7_cache = ((__u64)gen + 1) << 32 | (set ? si : SHADOW_CT_L7_NONE);
+	if (cache)
+		*cache = ((__u64)gen + 1) << 32 | (__u64)port << 16 | (set ? si : SHADOW_CT_L7_NONE);
 	return set;
 }
 
@@ -498,11 +499,11 @@ static __always_inline struct shadow_l7_set *l7_set_of(struct shadow_ct_val *ct,
  * does; exact/prefix/suffix in the kernel; if a regex rule exists and nothing matched here, userspace decides.
  * Inlined: with the index probe gone from known flows (cached set) and the slow path split out, the programs
  * verify in ~180k instructions with it inlined (limit 1M); the call cost ~6 ns. */
-static __always_inline int shadow_l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port, struct shadow_ct_val *ct)
+static __always_inline int shadow_l7_verdict(struct shadow_http_rec *rec, __u16 ep, __u16 port, __u64 *l7_cache)
 {
 	if (!rec)
 		return 0;
-	struct shadow_l7_set *set = l7_set_of(ct, ep, port, rec->dir);
+	struct shadow_l7_set *set = l7_set_of(l7_cache, ep, port, rec->dir);
 	if (!set) {
 		rec->verdict = SHADOW_VERDICT_NONE;
 		rec->where = SHADOW_WHERE_NONE;
@@ -819,7 +820,7 @@ static __always_inline struct shadow_http_rec *inflight_claim(__u32 addr, __u16 
  * ("HTTP/1.1 200") closes it: latency, edge aggregate, sampled record.
  */
 static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t, __u16 ep, __u8 leg, __u8 dir_req,
-				      __u32 remote_id, __u8 *ct_flags, __u64 now_precise, struct shadow_ct_val *l7_ct)
+				      __u32 remote_id, __u8 *ct_flags, __u64 now_precise, __u64 *l7_cache)
 {
 	/* the first HTTP_HEAD payload bytes, as words: straight from the packet when they are in the linear data,
 	 * else one bpf_skb_load_bytes of what there is (zeroes past it) */
@@ -927,7 +928,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 			rec->flags |= SHADOW_F_TRUNC;
 		}
 		rec->path_len = plen;
-		shadow_l7_verdict(rec, ep, t->dport, l7_ct);
+		shadow_l7_verdict(rec, ep, t->dport, l7_cache);
 		count(SHADOW_C_HTTP_REQUESTS);
 		return;
 	}
@@ -937,7 +938,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		count(SHADOW_C_PARSE_FAIL);
 		return;
 	}
-	shadow_l7_verdict(rec, ep, t->dport, l7_ct);
+	shadow_l7_verdict(rec, ep, t->dport, l7_cache);
 	count(SHADOW_C_HTTP_REQUESTS);
 }
 
@@ -1096,7 +1097,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			/* the request direction is the flow's original one: to the pod = the pod serves (ingress) */
 			__u8 dir_req = reply ? dir ^ 1 : dir;
 			/* a request in the flow's own direction may use the flow's cached L7 set (same server port) */
-			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, &nf, now, reply ? NULL : ct);
+			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, &nf, now, reply || !ct ? NULL : &ct->l7_cache);
 			if (ct && nf != flags)
 				ct->flags |= nf & SHADOW_F_TLS;
 		}
@@ -1199,9 +1200,9 @@ int shadow_cg_egress(struct __sk_buff *skb)
 		t.payload_len = skb->len > t.payload_off ? skb->len - t.payload_off : 0;
 	if (!t.payload_len)
 		return 1;
-	struct shadow_endpoint *ep = bpf_get_local_storage(&shadow_cg_ep, 0);
+	struct shadow_cg_state *st = bpf_get_local_storage(&shadow_cg_ep, 0);
+	struct shadow_endpoint *ep = &st->ep;
 	if (!ep->ep) { /* the loader has not written this attachment's endpoint (yet) */
-		struct shadow_endpoint *st = ep;
 		__u64 cg = bpf_skb_cgroup_id(skb);
 		ep = bpf_map_lookup_elem(&shadow_cgroups, &cg);
 		if (!ep) /* a container's cgroup below the pod's: walk the ancestors from the root down */
@@ -1213,7 +1214,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 		/* keep it for the attachment's next packets (until the loader's sync; and in BPF_PROG_TEST_RUN, whose
 		 * storage starts at zero). Only the word with the endpoint number, and only over zero: a value the loader
 		 * wrote meanwhile wins, so a lookup in the previous config's map cannot overwrite the new numbering. */
-		__sync_val_compare_and_swap((__u64 *)st, 0, *(__u64 *)ep);
+		__sync_val_compare_and_swap((__u64 *)&st->ep, 0, *(__u64 *)ep);
 	}
 	/* a request to the sidecar's outbound listener is the app calling out; anything else on the hop is the
 	 * sidecar delivering an inbound request to the app */
@@ -1232,7 +1233,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 			remote_id = lookup_identity(t.daddr);
 		}
 	}
-	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, 0, NULL);
+	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, 0, &st->l7_cache[dir_req & 1]);
 	return 1;
 }
 

@@ -365,9 +365,9 @@ static void cg_ep_sync(struct probe *p)
 		struct attachment *a = &p->att[i];
 		if (!a->live || !a->cg_link || !a->cg_id)
 			continue;
-		struct shadow_endpoint e = {0};
+		struct shadow_cg_state e = {0}; /* the L7 caches start empty (they are tagged with the generation anyway) */
 		struct bpf_cgroup_storage_key k = {.cgroup_inode_id = a->cg_id, .attach_type = BPF_CGROUP_INET_EGRESS};
-		if (bpf_map_lookup_elem(cgs, &a->cg_id, &e))
+		if (bpf_map_lookup_elem(cgs, &a->cg_id, &e.ep))
 			memset(&e, 0, sizeof(e)); /* not in the config's cgroup map: the program looks it up itself */
 		if (bpf_map_update_elem(st, &k, &e, BPF_ANY))
 			logf_("failed to write the endpoint of pod %s into its cgroup storage: %s (it is looked up per packet)",

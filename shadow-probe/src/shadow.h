@@ -218,6 +218,14 @@ struct shadow_endpoint { /* values of shadow_endpoints (key: pod IPv4, network o
 	__u32 _pad1;
 };
 
+/* The cgroup storage of each shadow_cg_egress attachment: the pod's endpoint (written by the loader after every
+ * reconcile) and the app leg's L7 rule set cache, one per request direction (inbound: the app's port; outbound:
+ * the last server port called). */
+struct shadow_cg_state {
+	struct shadow_endpoint ep;
+	__u64 l7_cache[2]; /* [dir]: SHADOW_L7_CACHE_* */
+};
+
 /* CT keyed from the endpoint's side: both directions of a flow map to the same key, one lookup per packet; the
  * local address is the endpoint's, so the key is unique per endpoint's view of a flow.
  *
@@ -251,9 +259,7 @@ enum shadow_ct_state {
 /* Hot fields first: a known flow's packet reads and writes only the slot's first 64 bytes (key and 48 bytes). */
 struct shadow_ct_val {
 	__u64 last_ns; /* CLOCK_MONOTONIC of the last packet (coarse clock unless the packet carried payload) */
-	/* the flow's L7 rule set, cached for its requests: (l7 generation + 1) << 32 | set index in that generation's
-	 * half, or SHADOW_CT_L7_NONE for none; 0: not looked up yet. One word, so a racing writer never tears it. */
-	__u64 l7_cache;
+	__u64 l7_cache; /* the flow's L7 rule set, cached for its requests: SHADOW_L7_CACHE_* */
 	__u32 remote_id;
 	__u16 ep;
 	__u8 flags;
@@ -290,6 +296,13 @@ static inline __u32 shadow_ct_set_of(__u64 w0, __u64 w1, __u64 seed)
 	return (__u32)((h * 0xBF58476D1CE4E5B9ULL) >> (64 - SHADOW_CT_SET_BITS));
 }
 #define SHADOW_CT_L7_NONE 0xffffu
+
+/* A cached L7 rule set (a CT entry's, or an app leg's in its cgroup storage): (l7 generation + 1) << 32 |
+ * server port << 16 | set index in that generation's half, or SHADOW_CT_L7_NONE for none; 0: not looked up yet.
+ * One word, so a racing writer never tears it. */
+#define SHADOW_L7_CACHE_GEN(c) ((c) >> 32)
+#define SHADOW_L7_CACHE_PORT(c) (((c) >> 16) & 0xffff)
+#define SHADOW_L7_CACHE_SET(c) ((c) & 0xffff)
 
 /* In-kernel L7 rule sets: an open-addressed table filled by the loader (array lookups are inlined by the
  * verifier; a hash map lookup cost ~25 ns per request). Two halves: the loader fills the one the programs do not

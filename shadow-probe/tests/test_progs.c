@@ -4,6 +4,7 @@
  * by the same config translation the loader uses. Closing line: "N passed, N failed, N skipped"; exit 1 on any
  * failure. Not root, or no eBPF: every test is reported SKIPPED with the reason (never a silent pass).
  */
+#define _GNU_SOURCE /* unshare, CLONE_NEWNET */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -677,16 +680,15 @@ static void t_cgroup_app_leg(void)
 	}
 }
 
-/* A child process in cgroup dir sends req over loopback to a listener here; peer: the client's address. 0: sent. */
-static int cg_loopback_request(const char *dir, const char *req, struct sockaddr_in *peer)
+/* A child process joins cgroup dir and a network namespace of its own (nothing else on the host is touched or in
+ * the way), listens on 127.0.0.1:port (0: any) and sends req to itself; peer: the client's address. 0: sent. */
+static int cg_loopback_request(const char *dir, uint16_t port, const char *req, struct sockaddr_in *peer)
 {
-	int ls = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(ls, 1) == 0 &&
-	      getsockname(ls, (struct sockaddr *)&a, &al) == 0, "listener: %s", strerror(errno));
-	pid_t child = ls >= 0 ? fork() : -1;
+	int pfd[2];
+	CHECK(pipe(pfd) == 0, "pipe: %s", strerror(errno));
+	pid_t child = fork();
 	if (child == 0) {
+		close(pfd[0]);
 		char procs[160], pid[16];
 		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
 		int f = open(procs, O_WRONLY);
@@ -694,40 +696,52 @@ static int cg_loopback_request(const char *dir, const char *req, struct sockaddr
 		if (f < 0 || write(f, pid, n) != n)
 			_exit(2);
 		close(f);
-		int c = socket(AF_INET, SOCK_STREAM, 0);
-		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) || write(c, req, strlen(req)) != (ssize_t)strlen(req))
+		struct ifreq ifr = {.ifr_name = "lo"};
+		int io = socket(AF_INET, SOCK_DGRAM, 0);
+		if (unshare(CLONE_NEWNET) || (io = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || ioctl(io, SIOCGIFFLAGS, &ifr) ||
+		    (ifr.ifr_flags |= IFF_UP, ioctl(io, SIOCSIFFLAGS, &ifr)))
+			_exit(4);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t al = sizeof(a);
+		int ls = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+		if (ls < 0 || c < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 1) ||
+		    getsockname(ls, (struct sockaddr *)&a, &al))
+			_exit(5);
+		if (connect(c, (struct sockaddr *)&a, sizeof(a)) || write(c, req, strlen(req)) != (ssize_t)strlen(req))
 			_exit(3);
-		char b;
-		(void)!read(c, &b, 1); /* until the parent closes: the request has left by then */
+		int srv = accept(ls, NULL, NULL);
+		char buf[64];
+		struct sockaddr_in pr;
+		socklen_t pl = sizeof(pr);
+		if (srv < 0 || read(srv, buf, sizeof(buf)) <= 0 || getpeername(srv, (struct sockaddr *)&pr, &pl) ||
+		    write(pfd[1], &pr, sizeof(pr)) != sizeof(pr))
+			_exit(6);
 		_exit(0);
 	}
-	int srv = child > 0 ? accept(ls, NULL, NULL) : -1;
-	socklen_t pl = sizeof(*peer);
-	char buf[64];
-	int ok = srv >= 0 && read(srv, buf, sizeof(buf)) > 0 && getpeername(srv, (struct sockaddr *)peer, &pl) == 0;
-	CHECK(ok, "request over loopback: %s", strerror(errno));
-	if (srv >= 0)
-		close(srv);
+	close(pfd[1]);
+	int ok = child > 0 && read(pfd[0], peer, sizeof(*peer)) == sizeof(*peer);
+	close(pfd[0]);
 	int status = 0;
 	if (child > 0)
 		waitpid(child, &status, 0);
-	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit status %d", WEXITSTATUS(status));
-	close(ls);
+	CHECK(ok && WIFEXITED(status) && WEXITSTATUS(status) == 0, "request over loopback in a child: exit status %d",
+	      WEXITSTATUS(status));
 	return ok ? 0 : -1;
 }
 
-/* the app-leg in-flight request of client peer on endpoint ep, with this path and cgroup id */
-static int inflight_app_request(const struct sockaddr_in *peer, __u16 ep, const char *path, __u64 cgroup_id)
+/* the app-leg in-flight request of client peer on endpoint ep, with this path and cgroup id, or NULL */
+static struct shadow_http_rec *inflight_app_request(const struct sockaddr_in *peer, __u16 ep, const char *path,
+						    __u64 cgroup_id)
 {
+	static struct shadow_http_rec r;
 	__u32 i = shadow_inflight_pair(peer->sin_addr.s_addr, ntohs(peer->sin_port), ep, SHADOW_LEG_APP);
 	for (__u32 j = i; j <= (i | 1); j++) {
-		struct shadow_http_rec r;
 		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_inflight), &j, &r) == 0 && r.ep == ep &&
 		    r.leg == SHADOW_LEG_APP && r.path_len == strlen(path) && !memcmp(r.path, path, r.path_len) &&
 		    r.cgroup_id == cgroup_id)
-			return 1;
+			return &r;
 	}
-	return 0;
+	return NULL;
 }
 
 /* a fresh cgroup with shadow_cg_egress attached: its directory, fd and inode id (0 on failure) */
@@ -771,11 +785,11 @@ static void t_cgroup_storage_endpoint(void)
 	if (!link)
 		goto out;
 	struct bpf_cgroup_storage_key k = {.cgroup_inode_id = ino, .attach_type = BPF_CGROUP_INET_EGRESS};
-	struct shadow_endpoint e = {.ep = 77};
+	struct shadow_cg_state e = {.ep = {.ep = 77}};
 	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.shadow_cg_ep), &k, &e, BPF_ANY) == 0,
 	      "write the attachment's storage: %s", strerror(errno));
 	struct sockaddr_in peer;
-	if (cg_loopback_request(dir, "GET /storage-ep HTTP/1.1\r\n\r\n", &peer) == 0)
+	if (cg_loopback_request(dir, 0, "GET /storage-ep HTTP/1.1\r\n\r\n", &peer) == 0)
 		CHECK(inflight_app_request(&peer, 77, "/storage-ep", ino),
 		      "no in-flight app-leg request of endpoint 77 (the storage's) with the socket's cgroup id");
 out:
@@ -793,22 +807,89 @@ static void t_cgroup_storage_filled_by_program(void)
 	if (!link)
 		goto out;
 	int cgs = bpf_map__fd(skel->maps.shadow_cgroups), stm = bpf_map__fd(skel->maps.shadow_cg_ep);
-	struct shadow_endpoint known = {.ep = 78, .identity = 4242}, got = {0};
+	struct shadow_endpoint known = {.ep = 78, .identity = 4242};
+	struct shadow_cg_state got = {0};
 	CHECK(bpf_map_update_elem(cgs, &ino, &known, BPF_ANY) == 0, "add the cgroup to shadow_cgroups");
 	struct bpf_cgroup_storage_key k = {.cgroup_inode_id = ino, .attach_type = BPF_CGROUP_INET_EGRESS};
-	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep == 0, "fresh storage reads ep %u", got.ep);
+	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep.ep == 0, "fresh storage reads ep %u", got.ep.ep);
 	struct sockaddr_in peer;
-	if (cg_loopback_request(dir, "GET /fill-1 HTTP/1.1\r\n\r\n", &peer) == 0)
+	if (cg_loopback_request(dir, 0, "GET /fill-1 HTTP/1.1\r\n\r\n", &peer) == 0)
 		CHECK(inflight_app_request(&peer, 78, "/fill-1", ino), "first request: no in-flight request of endpoint 78");
-	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep == 78 && got.identity == 4242,
-	      "storage after the first request: ep %u identity %u, want 78 4242", got.ep, got.identity);
+	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep.ep == 78 && got.ep.identity == 4242,
+	      "storage after the first request: ep %u identity %u, want 78 4242", got.ep.ep, got.ep.identity);
 	/* the loader's sync (a renumbering) wins over the map the program looked up */
-	struct shadow_endpoint synced = {.ep = 79};
+	struct shadow_cg_state synced = {.ep = {.ep = 79}};
 	CHECK(bpf_map_update_elem(stm, &k, &synced, BPF_ANY) == 0, "write the storage");
-	if (cg_loopback_request(dir, "GET /fill-2 HTTP/1.1\r\n\r\n", &peer) == 0)
+	if (cg_loopback_request(dir, 0, "GET /fill-2 HTTP/1.1\r\n\r\n", &peer) == 0)
 		CHECK(inflight_app_request(&peer, 79, "/fill-2", ino), "second request: no in-flight request of endpoint 79");
-	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep == 79, "storage after the sync: ep %u, want 79", got.ep);
+	CHECK(bpf_map_lookup_elem(stm, &k, &got) == 0 && got.ep.ep == 79, "storage after the sync: ep %u, want 79", got.ep.ep);
 	bpf_map_delete_elem(cgs, &ino);
+out:
+	cg_detach_fresh(link, dir, fd);
+}
+
+/* The app leg caches its L7 rule set per direction in the attachment's storage, tagged with the generation and the
+ * server port: a request to another port, or after a reload, looks the set up again. */
+static void t_cgroup_l7_cache(void)
+{
+	char dir[128], err[256];
+	int fd;
+	__u64 ino;
+	struct bpf_link *link = cg_attach_fresh("l7", dir, sizeof(dir), &fd, &ino);
+	if (!link)
+		goto out;
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
+	int stm = bpf_map__fd(skel->maps.shadow_cg_ep);
+	__u32 addr, zero = 0;
+	inet_pton(AF_INET, "10.0.0.1", &addr);
+	struct shadow_cg_state st = {0};
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_endpoints), &addr, &st.ep) == 0, "pod a's endpoint");
+	struct bpf_cgroup_storage_key k = {.cgroup_inode_id = ino, .attach_type = BPF_CGROUP_INET_EGRESS};
+	CHECK(bpf_map_update_elem(stm, &k, &st, BPF_ANY) == 0, "write the storage");
+	__u16 ep = st.ep.ep;
+	struct shadow_l7_hdr h;
+	bpf_map_lookup_elem(fds.l7_hdr, &zero, &h);
+	struct sockaddr_in peer;
+	struct shadow_http_rec *r;
+	const struct {
+		uint16_t port;
+		const char *path;
+		__u8 verdict;
+		__u32 rule;
+	} steps[] = {
+		{8081, "/health", SHADOW_VERDICT_ALLOW, 35}, /* rules on 8081: looked up, cached */
+		{8081, "/health", SHADOW_VERDICT_ALLOW, 35}, /* from the cache */
+		{8082, "/health", SHADOW_VERDICT_NONE, 0},   /* no rules on 8082: the 8081 entry must not answer */
+		{8081, "/nope", SHADOW_VERDICT_DENY, 0},     /* back on 8081: its rules again, nothing matches */
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char req[64];
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", steps[i].path);
+		if (cg_loopback_request(dir, steps[i].port, req, &peer))
+			goto out;
+		r = inflight_app_request(&peer, ep, steps[i].path, ino);
+		CHECK(r && r->verdict == steps[i].verdict && r->rule_id == steps[i].rule, "step %zu, port %u %s: verdict %s rule %u",
+		      i, steps[i].port, steps[i].path, r ? shadow_verdict_name(r->verdict) : "(no request)", r ? r->rule_id : 0);
+		CHECK(bpf_map_lookup_elem(stm, &k, &st) == 0, "read the storage");
+		__u64 c = st.l7_cache[SHADOW_DIR_INGRESS];
+		CHECK(SHADOW_L7_CACHE_GEN(c) == (__u64)h.gen + 1 && SHADOW_L7_CACHE_PORT(c) == steps[i].port &&
+			      (SHADOW_L7_CACHE_SET(c) == SHADOW_CT_L7_NONE) == (steps[i].verdict == SHADOW_VERDICT_NONE),
+		      "step %zu: cache %llx (generation %u)", i, (unsigned long long)c, h.gen);
+		CHECK(st.l7_cache[SHADOW_DIR_EGRESS] == 0, "outbound cache touched by inbound requests");
+	}
+	/* a reload that drops port 8081's rules: the cached set is stale by generation */
+	struct shadow_config c2;
+	const char *j = "{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"identity\": 1001}],"
+			"\"l7\": [{\"pod\": \"a\", \"port\": 80, \"method\": \"GET\", \"pathExact\": \"/other\", \"ruleId\": 77}]}";
+	CHECK(shadow_config_parse(j, &c2, err, sizeof(err)) == 0 && shadow_config_apply(&c2, &fds, err, sizeof(err)) == 0,
+	      "reload: %s", err);
+	shadow_config_free(&c2);
+	if (cg_loopback_request(dir, 8081, "GET /health HTTP/1.1\r\n\r\n", &peer) == 0) {
+		r = inflight_app_request(&peer, ep, "/health", ino);
+		CHECK(r && r->verdict == SHADOW_VERDICT_NONE, "after the reload: verdict %s, want none (no rules on 8081)",
+		      r ? shadow_verdict_name(r->verdict) : "(no request)");
+	}
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "re-apply: %s", err);
 out:
 	cg_detach_fresh(link, dir, fd);
 }
@@ -1103,10 +1184,11 @@ static void t_l7_cached_set_follows_reloads(void)
 	expect_flow_l7(bare, 7000, "GET /x HTTP/1.1\r\n\r\n", SHADOW_VERDICT_NONE, 0);
 	bpf_map_lookup_elem(fds.l7_hdr, &zero, &h);
 	__u64 c = ct_l7_cache("10.0.1.1", flow, 80);
-	CHECK(c >> 32 == (__u64)h.gen + 1 && (__u32)c != SHADOW_CT_L7_NONE, "flow cache %llx, want generation %u + 1 and a set",
+	CHECK(c >> 32 == (__u64)h.gen + 1 && SHADOW_L7_CACHE_PORT(c) == 80 && SHADOW_L7_CACHE_SET(c) != SHADOW_CT_L7_NONE,
+	      "flow cache %llx, want generation %u + 1, port 80 and a set",
 	      (unsigned long long)c, h.gen);
 	c = ct_l7_cache("10.0.1.1", bare, 7000);
-	CHECK(c >> 32 == (__u64)h.gen + 1 && (__u32)c == SHADOW_CT_L7_NONE, "no-rules flow cache %llx, want 'none'",
+	CHECK(c >> 32 == (__u64)h.gen + 1 && SHADOW_L7_CACHE_SET(c) == SHADOW_CT_L7_NONE, "no-rules flow cache %llx, want 'none'",
 	      (unsigned long long)c);
 	expect_flow_l7(flow, 80, "GET /api/v2 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_ALLOW, 31); /* served from the cache */
 
@@ -1252,6 +1334,7 @@ static const struct tcase cases[] = {
 	{"cgroup_skb_app_leg", t_cgroup_app_leg, 1},
 	{"cgroup_storage_endpoint", t_cgroup_storage_endpoint, 0},
 	{"cgroup_storage_filled_by_program", t_cgroup_storage_filled_by_program, 0},
+	{"cgroup_l7_cache", t_cgroup_l7_cache, 0},
 	{"malformed_and_truncated", t_malformed, 1},
 	{"tls_bytes_skip_l7", t_tls_skipped, 1},
 	{"config_update_live", t_config_update_live, 0},

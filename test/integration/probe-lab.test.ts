@@ -256,13 +256,14 @@ test('config reload while running: new flows get the new verdict', { skip }, asy
 });
 
 test('each pod cgroup\'s endpoint is in its cgroup storage, rewritten when a reload renumbers the endpoints', { skip }, async () => {
-  // shadow_cg_egress reads its endpoint from the attachment's cgroup storage (one line instead of a cgroup id and a
-  // hash lookup); endpoint numbers follow the config's pod order, so a reordered config must rewrite them all.
+  // shadow_cg_egress reads its endpoint from the attachment's cgroup storage (struct shadow_cg_state: one line instead
+  // of a cgroup id and a hash lookup); endpoint numbers follow the config's pod order, so a reordered config must
+  // rewrite them all.
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);
   await probe.start();
   const byStorage = (): Map<string, number> =>
-    new Map(probe.mapDump('shadow_cg_ep').map((e) => [String(e.key.cgroup_inode_id), Number(e.value.ep)]));
+    new Map(probe.mapDump('shadow_cg_ep').map((e) => [String(e.key.cgroup_inode_id), Number((e.value.ep as Json).ep)]));
   const byMap = (): Map<string, number> =>
     new Map(probe.mapDump('shadow_cgroups').map((e) => [String(e.key), Number(e.value.ep)]));
   try {
