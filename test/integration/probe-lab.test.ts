@@ -304,7 +304,11 @@ test('the loader\'s CT GC frees closed flows through the mmaped table, and nothi
     const peak = Math.max(...metrics().map((m) => m.ctEntries));
     await probe.waitFor(() => (metrics().at(-1)?.ctGcDeleted ?? 0) >= 8, 35_000, 'the GC to free the closed flows');
     const last = metrics().at(-1)!;
-    assert.ok(last.ctEntries <= peak - 8, `live entries after the GC: ${last.ctEntries}, peak ${peak}`);
+    // other flows may stay (the sidecar keeps pooled connections to its app's backends alive): live entries fall, and
+    // never exceed what was created and not freed
+    assert.ok(last.ctEntries < peak, `live entries after the GC: ${last.ctEntries}, peak ${peak}`);
+    assert.ok(last.ctEntries <= (last.counters.ct_created ?? 0) - last.ctGcDeleted,
+      `live ${last.ctEntries} > created ${last.counters.ct_created} - freed ${last.ctGcDeleted}`);
     assert.equal(last.ctEvicted, 0, 'no flow pushed out of a full set');
     assert.equal(last.counters.ct_full, 0);
   } finally {
