@@ -817,10 +817,12 @@ static __always_inline struct shadow_http_rec *inflight_claim(__u32 addr, __u16 
 /*
  * One HTTP step for a TCP packet with payload. base_ts: now. ep/leg/dir: who observes.
  * A request ("GET /x HTTP/1.1") opens an in-flight entry keyed by the client endpoint; the first response
- * ("HTTP/1.1 200") closes it: latency, edge aggregate, sampled record.
+ * ("HTTP/1.1 200") closes it: latency, edge aggregate, sampled record. own: the wire leg's entry, in the flow's
+ * CT slot (leg is a constant at each call, so each program keeps one kind of record pointer: one verifier state).
  */
 static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t, __u16 ep, __u8 leg, __u8 dir_req,
-				      __u32 remote_id, __u8 *ct_flags, __u64 now_precise, __u64 *l7_cache)
+				      __u32 remote_id, __u8 *ct_flags, __u64 now_precise, __u64 *l7_cache,
+				      struct shadow_http_rec *own)
 {
 	/* the first HTTP_HEAD payload bytes, as words: straight from the packet when they are in the linear data,
 	 * else one bpf_skb_load_bytes of what there is (zeroes past it) */
@@ -856,7 +858,10 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	__u64 now;
 	__u32 w1 = (__u32)head[1];
 	if (is_status(head[0], w1)) {
-		struct shadow_http_rec *rec = inflight_find(t->daddr, t->dport, ep, leg);
+		/* the wire leg's request waits in its flow's CT slot, the app leg's in the shared array */
+		struct shadow_http_rec *rec = leg == SHADOW_LEG_WIRE ?
+			(own && inflight_is(own, t->daddr, t->dport, ep, leg) ? own : NULL) :
+			inflight_find(t->daddr, t->dport, ep, leg);
 		if (!rec || rec->status) { /* no request seen, or already answered */
 			count(SHADOW_C_HTTP_UNMATCHED);
 			return;
@@ -889,7 +894,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	if (!method)
 		return; /* a continuation segment or not HTTP */
 	/* The slot of a keep-alive connection is reused in place: no allocation, no 192-byte copy per request. */
-	struct shadow_http_rec *rec = inflight_claim(t->saddr, t->sport, ep, leg);
+	struct shadow_http_rec *rec = leg == SHADOW_LEG_WIRE ? own : inflight_claim(t->saddr, t->sport, ep, leg);
 	if (!rec)
 		return;
 	now = now_precise ? now_precise : bpf_ktime_get_ns();
@@ -1008,7 +1013,12 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	__u32 cset_i = shadow_ct_set_of(cw0, cw1, cfg_ct_seed);
 	struct shadow_ct_set *cset = bpf_map_lookup_elem(&shadow_ct, &cset_i);
 	int cway = shadow_ct_find(cset, cw0, cw1);
-	struct shadow_ct_val *ct = cset && cway >= 0 ? &cset->way[cway & (SHADOW_CT_WAYS - 1)].val : NULL;
+	struct shadow_ct_slot *cslot = NULL;
+	if (cset && cway >= 0) {
+		barrier_var(cset); /* keep the arithmetic after the null check, where the verifier wants it */
+		cslot = &cset->way[cway & (SHADOW_CT_WAYS - 1)];
+	}
+	struct shadow_ct_val *ct = cslot ? &cslot->val : NULL;
 	/* one clock read per packet: CT ages on the cheap coarse clock, but a TCP packet with payload may be an HTTP
 	 * request or response whose latency needs the precise one, so those read only the precise one (same
 	 * CLOCK_MONOTONIC base) and hand it to http_step. Not for a flow known to carry TLS (mTLS between sidecars:
@@ -1046,8 +1056,8 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 		__u8 verdict = policy_verdict(ep, dir, remote_id, ip.protocol, t.dport, &rule_id, &flags);
 		int nway = shadow_ct_claim(cset, cw0, cw1);
 		if (cset && nway >= 0) {
-			struct shadow_ct_slot *ns = &cset->way[nway & (SHADOW_CT_WAYS - 1)];
-			ct = &ns->val;
+			cslot = &cset->way[nway & (SHADOW_CT_WAYS - 1)];
+			ct = &cslot->val;
 			ct->last_ns = now;
 			ct->l7_cache = 0;
 			ct->remote_id = remote_id;
@@ -1058,10 +1068,10 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			ct->pkts[1] = 0;
 			ct->bytes[0] = skb->len;
 			ct->bytes[1] = 0;
-			ct->created_ns = now;
 			ct->rule_id = rule_id;
 			ct->verdict = verdict;
-			ct_publish(ns);
+			cslot->wire.ep = 0; /* no request in flight (the slot's previous flow may have left one) */
+			ct_publish(cslot);
 			count(SHADOW_C_CT_CREATED);
 		} else {
 			count(SHADOW_C_CT_FULL);
@@ -1097,8 +1107,10 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			/* the request direction is the flow's original one: to the pod = the pod serves (ingress) */
 			__u8 dir_req = reply ? dir ^ 1 : dir;
 			/* a request in the flow's own direction may use the flow's cached L7 set (same server port) */
-			http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, &nf, now, reply || !ct ? NULL : &ct->l7_cache);
-			if (ct && nf != flags)
+			if (cslot) /* the request in flight lives in the flow's slot: an untracked packet is not followed */
+				http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, &nf, now,
+					  reply ? NULL : &cslot->val.l7_cache, &cslot->wire);
+			if (cslot && nf != flags)
 				ct->flags |= nf & SHADOW_F_TLS;
 		}
 	}
@@ -1233,7 +1245,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 			remote_id = lookup_identity(t.daddr);
 		}
 	}
-	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, 0, &st->l7_cache[dir_req & 1]);
+	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, 0, &st->l7_cache[dir_req & 1], NULL);
 	return 1;
 }
 

@@ -781,7 +781,8 @@ static void ct_gc(struct probe *p, __u64 *live)
 	*live = p->ct_live;
 }
 
-/* Requests whose response never came (reset, timeout, not HTTP after all): free their slot after 60 s, so a late
+/* App-leg requests whose response never came (reset, timeout, not HTTP after all; a wire-leg one waits in its flow's
+ * CT slot until the flow's next request or the CT's GC): free their slot after 60 s, so a late
  * response does not match them and a new request does not count them as evicted. The array is mmaped: a scan
  * reads memory, no syscall per slot. A program may reuse a slot between the read and the store; the new request
  * then loses its entry (its response counts as unmatched): only for a slot idle for 60 s, in a window of ns. */

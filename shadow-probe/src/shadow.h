@@ -231,7 +231,8 @@ struct shadow_cg_state {
  *
  * The table is a set-associative array (BPF_MAP_TYPE_ARRAY of SHADOW_CT_SETS sets of SHADOW_CT_WAYS slots,
  * mmapable), not an LRU hash: the lookup is inlined (a multiplicative hash and one compare per way, no call, no
- * bucket line before the element line), and a known flow's packet touches one cache line, its slot's first.
+ * bucket line before the element line), and a known flow's packet touches one cache line, its slot's first
+ * (and, with payload, the wire-leg request kept right after it).
  * A slot is claimed with a compare-and-swap on its second key word, which holds the slot's state and a generation
  * that every claim bumps, so the loader's GC (a compare-and-swap too, through mmap) never frees a reused slot.
  * A new flow takes a free way of its set, else evicts the way used least recently (SHADOW_C_CT_FULL). */
@@ -256,7 +257,7 @@ enum shadow_ct_state {
 #define SHADOW_CT_W1_STATE_SHIFT 40
 #define SHADOW_CT_W1_GEN_SHIFT 48
 
-/* Hot fields first: a known flow's packet reads and writes only the slot's first 64 bytes (key and 48 bytes). */
+/* With the key, one cache line: all a known flow's packet reads and writes in its entry. */
 struct shadow_ct_val {
 	__u64 last_ns; /* CLOCK_MONOTONIC of the last packet (coarse clock unless the packet carried payload) */
 	__u64 l7_cache; /* the flow's L7 rule set, cached for its requests: SHADOW_L7_CACHE_* */
@@ -264,24 +265,27 @@ struct shadow_ct_val {
 	__u16 ep;
 	__u8 flags;
 	__u8 dir;       /* direction of the packet that created the entry */
-	__u32 pkts[2];  /* [0] original direction, [1] reply (wrap at 2^32: for inspection, not reported) */
-	__u64 bytes[2];
-	/* cold: written once, when the flow is created */
-	__u64 created_ns;
-	__u32 rule_id;
+	__u32 pkts[2];  /* [0] original direction, [1] reply */
+	__u32 bytes[2]; /* packet and byte counts wrap at 2^32: for inspection, not reported */
+	__u32 rule_id;  /* the L4 verdict's rule, and the verdict, of the flow's first packet */
 	__u8 verdict;
 	__u8 _pad0[3];
 };
 
+/* A CT slot: the entry, then the flow's wire-leg HTTP request in flight. HTTP/1.x answers a connection's requests in
+ * order, so one per flow; kept next to the entry a packet of the flow has just read, it needs no table of its own,
+ * no claim and no other cold line (the shared in-flight array, whose slot was last written on the other CPU, cost
+ * ~12 % of the probe's time on the wire leg). ep 0: none (a new flow's claim clears it). */
 struct shadow_ct_slot {
 	struct shadow_ct_key key;
 	struct shadow_ct_val val;
-	__u8 _pad0[48]; /* 128 bytes: a slot's hot half is one cache line */
+	struct shadow_http_rec wire;
 };
+_Static_assert(sizeof(struct shadow_ct_slot) == 256, "a CT slot: the entry's cache line, then the request's three");
 
 #define SHADOW_CT_WAYS 8
 #define SHADOW_CT_SET_BITS 13
-#define SHADOW_CT_SETS (1u << SHADOW_CT_SET_BITS) /* 65,536 flows in 8 MiB */
+#define SHADOW_CT_SETS (1u << SHADOW_CT_SET_BITS) /* 65,536 flows in slots of 256 bytes: 16 MiB */
 
 struct shadow_ct_set {
 	struct shadow_ct_slot way[SHADOW_CT_WAYS];
@@ -348,7 +352,8 @@ static inline __u32 shadow_l7_hash(__u32 seed, __u16 ep, __u16 port, __u8 dir)
 	return (__u32)((k * 0x9E3779B97F4A7C15ULL) >> (64 - SHADOW_L7_SLOT_BITS));
 }
 
-/* In-flight requests: a 2-way set-associative array keyed by the client endpoint (address, port, endpoint, leg),
+/* App-leg requests in flight (the wire leg's live in the CT slot of their flow): a 2-way set-associative array
+ * keyed by the client endpoint (address, port, endpoint, leg),
  * which is stored in the slot's record and compared. A request whose pair holds two other pending requests
  * evicts the older one (SHADOW_C_INFLIGHT_EVICTED). */
 #define SHADOW_INFLIGHT_PAIR_BITS 15

@@ -1036,17 +1036,17 @@ static void t_ratelimit_counted(void)
 	shadow_bpf__destroy(s2);
 }
 
-/* three client endpoints (10.0.3.x:port into pod a, wire leg) whose in-flight slots share one empty pair */
+/* three client endpoints (10.0.3.x:port into pod a) whose in-flight slots on this leg would share one empty pair */
 struct client {
 	char addr[16];
 	uint16_t port;
 };
-static int same_pair_clients(struct client *out)
+static int same_pair_clients(struct client *out, __u8 leg)
 {
 	int fd = bpf_map__fd(skel->maps.shadow_inflight);
 	for (int x0 = 1; x0 < 255; x0++) {
 		__u32 a0 = htonl(0x0a000300 | x0);
-		__u32 want = shadow_inflight_pair(a0, 46000, 1, SHADOW_LEG_WIRE), k;
+		__u32 want = shadow_inflight_pair(a0, 46000, 1, leg), k;
 		struct shadow_http_rec r0, r1;
 		k = want;
 		bpf_map_lookup_elem(fd, &k, &r0);
@@ -1057,7 +1057,7 @@ static int same_pair_clients(struct client *out)
 		int n = 0;
 		for (int x = x0; x < 255 && n < 3; x++)
 			for (__u32 port = 46000; port < 47000 && n < 3; port++)
-				if (shadow_inflight_pair(htonl(0x0a000300 | x), (__u16)port, 1, SHADOW_LEG_WIRE) == want) {
+				if (shadow_inflight_pair(htonl(0x0a000300 | x), (__u16)port, 1, leg) == want) {
 					snprintf(out[n].addr, sizeof(out[n].addr), "10.0.3.%d", x);
 					out[n++].port = (uint16_t)port;
 				}
@@ -1067,44 +1067,76 @@ static int same_pair_clients(struct client *out)
 	return 0;
 }
 
-static void send_http(int to_pod, const char *src, uint16_t sport, const char *dst, uint16_t dport, const char *payload)
+/* one packet through cgroup_skb (the app leg of pod a: the test process's cgroup) */
+static void send_app(const char *src, uint16_t sport, const char *dst, uint16_t dport, const char *payload)
 {
 	struct pkt p;
 	pkt_tcp(&p, src, sport, dst, dport, TH_PSH | TH_ACK, payload);
-	run(to_pod ? skel->progs.shadow_tc_to_pod : skel->progs.shadow_tc_from_pod, &p, NULL);
+	run(skel->progs.shadow_cg_egress, &p, NULL);
 }
 
-/* three client endpoints in one slot pair, all pending: the third request evicts the oldest, which is counted
- * and whose response then finds nothing; the other two are answered with latencies */
 static void t_inflight_pair_eviction(void)
 {
 	struct client c[3];
-	CHECK(same_pair_clients(c) == 3, "no three client endpoints sharing an empty slot pair");
+	CHECK(same_pair_clients(c, SHADOW_LEG_APP) == 3, "no three client endpoints sharing an empty slot pair");
 	const char *req = "GET /api/pair HTTP/1.1\r\n\r\n", *resp = "HTTP/1.1 200 OK\r\n\r\n";
 	__u64 ev0 = counter(SHADOW_C_INFLIGHT_EVICTED), un0 = counter(SHADOW_C_HTTP_UNMATCHED);
 	for (int i = 0; i < 3; i++) {
-		send_http(1, c[i].addr, c[i].port, "10.0.0.1", 80, req);
+		send_app(c[i].addr, c[i].port, "10.0.0.1", 80, req);
 		usleep(1000);
 	}
 	CHECK(counter(SHADOW_C_INFLIGHT_EVICTED) == ev0 + 1, "evicted %llu, want %llu",
 	      (unsigned long long)counter(SHADOW_C_INFLIGHT_EVICTED), (unsigned long long)ev0 + 1);
 	drain();
-	send_http(0, "10.0.0.1", 80, c[0].addr, c[0].port, resp);
+	send_app("10.0.0.1", 80, c[0].addr, c[0].port, resp);
 	drain();
 	CHECK(find_http() == NULL && counter(SHADOW_C_HTTP_UNMATCHED) == un0 + 1,
 	      "the evicted request's response: want no record and one unmatched");
 	for (int i = 1; i < 3; i++) {
-		send_http(0, "10.0.0.1", 80, c[i].addr, c[i].port, resp);
+		send_app("10.0.0.1", 80, c[i].addr, c[i].port, resp);
 		drain();
 		struct shadow_http_rec *h = find_http();
 		CHECK(h && h->client_port == c[i].port && h->status == 200 && h->latency_ns >= 1000000,
 		      "pending request %d of the pair: want its record with latency >= 1 ms", i);
 	}
 	/* a keep-alive reuse of an answered slot evicts nothing */
-	send_http(1, c[1].addr, c[1].port, "10.0.0.1", 80, req);
+	send_app(c[1].addr, c[1].port, "10.0.0.1", 80, req);
 	CHECK(counter(SHADOW_C_INFLIGHT_EVICTED) == ev0 + 1, "reuse of the own slot counted as eviction");
-	send_http(0, "10.0.0.1", 80, c[1].addr, c[1].port, resp);
+	send_app("10.0.0.1", 80, c[1].addr, c[1].port, resp);
 	drain();
+}
+
+/* The wire leg keeps each flow's request in the flow's CT slot: three clients whose requests would share one pair
+ * of the in-flight array (which made the app leg evict one above) all get their latency. */
+static void t_wire_request_per_flow(void)
+{
+	struct client c[3];
+	CHECK(same_pair_clients(c, SHADOW_LEG_WIRE) == 3, "no three client endpoints sharing a slot pair");
+	const char *req = "GET /api/flow HTTP/1.1\r\n\r\n", *resp = "HTTP/1.1 200 OK\r\n\r\n";
+	__u64 ev0 = counter(SHADOW_C_INFLIGHT_EVICTED), un0 = counter(SHADOW_C_HTTP_UNMATCHED);
+	struct pkt p;
+	for (int i = 0; i < 3; i++) {
+		pkt_tcp(&p, c[i].addr, c[i].port, "10.0.0.1", 80, TH_PSH | TH_ACK, req);
+		run(skel->progs.shadow_tc_to_pod, &p, NULL);
+		usleep(1000);
+	}
+	for (int i = 0; i < 3; i++) {
+		drain();
+		pkt_tcp(&p, "10.0.0.1", 80, c[i].addr, c[i].port, TH_PSH | TH_ACK, resp);
+		run(skel->progs.shadow_tc_from_pod, &p, NULL);
+		drain();
+		struct shadow_http_rec *h = find_http();
+		CHECK(h && h->leg == SHADOW_LEG_WIRE && h->client_port == c[i].port && h->status == 200 &&
+			      h->latency_ns >= 1000000,
+		      "request %d: want its wire record with latency >= 1 ms", i);
+	}
+	CHECK(counter(SHADOW_C_INFLIGHT_EVICTED) == ev0 && counter(SHADOW_C_HTTP_UNMATCHED) == un0,
+	      "evicted %llu, unmatched %llu: want none", (unsigned long long)(counter(SHADOW_C_INFLIGHT_EVICTED) - ev0),
+	      (unsigned long long)(counter(SHADOW_C_HTTP_UNMATCHED) - un0));
+	/* a second response on an answered flow matches nothing */
+	pkt_tcp(&p, "10.0.0.1", 80, c[0].addr, c[0].port, TH_PSH | TH_ACK, resp);
+	run(skel->progs.shadow_tc_from_pod, &p, NULL);
+	CHECK(counter(SHADOW_C_HTTP_UNMATCHED) == un0 + 1, "a second response counted as matched");
 }
 
 /* every method the kernel parses (word compares), and a near miss that is no method */
@@ -1341,6 +1373,7 @@ static const struct tcase cases[] = {
 	{"config_errors", t_config_errors, 0},
 	{"http_methods_parsed", t_methods, 1},
 	{"inflight_pair_eviction_counted", t_inflight_pair_eviction, 0},
+	{"wire_request_per_flow", t_wire_request_per_flow, 0},
 	{"l7_after_live_reload", t_l7_after_reload, 0},
 	{"l7_cached_set_follows_reloads", t_l7_cached_set_follows_reloads, 0},
 	{"path_delimiters", t_path_delimiters, 1},
