@@ -230,9 +230,9 @@ struct shadow_cg_state {
  * local address is the endpoint's, so the key is unique per endpoint's view of a flow.
  *
  * The table is a set-associative array (BPF_MAP_TYPE_ARRAY of SHADOW_CT_SETS sets of SHADOW_CT_WAYS slots,
- * mmapable), not an LRU hash: the lookup is inlined (a multiplicative hash and one compare per way, no call, no
- * bucket line before the element line), and a known flow's packet touches one cache line, its slot's first
- * (and, with payload, the wire-leg request kept right after it).
+ * mmapable), not an LRU hash: the lookup is a multiplicative hash and one small global function that compares
+ * each way's two key words (no jhash, no bucket line before the element line), and a known flow's packet touches
+ * one cache line, its slot's first (and, with payload, the wire-leg request kept right after it).
  * A slot is claimed with a compare-and-swap on its second key word, which holds the slot's state and a generation
  * that every claim bumps, so the loader's GC (a compare-and-swap too, through mmap) never frees a reused slot.
  * A new flow takes a free way of its set, else evicts the way used least recently (SHADOW_C_CT_FULL). */
