@@ -697,7 +697,7 @@ static int cg_loopback_request(const char *dir, uint16_t port, const char *req, 
 			_exit(2);
 		close(f);
 		struct ifreq ifr = {.ifr_name = "lo"};
-		int io = socket(AF_INET, SOCK_DGRAM, 0);
+		int io;
 		if (unshare(CLONE_NEWNET) || (io = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || ioctl(io, SIOCGIFFLAGS, &ifr) ||
 		    (ifr.ifr_flags |= IFF_UP, ioctl(io, SIOCSIFFLAGS, &ifr)))
 			_exit(4);
