@@ -32,6 +32,7 @@
 #include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
 #include "shadow.skel.h"
 #include "ct_gc.h"
+#include "edge_gc.h"
 #include "config.h"
 #include "discover.h"
 
@@ -123,6 +124,9 @@ struct probe {
 	__u32 ct_cursor;                  /* where the next ct_gc pass starts */
 	__u8 *ct_live_set;                /* valid slots per set at its last sweep */
 	__u64 ct_live;                    /* their sum */
+	struct shadow_edge_gc *edge_gc;   /* the edge GC's memory between dumps */
+	struct shadow_edge_live *edge_live; /* the live edges of the current dump */
+	__u32 edge_entries;               /* live edges at the last dump */
 };
 
 static int open_netns(const char *netns)
@@ -651,96 +655,133 @@ static __u64 mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static void dump_edges(struct probe *p)
+/* One edge as a record: JSON (or raw), and the Prometheus lines when asked. pod: its name ("(overflow)" for the
+ * edge that took what found no free index). */
+static void print_edge(struct probe *p, const struct shadow_edge_key *kp, const struct shadow_edge_val *sum, const char *pod,
+		       __u64 now)
 {
-	int fd = bpf_map__fd(p->skel->maps.shadow_edges);
-	struct shadow_edge_key k, next, *prev = NULL;
-	struct shadow_edge_val *vals = calloc(p->ncpu, sizeof(*vals));
 	static const __u64 bounds[SHADOW_LAT_BUCKETS] = SHADOW_LAT_BOUNDS_NS;
 	static const char *vnames[] = {"none", "allow", "deny", "audit"};
+	struct shadow_edge_rec er = {.hdr = {.type = SHADOW_REC_EDGE, .size = sizeof(er), .ts_ns = now}, .key = *kp, .val = *sum};
+	const struct shadow_edge_key k = *kp;
+	const struct shadow_edge_val *s = &er.val;
+	if (p->prom) {
+		static const char *st[] = {"unparsed", "1xx", "2xx", "3xx", "4xx", "5xx"};
+		char lbl[200];
+		snprintf(lbl, sizeof(lbl), "pod=\"%s\",direction=\"%s\",leg=\"%s\",remote_identity=\"%u\",port=\"%u\"",
+			 pod, k.dir ? "egress" : "ingress", k.leg ? "app" : "wire", k.remote_id, k.port);
+		for (int c = 0; c < SHADOW_STATUS_CLASSES; c++)
+			if (s->status[c])
+				fprintf(p->prom, "shadow_probe_edge_requests_total{%s,status_class=\"%s\"} %llu\n", lbl, st[c],
+					(unsigned long long)s->status[c]);
+		for (int v = 0; v < 4; v++) {
+			if (s->verdicts_l4[v])
+				fprintf(p->prom, "shadow_probe_edge_flows_total{%s,verdict=\"%s\"} %llu\n", lbl, vnames[v],
+					(unsigned long long)s->verdicts_l4[v]);
+			if (s->verdicts_l7[v])
+				fprintf(p->prom, "shadow_probe_edge_l7_verdicts_total{%s,verdict=\"%s\"} %llu\n", lbl,
+					vnames[v], (unsigned long long)s->verdicts_l7[v]);
+		}
+		__u64 cum = 0;
+		for (int b = 0; b < SHADOW_LAT_BUCKETS && s->requests; b++) {
+			cum += s->lat_bucket[b];
+			if (b == SHADOW_LAT_BUCKETS - 1)
+				fprintf(p->prom, "shadow_probe_edge_latency_seconds_bucket{%s,le=\"+Inf\"} %llu\n", lbl,
+					(unsigned long long)cum);
+			else
+				fprintf(p->prom, "shadow_probe_edge_latency_seconds_bucket{%s,le=\"%g\"} %llu\n", lbl,
+					bounds[b] / 1e9, (unsigned long long)cum);
+		}
+		if (s->requests) {
+			fprintf(p->prom, "shadow_probe_edge_latency_seconds_sum{%s} %.9f\n", lbl, s->lat_sum_ns / 1e9);
+			fprintf(p->prom, "shadow_probe_edge_latency_seconds_count{%s} %llu\n", lbl, (unsigned long long)cum);
+		}
+		if (s->bytes_sent || s->bytes_received) {
+			fprintf(p->prom, "shadow_probe_edge_bytes_sent_total{%s} %llu\n", lbl, (unsigned long long)s->bytes_sent);
+			fprintf(p->prom, "shadow_probe_edge_bytes_received_total{%s} %llu\n", lbl,
+				(unsigned long long)s->bytes_received);
+		}
+	}
+	if (p->raw) {
+		raw_out(p, &er, sizeof(er));
+		return;
+	}
+	printf("{\"type\":\"edge\",\"ts\":%llu,\"pod\":\"%s\",\"dir\":\"%s\",\"leg\":\"%s\",\"remoteIdentity\":%u,"
+	       "\"port\":%u,\"proto\":\"%s\",\"flows\":%llu,\"requests\":%llu,\"flowVerdicts\":{",
+	       (unsigned long long)(now + p->mono_to_real), pod, k.dir ? "egress" : "ingress",
+	       k.leg ? "app" : "wire", k.remote_id, k.port, proto_name(k.proto), (unsigned long long)s->flows,
+	       (unsigned long long)s->requests);
+	for (int v = 0; v < 4; v++)
+		printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts_l4[v]);
+	printf("},\"l7Verdicts\":{");
+	for (int v = 0; v < 4; v++)
+		printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts_l7[v]);
+	printf("},\"status\":{\"unparsed\":%llu", (unsigned long long)s->status[0]);
+	for (int c = 1; c < SHADOW_STATUS_CLASSES; c++)
+		printf(",\"%dxx\":%llu", c, (unsigned long long)s->status[c]);
+	printf("},\"bytesSent\":%llu,\"bytesReceived\":%llu,\"connsClosed\":%llu,\"retrans\":%llu,"
+	       "\"latencySumNs\":%llu,\"latencyBuckets\":[",
+	       (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
+	       (unsigned long long)s->conns_closed, (unsigned long long)s->retrans,
+	       (unsigned long long)s->lat_sum_ns);
+	for (int b = 0; b < SHADOW_LAT_BUCKETS; b++) {
+		if (b == SHADOW_LAT_BUCKETS - 1)
+			printf("{\"le\":\"+Inf\",\"count\":%llu}", (unsigned long long)s->lat_bucket[b]);
+		else
+			printf("{\"le\":%llu,\"count\":%llu},", (unsigned long long)bounds[b],
+			       (unsigned long long)s->lat_bucket[b]);
+	}
+	printf("]}\n");
+	p->records_out++;
+}
+
+/* final counts of an edge the GC handed back (shadow_edge_gc_step): one more record, so nothing counted is lost */
+static void edge_final(void *ctx, const struct shadow_edge_key *k, const struct shadow_edge_val *v)
+{
+	struct probe *p = ctx;
+	print_edge(p, k, v, k->ep ? pod_name(p, k->ep) : "(overflow)", mono_ns());
+}
+
+/* Every edge in the index, summed over CPUs, and the overflow edge when it counted anything; then a GC step. */
+static void dump_edges(struct probe *p)
+{
+	int ifd = bpf_map__fd(p->skel->maps.shadow_edge_index), efd = bpf_map__fd(p->skel->maps.shadow_edges);
+	struct shadow_edge_key k, next, *prev = NULL;
+	struct shadow_edge_val *scratch = calloc(p->ncpu, sizeof(*scratch)), sum;
+	if (!p->edge_gc)
+		p->edge_gc = calloc(1, sizeof(*p->edge_gc));
+	if (!p->edge_live)
+		p->edge_live = calloc(SHADOW_EDGES_MAX, sizeof(*p->edge_live));
+	if (!scratch || !p->edge_gc || !p->edge_live) {
+		logf_("out of memory for the edge dump");
+		free(scratch);
+		return;
+	}
 	__u64 now = mono_ns();
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+	__u32 n = 0;
+	while (bpf_map_get_next_key(ifd, prev, &next) == 0) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, vals))
+		__u32 idx;
+		if (bpf_map_lookup_elem(ifd, &k, &idx) || shadow_edge_sum(efd, idx, p->ncpu, scratch, &sum))
 			continue;
-		struct shadow_edge_rec er = {.hdr = {.type = SHADOW_REC_EDGE, .size = sizeof(er), .ts_ns = now}, .key = k};
-		struct shadow_edge_val *s = &er.val;
-		for (int c = 0; c < p->ncpu; c++) {
-			__u64 *dst = (__u64 *)s, *src = (__u64 *)&vals[c];
-			for (size_t w = 0; w < sizeof(*s) / 8; w++)
-				dst[w] += src[w];
-		}
-		if (p->prom) {
-			static const char *st[] = {"unparsed", "1xx", "2xx", "3xx", "4xx", "5xx"};
-			char lbl[200];
-			snprintf(lbl, sizeof(lbl), "pod=\"%s\",direction=\"%s\",leg=\"%s\",remote_identity=\"%u\",port=\"%u\"",
-				 pod_name(p, k.ep), k.dir ? "egress" : "ingress", k.leg ? "app" : "wire", k.remote_id, k.port);
-			for (int c = 0; c < SHADOW_STATUS_CLASSES; c++)
-				if (s->status[c])
-					fprintf(p->prom, "shadow_probe_edge_requests_total{%s,status_class=\"%s\"} %llu\n", lbl, st[c],
-						(unsigned long long)s->status[c]);
-			for (int v = 0; v < 4; v++) {
-				if (s->verdicts_l4[v])
-					fprintf(p->prom, "shadow_probe_edge_flows_total{%s,verdict=\"%s\"} %llu\n", lbl, vnames[v],
-						(unsigned long long)s->verdicts_l4[v]);
-				if (s->verdicts_l7[v])
-					fprintf(p->prom, "shadow_probe_edge_l7_verdicts_total{%s,verdict=\"%s\"} %llu\n", lbl,
-						vnames[v], (unsigned long long)s->verdicts_l7[v]);
-			}
-			__u64 cum = 0;
-			for (int b = 0; b < SHADOW_LAT_BUCKETS && s->requests; b++) {
-				cum += s->lat_bucket[b];
-				if (b == SHADOW_LAT_BUCKETS - 1)
-					fprintf(p->prom, "shadow_probe_edge_latency_seconds_bucket{%s,le=\"+Inf\"} %llu\n", lbl,
-						(unsigned long long)cum);
-				else
-					fprintf(p->prom, "shadow_probe_edge_latency_seconds_bucket{%s,le=\"%g\"} %llu\n", lbl,
-						bounds[b] / 1e9, (unsigned long long)cum);
-			}
-			if (s->requests) {
-				fprintf(p->prom, "shadow_probe_edge_latency_seconds_sum{%s} %.9f\n", lbl, s->lat_sum_ns / 1e9);
-				fprintf(p->prom, "shadow_probe_edge_latency_seconds_count{%s} %llu\n", lbl, (unsigned long long)cum);
-			}
-			if (s->bytes_sent || s->bytes_received) {
-				fprintf(p->prom, "shadow_probe_edge_bytes_sent_total{%s} %llu\n", lbl, (unsigned long long)s->bytes_sent);
-				fprintf(p->prom, "shadow_probe_edge_bytes_received_total{%s} %llu\n", lbl,
-					(unsigned long long)s->bytes_received);
-			}
-		}
-		if (p->raw) {
-			raw_out(p, &er, sizeof(er));
-			continue;
-		}
-		printf("{\"type\":\"edge\",\"ts\":%llu,\"pod\":\"%s\",\"dir\":\"%s\",\"leg\":\"%s\",\"remoteIdentity\":%u,"
-		       "\"port\":%u,\"proto\":\"%s\",\"flows\":%llu,\"requests\":%llu,\"flowVerdicts\":{",
-		       (unsigned long long)(now + p->mono_to_real), pod_name(p, k.ep), k.dir ? "egress" : "ingress",
-		       k.leg ? "app" : "wire", k.remote_id, k.port, proto_name(k.proto), (unsigned long long)s->flows,
-		       (unsigned long long)s->requests);
-		for (int v = 0; v < 4; v++)
-			printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts_l4[v]);
-		printf("},\"l7Verdicts\":{");
-		for (int v = 0; v < 4; v++)
-			printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts_l7[v]);
-		printf("},\"status\":{\"unparsed\":%llu", (unsigned long long)s->status[0]);
-		for (int c = 1; c < SHADOW_STATUS_CLASSES; c++)
-			printf(",\"%dxx\":%llu", c, (unsigned long long)s->status[c]);
-		printf("},\"bytesSent\":%llu,\"bytesReceived\":%llu,\"connsClosed\":%llu,\"retrans\":%llu,"
-		       "\"latencySumNs\":%llu,\"latencyBuckets\":[",
-		       (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
-		       (unsigned long long)s->conns_closed, (unsigned long long)s->retrans,
-		       (unsigned long long)s->lat_sum_ns);
-		for (int b = 0; b < SHADOW_LAT_BUCKETS; b++) {
-			if (b == SHADOW_LAT_BUCKETS - 1)
-				printf("{\"le\":\"+Inf\",\"count\":%llu}", (unsigned long long)s->lat_bucket[b]);
-			else
-				printf("{\"le\":%llu,\"count\":%llu},", (unsigned long long)bounds[b],
-				       (unsigned long long)s->lat_bucket[b]);
-		}
-		printf("]}\n");
-		p->records_out++;
+		__u64 act = shadow_edge_activity(&sum);
+		shadow_edge_gc_note(p->edge_gc, idx, act);
+		if (n < SHADOW_EDGES_MAX)
+			p->edge_live[n++] = (struct shadow_edge_live){.key = k, .idx = idx, .activity = act};
+		print_edge(p, &k, &sum, pod_name(p, k.ep), now);
 	}
-	free(vals);
+	p->edge_entries = n;
+	struct shadow_edge_key none = {0};
+	if (shadow_edge_sum(efd, SHADOW_EDGE_OVERFLOW, p->ncpu, scratch, &sum) == 0 && shadow_edge_activity(&sum))
+		print_edge(p, &none, &sum, "(overflow)", now);
+	free(scratch);
+	int got = shadow_edge_gc_step(p->edge_gc, ifd, efd, bpf_map__fd(p->skel->maps.shadow_edge_free),
+				      &p->skel->data_edgehdr->shadow_edge_hdr.epoch, p->ncpu, p->edge_live, n, edge_final, p);
+	if (got < 0)
+		logf_("edge GC: %s (the indices stay out of use)", strerror(-got));
+	else if (got)
+		logf_("edge GC: %d idle edges freed (%u live of %u)", got, n, SHADOW_EDGES_MAX);
 }
 
 /* A part of the CT per call, a full sweep about every 8 s (so a closing flow goes 10-18 s after its last packet).
@@ -862,9 +903,12 @@ static void dump_metrics(struct probe *p, __u64 ct_live)
 		       (unsigned long long)m.counters[i]);
 	/* evicted: flows pushed out of a full CT set, or not tracked (the ct_full counter; ctEntries lags by up to one
 	 * sweep, so created - deleted - live would overstate it) */
-	printf("},\"ctEntries\":%llu,\"ctGcDeleted\":%llu,\"ctEvicted\":%llu,\"userL7Evaluated\":%llu,\"recordsOut\":%llu}\n",
+	/* edges: live in the index at the last dump, and freed by the edge GC so far (their final counts were reported) */
+	printf("},\"ctEntries\":%llu,\"ctGcDeleted\":%llu,\"ctEvicted\":%llu,\"edgeEntries\":%u,\"edgesFreed\":%llu,"
+	       "\"userL7Evaluated\":%llu,\"recordsOut\":%llu}\n",
 	       (unsigned long long)ct_live, (unsigned long long)p->gc_deleted,
-	       (unsigned long long)m.counters[SHADOW_C_CT_FULL], (unsigned long long)p->user_l7,
+	       (unsigned long long)m.counters[SHADOW_C_CT_FULL], p->edge_entries,
+	       (unsigned long long)(p->edge_gc ? p->edge_gc->freed : 0), (unsigned long long)p->user_l7,
 	       (unsigned long long)p->records_out);
 	p->records_out++;
 }
@@ -957,11 +1001,12 @@ static int run_check(void)
 	    "app leg (loopback hop)", 0);
 	ROW("program type sock_ops", root && libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) == 1,
 	    "connection lifecycle", 0);
-	ROW("map types ringbuf, lpm_trie, lru_hash, lru_percpu_hash",
+	ROW("map types ringbuf, lpm_trie, lru_hash, percpu_array, queue",
 	    root && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1 &&
 		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LPM_TRIE, NULL) == 1 &&
 		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_HASH, NULL) == 1 &&
-		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_PERCPU_HASH, NULL) == 1,
+		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_PERCPU_ARRAY, NULL) == 1 &&
+		    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_QUEUE, NULL) == 1,
 	    "", 1);
 	int tcx = root && probe_tcx();
 	ROW("tcx links (kernel >= 6.6)", tcx, tcx ? "tc attachments die with the loader" : "falls back to clsact filters", 0);
@@ -1351,6 +1396,8 @@ cleanup:
 	if (p.ct)
 		munmap(p.ct, (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set));
 	free(p.ct_live_set);
+	free(p.edge_gc);
+	free(p.edge_live);
 	if (p.pin_dir)
 		rm_tree(p.pin_dir);
 	shadow_bpf__destroy(p.skel);

@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #endif
 
-#define SHADOW_ABI_VERSION 3
+#define SHADOW_ABI_VERSION 4
 
 #define SHADOW_PATH_MAX 128      /* path bytes kept per request (power of two: used as a mask) */
 #define SHADOW_L7_RULES_MAX 8    /* in-kernel L7 rules per (endpoint, port) */
@@ -224,6 +224,7 @@ struct shadow_endpoint { /* values of shadow_endpoints (key: pod IPv4, network o
 struct shadow_cg_state {
 	struct shadow_endpoint ep;
 	__u64 l7_cache[2]; /* [dir]: SHADOW_L7_CACHE_* */
+	__u64 edge_cache_in; /* the edge index of inbound requests (remote identity 0): SHADOW_EDGE_CACHE */
 };
 
 /* CT keyed from the endpoint's side: both directions of a flow map to the same key, one lookup per packet; the
@@ -265,8 +266,8 @@ struct shadow_ct_val {
 	__u16 ep;
 	__u8 flags;
 	__u8 dir;       /* direction of the packet that created the entry */
-	__u32 pkts[2];  /* [0] original direction, [1] reply */
-	__u32 bytes[2]; /* packet and byte counts wrap at 2^32: for inspection, not reported */
+	__u32 pkts[2];  /* [0] original direction, [1] reply; wraps at 2^32: for inspection, not reported */
+	__u64 edge_cache; /* the edge index of the flow's requests: SHADOW_EDGE_CACHE */
 	__u32 rule_id;  /* the L4 verdict's rule, and the verdict, of the flow's first packet */
 	__u8 verdict;
 	__u8 _pad0[3];
@@ -366,6 +367,28 @@ static inline __u32 shadow_inflight_pair(__u32 client_addr, __u16 client_port, _
 	return (__u32)((k * 0x9E3779B97F4A7C15ULL) >> (64 - SHADOW_INFLIGHT_PAIR_BITS)) << 1;
 }
 
+/*
+ * Edges: per-CPU aggregates in an array (shadow_edges), found through a hash of their keys (shadow_edge_index). A
+ * flow's responses all go to one edge, so the index is looked up once and cached where the packet already reads (the
+ * flow's CT entry; the app leg's cgroup storage): the per-CPU LRU hash this replaced cost a call, a hash, a bucket
+ * line and an element line per response, ~17 % of the probe's time in the lab. Index 0 (SHADOW_EDGE_OVERFLOW) takes
+ * what finds no free index, so nothing is dropped; the loader reports it as the overflow edge. Under pressure the
+ * loader frees idle edges (src/edge_gc.h): it deletes their keys and bumps shadow_edge_hdr.epoch, which invalidates
+ * every cached index, and only a dump later zeroes them and hands them back through shadow_edge_free.
+ */
+#define SHADOW_EDGES_MAX 8192
+#define SHADOW_EDGE_OVERFLOW 0
+struct shadow_edge_hdr { /* a global in section .data.edgehdr (direct loads, no map lookup) */
+	__u64 next;  /* the next never used index (1-based: 0 is the overflow edge); 64-bit for the BPF CAS */
+	__u64 epoch; /* bumped by the loader whenever it frees indices */
+};
+/* A cached edge index: (epoch + 1) << 37 | request direction << 36 | server port << 20 | index; 0: none. The port and
+ * direction are part of the tag: they complete the edge key where the cache sits (the rest is fixed there). */
+#define SHADOW_EDGE_CACHE_TAG(epoch, dir, port)                                                              \
+	((((__u64)(epoch) + 1) << 37) | ((__u64)((dir) & 1) << 36) | ((__u64)(port) << 20))
+#define SHADOW_EDGE_CACHE_IDX(c) ((__u32)((c) & 0xfffff))
+#define SHADOW_EDGE_CACHE_TAG_OF(c) ((c) & ~0xfffffULL)
+
 struct shadow_edge_key {
 	__u32 remote_id;
 	__u16 ep;
@@ -376,19 +399,24 @@ struct shadow_edge_key {
 	__u8 _pad0;
 };
 
-struct shadow_edge_val { /* per CPU; summed by the loader */
-	__u64 flows;
+/* Per CPU; summed by the loader. Ordered by who writes it: an answered request writes line 0 (requests, latency
+ * sum, its status class) and one word of line 1 (its L7 verdict, with the histogram's first buckets) or line 2 (the
+ * buckets from 0.5 ms on); flows and connections write the rest. In declaration order, a response wrote four lines
+ * of a cold value; now two or three. */
+struct shadow_edge_val {
 	__u64 requests;
-	__u64 verdicts_l4[4];                   /* flows by L4 verdict (enum shadow_verdict) */
-	__u64 verdicts_l7[4];                   /* requests by L7 verdict (none: no L7 rules on the port) */
+	__u64 lat_sum_ns;
 	__u64 status[SHADOW_STATUS_CLASSES];    /* [0] unparsed, [1..5] 1xx..5xx */
+	__u64 verdicts_l7[4];                   /* requests by L7 verdict (none: no L7 rules on the port) */
+	__u64 lat_bucket[SHADOW_LAT_BUCKETS];
+	__u64 flows;
+	__u64 verdicts_l4[4];                   /* flows by L4 verdict (enum shadow_verdict) */
 	__u64 bytes_sent;                       /* from sock_ops at close, seen from the endpoint */
 	__u64 bytes_received;
 	__u64 conns_closed;
 	__u64 retrans;
-	__u64 lat_sum_ns;
-	__u64 lat_bucket[SHADOW_LAT_BUCKETS];
 };
+_Static_assert(__builtin_offsetof(struct shadow_edge_val, verdicts_l7) == 64, "a response's second line");
 
 struct shadow_rate { /* per-CPU token bucket for records */
 	__u64 tokens; /* scaled by 1e9 */
@@ -402,7 +430,7 @@ struct shadow_rate { /* per-CPU token bucket for records */
 struct shadow_cpu {
 	struct shadow_rate rate;
 	__u32 tc_dir;                  /* set by the tc stubs for the shared body (shadow.bpf.c) */
-	__u32 _pad0;
+	__u32 emitted;                 /* records submitted since this CPU last forced a wakeup (emit) */
 	__u64 counters[SHADOW_C__MAX]; /* enum shadow_counter */
 };
 

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* unshare, CLONE_NEWNET */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "shadow.skel.h"
 #include "config.h"
 #include "ct_gc.h"
+#include "edge_gc.h"
 #include "pkt.h"
 
 static int passed, failed, skipped;
@@ -610,23 +612,198 @@ static void t_l7_egress(void)
 	      "outbound request judged by inbound rules: verdict %d", h ? h->verdict : -1);
 }
 
+/* key's edge summed over CPUs through the index, as the loader reads it; 0, or -1 when the key has no index */
+static int edge_of(struct shadow_bpf *sk, const struct shadow_edge_key *k, __u32 *idx, struct shadow_edge_val *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct shadow_edge_val scratch[ncpu];
+	__u32 i;
+	if (bpf_map_lookup_elem(bpf_map__fd(sk->maps.shadow_edge_index), k, &i))
+		return -1;
+	if (idx)
+		*idx = i;
+	return shadow_edge_sum(bpf_map__fd(sk->maps.shadow_edges), i, ncpu, scratch, sum);
+}
+
 static void t_edges_aggregate(void)
 {
 	/* every response above landed in the per-edge aggregate for (peer 100, pod a, port 80, ingress, wire) */
 	struct shadow_edge_key k = {.remote_id = 100, .ep = 1, .port = 80, .dir = SHADOW_DIR_INGRESS,
 				    .leg = SHADOW_LEG_WIRE, .proto = 6};
-	int ncpu = libbpf_num_possible_cpus();
-	struct shadow_edge_val vals[ncpu];
-	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_edges), &k, vals) == 0, "edge missing");
-	__u64 req = 0, s2 = 0, lat = 0;
-	for (int i = 0; i < ncpu; i++) {
-		req += vals[i].requests;
-		s2 += vals[i].status[2];
-		for (int b = 0; b < SHADOW_LAT_BUCKETS; b++)
-			lat += vals[i].lat_bucket[b];
+	struct shadow_edge_val v;
+	CHECK(edge_of(skel, &k, NULL, &v) == 0, "edge missing");
+	__u64 lat = 0;
+	for (int b = 0; b < SHADOW_LAT_BUCKETS; b++)
+		lat += v.lat_bucket[b];
+	CHECK(v.requests >= 6 && v.status[2] == v.requests && lat == v.requests,
+	      "edge: requests %llu, 2xx %llu, histogram %llu", (unsigned long long)v.requests,
+	      (unsigned long long)v.status[2], (unsigned long long)lat);
+}
+
+/* A flow caches its responses' edge index in its CT entry. The cache is what the responses use, and a bumped epoch
+ * (the loader freed edges) sends the next response back to the index. */
+static void t_edge_index_cached(void)
+{
+	struct shadow_ct_key ck = {.rport = 46001, .lport = 80, .proto = 6};
+	inet_pton(AF_INET, "10.0.1.1", &ck.raddr);
+	inet_pton(AF_INET, "10.0.0.1", &ck.laddr);
+	struct shadow_edge_key ek = {.remote_id = 100, .ep = 1, .port = 80, .dir = SHADOW_DIR_INGRESS,
+				     .leg = SHADOW_LEG_WIRE, .proto = 6};
+	struct pkt p;
+	pkt_tcp(&p, "10.0.1.1", 46001, "10.0.0.1", 80, TH_SYN, NULL);
+	run(skel->progs.shadow_tc_to_pod, &p, NULL);
+	struct shadow_ct_val v;
+	__u32 idx = 0;
+	struct shadow_edge_val e0, e1;
+	CHECK(edge_of(skel, &ek, &idx, &e0) == 0 && idx != SHADOW_EDGE_OVERFLOW, "edge of port 80 missing");
+	__u64 epoch = skel->data_edgehdr->shadow_edge_hdr.epoch;
+	CHECK(ct_get(&ck, &v) == 0 && v.edge_cache == (SHADOW_EDGE_CACHE_TAG(epoch, SHADOW_DIR_INGRESS, 80) | idx),
+	      "new flow's entry: edge cache %#llx, want index %u", (unsigned long long)v.edge_cache, idx);
+	http_exchange("10.0.1.1", 46001, 80, "GET /api/a HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n");
+	CHECK(edge_of(skel, &ek, NULL, &e1) == 0 && e1.requests == e0.requests + 1, "response not on its edge: %llu -> %llu",
+	      (unsigned long long)e0.requests, (unsigned long long)e1.requests);
+	/* the response takes the index from the cache, not from the hash: a cache naming another edge's index (peer
+	 * 300's port 443 edge) gets the count */
+	pkt_tcp(&p, "192.168.7.9", 46002, "10.0.0.1", 443, TH_SYN, NULL);
+	run(skel->progs.shadow_tc_to_pod, &p, NULL);
+	struct shadow_edge_key ok = {.remote_id = 300, .ep = 1, .port = 443, .dir = SHADOW_DIR_INGRESS,
+				     .leg = SHADOW_LEG_WIRE, .proto = 6};
+	__u32 other = 0;
+	struct shadow_edge_val o0, o1;
+	CHECK(edge_of(skel, &ok, &other, &o0) == 0 && other != idx, "edge of port 443 missing");
+	static struct shadow_ct_set set;
+	__u32 si = ct_set_index(&ck);
+	int w = ct_read_set(si, &set) == 0 ? ct_way(&set, &ck) : -1;
+	CHECK(w >= 0, "flow's CT slot missing");
+	if (w < 0)
+		return;
+	set.way[w].val.edge_cache = SHADOW_EDGE_CACHE_TAG(epoch, SHADOW_DIR_INGRESS, 80) | other;
+	CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.shadow_ct), &si, &set, BPF_ANY) == 0, "CT write");
+	http_exchange("10.0.1.1", 46001, 80, "GET /api/c HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n");
+	CHECK(edge_of(skel, &ok, NULL, &o1) == 0 && o1.requests == o0.requests + 1 && edge_of(skel, &ek, NULL, &e0) == 0 &&
+		      e0.requests == e1.requests,
+	      "the cached index was not used: port 443 edge %llu -> %llu", (unsigned long long)o0.requests,
+	      (unsigned long long)o1.requests);
+	/* the loader's epoch moves: the cached index is stale, the response looks the edge up again and re-caches it */
+	__atomic_fetch_add(&skel->data_edgehdr->shadow_edge_hdr.epoch, 1, __ATOMIC_SEQ_CST);
+	http_exchange("10.0.1.1", 46001, 80, "GET /api/b HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n");
+	CHECK(edge_of(skel, &ek, NULL, &e0) == 0 && e0.requests == e1.requests + 1,
+	      "response after the epoch not on its own edge again");
+	CHECK(ct_get(&ck, &v) == 0 && v.edge_cache == (SHADOW_EDGE_CACHE_TAG(epoch + 1, SHADOW_DIR_INGRESS, 80) | idx),
+	      "cache not renewed for the new epoch: %#llx", (unsigned long long)v.edge_cache);
+}
+
+/* The table runs full: what finds no index goes to the overflow edge, and the loader's GC frees the idle edges,
+ * hands their indices back zeroed a step later, reports counts that arrived meanwhile, and new edges reuse them. */
+static int gc_final_calls;
+static struct shadow_edge_val gc_final_last;
+static void gc_final(void *ctx, const struct shadow_edge_key *k, const struct shadow_edge_val *v)
+{
+	gc_final_calls++;
+	gc_final_last = *v;
+}
+static __u32 gc_dump(struct shadow_bpf *s2, struct shadow_edge_gc *g, struct shadow_edge_live *live)
+{
+	int ifd = bpf_map__fd(s2->maps.shadow_edge_index);
+	struct shadow_edge_key k, next, *prev = NULL;
+	__u32 n = 0;
+	while (bpf_map_get_next_key(ifd, prev, &next) == 0 && n < SHADOW_EDGES_MAX) {
+		k = next;
+		prev = &k;
+		struct shadow_edge_val v;
+		__u32 idx;
+		if (edge_of(s2, &k, &idx, &v))
+			continue;
+		shadow_edge_gc_note(g, idx, shadow_edge_activity(&v));
+		live[n++] = (struct shadow_edge_live){.key = k, .idx = idx, .activity = shadow_edge_activity(&v)};
 	}
-	CHECK(req >= 6 && s2 == req && lat == req, "edge: requests %llu, 2xx %llu, histogram %llu",
-	      (unsigned long long)req, (unsigned long long)s2, (unsigned long long)lat);
+	return n;
+}
+static int gc_step(struct shadow_bpf *s2, struct shadow_edge_gc *g, struct shadow_edge_live *live, __u32 n)
+{
+	return shadow_edge_gc_step(g, bpf_map__fd(s2->maps.shadow_edge_index), bpf_map__fd(s2->maps.shadow_edges),
+				   bpf_map__fd(s2->maps.shadow_edge_free), &s2->data_edgehdr->shadow_edge_hdr.epoch,
+				   libbpf_num_possible_cpus(), live, n, gc_final, NULL);
+}
+static void new_flow(struct shadow_bpf *s2, const char *src, uint16_t sport, uint16_t dport)
+{
+	struct pkt p;
+	pkt_tcp(&p, src, sport, "10.0.0.2", dport, TH_SYN, NULL);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p.b, .data_size_in = p.len, .repeat = 1);
+	bpf_prog_test_run_opts(bpf_program__fd(s2->progs.shadow_tc_to_pod), &o);
+}
+static void t_edge_table_full_and_gc(void)
+{
+	struct shadow_bpf *s2 = shadow_bpf__open();
+	CHECK(s2 != NULL, "open");
+	if (!s2)
+		return;
+	s2->rodata->cfg_flow_records = 0;
+	int ncpu = libbpf_num_possible_cpus();
+	struct shadow_edge_gc *g = calloc(1, sizeof(*g));
+	struct shadow_edge_live *live = calloc(SHADOW_EDGES_MAX, sizeof(*live));
+	struct shadow_edge_val *scratch = calloc(ncpu, sizeof(*scratch)), *add = calloc(ncpu, sizeof(*add));
+	if (shadow_bpf__load(s2) || !g || !live || !scratch || !add) {
+		CHECK(0, "load");
+		goto out;
+	}
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(s2);
+	char err[256];
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+	/* pod b, peer 100, one edge per destination port: 8191 indices, then 5 more flows find none */
+	for (int port = 1; port <= SHADOW_EDGES_MAX - 1 + 5; port++)
+		new_flow(s2, "10.0.1.1", 40000, port);
+	struct shadow_edge_val ov;
+	CHECK(shadow_edge_sum(bpf_map__fd(s2->maps.shadow_edges), SHADOW_EDGE_OVERFLOW, ncpu, scratch, &ov) == 0 &&
+		      ov.flows == 5,
+	      "overflow edge: %llu flows, want 5", (unsigned long long)ov.flows);
+	/* keep ports 1-100 busy across the steps; the rest idles */
+	__u32 n = gc_dump(s2, g, live);
+	CHECK(n == SHADOW_EDGES_MAX - 1, "live edges %u, want %u", n, SHADOW_EDGES_MAX - 1);
+	__u64 epoch0 = s2->data_edgehdr->shadow_edge_hdr.epoch;
+	int took = 0;
+	for (int step = 0; step < 3 && !took; step++) {
+		for (int port = 1; port <= 100; port++)
+			new_flow(s2, "10.0.1.1", 41000 + step, port); /* new flows on the same edges */
+		if (step)
+			n = gc_dump(s2, g, live);
+		took = gc_step(s2, g, live, n);
+	}
+	CHECK(took == (int)(SHADOW_EDGES_MAX - 1 - SHADOW_EDGES_MAX * 3 / 4), "GC freed %d edges", took);
+	CHECK(s2->data_edgehdr->shadow_edge_hdr.epoch == epoch0 + 1, "epoch not bumped");
+	struct shadow_edge_key busy = {.remote_id = 100, .ep = 2, .port = 50, .dir = SHADOW_DIR_INGRESS,
+				       .leg = SHADOW_LEG_WIRE, .proto = 6};
+	struct shadow_edge_val v;
+	CHECK(edge_of(s2, &busy, NULL, &v) == 0, "a busy edge was freed");
+	/* a freed edge: gone from the index; a straggler's count on its old index is reported at the hand-back */
+	struct shadow_edge_live victim = g->pending[0];
+	struct shadow_edge_key vk = victim.key;
+	CHECK(edge_of(s2, &vk, NULL, &v) == -1, "freed edge still in the index");
+	bpf_map_lookup_elem(bpf_map__fd(s2->maps.shadow_edges), &victim.idx, add);
+	add[0].flows += 7; /* what a program holding the stale index added after the dump */
+	bpf_map_update_elem(bpf_map__fd(s2->maps.shadow_edges), &victim.idx, add, BPF_ANY);
+	gc_final_calls = 0;
+	n = gc_dump(s2, g, live);
+	CHECK(gc_step(s2, g, live, n) == 0 && g->freed == (__u64)took, "indices handed back: %llu",
+	      (unsigned long long)g->freed);
+	CHECK(gc_final_calls == 1 && gc_final_last.flows == victim.activity + 7, "final report: %d calls, flows %llu",
+	      gc_final_calls, (unsigned long long)gc_final_last.flows);
+	/* a new edge takes a handed-back index, zeroed */
+	new_flow(s2, "10.0.2.2", 40000, 443);
+	struct shadow_edge_key fresh = {.remote_id = 200, .ep = 2, .port = 443, .dir = SHADOW_DIR_INGRESS,
+					.leg = SHADOW_LEG_WIRE, .proto = 6};
+	__u32 fi = 0;
+	CHECK(edge_of(s2, &fresh, &fi, &v) == 0 && fi != SHADOW_EDGE_OVERFLOW && v.flows == 1,
+	      "new edge: index %u, flows %llu (want a reused index, 1 flow)", fi, (unsigned long long)v.flows);
+	CHECK(shadow_edge_sum(bpf_map__fd(s2->maps.shadow_edges), SHADOW_EDGE_OVERFLOW, ncpu, scratch, &ov) == 0 &&
+		      ov.flows == 5,
+	      "the new edge went to the overflow edge");
+out:
+	free(g);
+	free(live);
+	free(scratch);
+	free(add);
+	shadow_bpf__destroy(s2);
 }
 
 static void t_cgroup_app_leg(void)
@@ -682,7 +859,15 @@ static void t_cgroup_app_leg(void)
 
 /* A child process joins cgroup dir and a network namespace of its own (nothing else on the host is touched or in
  * the way), listens on 127.0.0.1:port (0: any) and sends req to itself; peer: the client's address. 0: sent. */
+static int cg_loopback_exchange(const char *dir, uint16_t port, const char *req, const char *resp, struct sockaddr_in *peer);
 static int cg_loopback_request(const char *dir, uint16_t port, const char *req, struct sockaddr_in *peer)
+{
+	return cg_loopback_exchange(dir, port, req, NULL, peer);
+}
+
+/* a request over loopback from a child process in the cgroup at dir (in a netns of its own), answered with resp
+ * unless NULL; *peer: the client's address as the server saw it */
+static int cg_loopback_exchange(const char *dir, uint16_t port, const char *req, const char *resp, struct sockaddr_in *peer)
 {
 	int pfd[2];
 	CHECK(pipe(pfd) == 0, "pipe: %s", strerror(errno));
@@ -713,8 +898,11 @@ static int cg_loopback_request(const char *dir, uint16_t port, const char *req, 
 		char buf[64];
 		struct sockaddr_in pr;
 		socklen_t pl = sizeof(pr);
-		if (srv < 0 || read(srv, buf, sizeof(buf)) <= 0 || getpeername(srv, (struct sockaddr *)&pr, &pl) ||
-		    write(pfd[1], &pr, sizeof(pr)) != sizeof(pr))
+		if (srv < 0 || read(srv, buf, sizeof(buf)) <= 0 || getpeername(srv, (struct sockaddr *)&pr, &pl))
+			_exit(6);
+		if (resp && (write(srv, resp, strlen(resp)) != (ssize_t)strlen(resp) || read(c, buf, sizeof(buf)) <= 0))
+			_exit(7);
+		if (write(pfd[1], &pr, sizeof(pr)) != sizeof(pr))
 			_exit(6);
 		_exit(0);
 	}
@@ -894,6 +1082,56 @@ out:
 	cg_detach_fresh(link, dir, fd);
 }
 
+/* The app leg caches its inbound edge's index in the attachment's storage, tagged like the CT's; the responses use
+ * it (a cache naming another edge's index gets the count). */
+static void t_cgroup_edge_cache(void)
+{
+	char dir[128];
+	int fd;
+	__u64 ino;
+	struct bpf_link *link = cg_attach_fresh("edge", dir, sizeof(dir), &fd, &ino);
+	if (!link)
+		goto out;
+	int stm = bpf_map__fd(skel->maps.shadow_cg_ep);
+	__u32 addr;
+	inet_pton(AF_INET, "10.0.0.1", &addr);
+	struct shadow_cg_state st = {0};
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_endpoints), &addr, &st.ep) == 0, "pod a's endpoint");
+	struct bpf_cgroup_storage_key k = {.cgroup_inode_id = ino, .attach_type = BPF_CGROUP_INET_EGRESS};
+	CHECK(bpf_map_update_elem(stm, &k, &st, BPF_ANY) == 0, "write the storage");
+	struct shadow_edge_key ek = {.remote_id = 0, .ep = st.ep.ep, .port = 8089, .dir = SHADOW_DIR_INGRESS,
+				     .leg = SHADOW_LEG_APP, .proto = 6};
+	struct sockaddr_in peer;
+	const char *req = "GET /x HTTP/1.1\r\n\r\n", *resp = "HTTP/1.1 204 No Content\r\n\r\n";
+	for (int i = 0; i < 2; i++)
+		if (cg_loopback_exchange(dir, 8089, req, resp, &peer))
+			goto out;
+	__u32 idx = 0;
+	struct shadow_edge_val v;
+	CHECK(edge_of(skel, &ek, &idx, &v) == 0 && v.requests == 2 && v.status[2] == 2, "app edge: %llu requests",
+	      (unsigned long long)v.requests);
+	__u64 epoch = skel->data_edgehdr->shadow_edge_hdr.epoch;
+	CHECK(bpf_map_lookup_elem(stm, &k, &st) == 0 &&
+		      st.edge_cache_in == (SHADOW_EDGE_CACHE_TAG(epoch, SHADOW_DIR_INGRESS, 8089) | idx),
+	      "storage edge cache %#llx, want index %u", (unsigned long long)st.edge_cache_in, idx);
+	/* point the cache at the wire edge of peer 100 on port 80 */
+	struct shadow_edge_key wk = {.remote_id = 100, .ep = 1, .port = 80, .dir = SHADOW_DIR_INGRESS,
+				     .leg = SHADOW_LEG_WIRE, .proto = 6};
+	__u32 widx = 0;
+	struct shadow_edge_val w0, w1;
+	CHECK(edge_of(skel, &wk, &widx, &w0) == 0 && widx != idx, "wire edge missing");
+	st.edge_cache_in = SHADOW_EDGE_CACHE_TAG(epoch, SHADOW_DIR_INGRESS, 8089) | widx;
+	CHECK(bpf_map_update_elem(stm, &k, &st, BPF_ANY) == 0, "write the storage");
+	if (cg_loopback_exchange(dir, 8089, req, resp, &peer))
+		goto out;
+	CHECK(edge_of(skel, &wk, NULL, &w1) == 0 && w1.status[2] == w0.status[2] + 1 && edge_of(skel, &ek, NULL, &v) == 0 &&
+		      v.requests == 2,
+	      "the cached index was not used: wire edge 2xx %llu -> %llu, app edge %llu", (unsigned long long)w0.status[2],
+	      (unsigned long long)w1.status[2], (unsigned long long)v.requests);
+out:
+	cg_detach_fresh(link, dir, fd);
+}
+
 static void t_malformed(void)
 {
 	struct pkt p;
@@ -970,8 +1208,8 @@ static void t_tls_skipped(void)
 	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
 	struct shadow_ct_val v;
 	CHECK(ct_get(&k, &v) == 0 && (v.flags & SHADOW_F_TLS) &&
-		      v.bytes[0] > 0,
-	      "CT entry of the TLS flow: flag and bytes");
+		      v.pkts[0] > 0,
+	      "CT entry of the TLS flow: flag and packets");
 }
 
 static void t_config_update_live(void)
@@ -1034,6 +1272,70 @@ static void t_ratelimit_counted(void)
 	__u64 sum = counter_of(s2, SHADOW_C_RATELIMITED);
 	CHECK(sum == 5, "ratelimited %llu, want 5", (unsigned long long)sum);
 	shadow_bpf__destroy(s2);
+}
+
+/* Wakeups: records go in without one, and each CPU forces one every cfg_wakeup_every records. A reader blocked in
+ * epoll on the ring stays asleep through three flow records and wakes on the fourth (every = 4). The test runs pin
+ * to one CPU, so all four count on the same CPU's tally. */
+static int wake_n;
+static int wake_rec(void *ctx, void *data, size_t size) { wake_n++; return 0; }
+struct waiter {
+	struct ring_buffer *rb;
+	volatile int done;
+	int got;
+};
+static void *wait_ring(void *arg)
+{
+	struct waiter *w = arg;
+	w->got = ring_buffer__poll(w->rb, 3000);
+	w->done = 1;
+	return NULL;
+}
+static void t_ringbuf_wakeup_every(void)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	cpu_set_t saved;
+	sched_getaffinity(0, sizeof(saved), &saved);
+	sched_setaffinity(0, sizeof(one), &one);
+	struct shadow_bpf *s2 = shadow_bpf__open();
+	CHECK(s2 != NULL, "open");
+	if (!s2)
+		goto out;
+	s2->rodata->cfg_wakeup_every = 4;
+	CHECK(shadow_bpf__load(s2) == 0, "load");
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(s2);
+	char err[256];
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+	wake_n = 0;
+	struct waiter w = {.rb = ring_buffer__new(bpf_map__fd(s2->maps.shadow_events), wake_rec, NULL, NULL)};
+	CHECK(w.rb != NULL, "ring_buffer__new");
+	if (!w.rb)
+		goto destroy;
+	pthread_t th;
+	pthread_create(&th, NULL, wait_ring, &w);
+	usleep(100 * 1000); /* the reader is asleep in epoll_wait on an empty ring */
+	struct pkt p;
+	for (int i = 0; i < 4; i++) {
+		pkt_tcp(&p, "10.0.1.1", 44000 + i, "10.0.0.1", 80, TH_SYN, NULL);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p.b, .data_size_in = p.len, .repeat = 1);
+		bpf_prog_test_run_opts(bpf_program__fd(s2->progs.shadow_tc_to_pod), &o);
+		if (i == 2) {
+			usleep(300 * 1000);
+			CHECK(!w.done, "woken by one of the first three records (got %d)", w.got);
+		}
+	}
+	for (int k = 0; k < 100 && !w.done; k++)
+		usleep(10 * 1000);
+	CHECK(w.done, "not woken by the fourth record within a second");
+	pthread_join(th, NULL);
+	CHECK(wake_n == 4, "reader consumed %d records, want the 4 flow records", wake_n);
+	ring_buffer__free(w.rb);
+destroy:
+	shadow_bpf__destroy(s2);
+out:
+	sched_setaffinity(0, sizeof(saved), &saved);
 }
 
 /* three client endpoints (10.0.3.x:port into pod a) whose in-flight slots on this leg would share one empty pair */
@@ -1363,6 +1665,9 @@ static const struct tcase cases[] = {
 	{"l7_long_path_truncated", t_l7_long_path_truncated, 1},
 	{"l7_egress_rules", t_l7_egress, 1},
 	{"edge_aggregation", t_edges_aggregate, 1},
+	{"edge_index_cached_in_ct", t_edge_index_cached, 0},
+	{"cgroup_edge_cache", t_cgroup_edge_cache, 0},
+	{"edge_table_full_overflow_and_gc", t_edge_table_full_and_gc, 0},
 	{"cgroup_skb_app_leg", t_cgroup_app_leg, 1},
 	{"cgroup_storage_endpoint", t_cgroup_storage_endpoint, 0},
 	{"cgroup_storage_filled_by_program", t_cgroup_storage_filled_by_program, 0},
@@ -1380,6 +1685,7 @@ static const struct tcase cases[] = {
 	{"path_lengths_on_one_flow", t_path_lengths_on_one_flow, 1},
 	{"l7_many_sets_found", t_l7_many_sets, 0},
 	{"ratelimit_counted", t_ratelimit_counted, 0},
+	{"ringbuf_wakeup_every", t_ringbuf_wakeup_every, 0},
 };
 
 static int quiet_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)

@@ -2,7 +2,7 @@
 // record one of the fixed-size structs of shadow-probe/src/shadow.h. LAYOUT mirrors that header field by field;
 // test/unit/probe-abi.test.ts compiles a C program that prints the real offsets and compares them with it.
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 export const PATH_MAX = 128;
 export const LAT_BUCKETS = 20;
 export const STATUS_CLASSES = 6;
@@ -53,9 +53,9 @@ export const LAYOUT: Record<string, StructLayout> = {
   shadow_edge_val: {
     size: 328,
     fields: {
-      flows: [0, 8], requests: [8, 8], verdicts_l4: [16, 32], verdicts_l7: [48, 32], status: [80, 8 * STATUS_CLASSES],
-      bytes_sent: [128, 8], bytes_received: [136, 8], conns_closed: [144, 8], retrans: [152, 8], lat_sum_ns: [160, 8],
-      lat_bucket: [168, 8 * LAT_BUCKETS],
+      requests: [0, 8], lat_sum_ns: [8, 8], status: [16, 8 * STATUS_CLASSES], verdicts_l7: [64, 32],
+      lat_bucket: [96, 8 * LAT_BUCKETS], flows: [256, 8], verdicts_l4: [264, 32], bytes_sent: [296, 8],
+      bytes_received: [304, 8], conns_closed: [312, 8], retrans: [320, 8],
     },
   },
   shadow_edge_rec: { size: 360, fields: { hdr: [0, 16], key: [16, 12], _pad0: [28, 4], val: [32, 328] } },
