@@ -115,8 +115,9 @@ static inline int shadow_edge_gc_step(struct shadow_edge_gc *g, int index_fd, in
 	qsort_r(live, n, sizeof(*live), shadow_edge_gc_older, g);
 	__u32 want = n - SHADOW_EDGES_MAX * 3 / 4, took = 0;
 	for (__u32 i = 0; i < n && took < want; i++) {
-		if (live[i].idx == SHADOW_EDGE_OVERFLOW || live[i].idx >= SHADOW_EDGES_MAX ||
-		    g->steps - g->changed_at[live[i].idx] < 2)
+		if (live[i].idx == SHADOW_EDGE_OVERFLOW || live[i].idx >= SHADOW_EDGES_MAX)
+			continue; /* never in the index; skipped for safety */
+		if (g->steps - g->changed_at[live[i].idx] < 2)
 			break; /* sorted: the rest moved more recently */
 		if (bpf_map_delete_elem(index_fd, &live[i].key))
 			continue;
