@@ -735,11 +735,16 @@ static void print_edge(struct probe *p, const struct shadow_edge_key *kp, const 
 	p->records_out++;
 }
 
-/* final counts of an edge the GC handed back (shadow_edge_gc_step): one more record, so nothing counted is lost */
+/* final counts of an edge the GC handed back (shadow_edge_gc_step): one more record, so nothing counted is lost.
+ * Not in the Prometheus file, which shows the live edges: the key may already be live again under a new index, and
+ * a series twice in one scrape is an error there. */
 static void edge_final(void *ctx, const struct shadow_edge_key *k, const struct shadow_edge_val *v)
 {
 	struct probe *p = ctx;
+	FILE *prom = p->prom;
+	p->prom = NULL;
 	print_edge(p, k, v, k->ep ? pod_name(p, k->ep) : "(overflow)", mono_ns());
+	p->prom = prom;
 }
 
 /* Every edge in the index, summed over CPUs, and the overflow edge when it counted anything; then a GC step. */
