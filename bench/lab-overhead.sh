@@ -23,6 +23,12 @@
 #          "on" ones; the ratios then compare the builds under the same machine drift, and the kernel lines give
 #          each build's BPF time per request. The targets do not apply to an A/B run.
 #   --stats-every N  one pair in N with BPF stats on (kernel estimate), the rest without (latency verdict)
+#   --design concurrent  (fixed rate only) two twin arms at once, client -> TARGET and client-b -> TARGET-b, at half
+#          the rate each, in the lab of bench/lab-twin-topology.json (brought up if the lab is down); the probe
+#          watches arm A in the "on" segments and arm B in the "off" ones, so each arm is its own twin's baseline
+#          at the same moment and the machine's bursts hit both sides of the ratio alike. It measures what the
+#          probe adds to a watched request, not the CPU it takes from unwatched ones (use the default design,
+#          "segments", for that and for the maximum rate).
 #   --pin  load generator on CPU 1, every lab pod process (apps, sidecars) and the probe loader on CPU 0,
 #          for the run (restored after): less cross-talk between the generator and the path under test.
 # Run it under the lab lock, with -o so nothing the script starts inherits the lock:
@@ -33,7 +39,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
 PREFIX=${MIGRATE_LAB_PREFIX:-mlab}
-kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline="" stats_every=5
+kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline="" stats_every=5 design=segments
 while [ $# -gt 0 ]; do
   case $1 in
     --kinds) kinds=$2; shift 2 ;;
@@ -48,9 +54,17 @@ while [ $# -gt 0 ]; do
     --baseline) baseline=$2; shift 2 ;;
     --stats-every) stats_every=$2; shift 2 ;;
     --resamples) resamples=$2; shift 2 ;;
+    --design) design=$2; shift 2 ;;
     *) echo "lab-overhead: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+case $design in
+  segments) ;;
+  concurrent)
+    [ "$kinds" = fixed ] || { echo "lab-overhead: --design concurrent runs only --kinds fixed: at the maximum rate the arms share the CPUs, so it would hide the throughput the probe takes (use the default design there)" >&2; exit 2; }
+    [ -z "$baseline" ] || { echo "lab-overhead: --design concurrent does not combine with --baseline" >&2; exit 2; } ;;
+  *) echo "lab-overhead: unknown --design $design (segments, concurrent)" >&2; exit 2 ;;
+esac
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: the probe overhead benchmark needs root (network namespaces, BPF)"; exit 0; }
 PROBE_BIN="${LAB_OVERHEAD_PROBE:-$REPO/shadow-probe/build/shadow-probe}"  # LAB_OVERHEAD_PROBE: another build, for A/B
 [ -x "$PROBE_BIN" ] || { echo "lab-overhead: no $PROBE_BIN: build it first (make probe-build)" >&2; exit 1; }
@@ -72,7 +86,15 @@ trap cleanup EXIT
 # utime + stime of a process in ms (USER_HZ ticks).
 proc_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' "/proc/$1/stat"; }
 lab_pids() { jq -r '.pods[].cgroup' "$STATE/pods.json" 2>/dev/null | while read -r cg; do cat "$cg/cgroup.procs" 2>/dev/null || true; done; }
-if ! "$LAB" status >/dev/null 2>&1; then "$LAB" up >/dev/null; brought_up=1; fi
+twin_topology="$REPO/bench/lab-twin-topology.json"
+if ! "$LAB" status >/dev/null 2>&1; then
+  if [ "$design" = concurrent ]; then MIGRATE_LAB_TOPOLOGY=$twin_topology "$LAB" up >/dev/null; else "$LAB" up >/dev/null; fi
+  brought_up=1
+fi
+if [ "$design" = concurrent ] && ! jq -e --arg t "$target-b" 'any(.pods[]; .name == $t) and any(.pods[]; .name == "client-b")' "$STATE/pods.json" >/dev/null; then
+  echo "lab-overhead: --design concurrent needs the twin pods $target-b and client-b, and the lab is up without them: run lab/lab.sh down, then this again (it brings up $twin_topology)" >&2
+  exit 1
+fi
 
 out_dir="$REPO/bench/out"; mkdir -p "$out_dir"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -84,7 +106,17 @@ url="http://$ip:$port$path"
 
 # One loader for the whole run; it starts detached (a config without pods) and the toggler switches it.
 python3 "$REPO/shadow-probe/tests/lab/lab-config.py" "$STATE/pods.json" >"$work/full.json"
-jq '.pods = [] | .policy = [] | .l7 = []' "$work/full.json" >"$work/empty.json"
+if [ "$design" = concurrent ]; then
+  # "on" = arm A watched (every pod but client-b and the target's twin), "off" = arm B watched
+  arm_cfg() { jq --arg x "$1" --arg y "$2" '.pods |= map(select(.name != $x and .name != $y)) | .policy |= map(select(.pod != $x and .pod != $y)) | .l7 |= map(select(.pod != $x and .pod != $y))' "$work/all.json"; }
+  mv "$work/full.json" "$work/all.json"
+  arm_cfg client-b "$target-b" >"$work/full.json"
+  arm_cfg client "$target" >"$work/empty.json"
+  ip_b=$(jq -r --arg t "$target-b" '.pods[] | select(.name == $t) | .ip' "$STATE/pods.json")
+  url_b="http://$ip_b:$port$path"
+else
+  jq '.pods = [] | .policy = [] | .l7 = []' "$work/full.json" >"$work/empty.json"
+fi
 cp "$work/empty.json" "$work/live.json"
 "$PROBE_BIN" --config "$work/live.json" --state-dir "$work/probe" >"$work/probe.jsonl" 2>"$work/probe.log" &
 probe_pid=$!
@@ -112,22 +144,36 @@ if [ $pin = 1 ]; then
 fi
 
 [ -z "$baseline" ] || echo "lab-overhead: A/B: off = $baseline, on = $PROBE_BIN"
+[ "$design" = segments ] || echo "lab-overhead: concurrent design: arm A client -> $url, arm B client-b -> $url_b, half of --rate and of --connections each"
 echo "lab-overhead: $url through the sidecar, ${duration}s per kind, ${segment}s segments (guard ${guard}s), $conns connections, pin=$pin; machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # Warm-up: connections, JIT, the probe's maps.
 nsenter --net="/run/netns/$PREFIX-client" "$NODE" "$REPO/lab/loadgen.mjs" --url "$url" --rate 0 --duration 2 --connections "$conns" >/dev/null
+[ "$design" = segments ] || nsenter --net="/run/netns/$PREFIX-client-b" "$NODE" "$REPO/lab/loadgen.mjs" --url "$url_b" --rate 0 --duration 2 --connections "$conns" >/dev/null
 for kind in ${kinds//,/ }; do
   case $kind in fixed) r=$rate ;; max) r=0 ;; *) echo "lab-overhead: unknown kind $kind (fixed, max)" >&2; exit 2 ;; esac
   python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$work/bpf-before.json"
   [ -z "$base_pid" ] || python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$base_pid" >"$work/base-bpf-before.json"
   cpu0=$(proc_cpu_ms "$probe_pid")
+  gen_b="" samples_b=()
+  if [ "$design" = concurrent ]; then
+    r=$(awk -v r="$r" 'BEGIN { print r / 2 }') gen_conns=$(( conns > 1 ? conns / 2 : 1 ))
+    # shellcheck disable=SC2086
+    nsenter --net="/run/netns/$PREFIX-client-b" $gen_cpu "$NODE" "$REPO/lab/loadgen.mjs" --url "$url_b" --rate "$r" \
+      --duration "$duration" --connections "$gen_conns" --samples "$base.$kind.samples-b" >"$base.$kind.loadgen-b.json" &
+    gen_b=$!
+    samples_b=(--samples-b "$base.$kind.samples-b")
+  else
+    gen_conns=$conns
+  fi
   # shellcheck disable=SC2086
   nsenter --net="/run/netns/$PREFIX-client" $gen_cpu "$NODE" "$REPO/lab/loadgen.mjs" --url "$url" --rate "$r" \
-    --duration "$duration" --connections "$conns" --samples "$base.$kind.samples" >"$base.$kind.loadgen.json" &
+    --duration "$duration" --connections "$gen_conns" --samples "$base.$kind.samples" >"$base.$kind.loadgen.json" &
   gen_pid=$!
   "$NODE" "$REPO/dist/bench/lab-overhead.js" toggle --probe-pid "$probe_pid" --log "$work/probe.log" --live "$work/live.json" \
     --full "$work/full.json" --empty "$work/empty.json" --duration "$duration" --segment "$segment" --guard "$guard" \
     --stats-every "$stats_every" --stats-holder "$REPO/bench/bpf-prog-cost.py" --out "$base.$kind.segments.jsonl" "${base_args[@]}"
   wait "$gen_pid"
+  [ -z "$gen_b" ] || wait "$gen_b"
   python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$work/bpf-after.json"
   cpu1=$(proc_cpu_ms "$probe_pid")
   python3 "$REPO/bench/bpf-prog-cost.py" diff "$work/bpf-before.json" "$work/bpf-after.json" >"$base.$kind.bpf.json"
@@ -138,10 +184,12 @@ for kind in ${kinds//,/ }; do
     bpf_base=(--bpf-base "$base.$kind.base-bpf.json")
   fi
   label=$([ "$kind" = fixed ] && echo "fixed $rate/s (open loop)" || echo "max rate (closed loop, $conns connections)")
-  "$NODE" "$REPO/dist/bench/lab-overhead.js" analyze --samples "$base.$kind.samples" --segments "$base.$kind.segments.jsonl" \
+  "$NODE" "$REPO/dist/bench/lab-overhead.js" analyze --samples "$base.$kind.samples" "${samples_b[@]}" --segments "$base.$kind.segments.jsonl" \
     --bpf "$base.$kind.bpf.json" --loader-cpu-ms $((cpu1 - cpu0)) --cores "$(nproc)" --label "$label" --resamples "$resamples" --out "$base.$kind.summary.json" "${bpf_base[@]}"
-  jq -r '"  load generator: \(.requests) requests, \(.errors) errors, \(.rps) req/s over the run"' "$base.$kind.loadgen.json"
-  gzip -f "$base.$kind.samples"
+  for g in "$base.$kind.loadgen.json" ${gen_b:+"$base.$kind.loadgen-b.json"}; do
+    jq -r '"  load generator \(.url): \(.requests) requests, \(.errors) errors, \(.rps) req/s over the run"' "$g"
+  done
+  gzip -f "$base.$kind.samples" ${gen_b:+"$base.$kind.samples-b"}
 done
 echo "probe counters at the end: $(grep '"type":"metrics"' "$work/probe.jsonl" | tail -1 | jq -c '{ringbuf_full: .counters.ringbuf_full, ratelimited: .counters.ratelimited, http_requests: .counters.http_requests}' 2>/dev/null || echo none)"
 echo "machine: load average at end $(cut -d' ' -f1-3 /proc/loadavg); raw: $base.*"

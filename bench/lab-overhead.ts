@@ -142,22 +142,29 @@ function readSamples(path: string): { written: Float64Array; latency: Float64Arr
 
 function analyze(argv: string[]): void {
   const { values: v } = parseArgs({ args: argv, options: {
-    samples: { type: 'string' }, segments: { type: 'string' }, label: { type: 'string', default: 'run' },
+    samples: { type: 'string' }, 'samples-b': { type: 'string' }, segments: { type: 'string' }, label: { type: 'string', default: 'run' },
     bpf: { type: 'string' }, 'bpf-base': { type: 'string' }, 'loader-cpu-ms': { type: 'string' }, cores: { type: 'string', default: '2' }, 'target-p50': { type: 'string', default: '0.02' }, 'target-p99': { type: 'string', default: '0.05' },
     resamples: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, out: { type: 'string' },
   } });
   if (!v.samples || !v.segments) return die('analyze needs --samples and --segments');
-  const { written, latency } = readSamples(v.samples);
+  // Concurrent design: --samples-b holds the twin arm, which the probe watches in the "off" segments.
+  const a = readSamples(v.samples);
+  const b = v['samples-b'] ? readSamples(v['samples-b']) : null;
+  const concurrent = b !== null;
+  const written = b ? Float64Array.from([...a.written, ...b.written]) : a.written;
+  const latency = b ? Float64Array.from([...a.latency, ...b.latency]) : a.latency;
+  const arm = b ? Uint8Array.from({ length: written.length }, (_, k) => (k < a.written.length ? 0 : 1)) : undefined;
   const allSegs = readFileSync(v.segments, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SegmentRecord);
   // The latency verdict comes from the pairs without BPF stats, the kernel estimate from those with them.
   const { latency: segs, kernel: statsSegs } = splitStats(allSegs);
   const statsPairs = allSegs.some((s) => s.stats === true) ? new Set(statsSegs.map((s) => s.pair)).size : 0;
   const pairs = new Set(segs.map((s) => s.pair)).size;
   if (pairs < 2) return die(`${v.segments}: ${pairs} segment pair(s); the run was too short for an interval (raise --duration or lower --segment)`);
-  const pooled = poolBySegment(written, latency, segs);
+  const pooled = poolBySegment(written, latency, segs, arm);
   const targets = { 0.5: num(v['target-p50'], 'target-p50'), 0.99: num(v['target-p99'], 'target-p99') };
   const est = bootstrapRatios(pooled, [0.5, 0.99], { resamples: num(v.resamples, 'resamples'), seed: num(v.seed, 'seed') });
-  const segTimeS = (variant: Variant): number => segs.filter((s) => s.variant === variant).reduce((a, s) => a + (s.endUs - s.startUs), 0) / 1e6;
+  // In the concurrent design both variants run through every segment (one arm each).
+  const segTimeS = (variant: Variant): number => segs.filter((s) => concurrent || s.variant === variant).reduce((t, s) => t + (s.endUs - s.startUs), 0) / 1e6;
   const rps = { off: pooled.off.latencyUs.length / segTimeS('off'), on: pooled.on.latencyUs.length / segTimeS('on') };
   const reloadMs = segs.map((s) => s.reloadMs).sort((a, b) => a - b);
 
@@ -171,9 +178,12 @@ function analyze(argv: string[]): void {
     cpuUsPerRequestOff: number; shareOfCpu: number; loaderUsPerRequest: number | null } | null = null;
   type BpfDiff = { run_time_ns: number; run_cnt: number };
   const attached = (variant: Variant, among: readonly SegmentRecord[] = statsSegs): number => {
-    const ss = among.filter((s) => s.variant === variant);
     let n = 0;
-    for (let k = 0; k < written.length; k++) if (ss.some((s) => written[k]! >= s.switchedUs && written[k]! < s.endUs)) n++;
+    for (let k = 0; k < written.length; k++) {
+      // the twin arm (concurrent design) is the one watched in the other variant's segments
+      const want: Variant = arm?.[k] === 1 ? (variant === 'on' ? 'off' : 'on') : variant;
+      if (among.some((s) => s.variant === want && written[k]! >= s.switchedUs && written[k]! < s.endUs)) n++;
+    }
     return n;
   };
   // A/B mode (--bpf-base): the baseline build runs in the "off" segments; its BPF time per request sent then.
@@ -188,7 +198,8 @@ function analyze(argv: string[]): void {
     const n = attached('on');
     const ns = n > 0 ? bpf.run_time_ns / n : NaN;
     const share = ns / (est[0]!.off * 1000);
-    const cpuUs = num(v.cores, 'cores') * 1e6 / rps.off; // CPU capacity per request at the probe-off rate
+    // CPU capacity per request at the probe-off rate (concurrent design: both arms share the machine)
+    const cpuUs = num(v.cores, 'cores') * 1e6 / (concurrent ? rps.off + rps.on : rps.off);
     const loaderMs = v['loader-cpu-ms'] === undefined ? null : num(v['loader-cpu-ms'], 'loader-cpu-ms');
     kernel = { runTimeNs: bpf.run_time_ns, runCnt: bpf.run_cnt, requestsAttached: n, nsPerRequest: Math.round(ns), shareOfP50Off: share, ratioEstimate: 1 + share,
       cpuUsPerRequestOff: cpuUs, shareOfCpu: ns / 1000 / cpuUs, loaderUsPerRequest: loaderMs === null ? null : loaderMs * 1000 / attached('on', allSegs) };
@@ -197,7 +208,8 @@ function analyze(argv: string[]): void {
   const r3 = (x: number): string => x.toFixed(3);
   const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
   const ab = kernelBase !== null;
-  const lines = [`${v.label}${ab ? ' [A/B: off = the baseline build attached, on = the candidate; the targets do not apply]' : ''}: ${pairs} pairs, ${segs.length} segments; samples off ${pooled.off.latencyUs.length}, on ${pooled.on.latencyUs.length} ` +
+  const design = concurrent ? ' [concurrent: two twin arms at once, the probe on one of them per segment; on = the watched arm, off = its twin]' : '';
+  const lines = [`${v.label}${design}${ab ? ' [A/B: off = the baseline build attached, on = the candidate; the targets do not apply]' : ''}: ${pairs} pairs, ${segs.length} segments; samples off ${pooled.off.latencyUs.length}, on ${pooled.on.latencyUs.length} ` +
     `(of ${written.length}); reload ${r3(reloadMs[Math.floor(reloadMs.length / 2)]! / 1000)} s median` +
     (statsPairs > 0 ? `; BPF stats on only in ${statsPairs} further pairs (kernel lines)` : '; BPF stats on for the whole run')];
   const results = est.map((e) => {
@@ -231,7 +243,7 @@ function analyze(argv: string[]): void {
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (v.out) {
-    writeFileSync(v.out, JSON.stringify({ label: v.label, pairs, statsPairs, segments: segs.length, samples: { total: written.length, off: pooled.off.latencyUs.length, on: pooled.on.latencyUs.length },
+    writeFileSync(v.out, JSON.stringify({ label: v.label, design: concurrent ? 'concurrent' : 'segments', pairs, statsPairs, segments: segs.length, samples: { total: written.length, off: pooled.off.latencyUs.length, on: pooled.on.latencyUs.length },
       reloadMsMedian: reloadMs[Math.floor(reloadMs.length / 2)], rps, results, kernel, kernelBase }, null, 1) + '\n');
   }
 }

@@ -51,8 +51,15 @@ export interface PooledRun extends Record<Variant, Pooled> {
   pairs: number;
 }
 
-/** Splits the run's samples (parallel arrays: write time on CLOCK_MONOTONIC, latency, both µs) by segment. */
-export function poolBySegment(writtenUs: ArrayLike<number>, latencyUs: ArrayLike<number>, segments: readonly Segment[]): PooledRun {
+/**
+ * Splits the run's samples (parallel arrays: write time on CLOCK_MONOTONIC, latency, both µs) by segment.
+ * arm (the concurrent design, bench/lab-overhead.sh --design concurrent): parallel to the samples, 0 for the arm
+ * the probe watches in "on" segments, 1 for its twin, which the probe watches in the "off" segments instead; a
+ * twin's sample counts for the other variant. Without arm every sample is arm 0 (the time-segment design).
+ */
+export function poolBySegment(writtenUs: ArrayLike<number>, latencyUs: ArrayLike<number>, segments: readonly Segment[],
+  arm?: ArrayLike<number>): PooledRun {
+  if (arm && arm.length !== writtenUs.length) throw new Error(`arm has ${arm.length} entries for ${writtenUs.length} samples`);
   const dense = new Map<number, number>();
   const segs = [...segments].sort((a, b) => a.startUs - b.startUs).map((sg) => {
     if (!dense.has(sg.pair)) dense.set(sg.pair, dense.size);
@@ -71,8 +78,9 @@ export function poolBySegment(writtenUs: ArrayLike<number>, latencyUs: ArrayLike
     const seg = segs[s]!;
     // Only requests that started and ended inside the segment: none straddles a switch.
     if (w < seg.startUs || w + latencyUs[k]! > seg.endUs) continue;
-    picked[seg.variant].lat.push(latencyUs[k]!);
-    picked[seg.variant].pair.push(seg.pair);
+    const variant: Variant = arm?.[k] === 1 ? (seg.variant === 'on' ? 'off' : 'on') : seg.variant;
+    picked[variant].lat.push(latencyUs[k]!);
+    picked[variant].pair.push(seg.pair);
   }
   const sortPooled = (x: { lat: number[]; pair: number[] }): Pooled => {
     const idx = Array.from({ length: x.lat.length }, (_, k) => k).sort((a, b) => x.lat[a]! - x.lat[b]!);

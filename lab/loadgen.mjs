@@ -75,12 +75,12 @@ if (rate > 0) {
         void once(at); i++;
       }
       if (now >= endNs || i >= maxRequests) return resolve();
-      // Sleep until the next scheduled request instead of spinning: a busy loop would take a core from the
-      // sidecar under test on this 2-core machine. Timers fire at ~1 ms granularity; due requests go together.
+      // Always sleep until the next scheduled request, at least one timer tick (~1 ms): never setImmediate,
+      // which at 1000/s and above (next request < 1 ms away) spun the event loop and took most of a core from
+      // the sidecar and app under test on this 2-core machine. Requests that fall due together go together.
       const next = start + BigInt(Math.round(i * intervalNs));
       const waitMs = Number(next - process.hrtime.bigint()) / 1e6;
-      if (waitMs >= 1) setTimeout(tick, Math.floor(waitMs));
-      else setImmediate(tick);
+      setTimeout(tick, Math.max(1, Math.floor(waitMs)));
     };
     tick();
   });

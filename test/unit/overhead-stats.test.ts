@@ -48,6 +48,22 @@ test('samples go to the segment they started and ended in; those straddling a sw
   assert.throws(() => poolBySegment([], [], [segs[0]!, { ...segs[1]!, startUs: 150 }]), /overlap/);
 });
 
+test('concurrent design: a twin arm sample counts for the other variant, in the same segment windows', () => {
+  const segs: Segment[] = [
+    { pair: 0, variant: 'off', startUs: 100, endUs: 200 },
+    { pair: 0, variant: 'on', startUs: 300, endUs: 400 },
+  ];
+  // arm 0 (watched in "on"), arm 1 (the twin, watched in "off"); the 250 sample falls in the guard gap
+  const written = [110, 120, 310, 320, 250, 190];
+  const latency = [10, 11, 12, 13, 1, 30];
+  const arm = [0, 1, 0, 1, 1, 1];
+  const x = poolBySegment(written, latency, segs, arm);
+  assert.deepEqual([...x.off.latencyUs], [10, 13]); // arm 0 in off, arm 1 in on
+  assert.deepEqual([...x.on.latencyUs], [11, 12]); //  arm 1 in off, arm 0 in on; 190+30 straddles the end
+  assert.deepEqual([...x.on.pair], [0, 0]);
+  assert.throws(() => poolBySegment(written, latency, segs, [0, 1]), /arm has 2 entries for 6 samples/);
+});
+
 test('pairs left out of a run (sparse pair ids) are renumbered, so the bootstrap weights line up', () => {
   const segs: Segment[] = [7, 3, 12].flatMap((pair, k) => [
     { pair, variant: 'off' as const, startUs: k * 100, endUs: k * 100 + 40 },

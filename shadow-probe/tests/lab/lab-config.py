@@ -25,21 +25,25 @@ if not no_policy:
     for p in pods:
         for up in p.get("upstreams", []):
             callers.setdefault(up, set()).add(p["name"])
+    # twins (bench/lab-twin-topology.json: "<pod>-b" beside "<pod>") get their base's rules, with the client's
+    # twin as their default caller, so both arms of the concurrent overhead benchmark see the same policy
+    twin = {n: n[:-2] for n in by if n.endswith("-b") and n[:-2] in by}
     for name, srcs in sorted(callers.items()):
         if name not in by or "appPort" not in by[name]:
             continue
-        for src in sorted(srcs | {"client"}):
+        default = "client-b" if name in twin and "client-b" in by else "client"
+        for src in sorted(srcs | {default}):
             if src == name or src not in ident:
                 continue
             rule += 1
             cfg["policy"].append({"pod": name, "identity": ident[src], "direction": "ingress", "protocol": "TCP",
                                   "port": by[name]["appPort"], "action": "allow", "ruleId": rule})
     # the reviews pod denies /admin* (mirrors the lab's deny-admin policy): in L7 allow-list terms, allow the rest
-    if "reviews" in by:
-        p = by["reviews"]
+    for k, name in enumerate(n for n in ("reviews", "reviews-b") if n in by):
+        p = by[name]
         cfg["l7"] += [
-            {"pod": "reviews", "port": p["appPort"], "method": "GET", "pathPrefix": "/reviews", "ruleId": 201},
-            {"pod": "reviews", "port": p["appPort"], "pathRegex": "/(health|ready)z?", "ruleId": 202},
+            {"pod": name, "port": p["appPort"], "method": "GET", "pathPrefix": "/reviews", "ruleId": 201 + 2 * k},
+            {"pod": name, "port": p["appPort"], "pathRegex": "/(health|ready)z?", "ruleId": 202 + 2 * k},
         ]
 json.dump(cfg, sys.stdout, indent=1)
 print()
