@@ -5,13 +5,16 @@
 //            With --base-pid (A/B of two builds) a second loader is attached in the "off" segments instead.
 //   analyze  pool the load generator's samples by segment, p50/p99 per variant, on/off ratios with a block-
 //            bootstrap 95 % interval over segment pairs, verdicts against the targets, and the kernel's own
-//            estimate (BPF run time per request); prints a report and writes a JSON summary
+//            estimate (BPF run time per request); prints a report and writes a JSON summary. Several runs
+//            (--samples/--segments repeated, one of each per run; .gz read as is) are pooled, and each run's
+//            ratio is also shown as one draw of a between-run interval
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bootstrapRatios, poolBySegment, splitStats, statsPair, tailPairs, verdict, type Segment, type Variant } from './overhead-stats.js';
+import { betweenRuns, bootstrapRatios, poolBySegment, splitStats, statsPair, tailPairs, verdict, weightedQuantile, type Segment, type Variant } from './overhead-stats.js';
 
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const die = (msg: string): never => { process.stderr.write(`lab-overhead: ${msg}\n`); process.exit(2); };
@@ -128,7 +131,9 @@ async function toggle(argv: string[]): Promise<void> {
 }
 
 function readSamples(path: string): { written: Float64Array; latency: Float64Array } {
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
+  const raw = readFileSync(path);
+  const text = path.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8'); // the script gzips them
+  const lines = text.split('\n').filter((l) => l.length > 0);
   const written = new Float64Array(lines.length);
   const latency = new Float64Array(lines.length);
   lines.forEach((l, k) => {
@@ -142,19 +147,51 @@ function readSamples(path: string): { written: Float64Array; latency: Float64Arr
 
 function analyze(argv: string[]): void {
   const { values: v } = parseArgs({ args: argv, options: {
-    samples: { type: 'string' }, 'samples-b': { type: 'string' }, segments: { type: 'string' }, label: { type: 'string', default: 'run' },
+    samples: { type: 'string', multiple: true }, 'samples-b': { type: 'string', multiple: true }, segments: { type: 'string', multiple: true },
+    label: { type: 'string', default: 'run' },
     bpf: { type: 'string' }, 'bpf-base': { type: 'string' }, 'loader-cpu-ms': { type: 'string' }, cores: { type: 'string', default: '2' }, 'target-p50': { type: 'string', default: '0.02' }, 'target-p99': { type: 'string', default: '0.05' },
     resamples: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, out: { type: 'string' },
   } });
   if (!v.samples || !v.segments) return die('analyze needs --samples and --segments');
-  // Concurrent design: --samples-b holds the twin arm, which the probe watches in the "off" segments.
-  const a = readSamples(v.samples);
-  const b = v['samples-b'] ? readSamples(v['samples-b']) : null;
-  const concurrent = b !== null;
-  const written = b ? Float64Array.from([...a.written, ...b.written]) : a.written;
-  const latency = b ? Float64Array.from([...a.latency, ...b.latency]) : a.latency;
-  const arm = b ? Uint8Array.from({ length: written.length }, (_, k) => (k < a.written.length ? 0 : 1)) : undefined;
-  const allSegs = readFileSync(v.segments, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SegmentRecord);
+  // Several runs (each with its --samples, --segments and, concurrent design, --samples-b, in the same order) are
+  // pooled: their pairs renumbered apart and their times shifted apart, so runs from different boots pool too.
+  const nRuns = v.samples.length;
+  if (v.segments.length !== nRuns) return die(`${nRuns} --samples but ${v.segments.length} --segments: give one of each per run`);
+  if (v['samples-b'] && v['samples-b'].length !== nRuns) return die(`${nRuns} --samples but ${v['samples-b'].length} --samples-b`);
+  if (nRuns > 1 && (v.bpf || v['bpf-base'] || v['loader-cpu-ms'])) return die('--bpf, --bpf-base and --loader-cpu-ms describe one run; analyze several runs without them');
+  const runs = v.samples.map((file, i) => {
+    // Concurrent design: --samples-b holds the twin arm, which the probe watches in the "off" segments.
+    const a = readSamples(file);
+    const b = v['samples-b'] ? readSamples(v['samples-b'][i]!) : null;
+    const written = b ? Float64Array.from([...a.written, ...b.written]) : a.written;
+    const latency = b ? Float64Array.from([...a.latency, ...b.latency]) : a.latency;
+    const arm = b ? Uint8Array.from({ length: written.length }, (_, k) => (k < a.written.length ? 0 : 1)) : undefined;
+    const segs = readFileSync(v.segments![i]!, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SegmentRecord);
+    return { written, latency, arm, segs };
+  });
+  const concurrent = v['samples-b'] !== undefined;
+  let written = runs[0]!.written, latency = runs[0]!.latency, arm = runs[0]!.arm, allSegs = runs[0]!.segs;
+  if (nRuns > 1) {
+    const w: number[] = [], l: number[] = [], am: number[] = [];
+    allSegs = [];
+    let pairBase = 0, timeBase = 0;
+    for (const r of runs) {
+      const t0 = r.written.reduce((m, x) => Math.min(m, x), r.segs.reduce((m, s) => Math.min(m, s.switchedUs), Infinity));
+      const shift = timeBase - t0;
+      let maxPair = 0, end = 0;
+      for (const s of r.segs) {
+        allSegs.push({ ...s, pair: s.pair + pairBase, startUs: s.startUs + shift, endUs: s.endUs + shift, switchedUs: s.switchedUs + shift });
+        maxPair = Math.max(maxPair, s.pair);
+        end = Math.max(end, s.endUs + shift);
+      }
+      r.written.forEach((x, k) => { w.push(x + shift); l.push(r.latency[k]!); am.push(r.arm?.[k] ?? 0); end = Math.max(end, x + shift); });
+      pairBase += maxPair + 1;
+      timeBase = end + 60e6;
+    }
+    written = Float64Array.from(w);
+    latency = Float64Array.from(l);
+    arm = concurrent ? Uint8Array.from(am) : undefined;
+  }
   // The latency verdict comes from the pairs without BPF stats, the kernel estimate from those with them.
   const { latency: segs, kernel: statsSegs } = splitStats(allSegs);
   const statsPairs = allSegs.some((s) => s.stats === true) ? new Set(statsSegs.map((s) => s.pair)).size : 0;
@@ -163,6 +200,12 @@ function analyze(argv: string[]): void {
   const pooled = poolBySegment(written, latency, segs, arm);
   const targets = { 0.5: num(v['target-p50'], 'target-p50'), 0.99: num(v['target-p99'], 'target-p99') };
   const est = bootstrapRatios(pooled, [0.5, 0.99], { resamples: num(v.resamples, 'resamples'), seed: num(v.seed, 'seed') });
+  // Each run's own point ratios, when several are pooled (see betweenRuns).
+  const perRun = nRuns < 2 ? null : runs.map((r) => {
+    const x = poolBySegment(r.written, r.latency, splitStats(r.segs).latency, r.arm);
+    const ones = new Float64Array(x.pairs).fill(1);
+    return [0.5, 0.99].map((p) => weightedQuantile(x.on, ones, p)! / weightedQuantile(x.off, ones, p)!);
+  });
   // In the concurrent design both variants run through every segment (one arm each).
   const segTimeS = (variant: Variant): number => segs.filter((s) => concurrent || s.variant === variant).reduce((t, s) => t + (s.endUs - s.startUs), 0) / 1e6;
   const rps = { off: pooled.off.latencyUs.length / segTimeS('off'), on: pooled.on.latencyUs.length / segTimeS('on') };
@@ -225,8 +268,16 @@ function analyze(argv: string[]): void {
       lines.push(`    FRAGILE: half of the ${name} tail sits in ${tail.off} (off) / ${tail.on} (on) of ${pairs} pairs: bursts from ` +
         `elsewhere on the machine decide it; read this verdict as undecided and re-run on a quiet machine`);
     }
+    let between: ReturnType<typeof betweenRuns> & { ratios: number[]; verdict: string } | null = null;
+    if (perRun) {
+      const ratios = perRun.map((r) => r[e.p === 0.5 ? 0 : 1]!);
+      const br = betweenRuns(ratios);
+      between = { ...br, ratios, verdict: verdict(br, t) };
+      lines.push(`    runs: ${ratios.map((r) => `x${r3(r)}`).join(', ')}; each run as one draw: mean x${r3(br.mean)}, 95% t interval ` +
+        `[${r3(br.lo)}..${r3(br.hi)}]` + (ab ? '' : `: ${between.verdict.toUpperCase()}`) + ' (the bootstrap above covers only the noise inside the runs)');
+    }
     return { quantile: name, offMs: e.off / 1000, onMs: e.on / 1000, ratio: e.ratio, ci95: [e.lo, e.hi], target: 1 + t, verdict: vd,
-      tailPairs: tail, fragile, resamples: e.resamples };
+      tailPairs: tail, fragile, resamples: e.resamples, ...(between ? { betweenRuns: between } : {}) };
   });
   lines.push(`  req/s (answered inside the segments): off ${rps.off.toFixed(1)}, on ${rps.on.toFixed(1)}, on/off x${r3(rps.on / rps.off)}`);
   if (kernel) {

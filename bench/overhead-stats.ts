@@ -214,3 +214,20 @@ export function verdict(e: Pick<RatioEstimate, 'lo' | 'hi'>, t: number): Verdict
   if (e.lo > 1 + t) return 'not met';
   return 'undecided';
 }
+
+/** Two-sided 97.5 % points of Student's t by degrees of freedom (1-30; beyond, the normal's 1.96). */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/**
+ * Several runs pooled: the bootstrap over pairs covers the noise inside the runs, not how the machine's state
+ * moves from one run to the next. This treats each run's ratio as one draw: mean and 95 % t interval.
+ */
+export function betweenRuns(ratios: readonly number[]): { mean: number; lo: number; hi: number; runs: number } {
+  const n = ratios.length;
+  if (n < 2) throw new Error(`a between-run interval needs at least 2 runs, got ${n}`);
+  const mean = ratios.reduce((a, r) => a + r, 0) / n;
+  const sd = Math.sqrt(ratios.reduce((a, r) => a + (r - mean) ** 2, 0) / (n - 1));
+  const half = (T975[n - 2] ?? 1.96) * sd / Math.sqrt(n);
+  return { mean, lo: mean - half, hi: mean + half, runs: n };
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapRatios, poolBySegment, rng, splitStats, statsPair, tailPairs, verdict, weightedQuantile, type Pooled, type Segment } from '../../bench/overhead-stats.js';
+import { betweenRuns, bootstrapRatios, poolBySegment, rng, splitStats, statsPair, tailPairs, verdict, weightedQuantile, type Pooled, type Segment } from '../../bench/overhead-stats.js';
 
 const pooled = (lat: number[], pair: number[]): Pooled => {
   const idx = lat.map((_, k) => k).sort((a, b) => lat[a]! - lat[b]!);
@@ -170,4 +170,14 @@ test('stats segments give the kernel estimate and stay out of the latency pools'
   const old = splitStats(segs.map(({ stats: _s, ...rest }) => rest));
   assert.equal(old.latency.length, 6);
   assert.equal(old.kernel.length, 6);
+});
+
+test('between runs: mean and t interval of the runs\' ratios (3 runs: t 4.303)', () => {
+  const b = betweenRuns([1.019, 1.007, 1.017]);
+  assert.equal(b.runs, 3);
+  assert.ok(Math.abs(b.mean - 1.0143333) < 1e-6, String(b.mean));
+  // sd 0.0064291, half-width 4.303 * sd / sqrt(3) = 0.015972
+  assert.ok(Math.abs(b.hi - b.mean - 0.015972) < 1e-5 && Math.abs(b.mean - b.lo - 0.015972) < 1e-5, JSON.stringify(b));
+  assert.equal(betweenRuns([1.01, 1.01]).hi, 1.01);
+  assert.throws(() => betweenRuns([1.02]), /at least 2 runs/);
 });
