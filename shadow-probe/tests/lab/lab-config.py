@@ -25,9 +25,10 @@ if not no_policy:
     for p in pods:
         for up in p.get("upstreams", []):
             callers.setdefault(up, set()).add(p["name"])
-    # twins (bench/lab-twin-topology.json: "<pod>-b" beside "<pod>") get their base's rules, with the client's
-    # twin as their default caller, so both arms of the concurrent overhead benchmark see the same policy
-    twin = {n: n[:-2] for n in by if n.endswith("-b") and n[:-2] in by}
+    # twins (bench/lab-twin-topology.json: "<pod>-b" beside "<pod>") take the client's twin as their default
+    # caller, and reviews-b takes reviews' L7 rules, so both arms of the concurrent overhead benchmark see the
+    # same policy
+    twin = {n for n in by if n.endswith("-b") and n[:-2] in by}
     for name, srcs in sorted(callers.items()):
         if name not in by or "appPort" not in by[name]:
             continue
