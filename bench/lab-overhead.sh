@@ -18,6 +18,7 @@
 #
 # Usage: bench/lab-overhead.sh [--kinds fixed,max] [--rate 1000] [--duration 120] [--segment 2] [--guard 0.3]
 #                              [--connections 8] [--target reviews] [--path /reviews/1] [--pin] [--resamples 2000]
+#                              [--design segments|concurrent] [--baseline BIN] [--stats-every 5]
 #   --baseline BIN  A/B of two builds in one run: BIN (e.g. a git worktree's shadow-probe/build/shadow-probe)
 #          is attached in the "off" segments instead of nothing, this tree's build (or LAB_OVERHEAD_PROBE) in the
 #          "on" ones; the ratios then compare the builds under the same machine drift, and the kernel lines give
