@@ -3,8 +3,9 @@
  * ns per packet with BPF_PROG_TEST_RUN (kernel-measured average over N repeats) for the packets that matter:
  * an HTTP request on the wire leg (CT hit + request parse + L7 verdict + in-flight update: the most expensive
  * steady-state packet), a bare ACK of a known flow, a new flow (policy lookups + CT insert + record) and an
- * HTTP request on the cgroup_skb app leg. Baseline in the same run: an empty sched_cls program... approximated
- * by a packet for an address that is no pod (one endpoint lookup, then pass).
+ * HTTP request on the cgroup_skb app leg. The request packets run twice: as from another node, and as a sender on
+ * this node sends them, stamped with their departure time, which the probe takes instead of reading the clock.
+ * Baseline in the same run: an empty sched_cls program; "not a pod": one endpoint lookup, then pass.
  * Output: one JSON object per line.
  */
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
@@ -53,14 +55,30 @@ static unsigned long long self_cgroup_id(void)
 	return id;
 }
 
-static double bench(struct bpf_program *prog, const struct pkt *p, int repeat)
+/* stamp: 0, or the departure time a local TCP sender puts on its segments (skb->tstamp, CLOCK_MONOTONIC): every
+ * packet a pod on the node sends carries one, a packet from another node does not (the probe reads the clock then) */
+static double bench_stamped(struct bpf_program *prog, const struct pkt *p, int repeat, __u64 stamp)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .repeat = repeat);
+	struct __sk_buff ctx = {.tstamp = stamp};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .repeat = repeat,
+		    .ctx_in = stamp ? &ctx : NULL, .ctx_size_in = stamp ? sizeof(ctx) : 0);
 	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o)) {
 		fprintf(stderr, "failed to run %s: %s\n", bpf_program__name(prog), strerror(errno));
 		exit(1);
 	}
 	return o.duration; /* kernel: average ns per run */
+}
+
+static double bench(struct bpf_program *prog, const struct pkt *p, int repeat)
+{
+	return bench_stamped(prog, p, repeat, 0);
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
 /* Cold runs: what a program run costs when the caches hold other work's lines, as in place (a request every ms
@@ -167,13 +185,15 @@ int main(int argc, char **argv)
 		const char *name;
 		struct bpf_program *prog;
 		struct pkt *p;
-		int del_ct; /* delete the CT entry before each round: measures the new-flow path once per round */
+		int stamped; /* the packet carries its sender's departure time (a sender on this node) */
 	} cases[] = {
 		{"tc_http_request", skel->progs.shadow_tc_to_pod, &req, 0},
+		{"tc_http_request_stamped", skel->progs.shadow_tc_to_pod, &req, 1},
 		{"tc_ack_known_flow", skel->progs.shadow_tc_to_pod, &ack, 0},
 		{"tc_not_a_pod", skel->progs.shadow_tc_to_pod, &nopod, 0},
 		{"tc_http_response_no_request", skel->progs.shadow_tc_from_pod, &resp, 0},
 		{"cgroup_skb_http_request", skel->progs.shadow_cg_egress, &appreq, 0},
+		{"cgroup_skb_http_request_stamped", skel->progs.shadow_cg_egress, &appreq, 1},
 		{"tc_tls_data_known_flow", skel->progs.shadow_tc_to_pod, &tls, 0},
 	};
 	/* baseline in the same run: an empty sched_cls program (the test-run loop's own cost) */
@@ -203,14 +223,14 @@ int main(int argc, char **argv)
 			continue;
 		double best = 1e18, sum = 0;
 		for (int r = 0; r < rounds; r++) {
-			double ns = bench(cases[i].prog, cases[i].p, repeat);
+			double ns = bench_stamped(cases[i].prog, cases[i].p, repeat, cases[i].stamped ? mono_ns() : 0);
 			sum += ns;
 			if (ns < best)
 				best = ns;
 		}
 		printf("{\"case\": \"%s\", \"bytes\": %u, \"repeat\": %d, \"rounds\": %d, \"ns_per_packet_min\": %.0f, "
-		       "\"ns_per_packet_mean\": %.1f}\n",
-		       cases[i].name, cases[i].p->len, repeat, rounds, best, sum / rounds);
+		       "\"ns_per_packet_mean\": %.1f, \"sender_stamp\": %s}\n",
+		       cases[i].name, cases[i].p->len, repeat, rounds, best, sum / rounds, cases[i].stamped ? "true" : "false");
 	}
 	/* new flow: one packet per run with a fresh source port, CT insert, two policy lookups, record */
 	if (!only || !strcmp(only, "tc_new_flow")) {

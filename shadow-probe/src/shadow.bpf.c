@@ -242,13 +242,17 @@ static __always_inline int rate_ok(__u64 now)
 		return 0;
 	struct shadow_rate *r = &c->rate;
 	__u64 cap = cfg_burst * 1000000000ULL;
-	__u64 elapsed = now - r->last_ns;
+	/* a sender's stamp (packet_time) may be a little older than the last packet's time on this CPU: no refill then,
+	 * rather than an underflow that would fill the bucket */
+	__u64 last = r->last_ns;
+	__u64 elapsed = now > last ? now - last : 0;
 	if (elapsed > 1000000000ULL * 10)
 		elapsed = 1000000000ULL * 10;
 	__u64 t = r->tokens + elapsed * cfg_rate_per_cpu;
 	if (t > cap)
 		t = cap;
-	r->last_ns = now;
+	if (now > last)
+		r->last_ns = now;
 	if (t < 1000000000ULL) {
 		r->tokens = t;
 		count(SHADOW_C_RATELIMITED);
@@ -273,6 +277,19 @@ static __always_inline void emit(void *rec, __u32 size)
 	}
 	if (bpf_ringbuf_output(&shadow_events, rec, size, flags))
 		count(SHADOW_C_RINGBUF_FULL);
+}
+
+/* The departure time a local TCP sender stamped on the packet, or 0. TCP stamps every segment with it on
+ * CLOCK_MONOTONIC (EDT), and the stamp survives the veth into another netns, the bridge and the forward path, so
+ * every packet a pod on this node sends carries it. Taking it instead of reading the clock saves an lfence and
+ * rdtsc per payload packet: ~20 ns of the test run's ~150 for a request (bench/RESULTS.md, session 9). Any other
+ * stamp is past 2^60 ns (2006): a receive time on CLOCK_REALTIME or a transmit time on TAI. The value decides, not
+ * skb->tstamp_type: cgroup_skb cannot read the type and BPF_PROG_TEST_RUN cannot set it. At tc ingress the kernel
+ * hands a delivery time to a program only if the program reads the type (else 0): tc_handle does. */
+static __always_inline __u64 packet_time(struct __sk_buff *skb)
+{
+	__u64 ts = skb->tstamp;
+	return ts < (1ULL << 60) ? ts : 0;
 }
 
 static __always_inline __u32 lookup_identity(__u32 addr)
@@ -935,7 +952,8 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		count(SHADOW_C_HTTP_RESPONSES);
 		__u16 status = (((w1 >> 8) & 0xff) - '0') * 100 + (((w1 >> 16) & 0xff) - '0') * 10 + ((w1 >> 24) - '0');
 		rec->status = status;
-		rec->latency_ns = now - rec->hdr.ts_ns;
+		/* the two ends' times may come from different sources (a sender's stamp, the clock at the hook) */
+		rec->latency_ns = now > rec->hdr.ts_ns ? now - rec->hdr.ts_ns : 0;
 		rec->hdr.ts_ns = now;
 		struct shadow_edge_key ek = {.remote_id = rec->remote_id, .ep = ep, .port = rec->server_port,
 					     .dir = rec->dir, .leg = leg, .proto = IPPROTO_TCP};
@@ -1086,12 +1104,15 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 		cslot = &cset->way[cway & (SHADOW_CT_WAYS - 1)];
 	}
 	struct shadow_ct_val *ct = cslot ? &cslot->val : NULL;
-	/* one clock read per packet: CT ages on the cheap coarse clock, but a TCP packet with payload may be an HTTP
-	 * request or response whose latency needs the precise one, so those read only the precise one (same
-	 * CLOCK_MONOTONIC base) and hand it to http_step. Not for a flow known to carry TLS (mTLS between sidecars:
-	 * every wire packet), whose payload is never parsed: ~10-15 ns saved per packet. */
-	__u64 now = ip.protocol == IPPROTO_TCP && t.payload_len && !(ct && (ct->flags & SHADOW_F_TLS)) ?
-			    bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
+	/* one time per packet: the sender's stamp when there is one (packet_time). Else CT ages on the cheap coarse
+	 * clock, but a TCP packet with payload may be an HTTP request or response whose latency needs the precise one,
+	 * so those read only the precise one (same CLOCK_MONOTONIC base) and hand it to http_step. Not for a flow known
+	 * to carry TLS (mTLS between sidecars: every wire packet), whose payload is never parsed: ~10-15 ns saved. */
+	(void)*(volatile __u8 *)&skb->tstamp_type; /* the read that makes tc ingress hand over delivery times */
+	__u64 now = packet_time(skb);
+	if (!now)
+		now = ip.protocol == IPPROTO_TCP && t.payload_len && !(ct && (ct->flags & SHADOW_F_TLS)) ?
+			      bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
 	int reply = ct && ct->dir != dir;
 	struct shadow_endpoint *ep = NULL;
 	__u16 ep_id;
@@ -1311,7 +1332,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 			remote_id = lookup_identity(t.daddr);
 		}
 	}
-	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, 0, &st->l7_cache[dir_req & 1], NULL,
+	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, packet_time(skb), &st->l7_cache[dir_req & 1], NULL,
 		  &st->edge_cache_in);
 	return 1;
 }

@@ -210,6 +210,22 @@ static int run(struct bpf_program *prog, const struct pkt *p, int *retval)
 	return err;
 }
 
+/* a packet with its sender's departure time in skb->tstamp (what TCP on this node stamps; 0: none) */
+static int run_stamped(struct bpf_program *prog, const struct pkt *p, __u64 stamp)
+{
+	struct __sk_buff ctx = {.tstamp = stamp};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	return bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+}
+
+static __u64 clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
 /* run a packet through tc and return the one flow record it produced (or NULL) */
 static struct shadow_flow_rec *tc_flow(int to_pod, const struct pkt *p, int *retval)
 {
@@ -1274,6 +1290,103 @@ static void t_ratelimit_counted(void)
 	shadow_bpf__destroy(s2);
 }
 
+/* A request/response pair on a leg (tc: to then from the pod; cgroup_skb: both on the app hop), each packet with the
+ * given stamp (0: none), usleep(gap_us) between; the response's HTTP record, or NULL. */
+static struct shadow_http_rec *stamped_exchange(int app_leg, uint16_t cport, __u64 req_stamp, __u64 resp_stamp,
+					       int gap_us)
+{
+	static struct shadow_http_rec out;
+	struct pkt q, r;
+	if (app_leg) {
+		pkt_tcp(&q, "127.0.0.6", cport, "127.0.0.1", 8080, TH_PSH | TH_ACK, "GET /app/s HTTP/1.1\r\n\r\n");
+		pkt_tcp(&r, "127.0.0.1", 8080, "127.0.0.6", cport, TH_PSH | TH_ACK, "HTTP/1.1 200 OK\r\n\r\n");
+	} else {
+		pkt_tcp(&q, "10.0.1.1", cport, "10.0.0.1", 7000, TH_PSH | TH_ACK, "GET /s HTTP/1.1\r\n\r\n");
+		pkt_tcp(&r, "10.0.0.1", 7000, "10.0.1.1", cport, TH_PSH | TH_ACK, "HTTP/1.1 200 OK\r\n\r\n");
+	}
+	drain();
+	CHECK(run_stamped(app_leg ? skel->progs.shadow_cg_egress : skel->progs.shadow_tc_to_pod, &q, req_stamp) == 0,
+	      "request: %s", strerror(errno));
+	if (gap_us)
+		usleep(gap_us);
+	CHECK(run_stamped(app_leg ? skel->progs.shadow_cg_egress : skel->progs.shadow_tc_from_pod, &r, resp_stamp) == 0,
+	      "response: %s", strerror(errno));
+	drain();
+	struct shadow_http_rec *h = find_http();
+	if (!h)
+		return NULL;
+	out = *h;
+	return &out;
+}
+
+/* A packet that a sender on this node sent carries its departure time on CLOCK_MONOTONIC: the probe takes it instead
+ * of the clock. Stamps on REALTIME or TAI (past 2^60 ns) are not taken; times from a stamp and from the clock share
+ * a base; a response stamped before its request gives latency 0, not an underflow. */
+static void t_sender_stamp_latency(void)
+{
+	__u64 t0 = clock_ns(CLOCK_MONOTONIC);
+	for (int app = 0; app < 2; app++) {
+		const char *leg = app ? "app leg" : "wire leg";
+		struct shadow_http_rec *h = stamped_exchange(app, 44001, t0 - 5000000, t0 - 1234567, 0);
+		CHECK(h && h->latency_ns == 5000000 - 1234567 && h->hdr.ts_ns == t0 - 1234567,
+		      "%s, both stamped: latency %llu ns at %llu, want 3765433 at %llu", leg,
+		      h ? (unsigned long long)h->latency_ns : 0, h ? (unsigned long long)h->hdr.ts_ns : 0,
+		      (unsigned long long)(t0 - 1234567));
+		__u64 rt = clock_ns(CLOCK_REALTIME), before = clock_ns(CLOCK_MONOTONIC);
+		h = stamped_exchange(app, 44002, rt, rt + 1000, 2000);
+		__u64 after = clock_ns(CLOCK_MONOTONIC);
+		CHECK(h && h->latency_ns >= 2000000 && h->latency_ns <= after - before && h->hdr.ts_ns >= before &&
+		      h->hdr.ts_ns <= after,
+		      "%s, REALTIME stamps: latency %llu ns (want the clock's, >= 2 ms), at %llu (want in [%llu, %llu])", leg,
+		      h ? (unsigned long long)h->latency_ns : 0, h ? (unsigned long long)h->hdr.ts_ns : 0,
+		      (unsigned long long)before, (unsigned long long)after);
+		before = clock_ns(CLOCK_MONOTONIC);
+		h = stamped_exchange(app, 44003, before - 3000000, 0, 0);
+		after = clock_ns(CLOCK_MONOTONIC);
+		CHECK(h && h->latency_ns >= 3000000 && h->latency_ns <= after - before + 3000000,
+		      "%s, stamped request, response by the clock: latency %llu ns, want 3 ms plus the run", leg,
+		      h ? (unsigned long long)h->latency_ns : 0);
+		h = stamped_exchange(app, 44004, t0, t0 - 1000, 0);
+		CHECK(h && h->latency_ns == 0, "%s, response stamped before the request: latency %llu, want 0", leg,
+		      h ? (unsigned long long)h->latency_ns : 0);
+	}
+}
+
+/* The token bucket refills with the time since its last packet. A stamp older than that packet's time (another
+ * sender's, or the clock's) must not read as a 10 s gap and fill the bucket. rate 1/s, burst 1, one CPU: a new flow
+ * at T takes the token; one stamped 1 ms before T is rate-limited; one at T + 1.5 s has a token again. */
+static void t_ratelimit_stamp_backwards(void)
+{
+	cpu_set_t one, saved;
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_getaffinity(0, sizeof(saved), &saved);
+	sched_setaffinity(0, sizeof(one), &one);
+	struct shadow_bpf *s2 = shadow_bpf__open();
+	CHECK(s2 != NULL, "open");
+	if (s2) {
+		s2->rodata->cfg_rate_per_cpu = 1;
+		s2->rodata->cfg_burst = 1;
+		CHECK(shadow_bpf__load(s2) == 0, "load");
+		struct shadow_map_fds fds = SHADOW_MAP_FDS(s2);
+		char err[256];
+		CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+		__u64 t = clock_ns(CLOCK_MONOTONIC), stamps[] = {t, t - 1000000, t + 1500000000ULL};
+		__u64 limited[3];
+		struct pkt p;
+		for (int i = 0; i < 3; i++) {
+			pkt_tcp(&p, "10.0.1.1", 44100 + i, "10.0.0.1", 80, TH_SYN, NULL);
+			CHECK(run_stamped(s2->progs.shadow_tc_to_pod, &p, stamps[i]) == 0, "run %d: %s", i, strerror(errno));
+			limited[i] = counter_of(s2, SHADOW_C_RATELIMITED);
+		}
+		CHECK(limited[0] == 0 && limited[1] == 1 && limited[2] == 1,
+		      "rate-limited after each flow: %llu, %llu, %llu; want 0, 1, 1", (unsigned long long)limited[0],
+		      (unsigned long long)limited[1], (unsigned long long)limited[2]);
+		shadow_bpf__destroy(s2);
+	}
+	sched_setaffinity(0, sizeof(saved), &saved);
+}
+
 /* Wakeups: records go in without one, and each CPU forces one every cfg_wakeup_every records. A reader blocked in
  * epoll on the ring stays asleep through three flow records and wakes on the fourth (every = 4). The test runs pin
  * to one CPU, so all four count on the same CPU's tally. */
@@ -1685,6 +1798,8 @@ static const struct tcase cases[] = {
 	{"path_lengths_on_one_flow", t_path_lengths_on_one_flow, 1},
 	{"l7_many_sets_found", t_l7_many_sets, 0},
 	{"ratelimit_counted", t_ratelimit_counted, 0},
+	{"ratelimit_stamp_backwards", t_ratelimit_stamp_backwards, 0},
+	{"sender_stamp_latency", t_sender_stamp_latency, 1},
 	{"ringbuf_wakeup_every", t_ringbuf_wakeup_every, 0},
 };
 
