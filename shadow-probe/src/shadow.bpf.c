@@ -282,7 +282,7 @@ static __always_inline void emit(void *rec, __u32 size)
 /* The departure time a local TCP sender stamped on the packet, or 0. TCP stamps every segment with it on
  * CLOCK_MONOTONIC (EDT), and the stamp survives the veth into another netns, the bridge and the forward path, so
  * every packet a pod on this node sends carries it. Taking it instead of reading the clock saves an lfence and
- * rdtsc per payload packet: ~20 ns of the test run's ~150 for a request (bench/RESULTS.md, session 9). Any other
+ * rdtsc per payload packet: 35-45 ns of the test run's ~150 for a request (bench/RESULTS.md, session 9). Any other
  * stamp is past 2^60 ns (2006): a receive time on CLOCK_REALTIME or a transmit time on TAI. The value decides, not
  * skb->tstamp_type: cgroup_skb cannot read the type and BPF_PROG_TEST_RUN cannot set it. At tc ingress the kernel
  * hands a delivery time to a program only if the program reads the type (else 0): tc_handle does. */
