@@ -5,8 +5,10 @@
  * steady-state packet), a bare ACK of a known flow, a new flow (policy lookups + CT insert + record) and an
  * HTTP request on the cgroup_skb app leg. The request packets run twice: as from another node, and as a sender on
  * this node sends them, stamped with their departure time, which the probe takes instead of reading the clock.
+ * The tc cases run the body as it sits on a pod's eth0; hostveth_* run it behind a host-side veth's stub.
  * Baseline in the same run: an empty sched_cls program; "not a pod": one endpoint lookup, then pass.
  * Output: one JSON object per line.
+ * Usage: bench_testrun [REPEAT [ROUNDS [CASE | ab:CASE_A,CASE_B | tc_new_flow | cold]]]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,12 +58,15 @@ static unsigned long long self_cgroup_id(void)
 }
 
 /* stamp: 0, or the departure time a local TCP sender puts on its segments (skb->tstamp, CLOCK_MONOTONIC): every
- * packet a pod on the node sends carries one, a packet from another node does not (the probe reads the clock then) */
-static double bench_stamped(struct bpf_program *prog, const struct pkt *p, int repeat, __u64 stamp)
+ * packet a pod on the node sends carries one, a packet from another node does not (the probe reads the clock then).
+ * iif: the input interface. The body on a pod's eth0 takes the direction from it: the test run's device is lo
+ * (ifindex 1), so IN (1) is a packet coming into the pod, OUT (0) one leaving it. The host-side stubs ignore it. */
+enum { OUT = 0, IN = 1 };
+static double bench_ctx(struct bpf_program *prog, const struct pkt *p, int repeat, __u64 stamp, __u32 iif)
 {
-	struct __sk_buff ctx = {.tstamp = stamp};
+	struct __sk_buff ctx = {.tstamp = stamp, .ingress_ifindex = iif};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .repeat = repeat,
-		    .ctx_in = stamp ? &ctx : NULL, .ctx_size_in = stamp ? sizeof(ctx) : 0);
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o)) {
 		fprintf(stderr, "failed to run %s: %s\n", bpf_program__name(prog), strerror(errno));
 		exit(1);
@@ -69,9 +74,9 @@ static double bench_stamped(struct bpf_program *prog, const struct pkt *p, int r
 	return o.duration; /* kernel: average ns per run */
 }
 
-static double bench(struct bpf_program *prog, const struct pkt *p, int repeat)
+static double bench(struct bpf_program *prog, const struct pkt *p, int repeat, __u32 iif)
 {
-	return bench_stamped(prog, p, repeat, 0);
+	return bench_ctx(prog, p, repeat, 0, iif);
 }
 
 static __u64 mono_ns(void)
@@ -94,9 +99,11 @@ static void flush_caches(const uint8_t *buf, size_t len)
 	sink += s;
 }
 
-static double run1(int fd, const struct pkt *p)
+static double run1(int fd, const struct pkt *p, __u32 iif)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .repeat = 1);
+	struct __sk_buff ctx = {.ingress_ifindex = iif};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .repeat = 1, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
 	if (bpf_prog_test_run_opts(fd, &o)) {
 		fprintf(stderr, "failed to run a cold case: %s\n", strerror(errno));
 		exit(1);
@@ -108,7 +115,8 @@ static int drop_record(void *ctx, void *data, size_t size) { return 0; }
 /* drained before each run, as the loader does; NULL: left unread (BENCH_COLD_UNDRAINED=1, a loader behind) */
 static struct ring_buffer *cold_rb;
 
-/* mean ns of prog_a on a (and of prog_b on b, run right after it: a response after its request), each after a flush */
+/* mean ns of prog_a on a (and of prog_b on b, run right after it: a response after its request), each after a flush;
+ * a comes into the pod (input interface lo), b leaves it */
 static void cold_pair(int fd_a, const struct pkt *a, int fd_b, const struct pkt *b, const uint8_t *buf, size_t len,
 		      int iters, double *mean_a, double *mean_b)
 {
@@ -117,23 +125,92 @@ static void cold_pair(int fd_a, const struct pkt *a, int fd_b, const struct pkt 
 		if (cold_rb)
 			ring_buffer__consume(cold_rb);
 		flush_caches(buf, len);
-		sa += run1(fd_a, a);
+		sa += run1(fd_a, a, IN);
 		if (fd_b >= 0) {
 			if (cold_rb)
 				ring_buffer__consume(cold_rb);
 			flush_caches(buf, len);
-			sb += run1(fd_b, b);
+			sb += run1(fd_b, b, OUT);
 		}
 	}
 	*mean_a = sa / iters;
 	*mean_b = fd_b >= 0 ? sb / iters : 0;
 }
 
+struct bench_case {
+	const char *name;
+	struct bpf_program *prog;
+	struct pkt *p;
+	int stamped; /* the packet carries its sender's departure time (a sender on this node) */
+	__u32 iif;   /* IN: into the pod, OUT: out of it (the body on a pod's eth0 reads it; see bench_ctx) */
+};
+
+static double run_case(const struct bench_case *c, int repeat)
+{
+	return bench_ctx(c->prog, c->p, repeat, c->stamped ? mono_ns() : 0, c->iif);
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* "ab:A,B": cases A and B in alternating rounds (A first in even rounds, B first in odd ones), so that the machine's
+ * drift (another tenant, frequency) falls on both alike; reports each one's min and median and the median of the
+ * per-round ratio B/A with its quartiles. For a change worth a few ns, where whole runs differ by tens. */
+static int ab_pair(const struct bench_case *cases, size_t n, const char *spec, int repeat, int rounds)
+{
+	char a[64], *b;
+	snprintf(a, sizeof(a), "%s", spec);
+	b = strchr(a, ',');
+	if (!b || rounds < 4) {
+		fprintf(stderr, "ab: want ab:CASE_A,CASE_B and at least 4 rounds\n");
+		return 2;
+	}
+	*b++ = 0;
+	const struct bench_case *ca = NULL, *cb = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(cases[i].name, a))
+			ca = &cases[i];
+		if (!strcmp(cases[i].name, b))
+			cb = &cases[i];
+	}
+	if (!ca || !cb) {
+		fprintf(stderr, "ab: no case named %s\n", ca ? b : a);
+		return 2;
+	}
+	double *va = calloc(rounds, sizeof(double)), *vb = calloc(rounds, sizeof(double)), *vr = calloc(rounds, sizeof(double));
+	for (int r = 0; r < rounds; r++) {
+		if (r & 1) {
+			vb[r] = run_case(cb, repeat);
+			va[r] = run_case(ca, repeat);
+		} else {
+			va[r] = run_case(ca, repeat);
+			vb[r] = run_case(cb, repeat);
+		}
+		vr[r] = vb[r] / va[r];
+	}
+	qsort(va, rounds, sizeof(double), cmp_double);
+	qsort(vb, rounds, sizeof(double), cmp_double);
+	qsort(vr, rounds, sizeof(double), cmp_double);
+	printf("{\"case\": \"ab\", \"a\": \"%s\", \"b\": \"%s\", \"repeat\": %d, \"rounds\": %d, \"a_ns_min\": %.0f, "
+	       "\"a_ns_median\": %.0f, \"b_ns_min\": %.0f, \"b_ns_median\": %.0f, \"ratio_b_a_median\": %.3f, "
+	       "\"ratio_q1\": %.3f, \"ratio_q3\": %.3f}\n",
+	       a, b, repeat, rounds, va[0], va[rounds / 2], vb[0], vb[rounds / 2], vr[rounds / 2], vr[rounds / 4],
+	       vr[3 * rounds / 4]);
+	free(va);
+	free(vb);
+	free(vr);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int repeat = argc > 1 ? atoi(argv[1]) : 1000000;
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
-	const char *only = argc > 3 ? argv[3] : NULL; /* one case by name (for perf record), others skipped */
+	/* one case by name (for perf record), others skipped; or "ab:A,B", two cases in alternating rounds (ab_pair) */
+	const char *only = argc > 3 ? argv[3] : NULL;
 	char err[256], cfgtext[4096];
 	if (geteuid() != 0) {
 		printf("{\"skipped\": \"not root\"}\n");
@@ -181,21 +258,21 @@ int main(int argc, char **argv)
 	/* a TLS application-data record on a flow already marked TLS (mTLS between sidecars: every wire packet) */
 	pkt_tcp(&tls, "10.0.1.1", 40003, "10.0.0.1", 80, TH_PSH | TH_ACK,
 		"\x17\x03\x03\x01\x40 encrypted bytes stand here, never parsed as HTTP ...........");
-	struct {
-		const char *name;
-		struct bpf_program *prog;
-		struct pkt *p;
-		int stamped; /* the packet carries its sender's departure time (a sender on this node) */
-	} cases[] = {
-		{"tc_http_request", skel->progs.shadow_tc_to_pod, &req, 0},
-		{"tc_http_request_stamped", skel->progs.shadow_tc_to_pod, &req, 1},
-		{"tc_ack_known_flow", skel->progs.shadow_tc_to_pod, &ack, 0},
-		{"tc_not_a_pod", skel->progs.shadow_tc_to_pod, &nopod, 0},
-		{"tc_http_response_no_request", skel->progs.shadow_tc_from_pod, &resp, 0},
-		{"cgroup_skb_http_request", skel->progs.shadow_cg_egress, &appreq, 0},
-		{"cgroup_skb_http_request_stamped", skel->progs.shadow_cg_egress, &appreq, 1},
-		{"tc_tls_data_known_flow", skel->progs.shadow_tc_to_pod, &tls, 0},
+	struct bench_case cases[] = {
+		/* tc on the pod's eth0 (how the loader attaches to pods): the body itself */
+		{"tc_http_request", skel->progs.shadow_tc, &req, 0, IN},
+		{"tc_http_request_stamped", skel->progs.shadow_tc, &req, 1, IN},
+		{"tc_ack_known_flow", skel->progs.shadow_tc, &ack, 0, IN},
+		{"tc_not_a_pod", skel->progs.shadow_tc, &nopod, 0, IN},
+		{"tc_http_response_no_request", skel->progs.shadow_tc, &resp, 0, OUT},
+		{"tc_tls_data_known_flow", skel->progs.shadow_tc, &tls, 0, IN},
+		/* tc on a host-side veth: the stub names the direction and tail-calls the body */
+		{"hostveth_tc_http_request", skel->progs.shadow_tc_to_pod, &req, 0, IN},
+		{"hostveth_tc_http_request_stamped", skel->progs.shadow_tc_to_pod, &req, 1, IN},
+		{"cgroup_skb_http_request", skel->progs.shadow_cg_egress, &appreq, 0, OUT},
+		{"cgroup_skb_http_request_stamped", skel->progs.shadow_cg_egress, &appreq, 1, OUT},
 	};
+	const size_t ncases = sizeof(cases) / sizeof(cases[0]);
 	/* baseline in the same run: an empty sched_cls program (the test-run loop's own cost) */
 	{
 		struct bpf_insn insns[] = {{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0},
@@ -203,7 +280,9 @@ int main(int argc, char **argv)
 		int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "shadow_floor", "GPL", insns, 2, NULL);
 		double best = 1e18, sum = 0;
 		for (int r = 0; r < rounds && fd >= 0; r++) {
-			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = req.b, .data_size_in = req.len, .repeat = repeat);
+			struct __sk_buff ctx = {.ingress_ifindex = IN}; /* as the cases' */
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = req.b, .data_size_in = req.len, .repeat = repeat,
+				    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 			bpf_prog_test_run_opts(fd, &o);
 			sum += o.duration;
 			if (o.duration < best)
@@ -216,14 +295,16 @@ int main(int argc, char **argv)
 		       req.len, repeat, rounds, best, sum / rounds);
 	}
 	/* warm: create the CT entries of the request flow and of the TLS flow (its first record marks it TLS) */
-	bench(skel->progs.shadow_tc_to_pod, &req, 1);
-	bench(skel->progs.shadow_tc_to_pod, &tls, 1);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	bench(skel->progs.shadow_tc, &req, 1, IN);
+	bench(skel->progs.shadow_tc, &tls, 1, IN);
+	if (only && !strncmp(only, "ab:", 3))
+		return ab_pair(cases, ncases, only + 3, repeat, rounds);
+	for (size_t i = 0; i < ncases; i++) {
 		if (only && strcmp(only, cases[i].name))
 			continue;
 		double best = 1e18, sum = 0;
 		for (int r = 0; r < rounds; r++) {
-			double ns = bench_stamped(cases[i].prog, cases[i].p, repeat, cases[i].stamped ? mono_ns() : 0);
+			double ns = run_case(&cases[i], repeat);
 			sum += ns;
 			if (ns < best)
 				best = ns;
@@ -238,7 +319,7 @@ int main(int argc, char **argv)
 		double sum = 0;
 		for (int i = 0; i < n; i++) {
 			pkt_tcp(&syn, "10.0.1.1", (uint16_t)(1024 + i), "10.0.0.1", 22, TH_SYN, NULL);
-			sum += bench(skel->progs.shadow_tc_to_pod, &syn, 1);
+			sum += bench(skel->progs.shadow_tc, &syn, 1, IN);
 		}
 		/* repeat=1 timing includes the timer and a cold start: the same loop over the empty program is its baseline */
 		struct bpf_insn insns[] = {{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0},
@@ -246,7 +327,9 @@ int main(int argc, char **argv)
 		int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "shadow_floor", "GPL", insns, 2, NULL);
 		double base = 0;
 		for (int i = 0; i < n && fd >= 0; i++) {
-			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = syn.b, .data_size_in = syn.len, .repeat = 1);
+			struct __sk_buff ctx = {.ingress_ifindex = IN}; /* as the SYN's */
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = syn.b, .data_size_in = syn.len, .repeat = 1,
+				    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 			bpf_prog_test_run_opts(fd, &o);
 			base += o.duration;
 		}
@@ -279,7 +362,7 @@ int main(int argc, char **argv)
 		struct bpf_insn insns[] = {{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0},
 					   {.code = BPF_JMP | BPF_EXIT}};
 		int empty = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "shadow_floor", "GPL", insns, 2, NULL);
-		int to = bpf_program__fd(skel->progs.shadow_tc_to_pod), from = bpf_program__fd(skel->progs.shadow_tc_from_pod);
+		int to = bpf_program__fd(skel->progs.shadow_tc), from = to;
 		int cg = bpf_program__fd(skel->progs.shadow_cg_egress);
 		for (int k = 0; k < 2; k++) {
 			int iters = k == 0 ? 4000 : 400;

@@ -3,10 +3,10 @@
  * shadow-probe BPF programs: observe pod traffic next to the live sidecars and compute the verdict a
  * Cilium-style policy would give, without ever enforcing it. Every program returns "pass".
  *
- *  shadow_tc_to_pod / shadow_tc_from_pod (sched_cls): L3/L4 verdict on the first packet of a flow with a
- *      CT map, wire-leg HTTP (plaintext only) with latency and L7 verdict. "to_pod" goes on the ingress hook
- *      of the pod's eth0 or the egress hook of its host-side veth, "from_pod" on the other one. Both are stubs
- *      that tail-call one shared body, shadow_tc, so a request's four wire-leg runs share one JIT image.
+ *  shadow_tc (sched_cls): L3/L4 verdict on the first packet of a flow with a CT map, wire-leg HTTP (plaintext
+ *      only) with latency and L7 verdict. On the pod's eth0 it sits on both hooks and takes the direction from
+ *      the hook. On a host-side veth the stubs shadow_tc_to_pod (egress hook) and shadow_tc_from_pod (ingress
+ *      hook) name the direction and tail-call it. Either way a request's four wire-leg runs share one JIT image.
  *  shadow_cg_egress (cgroup_skb/egress): app-leg HTTP on the loopback hop between sidecar and app. Egress
  *      alone sees both halves of the hop: the request leaves the client socket, the response the server one.
  *  shadow_sockops (sockops): connection lifecycle, srtt, bytes, retransmits, folded into the edge map.
@@ -227,19 +227,23 @@ static __always_inline struct shadow_cpu *this_cpu(void)
 	return bpf_map_lookup_elem(&shadow_cpu, &zero);
 }
 
+/* count on the CPU's state a program run holds already (the hot paths look it up once per run) */
+static __always_inline void bump(struct shadow_cpu *c, __u32 idx)
+{
+	c->counters[idx & (SHADOW_C__MAX - 1)] += 1; /* per-CPU: no atomic needed */
+}
+
+/* count where it is rare, looking the state up */
 static __always_inline void count(__u32 idx)
 {
 	struct shadow_cpu *c = this_cpu();
 	if (c)
-		c->counters[idx & (SHADOW_C__MAX - 1)] += 1; /* per-CPU: no atomic needed */
+		bump(c, idx);
 }
 
 /* Token bucket per CPU. Cilium rate-limits notifications the same way and counts what it drops. */
-static __always_inline int rate_ok(__u64 now)
+static __always_inline int rate_ok(struct shadow_cpu *c, __u64 now)
 {
-	struct shadow_cpu *c = this_cpu();
-	if (!c)
-		return 0;
 	struct shadow_rate *r = &c->rate;
 	__u64 cap = cfg_burst * 1000000000ULL;
 	/* a sender's stamp (packet_time) may be a little older than the last packet's time on this CPU: no refill then,
@@ -255,7 +259,7 @@ static __always_inline int rate_ok(__u64 now)
 		r->last_ns = now;
 	if (t < 1000000000ULL) {
 		r->tokens = t;
-		count(SHADOW_C_RATELIMITED);
+		bump(c, SHADOW_C_RATELIMITED);
 		return 0;
 	}
 	r->tokens = t - 1000000000ULL;
@@ -267,16 +271,15 @@ static __always_inline int rate_ok(__u64 now)
  * the ring for a whole timer period. A wakeup is a self-IPI, ~1-5 µs in a VM, so it stays rare. The count lives in
  * the CPU's own line that rate_ok has just touched. It replaced a bpf_ringbuf_query of the unread data per record,
  * which read the consumer position the loader writes from the other CPU: ~3 % of the probe's samples in the lab. */
-static __always_inline void emit(void *rec, __u32 size)
+static __always_inline void emit(struct shadow_cpu *c, void *rec, __u32 size)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
-	struct shadow_cpu *c = this_cpu();
-	if (c && ++c->emitted >= cfg_wakeup_every) {
+	if (++c->emitted >= cfg_wakeup_every) {
 		c->emitted = 0;
 		flags = BPF_RB_FORCE_WAKEUP;
 	}
 	if (bpf_ringbuf_output(&shadow_events, rec, size, flags))
-		count(SHADOW_C_RINGBUF_FULL);
+		bump(c, SHADOW_C_RINGBUF_FULL);
 }
 
 /* The departure time a local TCP sender stamped on the packet, or 0. TCP stamps every segment with it on
@@ -902,9 +905,9 @@ static __always_inline struct shadow_http_rec *inflight_claim(__u32 addr, __u16 
  * ("HTTP/1.1 200") closes it: latency, edge aggregate, sampled record. own: the wire leg's entry, in the flow's
  * CT slot (leg is a constant at each call, so each program keeps one kind of record pointer: one verifier state).
  */
-static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t, __u16 ep, __u8 leg, __u8 dir_req,
-				      __u32 remote_id, __u8 *ct_flags, __u64 now_precise, __u64 *l7_cache,
-				      struct shadow_http_rec *own, __u64 *edge_cache)
+static __always_inline void http_step(struct shadow_cpu *c, struct __sk_buff *skb, struct tcp_view *t, __u16 ep,
+				      __u8 leg, __u8 dir_req, __u32 remote_id, __u8 *ct_flags, __u64 now_precise,
+				      __u64 *l7_cache, struct shadow_http_rec *own, __u64 *edge_cache)
 {
 	/* the first HTTP_HEAD payload bytes, as words: straight from the packet when they are in the linear data,
 	 * else one bpf_skb_load_bytes of what there is (zeroes past it) */
@@ -924,7 +927,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		} else {
 			n = t->payload_len < HTTP_HEAD ? t->payload_len : HTTP_HEAD;
 			if (bpf_skb_load_bytes(skb, t->payload_off, head, n & (HTTP_HEAD - 1) ? n & (HTTP_HEAD - 1) : HTTP_HEAD)) {
-				count(SHADOW_C_PARSE_FAIL);
+				bump(c, SHADOW_C_PARSE_FAIL);
 				return;
 			}
 		}
@@ -933,7 +936,7 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 	if (b0 == 0x16 || b0 == 0x17) { /* TLS handshake / application data: count bytes, skip L7 */
 		if (ct_flags && !(*ct_flags & SHADOW_F_TLS)) {
 			*ct_flags |= SHADOW_F_TLS;
-			count(SHADOW_C_TLS);
+			bump(c, SHADOW_C_TLS);
 		}
 		return;
 	}
@@ -945,11 +948,11 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 			(own && inflight_is(own, t->daddr, t->dport, ep, leg) ? own : NULL) :
 			inflight_find(t->daddr, t->dport, ep, leg);
 		if (!rec || rec->status) { /* no request seen, or already answered */
-			count(SHADOW_C_HTTP_UNMATCHED);
+			bump(c, SHADOW_C_HTTP_UNMATCHED);
 			return;
 		}
 		now = now_precise ? now_precise : bpf_ktime_get_ns();
-		count(SHADOW_C_HTTP_RESPONSES);
+		bump(c, SHADOW_C_HTTP_RESPONSES);
 		__u16 status = (((w1 >> 8) & 0xff) - '0') * 100 + (((w1 >> 16) & 0xff) - '0') * 10 + ((w1 >> 24) - '0');
 		rec->status = status;
 		/* the two ends' times may come from different sources (a sender's stamp, the clock at the hook) */
@@ -967,11 +970,11 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 			observe_latency(ev, rec->latency_ns);
 		}
 		if (cfg_sample_every > 1 && bpf_get_prandom_u32() % cfg_sample_every) {
-			count(SHADOW_C_SAMPLED_OUT);
+			bump(c, SHADOW_C_SAMPLED_OUT);
 			return;
 		}
-		if (rate_ok(now))
-			emit(rec, sizeof(*rec));
+		if (rate_ok(c, now))
+			emit(c, rec, sizeof(*rec));
 		return;
 	}
 	__u32 skip = 0;
@@ -1019,37 +1022,37 @@ static __always_inline void http_step(struct __sk_buff *skb, struct tcp_view *t,
 		}
 		rec->path_len = plen;
 		shadow_l7_verdict(rec, ep, t->dport, l7_cache);
-		count(SHADOW_C_HTTP_REQUESTS);
+		bump(c, SHADOW_C_HTTP_REQUESTS);
 		return;
 	}
 	if ((__u32)(-fp - 1) > prev)
 		prev = -fp - 1; /* words the fast path wrote before it ran out of linear data */
 	if (shadow_path_slow(skb, rec, off, avail, prev) < 0) {
-		count(SHADOW_C_PARSE_FAIL);
+		bump(c, SHADOW_C_PARSE_FAIL);
 		return;
 	}
 	shadow_l7_verdict(rec, ep, t->dport, l7_cache);
-	count(SHADOW_C_HTTP_REQUESTS);
+	bump(c, SHADOW_C_HTTP_REQUESTS);
 }
 
 /* ---- tc: L3/L4 with CT, wire-leg HTTP ---- */
 
-static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
+static __always_inline int tc_handle(struct shadow_cpu *c, struct __sk_buff *skb, __u8 dir)
 {
-	count(SHADOW_C_PACKETS);
+	bump(c, SHADOW_C_PACKETS);
 	if (skb->protocol != bpf_htons(ETH_P_IP)) {
-		count(SHADOW_C_NON_IPV4);
+		bump(c, SHADOW_C_NON_IPV4);
 		return TC_ACT_OK;
 	}
 	struct iphdr ip;
 	if (load(skb, ETH_HLEN, &ip, sizeof(ip))) {
-		count(SHADOW_C_PARSE_FAIL);
+		bump(c, SHADOW_C_PARSE_FAIL);
 		return TC_ACT_OK;
 	}
 	__u32 ihl = ip.ihl * 4;
 	__u32 tot = bpf_ntohs(ip.tot_len);
 	if (ip.version != 4 || ihl < 20 || tot < ihl) {
-		count(SHADOW_C_PARSE_FAIL);
+		bump(c, SHADOW_C_PARSE_FAIL);
 		return TC_ACT_OK;
 	}
 	if (bpf_ntohs(ip.frag_off) & 0x1fff) /* non-first fragment: no ports */
@@ -1060,12 +1063,12 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	if (ip.protocol == IPPROTO_TCP) {
 		struct tcphdr th;
 		if (load(skb, l4, &th, sizeof(th))) {
-			count(SHADOW_C_PARSE_FAIL);
+			bump(c, SHADOW_C_PARSE_FAIL);
 			return TC_ACT_OK;
 		}
 		__u32 doff = th.doff * 4;
 		if (doff < 20 || ihl + doff > tot) {
-			count(SHADOW_C_PARSE_FAIL);
+			bump(c, SHADOW_C_PARSE_FAIL);
 			return TC_ACT_OK;
 		}
 		t.sport = bpf_ntohs(th.source);
@@ -1079,7 +1082,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	} else if (ip.protocol == IPPROTO_UDP) {
 		struct udphdr uh;
 		if (load(skb, l4, &uh, sizeof(uh))) {
-			count(SHADOW_C_PARSE_FAIL);
+			bump(c, SHADOW_C_PARSE_FAIL);
 			return TC_ACT_OK;
 		}
 		t.sport = bpf_ntohs(uh.source);
@@ -1121,7 +1124,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 	} else {
 		ep = bpf_map_lookup_elem(&shadow_endpoints, &local);
 		if (!ep) {
-			count(SHADOW_C_NO_ENDPOINT);
+			bump(c, SHADOW_C_NO_ENDPOINT);
 			return TC_ACT_OK;
 		}
 		ep_id = ep->ep;
@@ -1158,12 +1161,12 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			ct->verdict = verdict;
 			cslot->wire.ep = 0; /* no request in flight (the slot's previous flow may have left one) */
 			ct_publish(cslot);
-			count(SHADOW_C_CT_CREATED);
+			bump(c, SHADOW_C_CT_CREATED);
 		} else {
-			count(SHADOW_C_CT_FULL);
+			bump(c, SHADOW_C_CT_FULL);
 		}
 		reply = 0;
-		count(SHADOW_C_FLOWS_NEW);
+		bump(c, SHADOW_C_FLOWS_NEW);
 		if (dir == SHADOW_DIR_INGRESS && ip.protocol == IPPROTO_TCP) {
 			struct orig_key ok = {.raddr = remote, .laddr = local, .rport = t.sport};
 			bpf_map_update_elem(&shadow_origport, &ok, &t.dport, BPF_ANY);
@@ -1176,14 +1179,14 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			ev->flows++;
 			ev->verdicts_l4[verdict & 3]++;
 		}
-		if (cfg_flow_records && rate_ok(now)) {
+		if (cfg_flow_records && rate_ok(c, now)) {
 			struct shadow_flow_rec r = {
 				.hdr = {.type = SHADOW_REC_FLOW, .size = sizeof(r), .cpu = bpf_get_smp_processor_id(), .ts_ns = now},
 				.saddr = t.saddr, .daddr = t.daddr, .sport = t.sport, .dport = t.dport,
 				.proto = ip.protocol, .dir = dir, .verdict = verdict, .where = SHADOW_WHERE_KERNEL,
 				.rule_id = rule_id, .remote_id = remote_id, .ifindex = skb->ifindex, .ep = ep_id, .flags = flags,
 			};
-			emit(&r, sizeof(r));
+			emit(c, &r, sizeof(r));
 		}
 	}
 	if (ip.protocol == IPPROTO_TCP) {
@@ -1195,7 +1198,7 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
 			__u8 dir_req = reply ? dir ^ 1 : dir;
 			/* a request in the flow's own direction may use the flow's cached L7 set (same server port) */
 			if (cslot) /* the request in flight lives in the flow's slot: an untracked packet is not followed */
-				http_step(skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, &nf, now,
+				http_step(c, skb, &t, ep_id, SHADOW_LEG_WIRE, dir_req, remote_id, &nf, now,
 					  reply ? NULL : &cslot->val.l7_cache, &cslot->wire, &cslot->val.edge_cache);
 			if (cslot && nf != flags)
 				ct->flags |= nf & SHADOW_F_TLS;
@@ -1208,15 +1211,33 @@ static __always_inline int tc_handle(struct __sk_buff *skb, __u8 dir)
  * One body for both directions. Per request the wire leg runs four times (the client pod's egress, the server
  * pod's ingress, and back); with one JIT image per direction, the server's ingress run found its image cold right
  * after the client's egress run had warmed the other one. A/B in one lab run at 1000/s (bench/lab-overhead.sh
- * --baseline): 2-8 % less BPF time per program run and a 1-2 % lower p50 than two images. The stubs keep the
- * direction explicit at attach time, where the kernel knows it, and cost a patched direct jump.
+ * --baseline): 2-8 % less BPF time per program run and a 1-2 % lower p50 than two images.
+ *
+ * On the pod's eth0 (the usual attachment) the body is attached to both hooks itself and reads the direction off
+ * the hook: at tc ingress the kernel has just set the packet's input interface (skb_iif) to this one, and a packet
+ * leaving a pod was made in the pod (skb_iif 0) unless the pod forwards it back out of the interface it came in by,
+ * which pods do not do. That spares the stub and its tail call: ~10 ns per packet in the test run.
+ *
+ * A host-side veth sees a pod's hairpin traffic (into the node and straight back out of the same veth: a pod
+ * calling a service that picks the pod itself), so there the hook is the only truth: the stubs below name the
+ * direction in a per-CPU word (1 + dir; 0 = none) and tail-call the body (a patched direct jump), which takes the
+ * word and clears it, so that a run attached directly never reads a stale one.
  */
 SEC("tc")
 int shadow_tc(struct __sk_buff *skb)
 {
 	struct shadow_cpu *c = this_cpu();
-	if (c)
-		tc_handle(skb, c->tc_dir == SHADOW_DIR_INGRESS ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS);
+	if (!c)
+		return TC_ACT_OK;
+	__u32 stub_dir = c->tc_dir;
+	__u8 dir;
+	if (stub_dir) {
+		c->tc_dir = 0;
+		dir = stub_dir == 1 + SHADOW_DIR_INGRESS ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
+	} else {
+		dir = skb->ingress_ifindex == skb->ifindex ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
+	}
+	tc_handle(c, skb, dir);
 	return TC_ACT_OK;
 }
 
@@ -1224,18 +1245,21 @@ static __always_inline int tc_enter(struct __sk_buff *skb, __u32 dir)
 {
 	struct shadow_cpu *c = this_cpu();
 	if (c) {
-		c->tc_dir = dir;
+		c->tc_dir = 1 + dir;
 		bpf_tail_call_static(skb, &shadow_tc_body, 0);
+		c->tc_dir = 0; /* reached only if the body is missing */
 	}
-	return TC_ACT_OK; /* only if the body is missing: pass, as always */
+	return TC_ACT_OK; /* pass, as always */
 }
 
+/* host-side veth: its egress hook (into the pod) */
 SEC("tc")
 int shadow_tc_to_pod(struct __sk_buff *skb)
 {
 	return tc_enter(skb, SHADOW_DIR_INGRESS);
 }
 
+/* host-side veth: its ingress hook (out of the pod) */
 SEC("tc")
 int shadow_tc_from_pod(struct __sk_buff *skb)
 {
@@ -1262,12 +1286,15 @@ static __always_inline struct shadow_endpoint *cgroup_endpoint_ancestor(struct _
 SEC("cgroup_skb/egress")
 int shadow_cg_egress(struct __sk_buff *skb)
 {
-	count(SHADOW_C_PACKETS);
+	struct shadow_cpu *c = this_cpu();
+	if (!c)
+		return 1;
+	bump(c, SHADOW_C_PACKETS);
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return 1;
 	struct iphdr ip;
 	if (load(skb, 0, &ip, sizeof(ip))) {
-		count(SHADOW_C_PARSE_FAIL);
+		bump(c, SHADOW_C_PARSE_FAIL);
 		return 1;
 	}
 	if (ip.protocol != IPPROTO_TCP)
@@ -1280,17 +1307,17 @@ int shadow_cg_egress(struct __sk_buff *skb)
 	__u32 ihl = ip.ihl * 4;
 	__u32 tot = bpf_ntohs(ip.tot_len);
 	if (ip.version != 4 || ihl < 20 || tot < ihl) {
-		count(SHADOW_C_PARSE_FAIL);
+		bump(c, SHADOW_C_PARSE_FAIL);
 		return 1;
 	}
 	struct tcphdr th;
 	if (load(skb, ihl, &th, sizeof(th))) {
-		count(SHADOW_C_PARSE_FAIL);
+		bump(c, SHADOW_C_PARSE_FAIL);
 		return 1;
 	}
 	__u32 doff = th.doff * 4;
 	if (doff < 20 || ihl + doff > tot) {
-		count(SHADOW_C_PARSE_FAIL);
+		bump(c, SHADOW_C_PARSE_FAIL);
 		return 1;
 	}
 	struct tcp_view t = {.saddr = ip.saddr, .daddr = ip.daddr, .sport = bpf_ntohs(th.source),
@@ -1307,7 +1334,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 		if (!ep) /* a container's cgroup below the pod's: walk the ancestors from the root down */
 			ep = cgroup_endpoint_ancestor(skb);
 		if (!ep) {
-			count(SHADOW_C_NO_ENDPOINT);
+			bump(c, SHADOW_C_NO_ENDPOINT);
 			return 1;
 		}
 		/* keep it for the attachment's next packets (until the loader's sync; and in BPF_PROG_TEST_RUN, whose
@@ -1332,7 +1359,7 @@ int shadow_cg_egress(struct __sk_buff *skb)
 			remote_id = lookup_identity(t.daddr);
 		}
 	}
-	http_step(skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, packet_time(skb), &st->l7_cache[dir_req & 1], NULL,
+	http_step(c, skb, &t, ep->ep, SHADOW_LEG_APP, dir_req, remote_id, 0, packet_time(skb), &st->l7_cache[dir_req & 1], NULL,
 		  &st->edge_cache_in);
 	return 1;
 }
@@ -1375,7 +1402,10 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 	}
 	if (op != BPF_SOCK_OPS_STATE_CB || skops->args[1] != TCP_CLOSE)
 		return 1;
-	count(SHADOW_C_CONN_CLOSED);
+	struct shadow_cpu *c = this_cpu();
+	if (!c)
+		return 1;
+	bump(c, SHADOW_C_CONN_CLOSED);
 	__u32 local = skops->local_ip4;
 	__u32 remote = skops->remote_ip4;
 	struct conn_start *cs = sk ? bpf_sk_storage_get(&shadow_sk, sk, 0, 0) : NULL;
@@ -1421,7 +1451,7 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 		ev->bytes_received += skops->bytes_received;
 		ev->retrans += skops->total_retrans;
 	}
-	if (!rate_ok(now))
+	if (!rate_ok(c, now))
 		return 1;
 	struct shadow_conn_rec r = {
 		.hdr = {.type = SHADOW_REC_CONN, .size = sizeof(r), .cpu = bpf_get_smp_processor_id(), .ts_ns = now},
@@ -1431,6 +1461,6 @@ int shadow_sockops(struct bpf_sock_ops *skops)
 		.bytes_acked = skops->bytes_acked, .bytes_received = skops->bytes_received,
 		.duration_ns = start ? now - start : 0,
 	};
-	emit(&r, sizeof(r));
+	emit(c, &r, sizeof(r));
 	return 1;
 }

@@ -203,10 +203,13 @@ static int do_tc_attach(void *arg)
 		return -ENODEV;
 	}
 	a->ifindex = ifindex;
-	/* pod eth0: ingress = to the pod. Host-side veth: the hooks swap. */
-	int to_fd = bpf_program__fd(t->p->skel->progs.shadow_tc_to_pod);
-	int from_fd = bpf_program__fd(t->p->skel->progs.shadow_tc_from_pod);
-	int in_fd = t->host_side ? from_fd : to_fd, eg_fd = t->host_side ? to_fd : from_fd;
+	/* pod eth0: the body on both hooks, which tell it the direction. Host-side veth: the stubs, hooks swapped
+	 * (ingress = from the pod), since there a hairpin packet leaves by the interface it came in by (shadow.bpf.c). */
+	int in_fd = bpf_program__fd(t->p->skel->progs.shadow_tc), eg_fd = in_fd;
+	if (t->host_side) {
+		in_fd = bpf_program__fd(t->p->skel->progs.shadow_tc_from_pod);
+		eg_fd = bpf_program__fd(t->p->skel->progs.shadow_tc_to_pod);
+	}
 	if (!t->p->tc_legacy) {
 		int l1 = bpf_link_create(in_fd, ifindex, BPF_TCX_INGRESS, NULL);
 		if (l1 >= 0) {

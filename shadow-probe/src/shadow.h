@@ -429,7 +429,7 @@ struct shadow_rate { /* per-CPU token bucket for records */
  * was a cold line of its own in the lab (perf: ~4 % of the probe's time on the packet counter alone). */
 struct shadow_cpu {
 	struct shadow_rate rate;
-	__u32 tc_dir;                  /* set by the tc stubs for the shared body (shadow.bpf.c) */
+	__u32 tc_dir;                  /* 1 + direction, from a host-side veth's tc stub to the body; 0: none */
 	__u32 emitted;                 /* records submitted since this CPU last forced a wakeup (emit) */
 	__u64 counters[SHADOW_C__MAX]; /* enum shadow_counter */
 };

@@ -210,13 +210,36 @@ static int run(struct bpf_program *prog, const struct pkt *p, int *retval)
 	return err;
 }
 
-/* a packet with its sender's departure time in skb->tstamp (what TCP on this node stamps; 0: none) */
-static int run_stamped(struct bpf_program *prog, const struct pkt *p, __u64 stamp)
+/* a packet with its sender's departure time in skb->tstamp (what TCP on this node stamps; 0: none) and its input
+ * interface (skb_iif; the test run's device is lo, ifindex 1) */
+static int run_ctx(struct bpf_program *prog, const struct pkt *p, __u64 stamp, __u32 iif, int *retval)
 {
-	struct __sk_buff ctx = {.tstamp = stamp};
+	struct __sk_buff ctx = {.tstamp = stamp, .ingress_ifindex = iif};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	return bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+	if (retval)
+		*retval = (int)o.retval;
+	return err;
+}
+
+static int run_stamped(struct bpf_program *prog, const struct pkt *p, __u64 stamp)
+{
+	return run_ctx(prog, p, stamp, 0, NULL);
+}
+
+/* The wire leg as the loader attaches it on a pod's eth0: the body on both hooks, the direction from the hook. A
+ * test run cannot pick the hook; what the body reads is the input interface, which the kernel sets to this one at
+ * tc ingress: so "to the pod" runs with lo (the test run's device) as input interface, "from the pod" with none.
+ * The host-side stubs have tests of their own (t_tc_stub_without_body, t_tc_direction_from_hook). */
+static int run_tc_stamped(int to_pod, const struct pkt *p, __u64 stamp, int *retval)
+{
+	return run_ctx(skel->progs.shadow_tc, p, stamp, to_pod ? 1 : 0, retval);
+}
+
+static int run_tc(int to_pod, const struct pkt *p, int *retval)
+{
+	return run_tc_stamped(to_pod, p, 0, retval);
 }
 
 static __u64 clock_ns(clockid_t id)
@@ -230,8 +253,7 @@ static __u64 clock_ns(clockid_t id)
 static struct shadow_flow_rec *tc_flow(int to_pod, const struct pkt *p, int *retval)
 {
 	drain();
-	struct bpf_program *prog = to_pod ? skel->progs.shadow_tc_to_pod : skel->progs.shadow_tc_from_pod;
-	if (run(prog, p, retval))
+	if (run_tc(to_pod, p, retval))
 		return NULL;
 	drain();
 	for (int i = 0; i < nrec; i++)
@@ -501,8 +523,36 @@ static void t_midstream(void)
 	      "mid-stream pickup: want a verdict with the midstream flag");
 }
 
-/* The tc stubs hand over to the shared body by tail call. Without the body a stub still passes every packet and
- * touches nothing; with it back, the same packet is evaluated in the stub's direction. */
+/* the stubs' direction word is 0 on every CPU (nothing left for a run of the body attached directly) */
+static int tc_dir_words_clear(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct shadow_cpu vals[ncpu];
+	__u32 zero = 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_cpu), &zero, vals))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		if (vals[i].tc_dir)
+			return 0;
+	return 1;
+}
+
+/* a host-side veth's stub (to_pod on its egress hook, from_pod on its ingress hook) and the flow record it produced */
+static struct shadow_flow_rec *stub_flow(int to_pod, const struct pkt *p, int *retval)
+{
+	drain();
+	if (run(to_pod ? skel->progs.shadow_tc_to_pod : skel->progs.shadow_tc_from_pod, p, retval))
+		return NULL;
+	drain();
+	for (int i = 0; i < nrec; i++)
+		if (recs[i].type == SHADOW_REC_FLOW)
+			return &recs[i].flow;
+	return NULL;
+}
+
+/* Host-side veth: the stubs hand over to the shared body by tail call. Without the body a stub still passes every
+ * packet, touches nothing and leaves no direction word; with it back, the packet is evaluated in the stub's
+ * direction, whatever its input interface says. */
 static void t_tc_stub_without_body(void)
 {
 	int jmp = bpf_map__fd(skel->maps.shadow_tc_body);
@@ -513,19 +563,58 @@ static void t_tc_stub_without_body(void)
 	pkt_build(&p, "10.0.1.1", 40091, "10.0.0.1", 80, 6, TH_SYN, NULL, 0);
 	CHECK(bpf_map_delete_elem(jmp, &k) == 0, "delete the body: %s", strerror(errno));
 	__u64 before = counter(SHADOW_C_PACKETS);
-	struct shadow_flow_rec *r = tc_flow(1, &p, &rv);
+	struct shadow_flow_rec *r = stub_flow(1, &p, &rv);
 	CHECK(rv == 0, "stub without body returned %d, want TC_ACT_OK", rv);
 	CHECK(r == NULL && counter(SHADOW_C_PACKETS) == before, "stub without body evaluated the packet");
+	CHECK(tc_dir_words_clear(), "stub without body left its direction word set");
 	CHECK(bpf_map_update_elem(jmp, &k, &body, BPF_ANY) == 0, "restore the body: %s", strerror(errno));
-	r = tc_flow(1, &p, &rv);
+	r = stub_flow(1, &p, &rv);
 	CHECK(rv == 0 && counter(SHADOW_C_PACKETS) == before + 1, "body back: packets %llu, want %llu",
 	      (unsigned long long)counter(SHADOW_C_PACKETS), (unsigned long long)before + 1);
 	CHECK(r && r->dir == SHADOW_DIR_INGRESS && r->verdict == SHADOW_VERDICT_ALLOW && r->rule_id == 11,
 	      "body back: want the ingress allow by rule 11");
 	/* the other stub, right after: the direction word is rewritten per packet */
-	pkt_build(&p, "10.0.0.1", 40092, "10.0.1.1", 8080, 6, TH_SYN, NULL, 0);
+	pkt_build(&p, "10.0.0.1", 40092, "10.0.1.1", 5432, 6, TH_SYN, NULL, 0);
+	r = stub_flow(0, &p, &rv);
+	CHECK(r && r->dir == SHADOW_DIR_EGRESS && r->rule_id == 29, "from_pod after to_pod: direction %d rule %u, want egress by 29",
+	      r ? r->dir : -1, r ? r->rule_id : 0);
+	CHECK(tc_dir_words_clear(), "the body left the stubs' direction word set");
+}
+
+/* Pod eth0: the body on both hooks reads the direction off the input interface, which is this interface only for a
+ * packet coming in. A packet that came in elsewhere and leaves here is outgoing; and a stub run just before (a
+ * host-side veth on the same CPU) must not lend it its direction. */
+static void t_tc_direction_from_hook(void)
+{
+	struct pkt p;
+	int rv = -1;
+	pkt_build(&p, "10.0.1.1", 40093, "10.0.0.1", 80, 6, TH_SYN, NULL, 0);
+	struct shadow_flow_rec *r = tc_flow(1, &p, &rv);
+	CHECK(rv == 0 && r && r->dir == SHADOW_DIR_INGRESS && r->rule_id == 11,
+	      "input interface = this one: want ingress, allowed by rule 11 (got dir %d rule %u)", r ? r->dir : -1, r ? r->rule_id : 0);
+	pkt_build(&p, "10.0.0.1", 40094, "10.0.1.1", 5432, 6, TH_SYN, NULL, 0);
 	r = tc_flow(0, &p, &rv);
-	CHECK(r && r->dir == SHADOW_DIR_EGRESS, "from_pod after to_pod: direction %d, want egress", r ? r->dir : -1);
+	CHECK(rv == 0 && r && r->dir == SHADOW_DIR_EGRESS && r->rule_id == 29,
+	      "no input interface: want egress, allowed by rule 29 (got dir %d rule %u)", r ? r->dir : -1, r ? r->rule_id : 0);
+	/* came in on interface 7, leaves by this one (lo in the test run): outgoing, so 10.0.1.1 is the local end, which
+	 * is no endpoint */
+	__u64 no_ep = counter(SHADOW_C_NO_ENDPOINT);
+	pkt_build(&p, "10.0.1.1", 40095, "10.0.0.1", 80, 6, TH_SYN, NULL, 0);
+	drain();
+	CHECK(run_ctx(skel->progs.shadow_tc, &p, 0, 7, &rv) == 0 && rv == 0, "forwarded packet: ret %d", rv);
+	drain();
+	CHECK(nrec == 0 && counter(SHADOW_C_NO_ENDPOINT) == no_ep + 1,
+	      "forwarded packet: %d records, no-endpoint +%llu; want none and +1 (read as leaving)", nrec,
+	      (unsigned long long)(counter(SHADOW_C_NO_ENDPOINT) - no_ep));
+	/* a stub's run, then the body attached directly: the stub's ingress must not carry over */
+	pkt_build(&p, "10.0.1.1", 40096, "10.0.0.1", 80, 6, TH_SYN, NULL, 0);
+	r = stub_flow(1, &p, &rv);
+	CHECK(r && r->dir == SHADOW_DIR_INGRESS, "stub to_pod: want ingress");
+	pkt_build(&p, "10.0.0.1", 40097, "10.0.1.1", 5432, 6, TH_SYN, NULL, 0);
+	r = tc_flow(0, &p, &rv);
+	CHECK(r && r->dir == SHADOW_DIR_EGRESS && r->rule_id == 29,
+	      "body after a stub: want egress by rule 29 (got dir %d rule %u)", r ? r->dir : -1, r ? r->rule_id : 0);
+	CHECK(tc_dir_words_clear(), "direction word left set");
 }
 
 /* HTTP on the wire leg: request into the pod, response out of it */
@@ -536,12 +625,12 @@ static struct shadow_http_rec *http_exchange(const char *client, uint16_t cport,
 	struct pkt p;
 	int rv;
 	pkt_tcp(&p, client, cport, "10.0.0.1", sport_srv, TH_PSH | TH_ACK, req);
-	run(skel->progs.shadow_tc_to_pod, &p, &rv);
+	run_tc(1, &p, &rv);
 	CHECK(rv == 0, "request: program returned %d", rv);
 	usleep(1000);
 	pkt_tcp(&p, "10.0.0.1", sport_srv, client, cport, TH_PSH | TH_ACK, resp);
 	drain();
-	run(skel->progs.shadow_tc_from_pod, &p, &rv);
+	run_tc(0, &p, &rv);
 	drain();
 	struct shadow_http_rec *h = find_http();
 	if (!h)
@@ -603,10 +692,10 @@ static struct shadow_http_rec *http_out(uint16_t cport, const char *server, uint
 	static struct shadow_http_rec out;
 	struct pkt p;
 	pkt_tcp(&p, "10.0.0.1", cport, server, sport, TH_PSH | TH_ACK, req);
-	run(skel->progs.shadow_tc_from_pod, &p, NULL);
+	run_tc(0, &p, NULL);
 	pkt_tcp(&p, server, sport, "10.0.0.1", cport, TH_PSH | TH_ACK, "HTTP/1.1 200 OK\r\n\r\n");
 	drain();
-	run(skel->progs.shadow_tc_to_pod, &p, NULL);
+	run_tc(1, &p, NULL);
 	drain();
 	struct shadow_http_rec *h = find_http();
 	if (!h)
@@ -667,7 +756,7 @@ static void t_edge_index_cached(void)
 				     .leg = SHADOW_LEG_WIRE, .proto = 6};
 	struct pkt p;
 	pkt_tcp(&p, "10.0.1.1", 46001, "10.0.0.1", 80, TH_SYN, NULL);
-	run(skel->progs.shadow_tc_to_pod, &p, NULL);
+	run_tc(1, &p, NULL);
 	struct shadow_ct_val v;
 	__u32 idx = 0;
 	struct shadow_edge_val e0, e1;
@@ -681,7 +770,7 @@ static void t_edge_index_cached(void)
 	/* the response takes the index from the cache, not from the hash: a cache naming another edge's index (peer
 	 * 300's port 443 edge) gets the count */
 	pkt_tcp(&p, "192.168.7.9", 46002, "10.0.0.1", 443, TH_SYN, NULL);
-	run(skel->progs.shadow_tc_to_pod, &p, NULL);
+	run_tc(1, &p, NULL);
 	struct shadow_edge_key ok = {.remote_id = 300, .ep = 1, .port = 443, .dir = SHADOW_DIR_INGRESS,
 				     .leg = SHADOW_LEG_WIRE, .proto = 6};
 	__u32 other = 0;
@@ -1156,24 +1245,24 @@ static void t_malformed(void)
 	/* a packet shorter than an IPv4 header never reaches the program: the kernel refuses it */
 	pkt_tcp(&p, "10.0.1.1", 40100, "10.0.0.1", 80, TH_SYN, NULL);
 	p.len = 14 + 10;
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) != 0, "kernel accepted a 24-byte IPv4 packet");
+	CHECK(run_tc(1, &p, &rv) != 0, "kernel accepted a 24-byte IPv4 packet");
 	/* IP options announced (IHL 15) but the packet ends before them */
 	pkt_tcp(&p, "10.0.1.1", 40107, "10.0.0.1", 80, TH_SYN, NULL);
 	p.b[14] = 0x4f;
 	p.len = 14 + 40;
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) == 0 && rv == 0, "ihl beyond packet: ret %d", rv);
+	CHECK(run_tc(1, &p, &rv) == 0 && rv == 0, "ihl beyond packet: ret %d", rv);
 	/* bad IHL */
 	pkt_tcp(&p, "10.0.1.1", 40101, "10.0.0.1", 80, TH_SYN, NULL);
 	p.b[14] = 0x43;
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) == 0 && rv == 0, "bad ihl: ret %d", rv);
+	CHECK(run_tc(1, &p, &rv) == 0 && rv == 0, "bad ihl: ret %d", rv);
 	/* TCP data offset beyond the packet */
 	pkt_tcp(&p, "10.0.1.1", 40102, "10.0.0.1", 80, TH_SYN, NULL);
 	p.b[14 + 20 + 12] = 0xf0;
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) == 0 && rv == 0, "bad doff: ret %d", rv);
+	CHECK(run_tc(1, &p, &rv) == 0 && rv == 0, "bad doff: ret %d", rv);
 	/* truncated TCP header */
 	pkt_tcp(&p, "10.0.1.1", 40103, "10.0.0.1", 80, TH_SYN, NULL);
 	p.len = 14 + 20 + 8;
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) == 0 && rv == 0, "truncated tcp: ret %d", rv);
+	CHECK(run_tc(1, &p, &rv) == 0 && rv == 0, "truncated tcp: ret %d", rv);
 	CHECK(counter(SHADOW_C_PARSE_FAIL) >= pf + 4, "parse_fail %llu, want >= %llu",
 	      (unsigned long long)counter(SHADOW_C_PARSE_FAIL), (unsigned long long)pf + 4);
 	/* non-IPv4 (ARP) */
@@ -1181,22 +1270,22 @@ static void t_malformed(void)
 	pkt_tcp(&p, "10.0.1.1", 40104, "10.0.0.1", 80, TH_SYN, NULL);
 	p.b[12] = 0x08;
 	p.b[13] = 0x06;
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) == 0 && rv == 0, "arp: ret %d", rv);
+	CHECK(run_tc(1, &p, &rv) == 0 && rv == 0, "arp: ret %d", rv);
 	CHECK(counter(SHADOW_C_NON_IPV4) == n4 + 1, "non_ipv4 counter");
 	/* HTTP request cut short: "GET /a" (< 12 bytes) is not parsed and not counted as a request */
 	__u64 reqs = counter(SHADOW_C_HTTP_REQUESTS);
 	pkt_tcp(&p, "10.0.1.1", 40105, "10.0.0.1", 80, TH_PSH | TH_ACK, "GET /a");
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) == 0 && rv == 0, "short http: ret %d", rv);
+	CHECK(run_tc(1, &p, &rv) == 0 && rv == 0, "short http: ret %d", rv);
 	/* IP total length claims more than the packet holds: payload parsing stays within the packet */
 	pkt_tcp(&p, "10.0.1.1", 40106, "10.0.0.1", 80, TH_PSH | TH_ACK, "GET /abcdefghijkl HTTP/1.1\r\n\r\n");
 	p.len -= 16;
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) == 0 && rv == 0, "tot_len > len: ret %d", rv);
+	CHECK(run_tc(1, &p, &rv) == 0 && rv == 0, "tot_len > len: ret %d", rv);
 	CHECK(counter(SHADOW_C_HTTP_REQUESTS) == reqs + 1, "requests %llu, want %llu (the cut one parsed, the short not)",
 	      (unsigned long long)counter(SHADOW_C_HTTP_REQUESTS), (unsigned long long)reqs + 1);
 	/* response with a garbage status line is not a response */
 	__u64 resp = counter(SHADOW_C_HTTP_RESPONSES);
 	pkt_tcp(&p, "10.0.0.1", 80, "10.0.1.1", 40106, TH_PSH | TH_ACK, "HTTP/1.1 2x0 OK\r\n\r\n");
-	CHECK(run(skel->progs.shadow_tc_from_pod, &p, &rv) == 0 && rv == 0, "bad status: ret %d", rv);
+	CHECK(run_tc(0, &p, &rv) == 0 && rv == 0, "bad status: ret %d", rv);
 	CHECK(counter(SHADOW_C_HTTP_RESPONSES) == resp, "garbage status counted as a response");
 	/* cgroup_skb with a truncated packet */
 	pkt_tcp(&p, "127.0.0.6", 50010, "127.0.0.1", 8080, TH_SYN, NULL);
@@ -1213,11 +1302,11 @@ static void t_tls_skipped(void)
 	__u64 tls = counter(SHADOW_C_TLS), reqs = counter(SHADOW_C_HTTP_REQUESTS);
 	const unsigned char hello[] = {0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x47, 0x45, 0x54, 0x20, 0x2f};
 	pkt_build(&p, "192.168.7.9", 40200, "10.0.0.1", 443, 6, TH_PSH | TH_ACK, hello, sizeof(hello));
-	CHECK(run(skel->progs.shadow_tc_to_pod, &p, &rv) == 0 && rv == 0, "tls: ret %d", rv);
+	CHECK(run_tc(1, &p, &rv) == 0 && rv == 0, "tls: ret %d", rv);
 	CHECK(counter(SHADOW_C_TLS) == tls + 1, "tls counter");
 	/* later plaintext-looking bytes on a TLS flow are not parsed as HTTP */
 	pkt_tcp(&p, "192.168.7.9", 40200, "10.0.0.1", 443, TH_PSH | TH_ACK, "GET /secret HTTP/1.1\r\n\r\n");
-	run(skel->progs.shadow_tc_to_pod, &p, &rv);
+	run_tc(1, &p, &rv);
 	CHECK(counter(SHADOW_C_HTTP_REQUESTS) == reqs, "HTTP parsed on a TLS flow");
 	struct shadow_ct_key k = {.rport = 40200, .lport = 443, .proto = 6};
 	inet_pton(AF_INET, "192.168.7.9", &k.raddr);
@@ -1305,11 +1394,11 @@ static struct shadow_http_rec *stamped_exchange(int app_leg, uint16_t cport, __u
 		pkt_tcp(&r, "10.0.0.1", 7000, "10.0.1.1", cport, TH_PSH | TH_ACK, "HTTP/1.1 200 OK\r\n\r\n");
 	}
 	drain();
-	CHECK(run_stamped(app_leg ? skel->progs.shadow_cg_egress : skel->progs.shadow_tc_to_pod, &q, req_stamp) == 0,
+	CHECK((app_leg ? run_stamped(skel->progs.shadow_cg_egress, &q, req_stamp) : run_tc_stamped(1, &q, req_stamp, NULL)) == 0,
 	      "request: %s", strerror(errno));
 	if (gap_us)
 		usleep(gap_us);
-	CHECK(run_stamped(app_leg ? skel->progs.shadow_cg_egress : skel->progs.shadow_tc_from_pod, &r, resp_stamp) == 0,
+	CHECK((app_leg ? run_stamped(skel->progs.shadow_cg_egress, &r, resp_stamp) : run_tc_stamped(0, &r, resp_stamp, NULL)) == 0,
 	      "response: %s", strerror(errno));
 	drain();
 	struct shadow_http_rec *h = find_http();
@@ -1532,13 +1621,13 @@ static void t_wire_request_per_flow(void)
 	struct pkt p;
 	for (int i = 0; i < 3; i++) {
 		pkt_tcp(&p, c[i].addr, c[i].port, "10.0.0.1", 80, TH_PSH | TH_ACK, req);
-		run(skel->progs.shadow_tc_to_pod, &p, NULL);
+		run_tc(1, &p, NULL);
 		usleep(1000);
 	}
 	for (int i = 0; i < 3; i++) {
 		drain();
 		pkt_tcp(&p, "10.0.0.1", 80, c[i].addr, c[i].port, TH_PSH | TH_ACK, resp);
-		run(skel->progs.shadow_tc_from_pod, &p, NULL);
+		run_tc(0, &p, NULL);
 		drain();
 		struct shadow_http_rec *h = find_http();
 		CHECK(h && h->leg == SHADOW_LEG_WIRE && h->client_port == c[i].port && h->status == 200 &&
@@ -1550,7 +1639,7 @@ static void t_wire_request_per_flow(void)
 	      (unsigned long long)(counter(SHADOW_C_HTTP_UNMATCHED) - un0));
 	/* a second response on an answered flow matches nothing */
 	pkt_tcp(&p, "10.0.0.1", 80, c[0].addr, c[0].port, TH_PSH | TH_ACK, resp);
-	run(skel->progs.shadow_tc_from_pod, &p, NULL);
+	run_tc(0, &p, NULL);
 	CHECK(counter(SHADOW_C_HTTP_UNMATCHED) == un0 + 1, "a second response counted as matched");
 }
 
@@ -1767,6 +1856,7 @@ static const struct tcase cases[] = {
 	{"ct_full_set_evicts_least_recent", t_ct_full_set_evicts_least_recent, 0},
 	{"ct_gc_sweep", t_ct_gc_sweep, 0},
 	{"tc_stub_without_body_passes", t_tc_stub_without_body, 0},
+	{"tc_direction_from_hook", t_tc_direction_from_hook, 0},
 	{"l7_prefix_kernel", t_l7_prefix, 1},
 	{"l7_exact_kernel", t_l7_exact, 1},
 	{"l7_exact_miss_deferred_to_user", t_l7_exact_miss_regex_user, 1},

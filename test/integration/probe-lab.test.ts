@@ -183,6 +183,16 @@ test('attached to the host-side veths instead of eth0: the same verdicts and wir
   probe.setConfig(cfg);
   await probe.start();
   try {
+    // a host-side veth carries the stubs, hooks swapped (its ingress is the traffic out of the pod); not the body,
+    // which takes the direction from the hook and would read a hairpin packet's way back wrong there
+    const ids = probe.progIds();
+    const reviews = lab.pod('reviews');
+    const q = spawnSync(join(PROBE_BIN, '..', 'tcx_query'), [`/run/netns/${reviews.hostNetns}`, reviews.hostIfname], { encoding: 'utf8' });
+    assert.equal(q.status, 0, `tcx_query: ${q.stderr}`);
+    const tcx = JSON.parse(q.stdout) as { ingress: number[]; egress: number[] };
+    const progName = (id: number) => (JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)], { encoding: 'utf8' }).stdout) as { name: string }).name;
+    const ours = (w: 'ingress' | 'egress') => tcx[w].filter((id) => ids.includes(id)).map(progName);
+    assert.deepEqual([ours('ingress'), ours('egress')], [['shadow_tc_from_pod'], ['shadow_tc_to_pod']], 'host-side veth programs');
     for (let i = 0; i < 3; i++) assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080/reviews/veth${i}`).code, 200);
     lab.curl('ratings', `http://${lab.pod('details').ip}:9080/details/1`);
     await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && String(h.path).startsWith('/reviews/veth')).length >= 3, 10_000, 'wire records');
