@@ -8,7 +8,7 @@
 #     generator's count at the lab's maximum rate (closed loop, wrk): lost = answered - counted.
 #  3. the lab's p50/p99 and requests/s without and with the probe, with a verdict on the overhead targets
 #     (bench/lab-overhead.sh: one load run per kind, the probe switched off/on in alternating segments).
-# Usage: bench/probe-bench.sh [--repeat 1000000] [--rounds 5] [--skip-lab] [--duration 5] [--lab-duration 60]
+# Usage: bench/probe-bench.sh [--repeat 100000] [--rounds 50] [--skip-lab] [--duration 5] [--lab-duration 60]
 #                             [--lab-segment 2]
 # PROBE_BENCH_JQ: a jq filter applied to the probe's config for ablations, e.g. '.settings.sampleEvery = 1000000'
 # (records off); PROBE_BENCH_NO_LATENCY=1 stops after part 2; PROBE_BENCH_PROBE: another shadow-probe binary for
@@ -17,7 +17,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PROBE="${PROBE_BENCH_PROBE:-$REPO/shadow-probe/build/shadow-probe}"
 TESTRUN="$REPO/shadow-probe/build/bench_testrun"
-repeat=1000000 rounds=5 skip_lab=0 duration=5 lab_duration=60 lab_segment=2
+repeat=100000 rounds=50 skip_lab=0 duration=5 lab_duration=60 lab_segment=2
 while [ $# -gt 0 ]; do
   case $1 in
     --repeat) repeat=$2; shift 2 ;;
@@ -49,11 +49,13 @@ for r in (r for r in rows if r["case"].startswith("cold_")):
 rows = [r for r in rows if r["case"] != "verifier" and not r["case"].startswith("cold_")]
 base = next(r for r in rows if r["case"] == "baseline_empty_program")
 b = base.get("ns_per_packet_min", base["ns_per_packet_mean"])
-print("%-32s %8s %8s %16s" % ("case", "min ns", "mean ns", "net of baseline"))
+# min: the program's own cost (the round nothing else disturbed); median: a typical round on the machine as it is
+print("%-32s %8s %9s %8s %16s" % ("case", "min ns", "median ns", "mean ns", "net of baseline"))
 for r in rows:
     m = r.get("ns_per_packet_min", r["ns_per_packet_mean"])
     net = r.get("net_of_repeat1_baseline", m - b) if not r["case"].startswith("baseline_empty_program_repeat1") else 0
-    print("%-32s %8.0f %8.1f %16.0f" % (r["case"], m, r["ns_per_packet_mean"], net))
+    med = "%9.0f" % r["ns_per_packet_median"] if "ns_per_packet_median" in r else "%9s" % "-"
+    print("%-32s %8.0f %s %8.1f %16.0f" % (r["case"], m, med, r["ns_per_packet_mean"], net))
 EOF
 [ $skip_lab = 1 ] && exit 0
 
