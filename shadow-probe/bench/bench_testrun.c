@@ -220,8 +220,14 @@ static int ab_pair(const struct bench_case *cases, size_t n, const char *spec, i
 
 int main(int argc, char **argv)
 {
-	int repeat = argc > 1 ? atoi(argv[1]) : 1000000;
-	int rounds = argc > 2 ? atoi(argv[2]) : 5;
+	int repeat = argc > 1 ? atoi(argv[1]) : 100000;
+	int rounds = argc > 2 ? atoi(argv[2]) : 50;
+	if (repeat < 1 || rounds < 1) {
+		fprintf(stderr, "bench_testrun: REPEAT and ROUNDS must be positive numbers (got %s, %s)\n",
+			argc > 1 ? argv[1] : "-", argc > 2 ? argv[2] : "-");
+		return 2;
+	}
+	const int print_rounds = getenv("BENCH_ROUNDS") && !strcmp(getenv("BENCH_ROUNDS"), "1");
 	/* one case by name (for perf record), others skipped; or "ab:A,B", two cases in alternating rounds (ab_pair) */
 	const char *only = argc > 3 ? argv[3] : NULL;
 	char err[256], cfgtext[4096];
@@ -311,10 +317,12 @@ int main(int argc, char **argv)
 		if (only && strcmp(only, cases[i].name))
 			continue;
 		double *v = calloc(rounds, sizeof(double)), sum = 0;
+		if (!v)
+			return 1;
 		for (int r = 0; r < rounds; r++) {
 			v[r] = run_case(&cases[i], repeat);
 			sum += v[r];
-			if (getenv("BENCH_ROUNDS")) /* every round on stderr, in order, with the empty program right after */
+			if (print_rounds) /* every round on stderr, in order, with the empty program right after */
 				fprintf(stderr, "%s round %d: %.0f empty %.0f\n", cases[i].name, r, v[r], run_floor(cases[i].p, repeat));
 		}
 		qsort(v, rounds, sizeof(double), cmp_double);
