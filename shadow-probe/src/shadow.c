@@ -1230,18 +1230,21 @@ static void usage(void)
 		"usage: shadow-probe --config FILE [--format json|raw] [--pin [DIR]] [--tc-legacy] [--no-cgroup]\n"
 		"                    [--no-sockops] [--state-dir DIR] [--metrics-file FILE] [-v]\n"
 		"                    [--cgroup-root DIR] [--pods-cgroup PATH] [--proc-root DIR] [--rediscover SECONDS]\n"
+		"                    [--sched batch|normal]\n"
 		"       shadow-probe --check\n"
 		"       shadow-probe --cleanup [--state-dir DIR] [--pin [DIR]] [--force] [--all]\n"
 		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n"
 		"Pods named only by ip and/or uid are found on this node under the pods cgroup (default kubepods.slice or\n"
-		"kubepods of the cgroup v2 mount), again every --rediscover seconds (default 10, 0: at start and reload).\n");
+		"kubepods of the cgroup v2 mount), again every --rediscover seconds (default 10, 0: at start and reload).\n"
+		"--sched batch (default): the loader never preempts the node's workload when it wakes to drain records; it\n"
+		"keeps its full CPU share, so it does not fall behind at saturation. normal: the default Linux policy.\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct probe p = {.state_dir = STATE_DIR_DEFAULT, .rediscover_ms = 10000};
 	int check = 0, cleanup = 0, force = 0, all = 0, ret = 1;
-	const char *format = "json";
+	const char *format = "json", *sched = "batch";
 	static const struct option opts[] = {
 		{"config", required_argument, 0, 'c'}, {"format", required_argument, 0, 'f'},
 		{"check", no_argument, 0, 'k'},        {"cleanup", no_argument, 0, 'C'},
@@ -1252,7 +1255,7 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
 		{"cgroup-root", required_argument, 0, 'R'}, {"pods-cgroup", required_argument, 0, 'P'},
 		{"proc-root", required_argument, 0, 'O'}, {"rediscover", required_argument, 0, 'D'},
-		{0, 0, 0, 0}};
+		{"sched", required_argument, 0, 'B'},  {0, 0, 0, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "c:f:vh", opts, NULL)) != -1) {
 		switch (o) {
@@ -1273,6 +1276,7 @@ int main(int argc, char **argv)
 		case 'P': p.disc.pods_cgroup = optarg; break;
 		case 'O': p.disc.proc_root = optarg; break;
 		case 'D': p.rediscover_ms = strtoull(optarg, NULL, 10) * 1000ULL; break;
+		case 'B': sched = optarg; break;
 		default: usage(); return o == 'h' ? 0 : 2;
 		}
 	}
@@ -1290,6 +1294,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	p.raw = !strcmp(format, "raw");
+	if (strcmp(sched, "batch") && strcmp(sched, "normal")) {
+		logf_("failed to parse --sched: %s is not batch or normal", sched);
+		return 2;
+	}
 	p.ncpu = libbpf_num_possible_cpus();
 	char err[400];
 	if (shadow_config_load(p.config_path, &p.cfg, err, sizeof(err))) {
@@ -1347,8 +1355,17 @@ int main(int argc, char **argv)
 
 	if (reconcile(&p))
 		logf_("some pods failed to attach; continuing with the others");
-	logf_("running: %zu pods attached, %zu policy rules, %zu l7 rules, format %s", p.n_att, p.cfg.n_rules,
-	      p.cfg.n_l7, format);
+	/* An observer's userspace must not add to the workload's latency: a SCHED_BATCH thread that wakes (a forced
+	 * ring buffer wakeup, the drain timer, a dump) does not preempt the task running on its CPU; it runs on an idle
+	 * CPU or when that task's slice ends. Its weight is unchanged (unlike nice or SCHED_IDLE), so at saturation it
+	 * still gets its share and keeps draining. */
+	if (!strcmp(sched, "batch")) {
+		struct sched_param sp = {0};
+		if (sched_setscheduler(0, SCHED_BATCH, &sp))
+			logf_("failed to switch to SCHED_BATCH: %s (running under the default policy)", strerror(errno));
+	}
+	logf_("running: %zu pods attached, %zu policy rules, %zu l7 rules, format %s, sched %s", p.n_att, p.cfg.n_rules,
+	      p.cfg.n_l7, format, sched);
 	fflush(stderr);
 
 	__u64 next_dump = mono_ns() + p.cfg.interval_ms * 1000000ULL, next_stat = mono_ns() + 1000000000ULL;

@@ -265,6 +265,26 @@ test('config reload while running: new flows get the new verdict', { skip }, asy
   assert.deepEqual(await attachedLeftovers(ids, netnsAll(), cgroupsAll()), [], 'a clean stop leaves nothing attached');
 });
 
+// /proc/PID/stat field 41: the scheduling policy (0 SCHED_OTHER, 3 SCHED_BATCH); the command name may hold spaces
+const schedPolicy = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[41 - 3]);
+
+test('the loader runs under SCHED_BATCH (it never preempts the workload to drain records) unless --sched normal', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  for (const [args, want] of [[[], 3], [['--sched', 'normal'], 0]] as const) {
+    await probe.start([...args]);
+    try {
+      assert.equal(schedPolicy(probe.proc!.pid!), want, `policy with ${JSON.stringify(args)}; stderr: ${probe.stderr}`);
+      assert.match(probe.stderr, want === 3 ? /sched batch/ : /sched normal/);
+    } finally {
+      assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
+    }
+  }
+  const bad = spawnSync(PROBE_BIN, ['--config', probe.configPath, '--sched', 'idle'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2, 'an unknown policy is refused');
+  assert.match(bad.stderr, /--sched: idle is not batch or normal/);
+});
+
 test('each pod cgroup\'s endpoint is in its cgroup storage, rewritten when a reload renumbers the endpoints', { skip }, async () => {
   // shadow_cg_egress reads its endpoint from the attachment's cgroup storage (struct shadow_cg_state: one line instead
   // of a cgroup id and a hash lookup); endpoint numbers follow the config's pod order, so a reordered config must
