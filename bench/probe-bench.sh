@@ -2,7 +2,8 @@
 # shadow-probe benchmarks (issue 5, part 9). Prints numbers and ratios against a baseline of the same run.
 #  1. ns per packet with BPF_PROG_TEST_RUN (kernel-timed average over N repeats) for the packets that matter,
 #     against an empty sched_cls program as the baseline (the test-run loop's own cost); the same packets cold
-#     (one run after flushing L1/L2, then L3), which is what a run costs in place; the verifier's work per program.
+#     (one run after flushing L1/L2, then L3, then 6144 lines from 96 pages and from 6144 pages: the second also
+#     empties the TLBs), which is what a run costs in place; the verifier's work per program.
 #  2. in place on the lab with kernel.bpf_stats_enabled=1: run_time_ns / run_cnt of each attached program under
 #     a fixed-rate load, and the aggregated telemetry (per-edge request counts in the kernel) against the load
 #     generator's count at the lab's maximum rate (closed loop, wrk): lost = answered - counted.

@@ -92,12 +92,15 @@ static __u64 mono_ns(void)
 /* Cold runs: what a program run costs when the caches hold other work's lines, as in place (a request every ms
  * or so, between an app, its sidecar and the kernel). Before each run, read a buffer larger than the cache
  * level to flush: 2 MiB empties L1/L2 (512 KiB per core here) and leaves L3; 64 MiB empties L3 (32 MiB) too.
+ * Two more flushes read the same 6144 lines (384 KiB, most of L2), once from 96 pages and once a line from each of
+ * 6144 pages, which also empties the TLBs: the difference is what the run's page walks cost.
  * One packet per run (repeat 1); the empty program under the same flush is the baseline. */
 static volatile uint64_t sink;
+static size_t flush_stride = 64;
 static void flush_caches(const uint8_t *buf, size_t len)
 {
 	uint64_t s = 0;
-	for (size_t i = 0; i < len; i += 64)
+	for (size_t i = 0; i < len; i += flush_stride)
 		s += buf[i];
 	sink += s;
 }
@@ -364,8 +367,9 @@ int main(int argc, char **argv)
 	}
 	/* cold: the request/response pair of one keep-alive flow, the ACK, the app-leg request, the empty program */
 	if (!only || !strcmp(only, "cold")) {
-		const size_t sizes[] = {2 << 20, 64 << 20};
-		const char *names[] = {"l1l2_flushed", "l3_flushed"};
+		const size_t sizes[] = {2 << 20, 64 << 20, 6144 * 64, 6144 * (4096 + 64)};
+		const size_t strides[] = {64, 64, 64, 4096 + 64};
+		const char *names[] = {"l1l2_flushed", "l3_flushed", "6144_lines_96_pages", "6144_lines_6144_pages"};
 		size_t big = sizes[1];
 		uint8_t *buf = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (buf == MAP_FAILED) {
@@ -385,17 +389,18 @@ int main(int argc, char **argv)
 		int empty = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "shadow_floor", "GPL", insns, 2, NULL);
 		int to = bpf_program__fd(skel->progs.shadow_tc), from = to;
 		int cg = bpf_program__fd(skel->progs.shadow_cg_egress);
-		for (int k = 0; k < 2; k++) {
-			int iters = k == 0 ? 4000 : 400;
+		for (int k = 0; k < 4; k++) {
+			int iters = k == 1 ? 400 : 4000;
+			flush_stride = strides[k];
 			double e, rq, rs, ak, ap, unused;
 			cold_pair(empty, &req, -1, NULL, buf, sizes[k], iters, &e, &unused);
 			cold_pair(to, &req, from, &resp, buf, sizes[k], iters, &rq, &rs);
 			cold_pair(to, &ack, -1, NULL, buf, sizes[k], iters, &ak, &unused);
 			cold_pair(cg, &appreq, -1, NULL, buf, sizes[k], iters, &ap, &unused);
-			printf("{\"case\": \"cold_%s%s\", \"flush_bytes\": %zu, \"runs\": %d, \"empty_program\": %.0f, "
+			printf("{\"case\": \"cold_%s%s\", \"flush_bytes\": %zu, \"flush_lines\": %zu, \"runs\": %d, \"empty_program\": %.0f, "
 			       "\"tc_http_request\": %.0f, \"tc_http_response\": %.0f, \"tc_ack_known_flow\": %.0f, "
 			       "\"cgroup_skb_http_request\": %.0f}\n",
-			       names[k], undrained ? "_undrained" : "", sizes[k], iters, e, rq, rs, ak, ap);
+			       names[k], undrained ? "_undrained" : "", sizes[k], sizes[k] / strides[k], iters, e, rq, rs, ak, ap);
 		}
 		if (cold_rb)
 			ring_buffer__free(cold_rb);
