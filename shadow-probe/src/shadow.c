@@ -32,6 +32,7 @@
 #include "shadow.h" /* before the skeleton: it names shadow.h types (the L7 header global) */
 #include "shadow.skel.h"
 #include "ct_gc.h"
+#include "records.h"
 #include "edge_gc.h"
 #include "config.h"
 #include "discover.h"
@@ -84,20 +85,8 @@ struct attachment {
 	int live;
 };
 
-/* recent app-leg requests, to pair each inbound wire-leg request with the app-leg request it contains */
-#define APP_RECENT 256
-struct app_recent {
-	__u64 start_ns, end_ns;
-	__u16 ep;
-	__u8 method;
-	__u8 used;
-	__u16 path_len;
-	char path[SHADOW_PATH_MAX];
-};
-
 struct probe {
-	struct app_recent recent[APP_RECENT];
-	unsigned recent_next;
+	struct legs legs; /* inbound app legs waiting for their wire leg (records.h) */
 	struct shadow_bpf *skel;
 	struct shadow_config cfg;
 	const char *config_path;
@@ -490,37 +479,6 @@ static const char *pod_name(struct probe *p, __u16 ep)
 	return ep >= 1 && ep <= p->cfg.n_pods ? p->cfg.pods[ep - 1].name : "";
 }
 
-static const char *ip_str(__u32 addr, char *buf)
-{
-	inet_ntop(AF_INET, &addr, buf, INET_ADDRSTRLEN);
-	return buf;
-}
-
-static const char *proto_name(__u8 proto)
-{
-	return proto == 6 ? "TCP" : proto == 17 ? "UDP" : proto == 1 ? "ICMP" : "OTHER";
-}
-
-static const char *where_name(__u8 w)
-{
-	return w == SHADOW_WHERE_KERNEL ? "kernel" : w == SHADOW_WHERE_USER ? "user" : "none";
-}
-
-static void json_str(FILE *f, const char *s, size_t n)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < n && s[i]; i++) {
-		unsigned char c = s[i];
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static void raw_out(struct probe *p, const void *data, __u32 size)
 {
 	fwrite(&size, 4, 1, stdout);
@@ -528,61 +486,10 @@ static void raw_out(struct probe *p, const void *data, __u32 size)
 	p->records_out++;
 }
 
-static void print_flags(__u8 flags)
-{
-	static const char *names[] = {"reply", "midstream", "tls", "truncated", "nopolicy", "closing", "sidecar"};
-	printf(",\"flags\":[");
-	int first = 1;
-	for (int i = 0; i < 7; i++) {
-		if (flags & (1 << i)) {
-			printf("%s\"%s\"", first ? "" : ",", names[i]);
-			first = 0;
-		}
-	}
-	printf("]");
-}
-
-/*
- * Sidecar overhead per request = wire latency - app latency of the same request. The two legs have different
- * client endpoints (the client, then 127.0.0.6), so they are paired here: an inbound app-leg request of the
- * same pod, method and path whose [start, end] lies inside the wire-leg request's. App records come first
- * (their response precedes the wire response); each is used once. Returns -1 when no pair is found (records
- * are sampled and rate-limited, so both legs of a request are not always there).
- */
-static __s64 pair_legs(struct probe *p, const struct shadow_http_rec *r)
-{
-	__u64 end = r->hdr.ts_ns, start = end - r->latency_ns;
-	if (r->leg == SHADOW_LEG_APP) {
-		struct app_recent *a = &p->recent[p->recent_next++ % APP_RECENT];
-		a->start_ns = start;
-		a->end_ns = end;
-		a->ep = r->ep;
-		a->method = r->method;
-		a->used = 0;
-		a->path_len = r->path_len;
-		memcpy(a->path, r->path, SHADOW_PATH_MAX);
-		return -1;
-	}
-	struct app_recent *best = NULL;
-	for (unsigned i = 0; i < APP_RECENT; i++) {
-		struct app_recent *a = &p->recent[i];
-		if (a->used || a->ep != r->ep || a->method != r->method || a->path_len != r->path_len ||
-		    a->start_ns < start || a->end_ns > end || memcmp(a->path, r->path, r->path_len < SHADOW_PATH_MAX ? r->path_len : SHADOW_PATH_MAX))
-			continue;
-		if (!best || a->start_ns < best->start_ns)
-			best = a;
-	}
-	if (!best)
-		return -1;
-	best->used = 1;
-	return (__s64)r->latency_ns - (__s64)(best->end_ns - best->start_ns);
-}
-
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct probe *p = ctx;
 	const struct shadow_rec_hdr *h = data;
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 	if (size < sizeof(*h) || h->size > size)
 		return 0;
 	struct shadow_http_rec copy;
@@ -599,54 +506,34 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	__u64 wall = h->ts_ns + p->mono_to_real;
+	char line[REC_JSON_MAX];
+	size_t n;
 	switch (h->type) {
 	case SHADOW_REC_FLOW: {
 		const struct shadow_flow_rec *r = data;
-		printf("{\"type\":\"flow\",\"ts\":%llu,\"pod\":\"%s\",\"dir\":\"%s\",\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\","
-		       "\"dport\":%u,\"proto\":\"%s\",\"verdict\":\"%s\",\"where\":\"%s\",\"rule\":%u,\"remoteIdentity\":%u,"
-		       "\"ifindex\":%u",
-		       (unsigned long long)wall, pod_name(p, r->ep), r->dir ? "egress" : "ingress", ip_str(r->saddr, a),
-		       r->sport, ip_str(r->daddr, b), r->dport, proto_name(r->proto), shadow_verdict_name(r->verdict),
-		       where_name(r->where), r->rule_id, r->remote_id, r->ifindex);
-		print_flags(r->flags);
-		printf("}\n");
+		if (size < sizeof(*r))
+			return 0;
+		n = rec_json_flow(line, r, wall, pod_name(p, r->ep));
 		break;
 	}
 	case SHADOW_REC_HTTP: {
 		const struct shadow_http_rec *r = data;
-		__s64 overhead = -1;
-		if (r->dir == SHADOW_DIR_INGRESS)
-			overhead = pair_legs(p, r);
-		printf("{\"type\":\"http\",\"ts\":%llu,\"pod\":\"%s\",\"leg\":\"%s\",\"dir\":\"%s\",\"client\":\"%s:%u\","
-		       "\"server\":\"%s:%u\",\"method\":\"%s\",\"path\":",
-		       (unsigned long long)wall, pod_name(p, r->ep), r->leg ? "app" : "wire", r->dir ? "egress" : "ingress",
-		       ip_str(r->client_addr, a), r->client_port, ip_str(r->server_addr, b), r->server_port,
-		       shadow_method_name(r->method));
-		json_str(stdout, r->path, r->path_len < SHADOW_PATH_MAX ? r->path_len : SHADOW_PATH_MAX);
-		printf(",\"status\":%u,\"latencyNs\":%llu,\"verdict\":\"%s\",\"where\":\"%s\",\"rule\":%u,\"remoteIdentity\":%u,"
-		       "\"cgroupId\":%llu",
-		       r->status, (unsigned long long)r->latency_ns, shadow_verdict_name(r->verdict), where_name(r->where),
-		       r->rule_id, r->remote_id, (unsigned long long)r->cgroup_id);
-		if (overhead >= 0)
-			printf(",\"sidecarOverheadNs\":%lld", (long long)overhead);
-		print_flags(r->flags);
-		printf("}\n");
+		if (size < sizeof(*r))
+			return 0;
+		n = rec_json_http(line, r, wall, pod_name(p, r->ep), r->dir == SHADOW_DIR_INGRESS ? legs_pair(&p->legs, r) : -1);
 		break;
 	}
 	case SHADOW_REC_CONN: {
 		const struct shadow_conn_rec *r = data;
-		printf("{\"type\":\"conn\",\"ts\":%llu,\"pod\":\"%s\",\"event\":\"%s\",\"local\":\"%s:%u\",\"remote\":\"%s:%u\","
-		       "\"srttUs\":%u,\"retrans\":%u,\"bytesAcked\":%llu,\"bytesReceived\":%llu,\"durationNs\":%llu}\n",
-		       (unsigned long long)wall, pod_name(p, r->ep),
-		       r->event == SHADOW_CONN_CLOSE ? "close" : r->event == SHADOW_CONN_ACTIVE ? "active" : "passive",
-		       ip_str(r->saddr, a), r->sport, ip_str(r->daddr, b), r->dport, r->srtt_us, r->total_retrans,
-		       (unsigned long long)r->bytes_acked, (unsigned long long)r->bytes_received,
-		       (unsigned long long)r->duration_ns);
+		if (size < sizeof(*r))
+			return 0;
+		n = rec_json_conn(line, r, wall, pod_name(p, r->ep));
 		break;
 	}
 	default:
 		return 0;
 	}
+	fwrite(line, 1, n, stdout);
 	p->records_out++;
 	return 0;
 }
@@ -712,7 +599,7 @@ static void print_edge(struct probe *p, const struct shadow_edge_key *kp, const 
 	printf("{\"type\":\"edge\",\"ts\":%llu,\"pod\":\"%s\",\"dir\":\"%s\",\"leg\":\"%s\",\"remoteIdentity\":%u,"
 	       "\"port\":%u,\"proto\":\"%s\",\"flows\":%llu,\"requests\":%llu,\"flowVerdicts\":{",
 	       (unsigned long long)(now + p->mono_to_real), pod, k.dir ? "egress" : "ingress",
-	       k.leg ? "app" : "wire", k.remote_id, k.port, proto_name(k.proto), (unsigned long long)s->flows,
+	       k.leg ? "app" : "wire", k.remote_id, k.port, rec_proto_name(k.proto), (unsigned long long)s->flows,
 	       (unsigned long long)s->requests);
 	for (int v = 0; v < 4; v++)
 		printf("%s\"%s\":%llu", v ? "," : "", vnames[v], (unsigned long long)s->verdicts_l4[v]);
