@@ -1290,7 +1290,11 @@ int shadow_cg_egress(struct __sk_buff *skb)
 	if (!c)
 		return 1;
 	bump(c, SHADOW_C_PACKETS);
-	if (skb->protocol != bpf_htons(ETH_P_IP))
+	/* only the hop inside the pod: out through lo (ifindex 1 in every netns). An outbound call redirected to the
+	 * sidecar goes pod IP -> 127.0.0.1:15001, and the sidecar's answer, un-NATed before this hook, real server
+	 * -> pod IP: both leave through lo, as does anything to 127/8 or the pod's own address. Checked before any
+	 * load: every packet the pod sends by eth0 passes here too. */
+	if (skb->ifindex != 1 || skb->protocol != bpf_htons(ETH_P_IP))
 		return 1;
 	struct iphdr ip;
 	if (load(skb, 0, &ip, sizeof(ip))) {
@@ -1298,11 +1302,6 @@ int shadow_cg_egress(struct __sk_buff *skb)
 		return 1;
 	}
 	if (ip.protocol != IPPROTO_TCP)
-		return 1;
-	/* only the hop inside the pod: out through lo (ifindex 1 in every netns). An outbound call redirected to the
-	 * sidecar goes pod IP -> 127.0.0.1:15001, and the sidecar's answer, un-NATed before this hook, real server
-	 * -> pod IP: both leave through lo. */
-	if (skb->ifindex != 1 && (bpf_ntohl(ip.daddr) >> 24) != 127 && ip.daddr != ip.saddr)
 		return 1;
 	__u32 ihl = ip.ihl * 4;
 	__u32 tot = bpf_ntohs(ip.tot_len);
