@@ -10,7 +10,7 @@
 //            ratio is also shown as one draw of a between-run interval
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +29,20 @@ interface SegmentRecord extends Segment {
   switchedUs: number;
   /** how long that reload took */
   reloadMs: number;
+  /** CPU time of the probe's loader inside [startUs, endUs]: its steady cost, without the reloads (absent before
+   * 2026-11-22 or when /proc could not be read) */
+  loaderCpuUs?: number;
+}
+
+/** CPU time of every thread of pid so far, µs (/proc/PID/task/TID/schedstat: ns on CPU first), or null. */
+function threadCpuUs(pid: number): number | null {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1000;
+  } catch {
+    return null;
+  }
 }
 
 interface Loader { pid: number; log: string; live: string }
@@ -111,8 +125,12 @@ async function toggle(argv: string[]): Promise<void> {
       const t0 = nowUs();
       const switchedUs = await switchTo(variant);
       const startUs = switchedUs + guardUs;
+      await sleep((startUs - nowUs()) / 1000);
+      const cpu0 = threadCpuUs(probe.pid);
       await sleep((startUs + segUs - nowUs()) / 1000);
-      segments.push({ pair, variant, startUs, endUs: nowUs(), switchedUs, reloadMs: (switchedUs - t0) / 1000, ...(stats ? { stats } : {}) });
+      const cpu1 = threadCpuUs(probe.pid);
+      const loaderCpuUs = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : undefined;
+      segments.push({ pair, variant, startUs, endUs: nowUs(), switchedUs, reloadMs: (switchedUs - t0) / 1000, ...(loaderCpuUs === undefined ? {} : { loaderCpuUs }), ...(stats ? { stats } : {}) });
     }
     if (stats) await statsOff();
   }
@@ -211,6 +229,28 @@ function analyze(argv: string[]): void {
   const rps = { off: pooled.off.latencyUs.length / segTimeS('off'), on: pooled.on.latencyUs.length / segTimeS('on') };
   const reloadMs = segs.map((s) => s.reloadMs).sort((a, b) => a - b);
 
+  // The loader's steady cost: its CPU inside the segments (after each reload's guard), per request the probe
+  // watched there. The whole-run figure below (loader-cpu-ms) also carries the bench's own reloads, two per pair,
+  // which a deployed probe does not make.
+  let loaderSteady: { usPerRequest: number; detachedUsPerS: number | null } | null = null;
+  if (allSegs.length > 0 && allSegs.every((s) => s.loaderCpuUs !== undefined)) {
+    const byStart = [...allSegs].sort((a, b) => a.startUs - b.startUs);
+    const starts = byStart.map((s) => s.startUs);
+    let watched = 0;
+    for (let k = 0; k < written.length; k++) {
+      const t = written[k]!;
+      let lo = 0, hi = starts.length; // last segment starting at or before t
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (starts[mid]! <= t) lo = mid + 1; else hi = mid; }
+      const s = byStart[lo - 1];
+      if (!s || t >= s.endUs) continue;
+      // segments design: watched in "on" segments; concurrent: arm A in "on", its twin (arm 1) in "off"
+      if (concurrent ? (arm?.[k] === 1) === (s.variant === 'off') : s.variant === 'on') watched++;
+    }
+    const cpu = (variant: Variant | null): number => allSegs.filter((s) => variant === null || s.variant === variant).reduce((t, s) => t + s.loaderCpuUs!, 0);
+    const offS = allSegs.filter((s) => s.variant === 'off').reduce((t, s) => t + (s.endUs - s.startUs), 0) / 1e6;
+    loaderSteady = { usPerRequest: (concurrent ? cpu(null) : cpu('on')) / watched, detachedUsPerS: concurrent || offS === 0 ? null : cpu('off') / offS };
+  }
+
   // Kernel estimate: the probe's BPF run time (counted only while it is attached and the stats are on: in the
   // stats pairs, or the whole run without them) per request sent then (from each such "on" reload to the end of
   // that segment), against the probe-off p50 (the latency view: what a request waits for when the CPUs are
@@ -284,7 +324,11 @@ function analyze(argv: string[]): void {
     lines.push(`  kernel: BPF ${(kernel.nsPerRequest / 1000).toFixed(1)} µs/request (${kernel.runCnt} program runs over ${kernel.requestsAttached} requests attached), ` +
       `${pct(kernel.shareOfP50Off)} of p50 off: on/off p50 estimate x${r3(kernel.ratioEstimate)} (programs' own run time only); ` +
       `${pct(kernel.shareOfCpu)} of the ${kernel.cpuUsPerRequestOff.toFixed(0)} CPU-µs per request at the off rate` +
-      (kernel.loaderUsPerRequest === null ? '' : `; loader ${kernel.loaderUsPerRequest.toFixed(1)} CPU-µs/request`));
+      (kernel.loaderUsPerRequest === null ? '' : `; loader over the whole run, the bench's reloads included, ${kernel.loaderUsPerRequest.toFixed(1)} CPU-µs/request`));
+  }
+  if (loaderSteady) {
+    lines.push(`  loader inside the segments (reloads excluded): ${loaderSteady.usPerRequest.toFixed(2)} CPU-µs per watched request` +
+      (loaderSteady.detachedUsPerS === null ? '' : `; detached, ${(loaderSteady.detachedUsPerS / 1000).toFixed(2)} CPU-ms/s`));
   }
   if (kernelBase && kernel) {
     lines.push(`  kernel, baseline build: BPF ${(kernelBase.nsPerRequest / 1000).toFixed(1)} µs/request (${kernelBase.runCnt} program runs over ` +
@@ -295,7 +339,7 @@ function analyze(argv: string[]): void {
   process.stdout.write(lines.join('\n') + '\n');
   if (v.out) {
     writeFileSync(v.out, JSON.stringify({ label: v.label, design: concurrent ? 'concurrent' : 'segments', pairs, statsPairs, segments: segs.length, samples: { total: written.length, off: pooled.off.latencyUs.length, on: pooled.on.latencyUs.length },
-      reloadMsMedian: reloadMs[Math.floor(reloadMs.length / 2)], rps, results, kernel, kernelBase }, null, 1) + '\n');
+      reloadMsMedian: reloadMs[Math.floor(reloadMs.length / 2)], rps, results, kernel, kernelBase, loaderSteady }, null, 1) + '\n');
   }
 }
 
