@@ -268,9 +268,10 @@ static __always_inline int rate_ok(struct shadow_cpu *c, __u64 now)
 
 /* Submit without a wakeup (a wakeup per event costs ~800 ns here); the loader drains at least every 250 ms, and
  * each CPU forces one wakeup every cfg_wakeup_every records it submits (~48 KiB of HTTP records), so a burst
- * cannot sit in the ring for a whole timer period. A wakeup is a self-IPI, ~1-5 µs in a VM, so it stays rare. The count lives in
- * the CPU's own line that rate_ok has just touched. It replaced a bpf_ringbuf_query of the unread data per record,
- * which read the consumer position the loader writes from the other CPU: ~3 % of the probe's samples in the lab. */
+ * cannot sit in the ring for a whole timer period. A wakeup is a self-IPI, ~1-5 µs in a VM, so it stays rare. The
+ * count lives in the CPU's own line that rate_ok has just touched. It replaced a bpf_ringbuf_query of the unread
+ * data per record, which read the consumer position the loader writes from the other CPU: ~3 % of the probe's
+ * samples in the lab. */
 static __always_inline void emit(struct shadow_cpu *c, void *rec, __u32 size)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
