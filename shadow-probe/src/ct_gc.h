@@ -41,4 +41,27 @@ static inline __u32 shadow_ct_sweep_set(struct shadow_ct_set *set, __u64 now, __
 	}
 	return live;
 }
+/* Sweeps span sets from *cursor on (wrapping), reading only the sets worth reading: one a program claimed a slot in
+ * since its last sweep (dirty) or one that held valid slots then (live_set). A set that was empty and stayed clean
+ * cannot hold a valid slot, so skipping it loses nothing, and an idle or sparse table costs a pass a byte per set
+ * instead of its slots' lines (8 per set, 64 K lines for the whole table).
+ * The order against the programs' (claim, publish, then dirty = 1): the byte is cleared before the set is read, so a
+ * claim published after the read sets it again for the next pass, and one published before the clear is seen by
+ * the read. live_set[i]: valid slots at set i's last sweep; *live: their sum, kept up to date; *deleted, *read:
+ * counts added to. */
+static inline void shadow_ct_sweep_step(struct shadow_ct_set *ct, __u8 *live_set, volatile __u8 *dirty, __u32 *cursor,
+					__u32 span, __u64 now, __u64 *live, __u64 *deleted, __u64 *read)
+{
+	for (__u32 n = 0; n < span; n++) {
+		__u32 i = (*cursor)++ & (SHADOW_CT_SETS - 1);
+		if (__atomic_load_n(&dirty[i], __ATOMIC_RELAXED))
+			__atomic_exchange_n(&dirty[i], 0, __ATOMIC_SEQ_CST);
+		else if (!live_set[i])
+			continue;
+		__u32 l = shadow_ct_sweep_set(&ct[i], now, deleted);
+		*live += (__u64)l - live_set[i];
+		live_set[i] = (__u8)l;
+		(*read)++;
+	}
+}
 #endif

@@ -96,6 +96,10 @@ struct {
 	__type(value, struct shadow_ct_set);
 } shadow_ct SEC(".maps");
 
+/* one byte per CT set, set by a program after it claims a slot there: the loader's GC reads only sets that are dirty
+ * or held valid slots at their last sweep, so an idle or sparse table costs it next to nothing (shadow.h) */
+__u8 shadow_ct_dirty[SHADOW_CT_SETS] SEC(".data.ctdirty");
+
 /* original server port of inbound connections, by client endpoint: sock_ops sees the socket after the
  * REDIRECT (15006) and needs the service port (9080) to put bytes on the same edge as the requests */
 struct orig_key {
@@ -1162,6 +1166,9 @@ static __always_inline int tc_handle(struct shadow_cpu *c, struct __sk_buff *skb
 			ct->verdict = verdict;
 			cslot->wire.ep = 0; /* no request in flight (the slot's previous flow may have left one) */
 			ct_publish(cslot);
+			/* after the publish: a sweep that cleared the byte before this store finds it set again, one after
+			 * it sees the slot valid (ct_gc.h) */
+			*(volatile __u8 *)&shadow_ct_dirty[cset_i & (SHADOW_CT_SETS - 1)] = 1;
 			bump(c, SHADOW_C_CT_CREATED);
 		} else {
 			bump(c, SHADOW_C_CT_FULL);

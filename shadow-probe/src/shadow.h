@@ -236,7 +236,9 @@ struct shadow_cg_state {
  * one cache line, its slot's first (and, with payload, the wire-leg request kept right after it).
  * A slot is claimed with a compare-and-swap on its second key word, which holds the slot's state and a generation
  * that every claim bumps, so the loader's GC (a compare-and-swap too, through mmap) never frees a reused slot.
- * A new flow takes a free way of its set, else evicts the way used least recently (SHADOW_C_CT_FULL). */
+ * A new flow takes a free way of its set, else evicts the way used least recently (SHADOW_C_CT_FULL).
+ * After a claim the program sets its set's byte in shadow_ct_dirty (a global in section .data.ctdirty); the loader's
+ * GC reads a set only when that byte is set or the set held valid slots at its last sweep (ct_gc.h). */
 struct shadow_ct_key {
 	__u32 raddr; /* remote, network order */
 	__u32 laddr; /* local (the endpoint), network order */

@@ -514,6 +514,97 @@ out:
 	munmap(ct, len);
 }
 
+/* The GC step reads a set only when a claim marked it dirty or it held valid slots at its last sweep. Real maps: the
+ * flows come from the tc program, the dirty bytes from its global. */
+static void t_ct_gc_dirty_sets(void)
+{
+	size_t len = (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set);
+	struct shadow_ct_set *ct = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.shadow_ct), 0);
+	__u8 *live_set = calloc(SHADOW_CT_SETS, 1);
+	volatile __u8 *dirty = skel->data_ctdirty->shadow_ct_dirty;
+	CHECK(ct != MAP_FAILED && live_set, "mmap shadow_ct: %s", strerror(errno));
+	if (ct == MAP_FAILED || !live_set)
+		goto out;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	__u64 now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	__u32 cursor = 0;
+	__u64 live = 0, deleted = 0, read = 0;
+	/* first pass: the flows earlier cases left are all in dirty sets */
+	__u32 valid = 0, dirty_n = 0;
+	for (__u32 i = 0; i < SHADOW_CT_SETS; i++) {
+		dirty_n += dirty[i] != 0;
+		for (int w = 0; w < SHADOW_CT_WAYS; w++)
+			valid += ct[i].way[w].key.state == SHADOW_CT_VALID;
+	}
+	CHECK(valid > 0 && dirty_n > 0, "earlier cases left %u valid slots and %u dirty sets", valid, dirty_n);
+	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	__u32 live_sets = 0;
+	for (__u32 i = 0; i < SHADOW_CT_SETS; i++)
+		live_sets += live_set[i] != 0;
+	CHECK(read == dirty_n, "first pass read %llu sets, want the %u dirty ones", (unsigned long long)read, dirty_n);
+	CHECK(live == valid - deleted, "live %llu, want %u valid less %llu deleted", (unsigned long long)live, valid,
+	      (unsigned long long)deleted);
+	/* second pass: nothing claimed since, so only the sets holding valid slots are read, and no byte is left set */
+	read = 0;
+	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	CHECK(read == live_sets && read < SHADOW_CT_SETS / 16, "second pass read %llu sets, want the %u live ones",
+	      (unsigned long long)read, live_sets);
+	dirty_n = 0;
+	for (__u32 i = 0; i < SHADOW_CT_SETS; i++)
+		dirty_n += dirty[i] != 0;
+	CHECK(dirty_n == 0, "%u sets still dirty after a pass", dirty_n);
+	/* a new flow in a set that was empty: the claim marks it, and the next pass reads it and counts the flow */
+	struct shadow_ct_key k = {.lport = 80, .proto = 6};
+	inet_pton(AF_INET, "10.0.2.9", &k.raddr);
+	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
+	__u32 set = 0;
+	for (__u16 port = 42000; port < 43000; port++) {
+		k.rport = port;
+		set = ct_set_index(&k);
+		if (!live_set[set])
+			break;
+	}
+	CHECK(!live_set[set], "no empty set for a new flow");
+	struct pkt p;
+	pkt_tcp(&p, "10.0.2.9", k.rport, "10.0.0.1", 80, TH_SYN, NULL);
+	tc_flow(1, &p, NULL);
+	int w = ct_way(&ct[set], &k);
+	CHECK(w >= 0 && dirty[set] == 1, "new flow: way %d, dirty byte %u", w, dirty[set]);
+	__u64 live0 = live;
+	read = 0;
+	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	CHECK(read == live_sets + 1 && live == live0 + 1 && live_set[set] == 1 && dirty[set] == 0,
+	      "after the claim: read %llu (want %u), live %llu (want %llu), set %u live %u dirty %u", (unsigned long long)read,
+	      live_sets + 1, (unsigned long long)live, (unsigned long long)live0 + 1, set, live_set[set], dirty[set]);
+	/* expired: the pass frees it, and the pass after that no longer reads its set */
+	if (w >= 0)
+		ct[set].way[w].val.last_ns = now - shadow_ct_idle_limit_ns(6, 0) - 1000000000ULL;
+	__u64 deleted0 = deleted;
+	read = 0;
+	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	CHECK(deleted == deleted0 + 1 && live == live0 && live_set[set] == 0, "expiry: deleted %llu, live %llu",
+	      (unsigned long long)(deleted - deleted0), (unsigned long long)live);
+	read = 0;
+	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	CHECK(read == live_sets, "after the expiry: read %llu sets, want %u", (unsigned long long)read, live_sets);
+	/* a step covers span sets from the cursor, wrapping */
+	cursor = SHADOW_CT_SETS - 2;
+	dirty[SHADOW_CT_SETS - 1] = 1;
+	dirty[0] = 1;
+	dirty[1] = 1;
+	read = 0;
+	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, 2, now, &live, &deleted, &read);
+	CHECK(dirty[SHADOW_CT_SETS - 1] == 0 && dirty[0] == 1 && cursor == SHADOW_CT_SETS,
+	      "span 2 from the end: dirty %u/%u, cursor %u", dirty[SHADOW_CT_SETS - 1], dirty[0], cursor);
+	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, 2, now, &live, &deleted, &read);
+	CHECK(dirty[0] == 0 && dirty[1] == 0, "the wrapped step left dirty bytes %u/%u", dirty[0], dirty[1]);
+out:
+	free(live_set);
+	if (ct != MAP_FAILED)
+		munmap(ct, len);
+}
+
 static void t_midstream(void)
 {
 	struct pkt p;
@@ -1855,6 +1946,7 @@ static const struct tcase cases[] = {
 	{"midstream_pickup", t_midstream, 0},
 	{"ct_full_set_evicts_least_recent", t_ct_full_set_evicts_least_recent, 0},
 	{"ct_gc_sweep", t_ct_gc_sweep, 0},
+	{"ct_gc_reads_only_dirty_or_live_sets", t_ct_gc_dirty_sets, 0},
 	{"tc_stub_without_body_passes", t_tc_stub_without_body, 0},
 	{"tc_direction_from_hook", t_tc_direction_from_hook, 0},
 	{"l7_prefix_kernel", t_l7_prefix, 1},
