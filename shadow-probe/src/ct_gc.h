@@ -41,6 +41,7 @@ static inline __u32 shadow_ct_sweep_set(struct shadow_ct_set *set, __u64 now, __
 	}
 	return live;
 }
+
 /* Sweeps span sets from *cursor on (wrapping), reading only the sets worth reading: one a program claimed a slot in
  * since its last sweep (dirty) or one that held valid slots then (live_set). A set that was empty and stayed clean
  * cannot hold a valid slot, so skipping it loses nothing, and an idle or sparse table costs a pass a byte per set

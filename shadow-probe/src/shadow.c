@@ -682,7 +682,7 @@ static void dump_edges(struct probe *p)
 
 /* A part of the CT per call, a full sweep about every 8 s (so a closing flow goes 10-18 s after its last packet).
  * The table is mmaped: a sweep reads memory, where the LRU hash needed two syscalls per live flow every dump. Only
- * sets with valid slots or new claims are read (ct_gc.h): reading every set cost an idle loader ~25 % of its CPU.
+ * sets with valid slots or new claims are read (ct_gc.h): reading every set cost an idle loader ~15 % of its CPU.
  * *live: valid entries as of each set's last sweep. */
 static void ct_gc(struct probe *p, __u64 *live)
 {
