@@ -18,7 +18,7 @@
 #
 # Usage: bench/lab-overhead.sh [--kinds fixed,max] [--rate 1000] [--duration 120] [--segment 2] [--guard 0.3]
 #                              [--connections 8] [--target reviews] [--path /reviews/1] [--pin] [--resamples 2000]
-#                              [--design segments|concurrent] [--baseline BIN] [--stats-every 5]
+#                              [--design segments|concurrent] [--baseline BIN] [--stats-every 5] [--null]
 #   --baseline BIN  A/B of two builds in one run: BIN (e.g. a git worktree's shadow-probe/build/shadow-probe)
 #          is attached in the "off" segments instead of nothing, this tree's build (or LAB_OVERHEAD_PROBE) in the
 #          "on" ones; the ratios then compare the builds under the same machine drift, and the kernel lines give
@@ -30,6 +30,10 @@
 #          at the same moment and the machine's bursts hit both sides of the ratio alike. It measures what the
 #          probe adds to a watched request, not the CPU it takes from unwatched ones (use the default design,
 #          "segments", for that and for the maximum rate).
+#   --null  calibration: the "on" segments attach the probe only to the pods off the measured path (every pod but the
+#          client and the target), so both arms carry the same path and any ratio away from 1 is the design's own
+#          (segment timing, ABBA order, the reloads and the hooks' global switches), not the probe's work. The targets
+#          do not apply to a null run.
 #   --pin  load generator on CPU 1, every lab pod process (apps, sidecars) and the probe loader on CPU 0,
 #          for the run (restored after): less cross-talk between the generator and the path under test.
 # Run it under the lab lock, with -o so nothing the script starts inherits the lock:
@@ -40,7 +44,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
 PREFIX=${MIGRATE_LAB_PREFIX:-mlab}
-kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline="" stats_every=5 design=segments
+kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline="" stats_every=5 design=segments null=0
 while [ $# -gt 0 ]; do
   case $1 in
     --kinds) kinds=$2; shift 2 ;;
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
     --target) target=$2; shift 2 ;;
     --path) path=$2; shift 2 ;;
     --pin) pin=1; shift ;;
+    --null) null=1; shift ;;
     --baseline) baseline=$2; shift 2 ;;
     --stats-every) stats_every=$2; shift 2 ;;
     --resamples) resamples=$2; shift 2 ;;
@@ -63,7 +68,8 @@ case $design in
   segments) ;;
   concurrent)
     [ "$kinds" = fixed ] || { echo "lab-overhead: --design concurrent runs only --kinds fixed: at the maximum rate the arms share the CPUs, so it would hide the throughput the probe takes (use the default design there)" >&2; exit 2; }
-    [ -z "$baseline" ] || { echo "lab-overhead: --design concurrent does not combine with --baseline" >&2; exit 2; } ;;
+    [ -z "$baseline" ] || { echo "lab-overhead: --design concurrent does not combine with --baseline" >&2; exit 2; }
+    [ $null = 0 ] || { echo "lab-overhead: --design concurrent does not combine with --null" >&2; exit 2; } ;;
   *) echo "lab-overhead: unknown --design $design (segments, concurrent)" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: the probe overhead benchmark needs root (network namespaces, BPF)"; exit 0; }
@@ -117,6 +123,13 @@ if [ "$design" = concurrent ]; then
   url_b="http://$ip_b:$port$path"
 else
   jq '.pods = [] | .policy = [] | .l7 = []' "$work/full.json" >"$work/empty.json"
+  if [ $null = 1 ]; then
+    jq --arg t "$target" '(.pods | map(select(.name == "client" or .name == $t) | .name)) as $path
+      | .pods |= map(select(.name as $n | $path | index($n) | not)) | .policy |= map(select(.pod as $n | $path | index($n) | not))
+      | .l7 |= map(select(.pod as $n | $path | index($n) | not))' "$work/full.json" >"$work/off-path.json"
+    mv "$work/off-path.json" "$work/full.json"
+    jq -e '.pods | length > 0' "$work/full.json" >/dev/null || { echo "lab-overhead: --null: no pod off the path to attach to" >&2; exit 1; }
+  fi
 fi
 cp "$work/empty.json" "$work/live.json"
 "$PROBE_BIN" --config "$work/live.json" --state-dir "$work/probe" >"$work/probe.jsonl" 2>"$work/probe.log" &
@@ -145,6 +158,7 @@ if [ $pin = 1 ]; then
 fi
 
 [ -z "$baseline" ] || echo "lab-overhead: A/B: off = $baseline, on = $PROBE_BIN"
+[ $null = 0 ] || echo "lab-overhead: NULL calibration: on = the probe on $(jq -r '[.pods[].name] | join(", ")' "$work/full.json") only (off the path); the targets do not apply"
 [ "$design" = segments ] || echo "lab-overhead: concurrent design: arm A client -> $url, arm B client-b -> $url_b, half of --rate and of --connections each"
 echo "lab-overhead: $url through the sidecar, ${duration}s per kind, ${segment}s segments (guard ${guard}s), $conns connections, pin=$pin; machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # Warm-up: connections, JIT, the probe's maps.
@@ -185,6 +199,7 @@ for kind in ${kinds//,/ }; do
     bpf_base=(--bpf-base "$base.$kind.base-bpf.json")
   fi
   label=$([ "$kind" = fixed ] && echo "fixed $rate/s (open loop)" || echo "max rate (closed loop, $conns connections)")
+  [ $null = 0 ] || label="NULL calibration, $label"
   "$NODE" "$REPO/dist/bench/lab-overhead.js" analyze --samples "$base.$kind.samples" "${samples_b[@]}" --segments "$base.$kind.segments.jsonl" \
     --bpf "$base.$kind.bpf.json" --loader-cpu-ms $((cpu1 - cpu0)) --cores "$(nproc)" --label "$label" --resamples "$resamples" --out "$base.$kind.summary.json" "${bpf_base[@]}"
   for g in "$base.$kind.loadgen.json" ${gen_b:+"$base.$kind.loadgen-b.json"}; do
