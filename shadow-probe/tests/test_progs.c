@@ -530,14 +530,17 @@ static void t_ct_gc_dirty_sets(void)
 	__u64 now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	__u32 cursor = 0;
 	__u64 live = 0, deleted = 0, read = 0;
-	/* first pass: the flows earlier cases left are all in dirty sets */
+	/* first pass: every valid slot (this flow, and those earlier cases left) sits in a dirty set */
+	struct pkt p;
+	pkt_tcp(&p, "10.0.2.8", 41999, "10.0.0.1", 80, TH_SYN, NULL);
+	tc_flow(1, &p, NULL);
 	__u32 valid = 0, dirty_n = 0;
 	for (__u32 i = 0; i < SHADOW_CT_SETS; i++) {
 		dirty_n += dirty[i] != 0;
 		for (int w = 0; w < SHADOW_CT_WAYS; w++)
 			valid += ct[i].way[w].key.state == SHADOW_CT_VALID;
 	}
-	CHECK(valid > 0 && dirty_n > 0, "earlier cases left %u valid slots and %u dirty sets", valid, dirty_n);
+	CHECK(valid > 0 && dirty_n > 0, "%u valid slots and %u dirty sets", valid, dirty_n);
 	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
 	__u32 live_sets = 0;
 	for (__u32 i = 0; i < SHADOW_CT_SETS; i++)
@@ -566,7 +569,6 @@ static void t_ct_gc_dirty_sets(void)
 			break;
 	}
 	CHECK(!live_set[set], "no empty set for a new flow");
-	struct pkt p;
 	pkt_tcp(&p, "10.0.2.9", k.rport, "10.0.0.1", 80, TH_SYN, NULL);
 	tc_flow(1, &p, NULL);
 	int w = ct_way(&ct[set], &k);
