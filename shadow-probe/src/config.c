@@ -75,6 +75,24 @@ static long long jint(json_t *o, const char *k, long long dflt)
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
+/* A table size setting: absent, the default; else a power of two 2^(bits + shift) with bits in [min, max]. */
+static int table_bits(json_t *st, const char *k, __u32 min, __u32 dflt, __u32 max, __u32 shift, __u32 *bits, char *err,
+		      size_t errlen)
+{
+	json_t *v = json_object_get(st, k);
+	*bits = dflt;
+	if (!v)
+		return 0;
+	json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+	for (__u32 b = min; b <= max; b++)
+		if (n == (json_int_t)1 << (b + shift)) {
+			*bits = b;
+			return 0;
+		}
+	return fail(err, errlen, "settings.%s must be a power of two from %llu to %llu (default %llu)", k,
+		    1ULL << (min + shift), 1ULL << (max + shift), 1ULL << (dflt + shift));
+}
+
 static int pod_ep(const struct shadow_config *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_pods; i++)
@@ -92,6 +110,8 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 	c->sample_every = 1;
 	c->outbound_port = 15001;
 	c->interval_ms = 5000;
+	c->ct_set_bits = SHADOW_CT_SET_BITS_DEFAULT;
+	c->inflight_pair_bits = SHADOW_INFLIGHT_PAIR_BITS_DEFAULT;
 	json_t *root = json_loads(text, 0, &je);
 	if (!root)
 		return fail(err, errlen, "line %d: %s", je.line, je.text);
@@ -109,6 +129,12 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 		c->interval_ms = jint(st, "intervalMs", c->interval_ms);
 		if (!c->sample_every)
 			c->sample_every = 1;
+		/* 8 ways per CT set, 2 slots per in-flight pair */
+		if (table_bits(st, "ctFlows", SHADOW_CT_SET_BITS_MIN, SHADOW_CT_SET_BITS_DEFAULT, SHADOW_CT_SET_BITS_MAX, 3,
+			       &c->ct_set_bits, err, errlen) ||
+		    table_bits(st, "inflightSlots", SHADOW_INFLIGHT_PAIR_BITS_MIN, SHADOW_INFLIGHT_PAIR_BITS_DEFAULT,
+			       SHADOW_INFLIGHT_PAIR_BITS_MAX, 1, &c->inflight_pair_bits, err, errlen))
+			goto out;
 	}
 
 	json_t *arr = json_object_get(root, "pods"), *it;

@@ -75,6 +75,8 @@ struct shadow_config {
 	__u32 sample_every;
 	__u16 outbound_port;
 	__u32 interval_ms;   /* edge/metrics dump period */
+	__u32 ct_set_bits;   /* settings.ctFlows = 8 << ct_set_bits (shadow.h) */
+	__u32 inflight_pair_bits; /* settings.inflightSlots = 2 << inflight_pair_bits */
 };
 
 struct shadow_map_fds {
@@ -87,6 +89,14 @@ struct shadow_map_fds {
 				 bpf_map__fd((skel)->maps.shadow_endpoints), bpf_map__fd((skel)->maps.shadow_cgroups), \
 				 bpf_map__fd((skel)->maps.data_l7hdr), bpf_map__fd((skel)->maps.shadow_l7_index), \
 				 bpf_map__fd((skel)->maps.shadow_l7_sets)})
+
+/* Size the CT and in-flight tables of an opened, not yet loaded skeleton (struct shadow_bpf *) as the config says:
+ * the programs' hash (rodata) and the maps' max_entries together. 0 or -errno. */
+#define SHADOW_SIZE_TABLES(skel, c)                                                                            \
+	((skel)->rodata->cfg_ct_set_bits = (c)->ct_set_bits,                                                    \
+	 (skel)->rodata->cfg_inflight_pair_bits = (c)->inflight_pair_bits,                                      \
+	 bpf_map__set_max_entries((skel)->maps.shadow_ct, 1u << (c)->ct_set_bits)                               \
+		 ?: bpf_map__set_max_entries((skel)->maps.shadow_inflight, 2u << (c)->inflight_pair_bits))
 
 /* Parse a JSON document; on error returns -1 with a message in err. */
 int shadow_config_parse(const char *json, struct shadow_config *c, char *err, size_t errlen);

@@ -48,13 +48,13 @@ static inline __u32 shadow_ct_sweep_set(struct shadow_ct_set *set, __u64 now, __
  * instead of its slots' lines (8 per set, 64 K lines for the whole table).
  * The order against the programs' (claim, publish, then dirty = 1): the byte is cleared before the set is read, so a
  * claim published after the read sets it again for the next pass, and one published before the clear is seen by
- * the read. live_set[i]: valid slots at set i's last sweep; *live: their sum, kept up to date; *deleted, *read:
- * counts added to. */
-static inline void shadow_ct_sweep_step(struct shadow_ct_set *ct, __u8 *live_set, volatile __u8 *dirty, __u32 *cursor,
-					__u32 span, __u64 now, __u64 *live, __u64 *deleted, __u64 *read)
+ * the read. sets: the table's (a power of two); live_set[i]: valid slots at set i's last sweep; *live: their sum,
+ * kept up to date; *deleted, *read: counts added to. */
+static inline void shadow_ct_sweep_step(struct shadow_ct_set *ct, __u32 sets, __u8 *live_set, volatile __u8 *dirty,
+					__u32 *cursor, __u32 span, __u64 now, __u64 *live, __u64 *deleted, __u64 *read)
 {
 	for (__u32 n = 0; n < span; n++) {
-		__u32 i = (*cursor)++ & (SHADOW_CT_SETS - 1);
+		__u32 i = (*cursor)++ & (sets - 1);
 		if (__atomic_load_n(&dirty[i], __ATOMIC_RELAXED))
 			__atomic_exchange_n(&dirty[i], 0, __ATOMIC_SEQ_CST);
 		else if (!live_set[i])

@@ -36,6 +36,9 @@ const volatile __u32 cfg_sidecar_uid = 1337;
 const volatile __u16 cfg_outbound_port = 15001; /* sidecar outbound capture: app-leg requests to it are egress */
 const volatile __u8 cfg_flow_records = 1;
 const volatile __u64 cfg_ct_seed = 0;           /* CT set hash seed: random per loader */
+/* table sizes (settings.ctFlows, settings.inflightSlots): the loader sets these and the maps' max_entries together */
+const volatile __u32 cfg_ct_set_bits = SHADOW_CT_SET_BITS_DEFAULT;
+const volatile __u32 cfg_inflight_pair_bits = SHADOW_INFLIGHT_PAIR_BITS_DEFAULT;
 /* tests only: read the HTTP head through bpf_skb_load_bytes even when it is linear. BPF_PROG_TEST_RUN builds linear
  * skbs, while a socket's payload usually sits in page fragments; 0 (always, outside tests) removes the branch. */
 const volatile __u8 cfg_head_via_helper = 0;
@@ -91,14 +94,14 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, SHADOW_CT_SETS);
+	__uint(max_entries, 1u << SHADOW_CT_SET_BITS_DEFAULT); /* the loader sets 2^cfg_ct_set_bits */
 	__type(key, __u32);
 	__type(value, struct shadow_ct_set);
 } shadow_ct SEC(".maps");
 
 /* one byte per CT set, set by a program after it claims a slot there: the loader's GC reads only sets that are dirty
  * or held valid slots at their last sweep, so an idle or sparse table costs it next to nothing (shadow.h) */
-__u8 shadow_ct_dirty[SHADOW_CT_SETS] SEC(".data.ctdirty");
+__u8 shadow_ct_dirty[SHADOW_CT_SETS_MAX] SEC(".data.ctdirty");
 
 /* original server port of inbound connections, by client endpoint: sock_ops sees the socket after the
  * REDIRECT (15006) and needs the service port (9080) to put bytes on the same edge as the requests */
@@ -139,7 +142,7 @@ struct {
  * entries whose response never came without a syscall per slot */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SHADOW_INFLIGHT_SLOTS);
+	__uint(max_entries, 2u << SHADOW_INFLIGHT_PAIR_BITS_DEFAULT); /* the loader sets 2^(cfg_inflight_pair_bits + 1) */
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct shadow_http_rec);
@@ -873,7 +876,7 @@ static __always_inline int inflight_pending(const struct shadow_http_rec *r)
 /* the in-flight slot of a client endpoint, or NULL */
 static __always_inline struct shadow_http_rec *inflight_find(__u32 addr, __u16 port, __u16 ep, __u8 leg)
 {
-	__u32 i = shadow_inflight_pair(addr, port, ep, leg);
+	__u32 i = shadow_inflight_pair(addr, port, ep, leg, cfg_inflight_pair_bits);
 	struct shadow_http_rec *r = bpf_map_lookup_elem(&shadow_inflight, &i);
 	if (r && inflight_is(r, addr, port, ep, leg))
 		return r;
@@ -886,7 +889,7 @@ static __always_inline struct shadow_http_rec *inflight_find(__u32 addr, __u16 p
  * else the older of two pending requests, which is lost and counted */
 static __always_inline struct shadow_http_rec *inflight_claim(__u32 addr, __u16 port, __u16 ep, __u8 leg)
 {
-	__u32 i = shadow_inflight_pair(addr, port, ep, leg);
+	__u32 i = shadow_inflight_pair(addr, port, ep, leg, cfg_inflight_pair_bits);
 	struct shadow_http_rec *a = bpf_map_lookup_elem(&shadow_inflight, &i);
 	if (!a)
 		return NULL;
@@ -1103,7 +1106,7 @@ static __always_inline int tc_handle(struct shadow_cpu *c, struct __sk_buff *skb
 	struct shadow_ct_key ck = {.raddr = remote, .laddr = local, .rport = dir == SHADOW_DIR_INGRESS ? t.sport : t.dport,
 				   .lport = dir == SHADOW_DIR_INGRESS ? t.dport : t.sport, .proto = ip.protocol};
 	__u64 cw0 = *(__u64 *)&ck, cw1 = *(__u64 *)&ck.rport;
-	__u32 cset_i = shadow_ct_set_of(cw0, cw1, cfg_ct_seed);
+	__u32 cset_i = shadow_ct_set_of(cw0, cw1, cfg_ct_seed, cfg_ct_set_bits);
 	struct shadow_ct_set *cset = bpf_map_lookup_elem(&shadow_ct, &cset_i);
 	int cway = shadow_ct_find(cset, cw0, cw1);
 	struct shadow_ct_slot *cslot = NULL;
@@ -1168,7 +1171,7 @@ static __always_inline int tc_handle(struct shadow_cpu *c, struct __sk_buff *skb
 			ct_publish(cslot);
 			/* after the publish: a sweep that cleared the byte before this store finds it set again, one after
 			 * it sees the slot valid (ct_gc.h) */
-			*(volatile __u8 *)&shadow_ct_dirty[cset_i & (SHADOW_CT_SETS - 1)] = 1;
+			*(volatile __u8 *)&shadow_ct_dirty[cset_i & (SHADOW_CT_SETS_MAX - 1)] = 1;
 			bump(c, SHADOW_C_CT_CREATED);
 		} else {
 			bump(c, SHADOW_C_CT_FULL);

@@ -106,6 +106,7 @@ struct probe {
 	__u64 rediscover_ms;
 	__u64 gc_deleted, user_l7, records_out;
 	int ncpu;
+	__u32 ct_sets, inflight_slots;   /* the tables' sizes, fixed at load (settings.ctFlows, settings.inflightSlots) */
 	struct shadow_http_rec *inflight; /* shadow_inflight, mmaped by the first inflight_gc */
 	int inflight_failed;
 	__u32 inflight_cursor;            /* where the next inflight_gc pass starts */
@@ -434,6 +435,29 @@ static int file_mtime(const char *path, struct timespec *ts)
 }
 
 /* reload: parse first, touch nothing if the new file is invalid */
+/* Settings fixed when the programs load (rodata, map sizes): a reload that changes them says so, since the new values
+ * would otherwise look applied, and keeps the running values in the new config, so it stays true to what runs. */
+static void start_only_keep(const struct shadow_config *old, struct shadow_config *c)
+{
+	char what[200] = "";
+	size_t n = 0;
+#define START_ONLY(field, name)                                                                                  \
+	if (old->field != c->field) {                                                                             \
+		if (n < sizeof(what))                                                                             \
+			n += snprintf(what + n, sizeof(what) - n, "%s%s", n ? ", " : "", name);                   \
+		c->field = old->field;                                                                            \
+	}
+	START_ONLY(rate, "rate")
+	START_ONLY(burst, "burst")
+	START_ONLY(sample_every, "sampleEvery")
+	START_ONLY(outbound_port, "outboundPort")
+	START_ONLY(ct_set_bits, "ctFlows")
+	START_ONLY(inflight_pair_bits, "inflightSlots")
+#undef START_ONLY
+	if (n)
+		logf_("settings %s changed: they take effect at the next start (the running values stay)", what);
+}
+
 static void do_reload(struct probe *p)
 {
 	struct shadow_config c;
@@ -450,6 +474,7 @@ static void do_reload(struct probe *p)
 		shadow_config_free(&c);
 		return;
 	}
+	start_only_keep(&p->cfg, &c);
 	shadow_config_free(&p->cfg);
 	p->cfg = c;
 	int f = reconcile(p);
@@ -690,9 +715,9 @@ static void ct_gc(struct probe *p, __u64 *live)
 	if (p->ct_failed)
 		return;
 	if (!p->ct) {
-		size_t len = (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set);
+		size_t len = (size_t)p->ct_sets * sizeof(struct shadow_ct_set);
 		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(p->skel->maps.shadow_ct), 0);
-		p->ct_live_set = calloc(SHADOW_CT_SETS, 1);
+		p->ct_live_set = calloc(p->ct_sets, 1);
 		if (m == MAP_FAILED || !p->ct_live_set) {
 			logf_("failed to mmap map shadow_ct: %s (idle flows are not expired; a full set evicts its oldest)",
 			      strerror(errno));
@@ -703,13 +728,13 @@ static void ct_gc(struct probe *p, __u64 *live)
 		}
 		p->ct = m;
 	}
-	__u64 span = (__u64)SHADOW_CT_SETS * (p->cfg.interval_ms ? p->cfg.interval_ms : 1000) / 8000;
-	if (span < SHADOW_CT_SETS / 64)
-		span = SHADOW_CT_SETS / 64;
-	if (span > SHADOW_CT_SETS)
-		span = SHADOW_CT_SETS;
+	__u64 span = (__u64)p->ct_sets * (p->cfg.interval_ms ? p->cfg.interval_ms : 1000) / 8000;
+	if (span < p->ct_sets / 64)
+		span = p->ct_sets / 64;
+	if (span > p->ct_sets)
+		span = p->ct_sets;
 	__u64 deleted = 0, read = 0;
-	shadow_ct_sweep_step(p->ct, p->ct_live_set, p->skel->data_ctdirty->shadow_ct_dirty, &p->ct_cursor, (__u32)span,
+	shadow_ct_sweep_step(p->ct, p->ct_sets, p->ct_live_set, p->skel->data_ctdirty->shadow_ct_dirty, &p->ct_cursor, (__u32)span,
 			     mono_ns(), &p->ct_live, &deleted, &read);
 	p->gc_deleted += deleted;
 	*live = p->ct_live;
@@ -725,7 +750,7 @@ static void inflight_gc(struct probe *p)
 	if (p->inflight_failed)
 		return;
 	if (!p->inflight) {
-		void *m = mmap(NULL, (size_t)SHADOW_INFLIGHT_SLOTS * sizeof(struct shadow_http_rec), PROT_READ | PROT_WRITE,
+		void *m = mmap(NULL, (size_t)p->inflight_slots * sizeof(struct shadow_http_rec), PROT_READ | PROT_WRITE,
 			       MAP_SHARED, bpf_map__fd(p->skel->maps.shadow_inflight), 0);
 		if (m == MAP_FAILED) {
 			logf_("failed to mmap map shadow_inflight: %s (unanswered requests are not expired)", strerror(errno));
@@ -737,14 +762,14 @@ static void inflight_gc(struct probe *p)
 	/* A part of the array per call, a full sweep about every 16 s (a request is expired 60-76 s after it was sent):
 	 * scanning all 12 MiB every interval cost an idle loader a third of its CPU (1.8 against 1.2 ms a second) and
 	 * pushed the probe's own lines out of the caches each time. */
-	__u64 span = (__u64)SHADOW_INFLIGHT_SLOTS * (p->cfg.interval_ms ? p->cfg.interval_ms : 1000) / 16000;
-	if (span < SHADOW_INFLIGHT_SLOTS / 64)
-		span = SHADOW_INFLIGHT_SLOTS / 64;
-	if (span > SHADOW_INFLIGHT_SLOTS)
-		span = SHADOW_INFLIGHT_SLOTS;
+	__u64 span = (__u64)p->inflight_slots * (p->cfg.interval_ms ? p->cfg.interval_ms : 1000) / 16000;
+	if (span < p->inflight_slots / 64)
+		span = p->inflight_slots / 64;
+	if (span > p->inflight_slots)
+		span = p->inflight_slots;
 	__u64 now = mono_ns();
 	for (__u32 n = 0; n < span; n++) {
-		__u32 i = p->inflight_cursor++ & (SHADOW_INFLIGHT_SLOTS - 1);
+		__u32 i = p->inflight_cursor++ & (p->inflight_slots - 1);
 		volatile struct shadow_http_rec *r = &p->inflight[i];
 		__u64 ts = r->hdr.ts_ns;
 		if (r->ep && !r->status && now > ts && now - ts >= 60000000000ULL)
@@ -1207,6 +1232,13 @@ int main(int argc, char **argv)
 	p.skel->rodata->cfg_burst = p.cfg.burst / p.ncpu ? p.cfg.burst / p.ncpu : 1;
 	p.skel->rodata->cfg_sample_every = p.cfg.sample_every;
 	p.skel->rodata->cfg_outbound_port = p.cfg.outbound_port;
+	p.ct_sets = 1u << p.cfg.ct_set_bits;
+	p.inflight_slots = 2u << p.cfg.inflight_pair_bits;
+	int sized = SHADOW_SIZE_TABLES(p.skel, &p.cfg);
+	if (sized) {
+		logf_("failed to size the CT and in-flight tables: %s", strerror(-sized));
+		goto cleanup;
+	}
 	if (getrandom((void *)&p.skel->rodata->cfg_ct_seed, sizeof(p.skel->rodata->cfg_ct_seed), 0) < 0)
 		p.skel->rodata->cfg_ct_seed = mono_ns() * 0x9E3779B97F4A7C15ULL; /* no entropy yet: still not guessable from outside */
 	if (shadow_bpf__load(p.skel)) {
@@ -1249,8 +1281,8 @@ int main(int argc, char **argv)
 		if (sched_setscheduler(0, SCHED_BATCH, &sp))
 			logf_("failed to switch to SCHED_BATCH: %s (running under the default policy)", strerror(errno));
 	}
-	logf_("running: %zu pods attached, %zu policy rules, %zu l7 rules, format %s, sched %s", p.n_att, p.cfg.n_rules,
-	      p.cfg.n_l7, format, sched);
+	logf_("running: %zu pods attached, %zu policy rules, %zu l7 rules, CT %u flows, in-flight %u slots, format %s, "
+	      "sched %s", p.n_att, p.cfg.n_rules, p.cfg.n_l7, p.ct_sets * SHADOW_CT_WAYS, p.inflight_slots, format, sched);
 	fflush(stderr);
 
 	__u64 next_dump = mono_ns() + p.cfg.interval_ms * 1000000ULL, next_stat = mono_ns() + 1000000000ULL;
@@ -1310,9 +1342,9 @@ cleanup:
 	free(p.att);
 	ring_buffer__free(p.rb);
 	if (p.inflight)
-		munmap(p.inflight, (size_t)SHADOW_INFLIGHT_SLOTS * sizeof(struct shadow_http_rec));
+		munmap(p.inflight, (size_t)p.inflight_slots * sizeof(struct shadow_http_rec));
 	if (p.ct)
-		munmap(p.ct, (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set));
+		munmap(p.ct, (size_t)p.ct_sets * sizeof(struct shadow_ct_set));
 	free(p.ct_live_set);
 	free(p.edge_gc);
 	free(p.edge_live);

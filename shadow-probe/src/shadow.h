@@ -230,7 +230,7 @@ struct shadow_cg_state {
 /* CT keyed from the endpoint's side: both directions of a flow map to the same key, one lookup per packet; the
  * local address is the endpoint's, so the key is unique per endpoint's view of a flow.
  *
- * The table is a set-associative array (BPF_MAP_TYPE_ARRAY of SHADOW_CT_SETS sets of SHADOW_CT_WAYS slots,
+ * The table is a set-associative array (BPF_MAP_TYPE_ARRAY of 2^cfg_ct_set_bits sets of SHADOW_CT_WAYS slots,
  * mmapable), not an LRU hash: the lookup is a multiplicative hash and one small global function that compares
  * each way's two key words (no jhash, no bucket line before the element line), and a known flow's packet touches
  * one cache line, its slot's first (and, with payload, the wire-leg request kept right after it).
@@ -287,8 +287,13 @@ struct shadow_ct_slot {
 _Static_assert(sizeof(struct shadow_ct_slot) == 256, "a CT slot: the entry's cache line, then the request's three");
 
 #define SHADOW_CT_WAYS 8
-#define SHADOW_CT_SET_BITS 13
-#define SHADOW_CT_SETS (1u << SHADOW_CT_SET_BITS) /* 65,536 flows in slots of 256 bytes: 16 MiB */
+/* The table's size is the config's settings.ctFlows, fixed at load (rodata cfg_ct_set_bits and the map's max_entries,
+ * set by the loader): 2^bits sets of 8 slots of 256 bytes. Like Cilium's bpf-ct-global-*-max, it is the node's
+ * capacity of concurrent flows; past it a new flow evicts the least recent of its set. */
+#define SHADOW_CT_SET_BITS_MIN 10     /* 8,192 flows, 2 MiB */
+#define SHADOW_CT_SET_BITS_DEFAULT 13 /* 65,536 flows, 16 MiB */
+#define SHADOW_CT_SET_BITS_MAX 17     /* 1,048,576 flows, 256 MiB */
+#define SHADOW_CT_SETS_MAX (1u << SHADOW_CT_SET_BITS_MAX)
 
 struct shadow_ct_set {
 	struct shadow_ct_slot way[SHADOW_CT_WAYS];
@@ -296,11 +301,11 @@ struct shadow_ct_set {
 
 /* the set of a key's two words (the second without state and gen); seed: random per loader (rodata cfg_ct_seed),
  * so nobody outside can aim many flows at one set. Programs, loader and tests must agree. */
-static inline __u32 shadow_ct_set_of(__u64 w0, __u64 w1, __u64 seed)
+static inline __u32 shadow_ct_set_of(__u64 w0, __u64 w1, __u64 seed, __u32 set_bits)
 {
 	__u64 h = (w0 ^ seed) * 0x9E3779B97F4A7C15ULL ^ (w1 & SHADOW_CT_W1_KEY) * 0xC2B2AE3D27D4EB4FULL;
 	h ^= h >> 29;
-	return (__u32)((h * 0xBF58476D1CE4E5B9ULL) >> (64 - SHADOW_CT_SET_BITS));
+	return (__u32)((h * 0xBF58476D1CE4E5B9ULL) >> ((64 - set_bits) & 63));
 }
 #define SHADOW_CT_L7_NONE 0xffffu
 
@@ -358,15 +363,17 @@ static inline __u32 shadow_l7_hash(__u32 seed, __u16 ep, __u16 port, __u8 dir)
 /* App-leg requests in flight (the wire leg's live in the CT slot of their flow): a 2-way set-associative array
  * keyed by the client endpoint (address, port, endpoint, leg),
  * which is stored in the slot's record and compared. A request whose pair holds two other pending requests
- * evicts the older one (SHADOW_C_INFLIGHT_EVICTED). */
-#define SHADOW_INFLIGHT_PAIR_BITS 15
-#define SHADOW_INFLIGHT_SLOTS (2 << SHADOW_INFLIGHT_PAIR_BITS) /* 65536 slots of 192 bytes: 12 MiB */
+ * evicts the older one (SHADOW_C_INFLIGHT_EVICTED). Its size is the config's settings.inflightSlots, fixed at load
+ * (rodata cfg_inflight_pair_bits and the map's max_entries): 2^(bits + 1) slots of 192 bytes. */
+#define SHADOW_INFLIGHT_PAIR_BITS_MIN 12     /* 8,192 slots, 1.5 MiB */
+#define SHADOW_INFLIGHT_PAIR_BITS_DEFAULT 15 /* 65,536 slots, 12 MiB */
+#define SHADOW_INFLIGHT_PAIR_BITS_MAX 18     /* 524,288 slots, 96 MiB */
 
 /* first slot of the pair for a client endpoint (even index) */
-static inline __u32 shadow_inflight_pair(__u32 client_addr, __u16 client_port, __u16 ep, __u8 leg)
+static inline __u32 shadow_inflight_pair(__u32 client_addr, __u16 client_port, __u16 ep, __u8 leg, __u32 pair_bits)
 {
 	__u64 k = ((__u64)client_addr << 32 | (__u32)client_port << 16 | ep) ^ ((__u64)leg << 63);
-	return (__u32)((k * 0x9E3779B97F4A7C15ULL) >> (64 - SHADOW_INFLIGHT_PAIR_BITS)) << 1;
+	return (__u32)((k * 0x9E3779B97F4A7C15ULL) >> ((64 - pair_bits) & 63)) << 1;
 }
 
 /*

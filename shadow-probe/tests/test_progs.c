@@ -168,7 +168,13 @@ static __u32 ct_set_index(const struct shadow_ct_key *k)
 {
 	__u64 w[2];
 	memcpy(w, k, sizeof(w));
-	return shadow_ct_set_of(w[0], w[1], CT_SEED);
+	return shadow_ct_set_of(w[0], w[1], CT_SEED, skel->rodata->cfg_ct_set_bits);
+}
+
+/* the loaded CT's sets (the config's settings.ctFlows / 8) */
+static __u32 ct_sets(void)
+{
+	return bpf_map__max_entries(skel->maps.shadow_ct);
 }
 
 /* the valid slot of key k (state and gen 0) in a copy of its set, or -1 */
@@ -465,7 +471,7 @@ static void t_ct_full_set_evicts_least_recent(void)
  * freed flow's next packet gets a new entry. */
 static void t_ct_gc_sweep(void)
 {
-	size_t len = (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set);
+	size_t len = (size_t)ct_sets() * sizeof(struct shadow_ct_set);
 	struct shadow_ct_set *ct = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.shadow_ct), 0);
 	CHECK(ct != MAP_FAILED, "mmap shadow_ct: %s", strerror(errno));
 	if (ct == MAP_FAILED)
@@ -518,9 +524,10 @@ out:
  * flows come from the tc program, the dirty bytes from its global. */
 static void t_ct_gc_dirty_sets(void)
 {
-	size_t len = (size_t)SHADOW_CT_SETS * sizeof(struct shadow_ct_set);
+	const __u32 sets = ct_sets();
+	size_t len = (size_t)sets * sizeof(struct shadow_ct_set);
 	struct shadow_ct_set *ct = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.shadow_ct), 0);
-	__u8 *live_set = calloc(SHADOW_CT_SETS, 1);
+	__u8 *live_set = calloc(sets, 1);
 	volatile __u8 *dirty = skel->data_ctdirty->shadow_ct_dirty;
 	CHECK(ct != MAP_FAILED && live_set, "mmap shadow_ct: %s", strerror(errno));
 	if (ct == MAP_FAILED || !live_set)
@@ -535,26 +542,26 @@ static void t_ct_gc_dirty_sets(void)
 	pkt_tcp(&p, "10.0.2.8", 41999, "10.0.0.1", 80, TH_SYN, NULL);
 	tc_flow(1, &p, NULL);
 	__u32 valid = 0, dirty_n = 0;
-	for (__u32 i = 0; i < SHADOW_CT_SETS; i++) {
+	for (__u32 i = 0; i < sets; i++) {
 		dirty_n += dirty[i] != 0;
 		for (int w = 0; w < SHADOW_CT_WAYS; w++)
 			valid += ct[i].way[w].key.state == SHADOW_CT_VALID;
 	}
 	CHECK(valid > 0 && dirty_n > 0, "%u valid slots and %u dirty sets", valid, dirty_n);
-	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	shadow_ct_sweep_step(ct, sets, live_set, dirty, &cursor, sets, now, &live, &deleted, &read);
 	__u32 live_sets = 0;
-	for (__u32 i = 0; i < SHADOW_CT_SETS; i++)
+	for (__u32 i = 0; i < sets; i++)
 		live_sets += live_set[i] != 0;
 	CHECK(read == dirty_n, "first pass read %llu sets, want the %u dirty ones", (unsigned long long)read, dirty_n);
 	CHECK(live == valid - deleted, "live %llu, want %u valid less %llu deleted", (unsigned long long)live, valid,
 	      (unsigned long long)deleted);
 	/* second pass: nothing claimed since, so only the sets holding valid slots are read, and no byte is left set */
 	read = 0;
-	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
-	CHECK(read == live_sets && read < SHADOW_CT_SETS / 16, "second pass read %llu sets, want the %u live ones",
+	shadow_ct_sweep_step(ct, sets, live_set, dirty, &cursor, sets, now, &live, &deleted, &read);
+	CHECK(read == live_sets && read < sets / 16, "second pass read %llu sets, want the %u live ones",
 	      (unsigned long long)read, live_sets);
 	dirty_n = 0;
-	for (__u32 i = 0; i < SHADOW_CT_SETS; i++)
+	for (__u32 i = 0; i < sets; i++)
 		dirty_n += dirty[i] != 0;
 	CHECK(dirty_n == 0, "%u sets still dirty after a pass", dirty_n);
 	/* a new flow in a set that was empty: the claim marks it, and the next pass reads it and counts the flow */
@@ -575,7 +582,7 @@ static void t_ct_gc_dirty_sets(void)
 	CHECK(w >= 0 && dirty[set] == 1, "new flow: way %d, dirty byte %u", w, dirty[set]);
 	__u64 live0 = live;
 	read = 0;
-	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	shadow_ct_sweep_step(ct, sets, live_set, dirty, &cursor, sets, now, &live, &deleted, &read);
 	CHECK(read == live_sets + 1 && live == live0 + 1 && live_set[set] == 1 && dirty[set] == 0,
 	      "after the claim: read %llu (want %u), live %llu (want %llu), set %u live %u dirty %u", (unsigned long long)read,
 	      live_sets + 1, (unsigned long long)live, (unsigned long long)live0 + 1, set, live_set[set], dirty[set]);
@@ -584,22 +591,22 @@ static void t_ct_gc_dirty_sets(void)
 		ct[set].way[w].val.last_ns = now - shadow_ct_idle_limit_ns(6, 0) - 1000000000ULL;
 	__u64 deleted0 = deleted;
 	read = 0;
-	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	shadow_ct_sweep_step(ct, sets, live_set, dirty, &cursor, sets, now, &live, &deleted, &read);
 	CHECK(deleted == deleted0 + 1 && live == live0 && live_set[set] == 0, "expiry: deleted %llu, live %llu",
 	      (unsigned long long)(deleted - deleted0), (unsigned long long)live);
 	read = 0;
-	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, SHADOW_CT_SETS, now, &live, &deleted, &read);
+	shadow_ct_sweep_step(ct, sets, live_set, dirty, &cursor, sets, now, &live, &deleted, &read);
 	CHECK(read == live_sets, "after the expiry: read %llu sets, want %u", (unsigned long long)read, live_sets);
 	/* a step covers span sets from the cursor, wrapping */
-	cursor = SHADOW_CT_SETS - 2;
-	dirty[SHADOW_CT_SETS - 1] = 1;
+	cursor = sets - 2;
+	dirty[sets - 1] = 1;
 	dirty[0] = 1;
 	dirty[1] = 1;
 	read = 0;
-	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, 2, now, &live, &deleted, &read);
-	CHECK(dirty[SHADOW_CT_SETS - 1] == 0 && dirty[0] == 1 && cursor == SHADOW_CT_SETS,
-	      "span 2 from the end: dirty %u/%u, cursor %u", dirty[SHADOW_CT_SETS - 1], dirty[0], cursor);
-	shadow_ct_sweep_step(ct, live_set, dirty, &cursor, 2, now, &live, &deleted, &read);
+	shadow_ct_sweep_step(ct, sets, live_set, dirty, &cursor, 2, now, &live, &deleted, &read);
+	CHECK(dirty[sets - 1] == 0 && dirty[0] == 1 && cursor == sets,
+	      "span 2 from the end: dirty %u/%u, cursor %u", dirty[sets - 1], dirty[0], cursor);
+	shadow_ct_sweep_step(ct, sets, live_set, dirty, &cursor, 2, now, &live, &deleted, &read);
 	CHECK(dirty[0] == 0 && dirty[1] == 0, "the wrapped step left dirty bytes %u/%u", dirty[0], dirty[1]);
 out:
 	free(live_set);
@@ -1120,7 +1127,8 @@ static struct shadow_http_rec *inflight_app_request(const struct sockaddr_in *pe
 						    __u64 cgroup_id)
 {
 	static struct shadow_http_rec r;
-	__u32 i = shadow_inflight_pair(peer->sin_addr.s_addr, ntohs(peer->sin_port), ep, SHADOW_LEG_APP);
+	__u32 i = shadow_inflight_pair(peer->sin_addr.s_addr, ntohs(peer->sin_port), ep, SHADOW_LEG_APP,
+				       skel->rodata->cfg_inflight_pair_bits);
 	for (__u32 j = i; j <= (i | 1); j++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.shadow_inflight), &j, &r) == 0 && r.ep == ep &&
 		    r.leg == SHADOW_LEG_APP && r.path_len == strlen(path) && !memcmp(r.path, path, r.path_len) &&
@@ -1448,6 +1456,94 @@ static void t_config_errors(void)
 	shadow_config_free(&c2);
 }
 
+/* settings.ctFlows and settings.inflightSlots: refused unless a power of two in range; otherwise they size the tables at
+ * load, and the programs hash into the tables the kernel made (a second instance with the smallest sizes: a new flow
+ * sits in its set of the small CT, an app-leg request in its pair of the small in-flight array). */
+static void t_table_sizes(void)
+{
+	char err[256];
+	struct shadow_config c2;
+	static const char *bad[][2] = {
+		{"{\"settings\": {\"ctFlows\": 100000}}", "settings.ctFlows"},
+		{"{\"settings\": {\"ctFlows\": 4096}}", "settings.ctFlows"},
+		{"{\"settings\": {\"ctFlows\": 2097152}}", "settings.ctFlows"},
+		{"{\"settings\": {\"ctFlows\": \"64k\"}}", "settings.ctFlows"},
+		{"{\"settings\": {\"inflightSlots\": 1048576}}", "settings.inflightSlots"},
+		{"{\"settings\": {\"inflightSlots\": 0}}", "settings.inflightSlots"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		CHECK(shadow_config_parse(bad[i][0], &c2, err, sizeof(err)) != 0 && strstr(err, bad[i][1]) &&
+			      strstr(err, "power of two from"),
+		      "%s: accepted or unclear (%s)", bad[i][0], err);
+		shadow_config_free(&c2);
+	}
+	CHECK(shadow_config_parse("{}", &c2, err, sizeof(err)) == 0 && c2.ct_set_bits == SHADOW_CT_SET_BITS_DEFAULT &&
+		      c2.inflight_pair_bits == SHADOW_INFLIGHT_PAIR_BITS_DEFAULT,
+	      "defaults: CT bits %u, in-flight bits %u", c2.ct_set_bits, c2.inflight_pair_bits);
+	shadow_config_free(&c2);
+	CHECK(shadow_config_parse("{\"settings\": {\"ctFlows\": 8192, \"inflightSlots\": 8192}}", &c2, err, sizeof(err)) == 0 &&
+		      c2.ct_set_bits == SHADOW_CT_SET_BITS_MIN && c2.inflight_pair_bits == SHADOW_INFLIGHT_PAIR_BITS_MIN,
+	      "smallest sizes: %s (CT bits %u, in-flight bits %u)", err, c2.ct_set_bits, c2.inflight_pair_bits);
+	shadow_config_free(&c2);
+	c2 = cfg;
+	c2.ct_set_bits = SHADOW_CT_SET_BITS_MIN;
+	c2.inflight_pair_bits = SHADOW_INFLIGHT_PAIR_BITS_MIN;
+	struct shadow_bpf *s2 = shadow_bpf__open();
+	CHECK(s2 != NULL, "open");
+	if (!s2)
+		return;
+	s2->rodata->cfg_ct_seed = CT_SEED;
+	s2->rodata->cfg_rate_per_cpu = 1000000;
+	s2->rodata->cfg_burst = 100000;
+	CHECK(SHADOW_SIZE_TABLES(s2, &c2) == 0 && shadow_bpf__load(s2) == 0, "load with the smallest tables: %s",
+	      strerror(errno));
+	struct bpf_map_info ci = {}, ii = {};
+	__u32 len = sizeof(ci);
+	bpf_obj_get_info_by_fd(bpf_map__fd(s2->maps.shadow_ct), &ci, &len);
+	len = sizeof(ii);
+	bpf_obj_get_info_by_fd(bpf_map__fd(s2->maps.shadow_inflight), &ii, &len);
+	CHECK(ci.max_entries == 8192 / SHADOW_CT_WAYS && ii.max_entries == 8192,
+	      "kernel maps: %u CT sets, %u in-flight slots", ci.max_entries, ii.max_entries);
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(s2);
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+	/* flows until one whose set differs between the small table and the default one */
+	struct shadow_ct_key k = {.lport = 80, .proto = 6};
+	inet_pton(AF_INET, "10.0.1.1", &k.raddr);
+	inet_pton(AF_INET, "10.0.0.1", &k.laddr);
+	__u64 w[2];
+	__u32 small = 0, big = 0;
+	for (k.rport = 44000; k.rport < 44100; k.rport++) {
+		memcpy(w, &k, sizeof(w));
+		small = shadow_ct_set_of(w[0], w[1], CT_SEED, SHADOW_CT_SET_BITS_MIN);
+		big = shadow_ct_set_of(w[0], w[1], CT_SEED, SHADOW_CT_SET_BITS_DEFAULT);
+		if (big >= 8192 / SHADOW_CT_WAYS)
+			break;
+	}
+	struct pkt p;
+	pkt_tcp(&p, "10.0.1.1", k.rport, "10.0.0.1", 80, TH_SYN, NULL);
+	CHECK(run_ctx(s2->progs.shadow_tc, &p, 0, 1, NULL) == 0, "SYN: %s", strerror(errno));
+	static struct shadow_ct_set set;
+	CHECK(small < 8192 / SHADOW_CT_WAYS && bpf_map_lookup_elem(bpf_map__fd(s2->maps.shadow_ct), &small, &set) == 0 &&
+		      ct_way(&set, &k) >= 0,
+	      "the flow is not in its set %u of the small CT (%u in the default one)", small, big);
+	/* an app-leg request (the test process's cgroup is pod a's, endpoint 1) */
+	pkt_tcp(&p, "127.0.0.6", 44500, "127.0.0.1", 8080, TH_PSH | TH_ACK, "GET /app/sized HTTP/1.1\r\n\r\n");
+	CHECK(run_ctx(s2->progs.shadow_cg_egress, &p, 0, 0, NULL) == 0, "app request: %s", strerror(errno));
+	struct in_addr a6;
+	inet_pton(AF_INET, "127.0.0.6", &a6);
+	__u32 pair = shadow_inflight_pair(a6.s_addr, 44500, 1, SHADOW_LEG_APP, SHADOW_INFLIGHT_PAIR_BITS_MIN);
+	int found = 0;
+	for (__u32 j = pair; j <= (pair | 1); j++) {
+		struct shadow_http_rec r;
+		if (bpf_map_lookup_elem(bpf_map__fd(s2->maps.shadow_inflight), &j, &r) == 0 && r.ep == 1 &&
+		    r.leg == SHADOW_LEG_APP && r.path_len == strlen("/app/sized") && !memcmp(r.path, "/app/sized", r.path_len))
+			found = 1;
+	}
+	CHECK(pair < 8192 && found, "the app request is not in its pair %u of the small in-flight array", pair);
+	shadow_bpf__destroy(s2);
+}
+
 /* rate limiting: a second instance whose bucket is empty emits nothing and counts every drop */
 static void t_ratelimit_counted(void)
 {
@@ -1643,7 +1739,7 @@ static int same_pair_clients(struct client *out, __u8 leg)
 	int fd = bpf_map__fd(skel->maps.shadow_inflight);
 	for (int x0 = 1; x0 < 255; x0++) {
 		__u32 a0 = htonl(0x0a000300 | x0);
-		__u32 want = shadow_inflight_pair(a0, 46000, 1, leg), k;
+		__u32 want = shadow_inflight_pair(a0, 46000, 1, leg, skel->rodata->cfg_inflight_pair_bits), k;
 		struct shadow_http_rec r0, r1;
 		k = want;
 		bpf_map_lookup_elem(fd, &k, &r0);
@@ -1654,7 +1750,8 @@ static int same_pair_clients(struct client *out, __u8 leg)
 		int n = 0;
 		for (int x = x0; x < 255 && n < 3; x++)
 			for (__u32 port = 46000; port < 47000 && n < 3; port++)
-				if (shadow_inflight_pair(htonl(0x0a000300 | x), (__u16)port, 1, leg) == want) {
+				if (shadow_inflight_pair(htonl(0x0a000300 | x), (__u16)port, 1, leg,
+							 skel->rodata->cfg_inflight_pair_bits) == want) {
 					snprintf(out[n].addr, sizeof(out[n].addr), "10.0.3.%d", x);
 					out[n++].port = (uint16_t)port;
 				}
@@ -1981,6 +2078,7 @@ static const struct tcase cases[] = {
 	{"path_delimiters", t_path_delimiters, 1},
 	{"path_lengths_on_one_flow", t_path_lengths_on_one_flow, 1},
 	{"l7_many_sets_found", t_l7_many_sets, 0},
+	{"table_sizes", t_table_sizes, 0},
 	{"ratelimit_counted", t_ratelimit_counted, 0},
 	{"ratelimit_stamp_backwards", t_ratelimit_stamp_backwards, 0},
 	{"sender_stamp_latency", t_sender_stamp_latency, 1},
@@ -2027,7 +2125,7 @@ int main(void)
 		skel = shadow_bpf__open();
 		if (!skel || (skel->rodata->cfg_rate_per_cpu = 1000000, skel->rodata->cfg_burst = 100000,
 			      skel->rodata->cfg_head_via_helper = pass, skel->rodata->cfg_ct_seed = CT_SEED,
-			      shadow_bpf__load(skel))) {
+			      SHADOW_SIZE_TABLES(skel, &cfg) || shadow_bpf__load(skel))) {
 			fprintf(stderr, "failed to load BPF programs: %s\n", strerror(errno));
 			printf("%d passed, %d failed, 0 skipped\n", passed, n - passed);
 			return 1;

@@ -265,6 +265,36 @@ test('config reload while running: new flows get the new verdict', { skip }, asy
   assert.deepEqual(await attachedLeftovers(ids, netnsAll(), cgroupsAll()), [], 'a clean stop leaves nothing attached');
 });
 
+test('table sizes from the config: the CT and in-flight tables as set, verdicts on them, and a reload that changes them waits for the next start', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  const settings = cfg.settings as Json;
+  // a bad size is refused at start, naming the setting
+  probe.setConfig({ ...cfg, settings: { ...settings, ctFlows: 50000 } });
+  const bad = spawnSync(PROBE_BIN, ['--config', probe.configPath, '--state-dir', join(probe.stateDir, 'bad')], { encoding: 'utf8' });
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /settings\.ctFlows must be a power of two from 8192 to 1048576/);
+  cfg = { ...cfg, settings: { ...settings, ctFlows: 16384, inflightSlots: 16384 } };
+  probe.setConfig(cfg);
+  await probe.start();
+  try {
+    assert.match(probe.stderr, /CT 16384 flows, in-flight 16384 slots/);
+    assert.equal(probe.mapInfo('shadow_ct')?.max_entries, 16384 / 8, 'CT sets of 8 ways');
+    assert.equal(probe.mapInfo('shadow_inflight')?.max_entries, 16384);
+    const reviews = lab.pod('reviews').ip;
+    for (let i = 0; i < 4; i++) assert.equal(lab.curl('client', `http://${reviews}:9080/reviews/${i}`).code, 200);
+    await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && h.leg === 'app').length >= 4 &&
+      probe.records('flow').some((f) => f.pod === 'reviews' && f.verdict === 'allow'), 10_000, 'flows and app-leg requests on the small tables');
+    probe.setConfig({ ...cfg, settings: { ...(cfg.settings as Json), ctFlows: 32768, rate: 50 } });
+    probe.proc!.kill('SIGHUP');
+    await probe.waitFor(() => /config reloaded/.test(probe.stderr), 5000, 'reload');
+    assert.match(probe.stderr, /settings rate, ctFlows changed: they take effect at the next start/);
+    assert.equal(probe.mapInfo('shadow_ct')?.max_entries, 16384 / 8, 'the running CT keeps its size');
+  } finally {
+    assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
+  }
+});
+
 // /proc/PID/stat field 41: the scheduling policy (0 SCHED_OTHER, 3 SCHED_BATCH); the command name may hold spaces
 const schedPolicy = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[41 - 3]);
 

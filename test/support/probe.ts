@@ -96,10 +96,10 @@ export class Probe {
     return [...ids];
   }
 
-  /** Entries of this loader's map `name` as bpftool prints them with BTF (`formatted` key and value). */
-  mapDump(name: string): Array<{ key: Json; value: Json }> {
+  /** This loader's map `name` as `bpftool map show` describes it (id, max_entries, ...), or undefined. */
+  mapInfo(name: string): { id: number; max_entries: number; bytes_memlock?: number } | undefined {
     const pid = this.proc?.pid;
-    if (!pid) return [];
+    if (!pid) return undefined;
     for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
       let id: number | undefined;
       try {
@@ -109,12 +109,20 @@ export class Probe {
         /* fd closed meanwhile */
       }
       if (id === undefined) continue;
-      const show = JSON.parse(spawnSync('bpftool', ['-j', 'map', 'show', 'id', String(id)], { encoding: 'utf8' }).stdout || '{}') as { name?: string };
-      if (show.name !== name) continue;
-      const dump = JSON.parse(spawnSync('bpftool', ['-j', 'map', 'dump', 'id', String(id)], { encoding: 'utf8' }).stdout || '[]') as Array<{ formatted?: { key: Json; value: Json } }>;
-      return dump.flatMap((e) => (e.formatted ? [e.formatted] : []));
+      const show = JSON.parse(spawnSync('bpftool', ['-j', 'map', 'show', 'id', String(id)], { encoding: 'utf8' }).stdout || '{}') as {
+        name?: string; id: number; max_entries: number; bytes_memlock?: number;
+      };
+      if (show.name === name) return show;
     }
-    return [];
+    return undefined;
+  }
+
+  /** Entries of this loader's map `name` as bpftool prints them with BTF (`formatted` key and value). */
+  mapDump(name: string): Array<{ key: Json; value: Json }> {
+    const info = this.mapInfo(name);
+    if (!info) return [];
+    const dump = JSON.parse(spawnSync('bpftool', ['-j', 'map', 'dump', 'id', String(info.id)], { encoding: 'utf8' }).stdout || '[]') as Array<{ formatted?: { key: Json; value: Json } }>;
+    return dump.flatMap((e) => (e.formatted ? [e.formatted] : []));
   }
 
   records(type: string): Json[] {
