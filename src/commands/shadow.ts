@@ -16,6 +16,7 @@ import { apiTelemetry, ClusterProbeRunner, istioMetricsPath } from '../adapters/
 import { ApiKubeWriter } from '../adapters/kube/writer.js';
 import { loadKubeAccess } from '../adapters/kube/config.js';
 import { clusterProbeConfig, clusterTargets } from '../workflows/shadow-cluster.js';
+import { CT_FLOWS, ctFlowsProblem } from '../core/shadow/probe-config.js';
 import { PromShadowMetrics } from '../adapters/metrics/shadow-metrics.js';
 import { openReader } from '../adapters/reader.js';
 import { SchemaValidator } from '../adapters/schema/validator.js';
@@ -59,6 +60,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     'lab-state': Flags.string({ description: 'the lab state directory (pods.json)', env: 'MIGRATE_LAB_STATE' }),
     'probe-bin': Flags.string({ description: 'shadow-probe binary', default: 'shadow-probe/build/shadow-probe' }),
     output: Flags.string({ char: 'o', description: 'also write the report to FILE (.md or .json)' }),
+    'ct-flows': Flags.integer({ description: "the probe's connection-tracking capacity per node, in flows: a power of two from 8192 to 1048576 (default 65536, 16 MiB); about twice the node's concurrent flows" }),
     'window-ms': Flags.integer({ description: 'join window between a log entry and the probe records, ms', default: 1000, min: 10 }),
     tolerance: Flags.string({ description: 'telemetry parity tolerance: relative share (0.01 = 1%)', default: '0.01' }),
     image: Flags.string({ description: '--cluster: probe image', default: 'ghcr.io/migrate/shadow-probe:0.1.0' }),
@@ -73,6 +75,9 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     const f = this.flags;
     const live = (l: string) => { if (!process.env.MIGRATE_NO_PROGRESS) process.stderr.write(`${l}\n`); };
     let result: ShadowResult;
+    const ctProblem = f['ct-flows'] === undefined ? undefined : ctFlowsProblem(f['ct-flows']);
+    if (ctProblem) throw userError('MIGRATE_BAD_FLAG', `--ct-flows ${ctProblem}`, { object: '--ct-flows', next: `e.g. --ct-flows ${CT_FLOWS.default * 2}` });
+    const probeSettings: Record<string, number> = f['ct-flows'] === undefined ? {} : { ctFlows: f['ct-flows'] };
     if (f.replay) {
       result = await runShadow({ namespace: f.namespace ?? '', mode: 'replay', store: new FsShadowStore(f.replay, false), clock: systemClock, renderMarkdown: renderShadowMarkdown, windowMs: f['window-ms'], tolerance: { relative: Number(f.tolerance), absolute: 2 } });
     } else {
@@ -80,7 +85,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
       const resultsDir = resolve(f.results ?? join('.state', 'shadow', `${f.namespace}-${stamp}`));
       const store = new FsShadowStore(resultsDir);
-      if (f.cluster) return this.done(await this.runCluster(f, resultsDir, store, live));
+      if (f.cluster) return this.done(await this.runCluster(f, resultsDir, store, live, probeSettings));
       const podsJson = join(resolve(f['lab-state'] ?? packagePath('.state', 'lab')), 'pods.json');
       const lab = readLabPods(podsJson);
       let plan: ShadowPlanInput;
@@ -98,7 +103,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
       process.once('SIGTERM', onSig);
       try {
         result = await runShadow({
-          namespace: f.namespace, mode: 'local', store, clock: systemClock, plan,
+          namespace: f.namespace, mode: 'local', store, clock: systemClock, plan, probeSettings,
           pods: lab.pods.map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip, serviceAccount: p.serviceAccount, labels: p.labels, sidecar: p.sidecar !== null, netns: p.netns, ifname: p.ifname, cgroup: p.cgroup, ...(p.sidecar ? { accessLog: p.sidecar.accessLog, metrics: { url: `http://${p.ip}:15020/stats/prometheus`, netns: p.netns } } : {}) })),
           probe: new LocalProbeRunner(resolve(f['probe-bin'].startsWith('/') ? f['probe-bin'] : packagePath(f['probe-bin'])), resultsDir),
           telemetry: fileTelemetry, durationMs: parseDuration(f.duration), signal: ac.signal, resume: f.resume, ...(metrics ? { metrics } : {}),
@@ -122,14 +127,14 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
   }
 
   /** --cluster: the probe as a DaemonSet, the sidecars through the API; everything created is deleted unless --keep. */
-  private async runCluster(f: Shadow['flags'], resultsDir: string, store: FsShadowStore, live: (l: string) => void): Promise<ShadowResult> {
+  private async runCluster(f: Shadow['flags'], resultsDir: string, store: FsShadowStore, live: (l: string) => void, probeSettings: Record<string, number>): Promise<ShadowResult> {
     const namespace = f.namespace!;
     const plan = f.plan ? readPlanDir(f.plan) : undefined;
     if (!plan) throw userError('MIGRATE_SHADOW_NO_PLAN', '--cluster needs --plan', { object: '--plan', next: 'write one with `migrate translate --out plans/<name>`' });
     const kube = new ApiKubeWriter(loadKubeAccess({ ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), ...(f.context ? { context: f.context } : {}) }));
     // Read only: the pods' IPs, UIDs and nodes go into the probe config and the DaemonSet's node affinity.
     const targets = await clusterTargets(kube, namespace, istioMetricsPath);
-    const probeConfig = clusterProbeConfig(plan, namespace, targets.pods);
+    const probeConfig = clusterProbeConfig(plan, namespace, targets.pods, probeSettings);
     const files = renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster'), nodes: targets.nodes, probeConfig });
     if (f['render-only']) {
       live(`rendered ${files.join(', ')}`);
@@ -142,7 +147,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     const probe = new ClusterProbeRunner(kube, { namespace, image: f.image, plan, nodes: targets.nodes, keep: f.keep, readyTimeoutMs: parseDuration(f['ready-timeout']), signal: ac.signal, log: live });
     try {
       return await runShadow({
-        namespace, mode: 'cluster', store, clock: systemClock, plan, pods: targets.pods, probe, telemetry: apiTelemetry(kube),
+        namespace, mode: 'cluster', store, clock: systemClock, plan, probeSettings, pods: targets.pods, probe, telemetry: apiTelemetry(kube),
         durationMs: parseDuration(f.duration), signal: ac.signal, resume: f.resume, live, renderMarkdown: renderShadowMarkdown,
         windowMs: f['window-ms'], tolerance: { relative: Number(f.tolerance), absolute: 2 },
       });

@@ -28,7 +28,7 @@ export async function clusterTargets(kube: KubeWriter, namespace: string, metric
 }
 
 /** The probe config of a cluster run, as runShadow compiles it (pods by IP and UID: no netns/ifname/cgroup). */
-export function clusterProbeConfig(plan: ShadowPlanInput, namespace: string, pods: ClusterTargets['pods']): ProbeConfig {
+export function clusterProbeConfig(plan: ShadowPlanInput, namespace: string, pods: ClusterTargets['pods'], settings: Record<string, number> = {}): ProbeConfig {
   const nsManifests = plan.manifests.filter((m) => m.kind === 'CiliumClusterwideNetworkPolicy' || m.metadata.namespace === namespace);
-  return compilePlan(nsManifests, pods).config;
+  return compilePlan(nsManifests, pods, settings).config;
 }

@@ -123,15 +123,25 @@ test('shadow --cluster: Ctrl-C (SIGINT) mid-run still writes the result and dele
   } finally { await api.close(); }
 });
 
+test('shadow --ct-flows refuses a size the probe cannot take, before it reads or creates anything', async () => {
+  for (const bad of ['100000', '4096', '2097152']) {
+    const r = await runCli(['shadow', '-n', 'bookinfo', '--cluster', '--plan', join(FIX, 'plan'), '--kubeconfig', '/nonexistent', '--ct-flows', bad, '--json'], { MIGRATE_NO_PROGRESS: '1' });
+    const err = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
+    assert.equal(err.code, 'MIGRATE_BAD_FLAG', r.stdout);
+    assert.match(err.message, new RegExp(`--ct-flows ${bad} is not a power of two from 8192 to 1048576`));
+  }
+});
+
 test('shadow --cluster --render-only reads the target pods (read only), writes the manifests and the probe config naming pods by IP and UID, and creates nothing', async () => {
   const api = await startFakeShadowApi(options());
   try {
     const results = join(mkdtempSync(join(tmpdir(), 'migrate-shadow-cluster-')), 'run');
-    const r = await runCli(['shadow', '-n', 'bookinfo', '--cluster', '--render-only', '--plan', join(FIX, 'plan'), '--kubeconfig', api.kubeconfig, '--results', results, '--json'], { MIGRATE_NO_PROGRESS: '1' });
+    const r = await runCli(['shadow', '-n', 'bookinfo', '--cluster', '--render-only', '--plan', join(FIX, 'plan'), '--kubeconfig', api.kubeconfig, '--results', results, '--ct-flows', '262144', '--json'], { MIGRATE_NO_PROGRESS: '1' });
     const err = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
     assert.equal(err.code, 'MIGRATE_SHADOW_RENDERED', r.stderr);
     assert.deepEqual(api.created, [], 'nothing created');
-    const cfg = JSON.parse(readFileSync(join(results, 'cluster', 'probe.json'), 'utf8')) as { pods: Record<string, unknown>[]; policy: unknown[] };
+    const cfg = JSON.parse(readFileSync(join(results, 'cluster', 'probe.json'), 'utf8')) as { settings: Record<string, number>; pods: Record<string, unknown>[]; policy: unknown[] };
+    assert.equal(cfg.settings.ctFlows, 262144, '--ct-flows sizes the CT of every node\'s probe');
     // The fake API gives each pod a UID; the probe finds the pod on its node by it (and by IP).
     assert.deepEqual(cfg.pods.map((p) => [p.name, p.ip]).sort(), meta.pods.map((p) => [p.name, p.ip]).sort());
     assert.ok(cfg.pods.every((p) => typeof p.uid === 'string' && /^00000000-0000-4000-8000-[0-9a-f]{12}$/.test(p.uid as string)), JSON.stringify(cfg.pods));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compilePlan, methodsOf, pathMatch } from '../../src/core/shadow/probe-config.js';
+import { compilePlan, ctFlowsProblem, methodsOf, pathMatch } from '../../src/core/shadow/probe-config.js';
 import type { KubeObject } from '../../src/core/model/k8s.js';
 
 const pods = [
@@ -51,4 +51,12 @@ test('no peer field admits any peer (identity 0); headers are reported as not sh
   assert.deepEqual(c.config.policy.map((p) => [p.pod, p.identity, p.port]), [['reviews', 0, 9080]]);
   assert.equal(c.unsupported.length, 1);
   assert.match(c.unsupported[0]!, /header/);
+});
+
+test('ctFlows: the CT sizes the probe accepts (powers of two, 8192 to 1048576), and compilePlan passes settings through', () => {
+  for (const ok of [8192, 65_536, 1_048_576]) assert.equal(ctFlowsProblem(ok), undefined, String(ok));
+  for (const bad of [0, 4096, 100_000, 2_097_152, 65_536.5, -65_536]) assert.match(ctFlowsProblem(bad) ?? '', /not a power of two from 8192 to 1048576/, String(bad));
+  const cfg = compilePlan([], [], { ctFlows: 131_072 }).config;
+  assert.equal(cfg.settings.ctFlows, 131_072);
+  assert.equal(cfg.settings.intervalMs, 1000, 'the other defaults stay');
 });

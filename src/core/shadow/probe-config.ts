@@ -42,6 +42,16 @@ export interface CompiledPlan {
 
 const WORLD = 2;
 
+/** The probe's CT sizes (settings.ctFlows, shadow-probe/src/shadow.h): powers of two, 256 bytes per flow. */
+export const CT_FLOWS = { min: 8192, default: 65_536, max: 1_048_576 } as const;
+
+/** Why n cannot be the probe's settings.ctFlows, or undefined when it can. */
+export function ctFlowsProblem(n: number): string | undefined {
+  const pow2 = Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+  return pow2 && n >= CT_FLOWS.min && n <= CT_FLOWS.max ? undefined
+    : `${n} is not a power of two from ${CT_FLOWS.min} to ${CT_FLOWS.max} (the default is ${CT_FLOWS.default}: 16 MiB)`;
+}
+
 /** `((GET)|(HEAD))`, `GET|HEAD`, `GET` -> methods; null when the regex is anything else. */
 export function methodsOf(re: string | undefined): string[] | null {
   if (re === undefined || re === '' || re === '.*') return [];
