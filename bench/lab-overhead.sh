@@ -19,6 +19,7 @@
 # Usage: bench/lab-overhead.sh [--kinds fixed,max] [--rate 1000] [--duration 120] [--segment 2] [--guard 0.3]
 #                              [--connections 8] [--target reviews] [--path /reviews/1] [--pin] [--resamples 2000]
 #                              [--design segments|concurrent] [--baseline BIN] [--stats-every 5] [--null]
+#                              [--settings JSON]
 #   --baseline BIN  A/B of two builds in one run: BIN (e.g. a git worktree's shadow-probe/build/shadow-probe)
 #          is attached in the "off" segments instead of nothing, this tree's build (or LAB_OVERHEAD_PROBE) in the
 #          "on" ones; the ratios then compare the builds under the same machine drift, and the kernel lines give
@@ -34,17 +35,20 @@
 #          client and the target), so both arms carry the same path and any ratio away from 1 is the design's own
 #          (segment timing, ABBA order, the reloads and the hooks' global switches), not the probe's work. The targets
 #          do not apply to a null run.
+#   --settings JSON  merged into the probe config's settings (shadow-probe/tests/lab/lab-config.py's), e.g.
+#          '{"ctFlows": 8192, "inflightSlots": 8192}' for tables sized to the lab, or '{"rate": 100}'; the report says so
 #   --pin  load generator on CPU 1, every lab pod process (apps, sidecars) and the probe loader on CPU 0,
 #          for the run (restored after): less cross-talk between the generator and the path under test.
 # Run it under the lab lock, with -o so nothing the script starts inherits the lock:
 #   flock -o /tmp/migrate-lab.lock bench/lab-overhead.sh
-# Output: the report on stdout; samples, segments and a JSON summary per kind in bench/out/lab-overhead-<time>.*
+# Output: the report on stdout; samples, segments and a JSON summary per kind, and the probe config of the "on"
+# segments, in bench/out/lab-overhead-<time>.*
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
 PREFIX=${MIGRATE_LAB_PREFIX:-mlab}
-kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline="" stats_every=5 design=segments null=0
+kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline="" stats_every=5 design=segments null=0 settings=""
 while [ $# -gt 0 ]; do
   case $1 in
     --kinds) kinds=$2; shift 2 ;;
@@ -57,6 +61,7 @@ while [ $# -gt 0 ]; do
     --path) path=$2; shift 2 ;;
     --pin) pin=1; shift ;;
     --null) null=1; shift ;;
+    --settings) settings=$2; shift 2 ;;
     --baseline) baseline=$2; shift 2 ;;
     --stats-every) stats_every=$2; shift 2 ;;
     --resamples) resamples=$2; shift 2 ;;
@@ -113,6 +118,11 @@ url="http://$ip:$port$path"
 
 # One loader for the whole run; it starts detached (a config without pods) and the toggler switches it.
 python3 "$REPO/shadow-probe/tests/lab/lab-config.py" "$STATE/pods.json" >"$work/full.json"
+if [ -n "$settings" ]; then
+  jq --argjson s "$settings" '.settings += $s' "$work/full.json" >"$work/with-settings.json" 2>/dev/null ||
+    { echo "lab-overhead: --settings $settings is not a JSON object" >&2; exit 2; }
+  mv "$work/with-settings.json" "$work/full.json"
+fi
 if [ "$design" = concurrent ]; then
   # "on" = arm A watched (every pod but client-b and the target's twin), "off" = arm B watched
   arm_cfg() { jq --arg x "$1" --arg y "$2" '.pods |= map(select(.name != $x and .name != $y)) | .policy |= map(select(.pod != $x and .pod != $y)) | .l7 |= map(select(.pod != $x and .pod != $y))' "$work/all.json"; }
@@ -132,6 +142,7 @@ else
   fi
 fi
 cp "$work/empty.json" "$work/live.json"
+cp "$work/full.json" "$base.probe-config.json"  # what the "on" segments ran, settings included
 "$PROBE_BIN" --config "$work/live.json" --state-dir "$work/probe" >"$work/probe.jsonl" 2>"$work/probe.log" &
 probe_pid=$!
 for _ in $(seq 300); do grep -q 'running:' "$work/probe.log" && break; kill -0 "$probe_pid" 2>/dev/null || break; sleep 0.1; done
@@ -158,6 +169,7 @@ if [ $pin = 1 ]; then
 fi
 
 [ -z "$baseline" ] || echo "lab-overhead: A/B: off = $baseline, on = $PROBE_BIN"
+[ -z "$settings" ] || echo "lab-overhead: probe settings $(jq -c .settings "$work/full.json") (--settings $settings)"
 [ $null = 0 ] || echo "lab-overhead: NULL calibration: on = the probe on $(jq -r '[.pods[].name] | join(", ")' "$work/full.json") only (off the path); the targets do not apply"
 [ "$design" = segments ] || echo "lab-overhead: concurrent design: arm A client -> $url, arm B client-b -> $url_b, half of --rate and of --connections each"
 echo "lab-overhead: $url through the sidecar, ${duration}s per kind, ${segment}s segments (guard ${guard}s), $conns connections, pin=$pin; machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
