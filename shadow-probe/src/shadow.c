@@ -434,7 +434,6 @@ static int file_mtime(const char *path, struct timespec *ts)
 	return 0;
 }
 
-/* reload: parse first, touch nothing if the new file is invalid */
 /* Settings fixed when the programs load (rodata, map sizes): a reload that changes them says so, since the new values
  * would otherwise look applied, and keeps the running values in the new config, so it stays true to what runs. */
 static void start_only_keep(const struct shadow_config *old, struct shadow_config *c)
@@ -458,6 +457,7 @@ static void start_only_keep(const struct shadow_config *old, struct shadow_confi
 		logf_("settings %s changed: they take effect at the next start (the running values stay)", what);
 }
 
+/* reload: parse first, touch nothing if the new file is invalid */
 static void do_reload(struct probe *p)
 {
 	struct shadow_config c;
@@ -734,8 +734,8 @@ static void ct_gc(struct probe *p, __u64 *live)
 	if (span > p->ct_sets)
 		span = p->ct_sets;
 	__u64 deleted = 0, read = 0;
-	shadow_ct_sweep_step(p->ct, p->ct_sets, p->ct_live_set, p->skel->data_ctdirty->shadow_ct_dirty, &p->ct_cursor, (__u32)span,
-			     mono_ns(), &p->ct_live, &deleted, &read);
+	shadow_ct_sweep_step(p->ct, p->ct_sets, p->ct_live_set, p->skel->data_ctdirty->shadow_ct_dirty, &p->ct_cursor,
+			     (__u32)span, mono_ns(), &p->ct_live, &deleted, &read);
 	p->gc_deleted += deleted;
 	*live = p->ct_live;
 }
