@@ -151,6 +151,9 @@ test('shadow --cluster --render-only reads the target pods (read only), writes t
     const yamlText = readFileSync(join(results, 'cluster', 'shadow-probe.yaml'), 'utf8');
     const docs = yamlText.split(/^---$/m).map((d) => yaml.load(d) as { kind: string; data?: Record<string, string>; spec?: { template: { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchFields: { values: string[] }[] }[] } } } } } } });
     assert.deepEqual(JSON.parse(docs.find((d) => d.kind === 'ConfigMap')!.data!['probe.json']!), cfg);
+    // a 262,144-flow CT is 64 MiB, 48 more than the default's: the container's memory grows by as much
+    const container = (docs.find((d) => d.kind === 'DaemonSet')!.spec!.template.spec as unknown as { containers: { resources: { requests: { memory: string }; limits: { memory: string } } }[] }).containers[0]!;
+    assert.deepEqual([container.resources.requests.memory, container.resources.limits.memory], ['176Mi', '560Mi']);
     assert.deepEqual(docs.find((d) => d.kind === 'DaemonSet')!.spec!.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.map((t) => t.matchFields[0]!.values[0]), ['node-a', 'node-b']);
   } finally { await api.close(); }
 });

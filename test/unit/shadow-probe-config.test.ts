@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compilePlan, ctFlowsProblem, methodsOf, pathMatch } from '../../src/core/shadow/probe-config.js';
+import { compilePlan, ctFlowsProblem, methodsOf, pathMatch, probeMemoryMiB } from '../../src/core/shadow/probe-config.js';
 import type { KubeObject } from '../../src/core/model/k8s.js';
 
 const pods = [
@@ -59,4 +59,11 @@ test('ctFlows: the CT sizes the probe accepts (powers of two, 8192 to 1048576), 
   const cfg = compilePlan([], [], { ctFlows: 131_072 }).config;
   assert.equal(cfg.settings.ctFlows, 131_072);
   assert.equal(cfg.settings.intervalMs, 1000, 'the other defaults stay');
+});
+
+test('the probe container\'s memory follows its table sizes (BPF maps are charged to it)', () => {
+  assert.deepEqual(probeMemoryMiB(undefined), { request: 128, limit: 512 }, 'defaults: the tables fit the base figures');
+  assert.deepEqual(probeMemoryMiB({ ctFlows: 8192, inflightSlots: 8192 }), { request: 128, limit: 512 }, 'smaller tables never shrink them');
+  assert.deepEqual(probeMemoryMiB({ ctFlows: 1_048_576 }), { request: 368, limit: 752 }, '256 MiB CT: 240 more');
+  assert.deepEqual(probeMemoryMiB({ ctFlows: 131_072, inflightSlots: 131_072 }), { request: 156, limit: 540 }, '+16 MiB CT, +12 MiB in-flight');
 });

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { ShadowPlanInput } from '../../workflows/shadow.js';
+import { probeMemoryMiB } from '../../core/shadow/probe-config.js';
 
 export interface ClusterShadowOptions {
   namespace: string;
@@ -35,6 +36,7 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
   const labels = { 'app.kubernetes.io/name': PROBE_NAME, 'app.kubernetes.io/managed-by': 'migrate', 'migrate.io/shadow-namespace': o.namespace };
   const policies = o.plan.manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' && m.metadata.namespace === o.namespace);
   const hostPath = (name: string, path: string, type = 'Directory') => ({ name, hostPath: { path, type } });
+  const mem = probeMemoryMiB((o.probeConfig as { settings?: Record<string, unknown> } | undefined)?.settings);
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'app.kubernetes.io/managed-by': 'migrate', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
     // The probe talks to no API: no token is mounted.
@@ -69,7 +71,8 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
                 capabilities: { drop: ['ALL'], add: PROBE_CAPABILITIES },
                 seccompProfile: { type: 'Unconfined' },
               },
-              resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+              // the memory grows with the CT and in-flight tables the config asks for (BPF maps are charged here)
+              resources: { requests: { cpu: '100m', memory: `${mem.request}Mi` }, limits: { cpu: '1', memory: `${mem.limit}Mi` } },
               volumeMounts: [
                 // Bidirectional propagation needs a privileged container; the probe uses links, pins are opt-in.
                 { name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'HostToContainer' },
