@@ -892,7 +892,8 @@ static int is_mounted(const char *path, long magic)
 	return statfs(path, &s) == 0 && s.f_type == magic;
 }
 
-static int run_check(void)
+/* config_path (or NULL): load the programs with that config's table sizes, so the check allocates what the probe will */
+static int run_check(const char *config_path)
 {
 	int fatal = 0;
 	struct {
@@ -931,16 +932,31 @@ static int run_check(void)
 	ROW("kprobes / fentry", 0, "not used: not available on these kernels", 0);
 	/* the real thing: does the verifier accept our programs? */
 	int loaded = 0;
-	char why[160] = "";
+	char why[400] = "", sizes[160];
+	struct shadow_config cfg;
+	char err[300];
+	if (config_path && shadow_config_load(config_path, &cfg, err, sizeof(err))) {
+		printf("cannot check the config: %s\n", err);
+		return 2;
+	}
+	if (!config_path)
+		shadow_config_parse("{}", &cfg, err, sizeof(err)); /* the default sizes */
+	__u64 flows = 8ULL << cfg.ct_set_bits, slots = 2ULL << cfg.inflight_pair_bits;
+	snprintf(sizes, sizeof(sizes), "CT %llu flows (%llu MiB), in-flight %llu slots (%llu MiB)%s", flows, flows >> 12, slots,
+		 slots * sizeof(struct shadow_http_rec) >> 20, config_path ? "" : ", the default sizes");
 	if (root) {
 		struct shadow_bpf *s = shadow_bpf__open();
-		if (s && shadow_bpf__load(s) == 0)
+		int sized = s ? SHADOW_SIZE_TABLES(s, &cfg) : -errno;
+		if (s && !sized && shadow_bpf__load(s) == 0)
 			loaded = 1;
 		else
-			snprintf(why, sizeof(why), "%s", strerror(errno));
+			snprintf(why, sizeof(why), "%s, with %s", strerror(sized ? -sized : errno), sizes);
 		shadow_bpf__destroy(s);
 	}
-	ROW("load shadow programs (verifier)", loaded, loaded ? "4 programs accepted" : why, 1);
+	char ok[200];
+	snprintf(ok, sizeof(ok), "4 programs accepted; %s", sizes);
+	shadow_config_free(&cfg);
+	ROW("load shadow programs (verifier)", loaded, loaded ? ok : why, 1);
 	for (int i = 0; i < n; i++) {
 		int unprobed = !root && i > 4 && !rows[i].ok && strncmp(rows[i].what, "kprobes", 7);
 		printf("%-58s %-4s %s%s\n", rows[i].what, unprobed ? "?" : rows[i].ok ? "yes" : "no", rows[i].detail,
@@ -1141,7 +1157,7 @@ static void usage(void)
 		"                    [--no-sockops] [--state-dir DIR] [--metrics-file FILE] [-v]\n"
 		"                    [--cgroup-root DIR] [--pods-cgroup PATH] [--proc-root DIR] [--rediscover SECONDS]\n"
 		"                    [--sched batch|normal]\n"
-		"       shadow-probe --check\n"
+		"       shadow-probe --check [--config FILE]   (with FILE: load with its table sizes)\n"
 		"       shadow-probe --cleanup [--state-dir DIR] [--pin [DIR]] [--force] [--all]\n"
 		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n"
 		"Pods named only by ip and/or uid are found on this node under the pods cgroup (default kubepods.slice or\n"
@@ -1192,7 +1208,7 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(libbpf_log);
 	if (check)
-		return run_check();
+		return run_check(p.config_path);
 	if (cleanup)
 		return run_cleanup(p.state_dir, p.pin_dir ? p.pin_dir : PIN_DIR_DEFAULT, p.pin_dir != NULL, force, all);
 	if (!p.config_path) {

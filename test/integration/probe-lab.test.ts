@@ -276,6 +276,10 @@ test('table sizes from the config: the CT and in-flight tables as set, verdicts 
   assert.match(bad.stderr, /settings\.ctFlows must be a power of two from 8192 to 1048576/);
   cfg = { ...cfg, settings: { ...settings, ctFlows: 16384, inflightSlots: 16384 } };
   probe.setConfig(cfg);
+  // --check with the config loads the programs with its sizes (what the probe will allocate)
+  const check = spawnSync(PROBE_BIN, ['--check', '--config', probe.configPath], { encoding: 'utf8' });
+  assert.equal(check.status, 0, check.stdout);
+  assert.match(check.stdout, /load shadow programs \(verifier\)\s+yes\s+4 programs accepted; CT 16384 flows \(4 MiB\), in-flight 16384 slots \(3 MiB\)/);
   await probe.start();
   try {
     assert.match(probe.stderr, /CT 16384 flows, in-flight 16384 slots/);
