@@ -36,6 +36,7 @@
 #include "edge_gc.h"
 #include "config.h"
 #include "discover.h"
+#include "memory.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46 /* uapi of 6.6+; libbpf 1.1 passes unknown attach types through */
@@ -864,6 +865,19 @@ static void on_signal(int sig)
 		stop = 1;
 }
 
+/* ---- memory ---- */
+
+/* Whether the load fits under the process's memory cgroup (memory.h): 0 yes, 1 no; msg: the figures either way. */
+static int memory_fits(struct shadow_bpf *skel, const struct shadow_config *cfg, int ncpu, char *msg, size_t n)
+{
+	struct shadow_mem_need need;
+	struct shadow_mem_room room;
+	shadow_mem_estimate(skel->obj, ncpu, cfg->n_ids + cfg->n_pods + cfg->n_rules, &need);
+	if (shadow_mem_room("/proc/self/cgroup", "/proc/self/mountinfo", &room))
+		room.found = 0; /* no /proc: nothing to compare with */
+	return shadow_mem_verdict(&need, &room, msg, n);
+}
+
 /* ---- --check ---- */
 
 static int probe_tcx(void)
@@ -944,18 +958,28 @@ static int run_check(const char *config_path)
 	__u64 flows = 8ULL << cfg.ct_set_bits, slots = 2ULL << cfg.inflight_pair_bits;
 	snprintf(sizes, sizeof(sizes), "CT %llu flows (%llu MiB), in-flight %llu slots (%llu MiB)%s", flows, flows >> 12, slots,
 		 slots * sizeof(struct shadow_http_rec) >> 20, config_path ? "" : ", the default sizes");
+	char mem[1536] = "not estimated: needs root";
+	int fits = 0;
 	if (root) {
 		struct shadow_bpf *s = shadow_bpf__open();
 		int sized = s ? SHADOW_SIZE_TABLES(s, &cfg) : -errno;
-		if (s && !sized && shadow_bpf__load(s) == 0)
+		int e = sized ? -sized : errno;
+		/* a load that does not fit is not tried: the kernel could OOM-kill this check with it */
+		if (s && !sized)
+			fits = memory_fits(s, &cfg, libbpf_num_possible_cpus(), mem, sizeof(mem)) == 0;
+		else
+			snprintf(mem, sizeof(mem), "not estimated: %s", strerror(e));
+		if (fits && shadow_bpf__load(s) == 0)
 			loaded = 1;
 		else
-			snprintf(why, sizeof(why), "%s, with %s", strerror(sized ? -sized : errno), sizes);
+			snprintf(why, sizeof(why), "%s, with %s", s && !sized && !fits ? "not tried: the memory limit cannot hold it" :
+				 strerror(fits ? errno : e), sizes);
 		shadow_bpf__destroy(s);
 	}
 	char ok[200];
 	snprintf(ok, sizeof(ok), "4 programs accepted; %s", sizes);
 	shadow_config_free(&cfg);
+	ROW("memory for the load (memory cgroup)", fits, mem, 1);
 	ROW("load shadow programs (verifier)", loaded, loaded ? ok : why, 1);
 	for (int i = 0; i < n; i++) {
 		int unprobed = !root && i > 4 && !rows[i].ok && strncmp(rows[i].what, "kprobes", 7);
@@ -1257,8 +1281,17 @@ int main(int argc, char **argv)
 	}
 	if (getrandom((void *)&p.skel->rodata->cfg_ct_seed, sizeof(p.skel->rodata->cfg_ct_seed), 0) < 0)
 		p.skel->rodata->cfg_ct_seed = mono_ns() * 0x9E3779B97F4A7C15ULL; /* no entropy yet: still not guessable from outside */
+	/* before the load: past its memory limit the kernel may OOM-kill the loader mid-load, with no word said */
+	char mem[1536];
+	if (memory_fits(p.skel, &p.cfg, p.ncpu, mem, sizeof(mem)) == 1) {
+		logf_("failed to start: the load %s", mem);
+		ret = 2;
+		goto cleanup;
+	}
 	if (shadow_bpf__load(p.skel)) {
-		logf_("failed to load BPF programs: %s (run --check)", strerror(errno));
+		int e = errno;
+		logf_("failed to load BPF programs: %s (run --check)%s%s", strerror(e), e == ENOMEM ? "; the load " : "",
+		      e == ENOMEM ? mem : "");
 		goto cleanup;
 	}
 	if (shadow_discover(&p.cfg, NULL, &p.disc, p.raw ? NULL : stdout, err, sizeof(err)) < 0)
@@ -1297,8 +1330,9 @@ int main(int argc, char **argv)
 		if (sched_setscheduler(0, SCHED_BATCH, &sp))
 			logf_("failed to switch to SCHED_BATCH: %s (running under the default policy)", strerror(errno));
 	}
-	logf_("running: %zu pods attached, %zu policy rules, %zu l7 rules, CT %u flows, in-flight %u slots, format %s, "
-	      "sched %s", p.n_att, p.cfg.n_rules, p.cfg.n_l7, p.ct_sets * SHADOW_CT_WAYS, p.inflight_slots, format, sched);
+	logf_("running: %zu pods attached, %zu policy rules, %zu l7 rules, CT %u flows, in-flight %u slots, maps %.1f MiB, "
+	      "format %s, sched %s", p.n_att, p.cfg.n_rules, p.cfg.n_l7, p.ct_sets * SHADOW_CT_WAYS, p.inflight_slots,
+	      (double)shadow_mem_loaded(p.skel->obj) / (1 << 20), format, sched);
 	fflush(stderr);
 
 	__u64 next_dump = mono_ns() + p.cfg.interval_ms * 1000000ULL, next_stat = mono_ns() + 1000000000ULL;

@@ -31,6 +31,7 @@
 #include "ct_gc.h"
 #include "edge_gc.h"
 #include "pkt.h"
+#include "memory.h"
 
 static int passed, failed, skipped;
 static const char *cur_test;
@@ -2022,6 +2023,39 @@ struct tcase {
 	int http; /* parses HTTP: run again with the head read through bpf_skb_load_bytes (see main) */
 };
 
+
+/* memory.c's estimate of the maps against the kernel's own count (memlock in each map's fdinfo) after a real load:
+ * the smallest, the default and a bigger CT, so a size the estimate ignored would show. Within 2 %: the refusal
+ * before a load (memory.h) rests on it. */
+static void t_memory_estimate(void)
+{
+	static const __u32 ct_bits[] = {SHADOW_CT_SET_BITS_MIN, SHADOW_CT_SET_BITS_DEFAULT, SHADOW_CT_SET_BITS_DEFAULT + 2};
+	static const __u32 inflight_bits[] = {SHADOW_INFLIGHT_PAIR_BITS_MIN, SHADOW_INFLIGHT_PAIR_BITS_DEFAULT,
+					      SHADOW_INFLIGHT_PAIR_BITS_DEFAULT};
+	int ncpu = libbpf_num_possible_cpus();
+	for (int i = 0; i < 3; i++) {
+		struct shadow_config c2 = cfg;
+		c2.ct_set_bits = ct_bits[i];
+		c2.inflight_pair_bits = inflight_bits[i];
+		struct shadow_bpf *s2 = shadow_bpf__open();
+		CHECK(s2 != NULL, "open");
+		if (!s2)
+			return;
+		struct shadow_mem_need need;
+		int sized = SHADOW_SIZE_TABLES(s2, &c2);
+		shadow_mem_estimate(s2->obj, ncpu, 0, &need);
+		CHECK(sized == 0 && shadow_bpf__load(s2) == 0, "load: %s", strerror(errno));
+		__u64 got = shadow_mem_loaded(s2->obj);
+		double r = got ? (double)need.maps / got : 0;
+		CHECK(r > 0.98 && r < 1.02, "CT bits %u: estimate %llu against the kernel's %llu bytes (x%.3f)", ct_bits[i],
+		      need.maps, got, r);
+		CHECK(need.ct == ((__u64)sizeof(struct shadow_ct_set) << ct_bits[i]) + 4096 &&
+			      need.edges == (__u64)SHADOW_EDGES_MAX * (sizeof(struct shadow_edge_val) * ncpu + 8),
+		      "parts: CT %llu, edges %llu over %d CPUs", need.ct, need.edges, ncpu);
+		shadow_bpf__destroy(s2);
+	}
+}
+
 static const struct tcase cases[] = {
 	{"allow_by_identity", t_allow_identity, 0},
 	{"deny_by_identity", t_deny_identity, 0},
@@ -2079,6 +2113,7 @@ static const struct tcase cases[] = {
 	{"path_lengths_on_one_flow", t_path_lengths_on_one_flow, 1},
 	{"l7_many_sets_found", t_l7_many_sets, 0},
 	{"table_sizes", t_table_sizes, 0},
+	{"memory_estimate", t_memory_estimate, 0},
 	{"ratelimit_counted", t_ratelimit_counted, 0},
 	{"ratelimit_stamp_backwards", t_ratelimit_stamp_backwards, 0},
 	{"sender_stamp_latency", t_sender_stamp_latency, 1},

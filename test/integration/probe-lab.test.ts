@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, LAB_SH, labSkipReason } from '../support/lab.js';
-import { Probe, PROBE_BIN, attachedLeftovers, probeSkipReason, type Json } from '../support/probe.js';
+import { Probe, PROBE_BIN, attachedLeftovers, memoryCgroup, memoryCgroupSkipReason, probeSkipReason, type Json } from '../support/probe.js';
 import { startProbe } from '../../src/adapters/probe/runner.js';
 import type { EdgeRecord, FlowRecord, HttpRecord, MetricsRecord } from '../../src/adapters/probe/records.js';
 
@@ -296,6 +296,46 @@ test('table sizes from the config: the CT and in-flight tables as set, verdicts 
     assert.equal(probe.mapInfo('shadow_ct')?.max_entries, 16384 / 8, 'the running CT keeps its size');
   } finally {
     assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
+  }
+});
+
+// REAL memory cgroup, real kernel: without the check before the load, this limit got the loader OOM-killed
+// (exit 137, no message) or refused a map with a bare ENOMEM, depending on which allocation crossed it first.
+test('a memory limit too small for the maps: refused before the load with the figure to set; at that figure it runs on real traffic, with the maps the estimate named', { skip: skip ?? memoryCgroupSkipReason() }, async () => {
+  const mc = memoryCgroup();
+  const probe = new Probe();
+  try {
+    cfg = probe.writeConfig(podsJson);
+    mc.setLimit(40 * 2 ** 20);
+    const inCg = (args: string[]) => spawnSync('sh', ['-c', 'echo $$ > "$0" && exec "$@"', mc.procs, PROBE_BIN, ...args], { encoding: 'utf8' });
+    const bad = inCg(['--config', probe.configPath, '--state-dir', join(probe.stateDir, 'bad')]);
+    assert.equal(bad.signal, null, `killed by ${bad.signal}: ${bad.stderr}`);
+    assert.equal(bad.status, 2, bad.stderr);
+    const m = /failed to start: the load needs ~(\d+) MiB: maps ([\d.]+) MiB \(CT 16\.0, in-flight 12\.0, per-CPU edges [\d.]+ over \d+ CPUs.*the memory cgroup (\S+) allows 40 MiB.*Raise the container's memory limit to at least (\d+) MiB/.exec(bad.stderr);
+    assert.ok(m, bad.stderr);
+    assert.ok(m[3]!.endsWith(`migrate-memtest-${process.pid}`), `the limiting cgroup named: ${m[3]}`);
+    // --check says the same in a row of its own and does not try the load (which could get it killed)
+    const check = inCg(['--check', '--config', probe.configPath]);
+    assert.equal(check.signal, null, check.stdout);
+    assert.equal(check.status, 1, check.stdout);
+    assert.match(check.stdout, /memory for the load \(memory cgroup\)\s+no\s+needs ~\d+ MiB/);
+    assert.match(check.stdout, /load shadow programs \(verifier\)\s+no\s+not tried: the memory limit cannot hold it/);
+    assert.equal(mc.oomKills(), 0, 'nothing was OOM-killed');
+    // at the figure it named, the probe loads and serves real requests within the limit
+    mc.setLimit(Number(m[4]) * 2 ** 20);
+    await probe.start([], mc.procs);
+    try {
+      const loaded = Number(/maps ([\d.]+) MiB/.exec(probe.stderr)?.[1]);
+      assert.ok(Math.abs(loaded - Number(m[2])) <= 0.2, `maps ${loaded} MiB loaded against ${m[2]} estimated`);
+      const reviews = lab.pod('reviews').ip;
+      for (let i = 0; i < 4; i++) assert.equal(lab.curl('client', `http://${reviews}:9080/reviews/${i}`).code, 200);
+      await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && h.leg === 'app').length >= 4, 10_000, 'app-leg requests under the limit');
+    } finally {
+      assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
+    }
+    assert.equal(mc.oomKills(), 0, 'nothing was OOM-killed');
+  } finally {
+    mc.remove();
   }
 });
 

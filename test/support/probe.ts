@@ -1,7 +1,7 @@
 // Test access to the shadow-probe binary: start it on a lab, collect its JSON records, stop or kill it, and
 // list what BPF objects of ours are still attached anywhere (links, tc filters, cgroup programs).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cluster.js';
@@ -20,6 +20,36 @@ export function probeSkipReason(): string | undefined {
 }
 
 export type Json = Record<string, unknown>;
+
+/** A throwaway memory cgroup with a limit: cgroup v2 where the root enables its memory controller, else v1's
+ * memory hierarchy (a hybrid host's). */
+export interface MemoryCgroup { procs: string; setLimit(bytes: number): void; oomKills(): number; remove(): void }
+
+function memoryHierarchy(): { v: 1 | 2; mnt: string } | undefined {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+  const v2 = mounts.find((m) => m[2] === 'cgroup2')?.[1];
+  if (v2 && readFileSync(join(v2, 'cgroup.subtree_control'), 'utf8').trim().split(' ').includes('memory')) return { v: 2, mnt: v2 };
+  const v1 = mounts.find((m) => m[2] === 'cgroup' && (m[3] ?? '').split(',').includes('memory'))?.[1];
+  return v1 ? { v: 1, mnt: v1 } : undefined;
+}
+
+export function memoryCgroupSkipReason(): string | undefined {
+  return memoryHierarchy() ? undefined : 'no memory cgroup controller here (neither enabled in cgroup v2 nor mounted as v1)';
+}
+
+export function memoryCgroup(): MemoryCgroup {
+  const h = memoryHierarchy();
+  if (!h) throw new Error(memoryCgroupSkipReason());
+  const dir = join(h.mnt, `migrate-memtest-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const [limit, events] = h.v === 2 ? ['memory.max', 'memory.events'] : ['memory.limit_in_bytes', 'memory.oom_control'];
+  return {
+    procs: join(dir, 'cgroup.procs'),
+    setLimit: (b) => writeFileSync(join(dir, limit), String(b)),
+    oomKills: () => Number(/oom_kill (\d+)/.exec(readFileSync(join(dir, events), 'utf8'))?.[1] ?? 0),
+    remove: () => rmdirSync(dir),
+  };
+}
 
 export class Probe {
   readonly stateDir = mkdtempSync(join(tmpdir(), 'shadow-probe-'));
@@ -40,13 +70,15 @@ export class Probe {
     writeFileSync(this.configPath, JSON.stringify(cfg, null, 1));
   }
 
-  /** Starts the loader and resolves once it reports that it is attached and running. */
-  async start(args: string[] = []): Promise<void> {
+  /** Starts the loader and resolves once it reports that it is attached and running. cgroupProcs: a cgroup's
+   * cgroup.procs to run it in from its first instruction (the shell moves itself there, then execs the probe). */
+  async start(args: string[] = [], cgroupProcs?: string): Promise<void> {
     this.lines = [];
     this.stderr = '';
-    const p = spawn(PROBE_BIN, ['--config', this.configPath, '--state-dir', join(this.stateDir, 'run'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const argv = ['--config', this.configPath, '--state-dir', join(this.stateDir, 'run'), ...args];
+    const p = cgroupProcs
+      ? spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, PROBE_BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(PROBE_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = p;
     p.stdout!.setEncoding('utf8').on('data', (d: string) => {
       this.buf += d;

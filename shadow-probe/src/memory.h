@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What loading the probe charges to its memory cgroup, and what the cgroup allows.
+ *
+ * The kernel charges BPF maps (and the verifier's working memory) to the loader's memory cgroup. When a
+ * container's limit cannot hold them, the load either fails with ENOMEM or, for per-CPU maps and the verifier,
+ * wakes the cgroup's OOM killer: the probe dies with no message and its DaemonSet pod crash-loops as OOMKilled.
+ * So the loader compares an estimate with the room its cgroup has before it loads, and refuses with the figures.
+ */
+#ifndef SHADOW_MEMORY_H
+#define SHADOW_MEMORY_H
+
+#include <linux/types.h>
+#include <stddef.h>
+
+struct bpf_object;
+
+/* Memory a load needs beyond its maps: the verifier's states, BTF, the JIT images and the loader's own heap.
+ * Measured on kernel 6.18 (peak cgroup usage of `--check` minus its maps' memlock): 8.7-9.2 MiB for the
+ * default and the smallest tables. Rounded up for other kernels and builds. */
+#define SHADOW_LOAD_OVERHEAD (12ULL << 20)
+
+/* The maps' memory, by the kernel's own accounting of each map type (kernel/bpf: map_mem_usage), for an
+ * object opened and sized but not loaded; lpm_entries: what the config puts in the LPM tries (identities and
+ * policy entries), which allocate per entry. */
+struct shadow_mem_need {
+	__u64 ct, inflight, edges, ring, other;
+	__u64 maps;  /* the sum */
+	int ncpu;    /* possible CPUs: per-CPU maps take a copy for each */
+};
+
+/* The tightest memory limit over the process's cgroup and its ancestors, cgroup v2 (memory.max) and v1
+ * (memory.limit_in_bytes) alike, with that cgroup's usage. found 0: no limit anywhere. */
+struct shadow_mem_room {
+	int found;
+	__u64 limit, usage;
+	char path[1024]; /* the limiting cgroup's directory */
+};
+
+void shadow_mem_estimate(struct bpf_object *obj, int ncpu, __u64 lpm_entries, struct shadow_mem_need *out);
+
+/* cgroup_file, mountinfo_file: /proc/self/cgroup and /proc/self/mountinfo (other paths for tests). 0, or -errno
+ * when neither file can be read. */
+int shadow_mem_room(const char *cgroup_file, const char *mountinfo_file, struct shadow_mem_room *out);
+
+/* 0: the load fits (msg gets a one-line summary), 1: it does not (msg says what to raise, and to what). */
+int shadow_mem_verdict(const struct shadow_mem_need *need, const struct shadow_mem_room *room, char *msg, size_t n);
+
+/* After the load: the maps' memory by the kernel's count (memlock in each map's fdinfo). */
+__u64 shadow_mem_loaded(struct bpf_object *obj);
+
+#endif
