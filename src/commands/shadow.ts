@@ -65,6 +65,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     tolerance: Flags.string({ description: 'telemetry parity tolerance: relative share (0.01 = 1%)', default: '0.01' }),
     image: Flags.string({ description: '--cluster: probe image', default: 'ghcr.io/migrate/shadow-probe:0.1.0' }),
     keep: Flags.boolean({ description: '--cluster: keep the DaemonSet and its RBAC after the run', default: false }),
+    'probe-memory': Flags.integer({ description: "--cluster: the probe container's memory limit in MiB (default 512, plus what --ct-flows adds). The kernel charges the probe's maps to it, per-CPU ones once per CPU: raise it when the probe says so (nodes of more than ~150 CPUs)", min: 128, max: 65536 }),
     'ready-timeout': Flags.string({ description: '--cluster: how long to wait for the probe pods (image pull, scheduling)', default: '120s' }),
     kubeconfig: Flags.string({ description: '--cluster: kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)' }),
     context: Flags.string({ description: '--cluster: kubeconfig context to use' }),
@@ -135,7 +136,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     // Read only: the pods' IPs, UIDs and nodes go into the probe config and the DaemonSet's node affinity.
     const targets = await clusterTargets(kube, namespace, istioMetricsPath);
     const probeConfig = clusterProbeConfig(plan, namespace, targets.pods, probeSettings);
-    const files = renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster'), nodes: targets.nodes, probeConfig });
+    const files = renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster'), nodes: targets.nodes, probeConfig, ...(f['probe-memory'] ? { memoryLimitMiB: f['probe-memory'] } : {}) });
     if (f['render-only']) {
       live(`rendered ${files.join(', ')}`);
       throw userError('MIGRATE_SHADOW_RENDERED', `manifests and probe config written to ${join(resultsDir, 'cluster')} (--render-only; nothing was created)`, { next: 'kubectl apply -f shadow-probe.yaml there, or run without --render-only' });
@@ -144,7 +145,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     const onSig = () => ac.abort();
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
-    const probe = new ClusterProbeRunner(kube, { namespace, image: f.image, plan, nodes: targets.nodes, keep: f.keep, readyTimeoutMs: parseDuration(f['ready-timeout']), signal: ac.signal, log: live });
+    const probe = new ClusterProbeRunner(kube, { namespace, image: f.image, plan, nodes: targets.nodes, ...(f['probe-memory'] ? { memoryLimitMiB: f['probe-memory'] } : {}), keep: f.keep, readyTimeoutMs: parseDuration(f['ready-timeout']), signal: ac.signal, log: live });
     try {
       return await runShadow({
         namespace, mode: 'cluster', store, clock: systemClock, plan, probeSettings, pods: targets.pods, probe, telemetry: apiTelemetry(kube),

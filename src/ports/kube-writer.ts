@@ -21,6 +21,11 @@ export interface ApiPod {
   ready: boolean;
   /** Why a container waits (ImagePullBackOff, ErrImagePull...), if one does. */
   waiting?: string;
+  /** How a container's last run ended, when it failed: exit code and message (the shadow probe's DaemonSet asks
+   * for FallbackToLogsOnError, so that is the probe's own last log lines, e.g. why it refused to start). */
+  lastFailure?: string;
+  /** Restarts of its containers, summed. */
+  restarts?: number;
 }
 
 export interface LogStream {

@@ -93,6 +93,25 @@ test('shadow --cluster: a probe image that cannot be pulled fails with MIGRATE_S
   } finally { await api.close(); }
 });
 
+test('shadow --cluster: a probe that keeps refusing to start (its memory limit) fails with MIGRATE_SHADOW_PROBE_FAILED carrying the probe\'s own words, before --ready-timeout, and cleanup still runs', async () => {
+  // what kubelet reports for the DaemonSet's container (FallbackToLogsOnError): the probe's last stderr lines
+  const words = 'shadow-probe: failed to start: the load needs ~57 MiB: maps 45.0 MiB (CT 16.0, in-flight 12.0, per-CPU edges 5.2 over 2 CPUs, ring 4.0, other 7.8) + 12 MiB to load, but the memory cgroup /sys/fs/cgroup allows 40 MiB with 2 MiB in use, so the kernel would refuse the maps or OOM-kill the probe while it loads. Raise the container\'s memory limit to at least 60 MiB, or lower settings.ctFlows / settings.inflightSlots';
+  const api = await startFakeShadowApi(options({ notReady: 'CrashLoopBackOff', lastTerminated: { exitCode: 2, message: `libbpf: something earlier\n${words}\n`, restartCount: 2 } }));
+  try {
+    const results = join(mkdtempSync(join(tmpdir(), 'migrate-shadow-cluster-')), 'run');
+    const t0 = Date.now();
+    const r = await runCli(['shadow', '-n', 'bookinfo', '--cluster', '--plan', join(FIX, 'plan'), '--kubeconfig', api.kubeconfig, '--ready-timeout', '60s', '--results', results, '--json'], { MIGRATE_NO_PROGRESS: '1' });
+    assert.ok(Date.now() - t0 < 30_000, 'reported without waiting out --ready-timeout');
+    assert.equal(r.code, 3, r.stderr + r.stdout);
+    const err = (JSON.parse(r.stdout) as { error: { code: string; object: string; next: string; message: string } }).error;
+    assert.equal(err.code, 'MIGRATE_SHADOW_PROBE_FAILED');
+    assert.equal(err.object, 'Pod/migrate-system/migrate-shadow-probe-x7k2p');
+    assert.ok(err.message.includes(`exit 2 (Error): ${words}`), err.message);
+    assert.match(err.next, /--probe-memory.*--ct-flows.*logs migrate-shadow-probe-x7k2p --previous/);
+    assert.equal(api.deleted.length, EXPECTED_OBJECTS.length);
+  } finally { await api.close(); }
+});
+
 test('shadow --cluster: RBAC forbidding DaemonSets fails with MIGRATE_SHADOW_FORBIDDEN naming it; what was created before is deleted', async () => {
   const api = await startFakeShadowApi(options({ forbidKind: 'DaemonSet' }));
   try {
@@ -154,6 +173,13 @@ test('shadow --cluster --render-only reads the target pods (read only), writes t
     // a 262,144-flow CT is 64 MiB, 48 more than the default's: the container's memory grows by as much
     const container = (docs.find((d) => d.kind === 'DaemonSet')!.spec!.template.spec as unknown as { containers: { resources: { requests: { memory: string }; limits: { memory: string } } }[] }).containers[0]!;
     assert.deepEqual([container.resources.requests.memory, container.resources.limits.memory], ['176Mi', '560Mi']);
+    // a probe that refuses to start leaves its words in the pod's status, where the CLI reads them
+    assert.equal((container as unknown as { terminationMessagePolicy: string }).terminationMessagePolicy, 'FallbackToLogsOnError');
+    // --probe-memory: the operator's limit (a node of many CPUs: the per-CPU maps outgrow the default)
+    const results2 = join(mkdtempSync(join(tmpdir(), 'migrate-shadow-cluster-')), 'run');
+    const r2 = await runCli(['shadow', '-n', 'bookinfo', '--cluster', '--render-only', '--plan', join(FIX, 'plan'), '--kubeconfig', api.kubeconfig, '--results', results2, '--probe-memory', '2048', '--json'], { MIGRATE_NO_PROGRESS: '1' });
+    assert.match(r2.stdout, /MIGRATE_SHADOW_RENDERED/, r2.stderr);
+    assert.match(readFileSync(join(results2, 'cluster', 'shadow-probe.yaml'), 'utf8'), /limits:\n\s+cpu: '1'\n\s+memory: 2048Mi/);
     assert.deepEqual(docs.find((d) => d.kind === 'DaemonSet')!.spec!.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.map((t) => t.matchFields[0]!.values[0]), ['node-a', 'node-b']);
   } finally { await api.close(); }
 });

@@ -33,6 +33,8 @@ export interface FakeShadowOptions {
   metrics: (pod: string, n: number) => string;
   /** DaemonSet never ready, with this waiting reason on its pod (e.g. ImagePullBackOff). */
   notReady?: string;
+  /** With notReady: the container's last run, as kubelet reports it (FallbackToLogsOnError: its last log lines). */
+  lastTerminated?: { exitCode: number; message: string; restartCount: number };
   /** Answer 403 to creates of this kind. */
   forbidKind?: string;
 }
@@ -47,7 +49,7 @@ export async function startFakeShadowApi(o: FakeShadowOptions): Promise<FakeShad
   const podJson = (p: FakeShadowPod, ready = true, waiting?: string) => ({
     metadata: { name: p.name, namespace: p.namespace, uid: p.uid ?? `00000000-0000-4000-8000-${Buffer.from(p.name).toString('hex').padEnd(12, '0').slice(0, 12)}`, labels: p.labels },
     spec: { nodeName: p.nodeName, serviceAccountName: p.serviceAccount, containers: p.containers.map((name) => ({ name })) },
-    status: { phase: 'Running', podIP: p.ip, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], ...(waiting ? { containerStatuses: [{ state: { waiting: { reason: waiting, message: 'Back-off pulling image' } } }] } : {}) },
+    status: { phase: 'Running', podIP: p.ip, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], ...(waiting ? { containerStatuses: [{ state: { waiting: { reason: waiting, message: o.lastTerminated ? 'back-off 20s restarting failed container=shadow-probe' : 'Back-off pulling image' } }, ...(o.lastTerminated ? { lastState: { terminated: { exitCode: o.lastTerminated.exitCode, reason: 'Error', message: o.lastTerminated.message } }, restartCount: o.lastTerminated.restartCount } : {}) }] } : {}) },
   });
   let probePod: FakeShadowPod | undefined;
   // Sends text in small chunks cut at arbitrary byte offsets (not at line ends), then keeps the stream open.

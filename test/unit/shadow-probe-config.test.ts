@@ -66,4 +66,6 @@ test('the probe container\'s memory follows its table sizes (BPF maps are charge
   assert.deepEqual(probeMemoryMiB({ ctFlows: 8192, inflightSlots: 8192 }), { request: 128, limit: 512 }, 'smaller tables never shrink them');
   assert.deepEqual(probeMemoryMiB({ ctFlows: 1_048_576 }), { request: 368, limit: 752 }, '256 MiB CT: 240 more');
   assert.deepEqual(probeMemoryMiB({ ctFlows: 131_072, inflightSlots: 131_072 }), { request: 156, limit: 540 }, '+16 MiB CT, +12 MiB in-flight');
+  assert.deepEqual(probeMemoryMiB({ ctFlows: 131_072 }, 1024), { request: 144, limit: 1024 }, '--probe-memory sets the limit');
+  assert.deepEqual(probeMemoryMiB({ ctFlows: 1_048_576 }, 256), { request: 256, limit: 256 }, 'the request never exceeds the limit');
 });

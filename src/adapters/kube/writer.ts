@@ -24,14 +24,19 @@ function message(text: string): string {
   try { return (JSON.parse(text) as { message?: string }).message ?? text.slice(0, 300); } catch { return text.slice(0, 300); }
 }
 
-function toPod(p: { metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string> }; spec: { nodeName?: string; serviceAccountName?: string; containers: { name: string }[] }; status?: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[] } }): ApiPod {
+type Terminated = { exitCode?: number; reason?: string; message?: string };
+function toPod(p: { metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string> }; spec: { nodeName?: string; serviceAccountName?: string; containers: { name: string }[] }; status?: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string; message?: string }; terminated?: Terminated }; lastState?: { terminated?: Terminated }; restartCount?: number }[] } }): ApiPod {
   const waiting = (p.status?.containerStatuses ?? []).map((c) => c.state?.waiting).find((w) => w?.reason);
+  const failed = (p.status?.containerStatuses ?? []).map((c) => c.state?.terminated ?? c.lastState?.terminated).find((t) => t && t.exitCode !== 0);
+  const lastFailure = failed ? `exit ${failed.exitCode ?? '?'} (${failed.reason ?? 'Error'})${failed.message?.trim() ? `: ${failed.message.trim().split('\n').pop()}` : ''}` : undefined;
   return {
     name: p.metadata.name, namespace: p.metadata.namespace, ...(p.metadata.uid ? { uid: p.metadata.uid } : {}), labels: p.metadata.labels ?? {}, containers: p.spec.containers.map((c) => c.name),
     ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
     ...(p.spec.nodeName ? { nodeName: p.spec.nodeName } : {}), ...(p.status?.podIP ? { ip: p.status.podIP } : {}),
     ...(p.spec.serviceAccountName ? { serviceAccount: p.spec.serviceAccountName } : {}),
     ...(waiting ? { waiting: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` } : {}),
+    ...(lastFailure ? { lastFailure } : {}),
+    ...(p.status?.containerStatuses?.length ? { restarts: p.status.containerStatuses.reduce((n, c) => n + (c.restartCount ?? 0), 0) } : {}),
   };
 }
 
@@ -102,12 +107,23 @@ export class ApiKubeWriter implements KubeWriter {
         const ready = ds.status?.numberReady ?? 0;
         pods = await this.listPods(namespace, Object.entries(ds.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(','));
         const waiting = pods.find((p) => p.waiting);
-        last = `${ready}/${want} ready${waiting ? `; ${waiting.name}: ${waiting.waiting}` : ''}`;
+        const failed = pods.find((p) => p.lastFailure);
+        last = `${ready}/${want} ready${waiting ? `; ${waiting.name}: ${waiting.waiting}` : ''}${failed ? `; ${failed.name} last ${failed.lastFailure}` : ''}`;
+        // A container that exits and will exit again (a probe refusing its memory limit or config) does not get
+        // better by waiting out --ready-timeout: two failed restarts are enough to report its own words.
+        if (failed && /CrashLoopBackOff/.test(failed.waiting ?? '') && (failed.restarts ?? 0) >= 2) break;
         if (want > 0 && ready >= want && pods.filter((p) => p.ready).length >= want) return pods.filter((p) => p.ready);
       } else last = `HTTP ${r.status} ${message(r.text)}`;
       await new Promise((res) => setTimeout(res, this.pollMs));
     }
     const pull = /ImagePull|ErrImage/.test(last);
+    const failed = pods.find((p) => p.lastFailure);
+    if (failed && !pull) {
+      throw clusterError('MIGRATE_SHADOW_PROBE_FAILED', `probe pod ${namespace}/${failed.name} keeps exiting: ${failed.lastFailure}`, {
+        object: `Pod/${namespace}/${failed.name}`,
+        next: `do what the probe's message says (a memory limit: rerun with --probe-memory set to the MiB it names, or lower --ct-flows); all of it: \`kubectl -n ${namespace} logs ${failed.name} --previous\``,
+      });
+    }
     throw clusterError(pull ? 'MIGRATE_SHADOW_IMAGE_PULL' : 'MIGRATE_SHADOW_NOT_READY', `DaemonSet ${namespace}/${name} not ready within ${Math.round(timeoutMs / 1000)} s (${last})`, {
       object: `DaemonSet/${namespace}/${name}`,
       next: pull ? 'check that the nodes can pull --image (registry access, imagePullSecrets), or push the image to a registry they reach' : `look at \`kubectl -n ${namespace} describe ds ${name}\` and its pods' events (scheduling, admission, capabilities), or raise --ready-timeout`,

@@ -20,6 +20,8 @@ export interface ClusterShadowOptions {
   probeNamespace?: string;
   /** The compiled probe config (mounted from the ConfigMap); absent when only rendering for review. */
   probeConfig?: unknown;
+  /** The container's memory limit (MiB) instead of the one its tables call for (--probe-memory). */
+  memoryLimitMiB?: number;
 }
 
 export const PROBE_NS = 'migrate-system';
@@ -36,7 +38,7 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
   const labels = { 'app.kubernetes.io/name': PROBE_NAME, 'app.kubernetes.io/managed-by': 'migrate', 'migrate.io/shadow-namespace': o.namespace };
   const policies = o.plan.manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' && m.metadata.namespace === o.namespace);
   const hostPath = (name: string, path: string, type = 'Directory') => ({ name, hostPath: { path, type } });
-  const mem = probeMemoryMiB((o.probeConfig as { settings?: Record<string, unknown> } | undefined)?.settings);
+  const mem = probeMemoryMiB((o.probeConfig as { settings?: Record<string, unknown> } | undefined)?.settings, o.memoryLimitMiB);
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'app.kubernetes.io/managed-by': 'migrate', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
     // The probe talks to no API: no token is mounted.
@@ -62,6 +64,9 @@ export function clusterManifests(o: ClusterShadowOptions): Record<string, unknow
             containers: [{
               name: 'shadow-probe',
               image: o.image,
+              // a probe that refuses to start (its memory limit, its config) says why on stderr and exits: the pod's
+              // status then carries those words, and `migrate shadow --cluster` reports them
+              terminationMessagePolicy: 'FallbackToLogsOnError',
               args: ['--config', '/etc/migrate/probe.json', '--state-dir', '/run/migrate/state', '--cgroup-root', PROBE_CGROUP_ROOT, '--proc-root', '/proc', '--rediscover', String(PROBE_REDISCOVER_S)],
               securityContext: {
                 // BPF+PERFMON: load programs; NET_ADMIN: tc/tcx; SYS_ADMIN: setns into pod netns, cgroup attach;

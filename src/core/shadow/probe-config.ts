@@ -49,12 +49,16 @@ export const CT_FLOWS = { min: 8192, default: 65_536, max: 1_048_576 } as const;
  * The probe container's memory (MiB) for its config's table sizes. BPF maps are charged to the loader's memory
  * cgroup and the two big tables are allocated whole at load: 256 bytes per CT flow, 192 per in-flight slot
  * (16 and 12 MiB at the defaults, which the base figures already hold). A bigger table raises both by its growth.
+ * The per-CPU edge aggregates (2.6 MiB per CPU) are not in it: a node's CPU count is not known here. On a node
+ * whose CPUs outgrow the limit the probe refuses to start and names the limit it needs (shadow-probe/src/memory.h).
  */
-export function probeMemoryMiB(settings: Record<string, unknown> | undefined): { request: number; limit: number } {
+export function probeMemoryMiB(settings: Record<string, unknown> | undefined, limitMiB?: number): { request: number; limit: number } {
   const num = (k: string, d: number) => (typeof settings?.[k] === 'number' ? (settings[k] as number) : d);
   const extra = Math.max(0, Math.ceil((num('ctFlows', CT_FLOWS.default) * 256 - 16 * 2 ** 20) / 2 ** 20))
     + Math.max(0, Math.ceil((num('inflightSlots', 65_536) * 192 - 12 * 2 ** 20) / 2 ** 20));
-  return { request: 128 + extra, limit: 512 + extra };
+  // an operator's limit (--probe-memory) wins; the request never exceeds it (the API server refuses that)
+  const limit = limitMiB ?? 512 + extra;
+  return { request: Math.min(128 + extra, limit), limit };
 }
 
 /** Why n cannot be the probe's settings.ctFlows, or undefined when it can. */
