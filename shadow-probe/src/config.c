@@ -606,6 +606,37 @@ out:
 	return ret;
 }
 
+/* the config's identities and its policy rules expanded per pod into port prefixes: the LPM entries it asks for
+ * (the pods' own /32 identities come on top, when they are found) */
+static void lpm_entries(const struct shadow_config *c, struct kvs *ipc, struct kvs *pol)
+{
+	for (size_t i = 0; i < c->n_ids; i++) {
+		struct shadow_ipcache_key k = {.prefixlen = c->ids[i].plen, .addr = c->ids[i].addr};
+		struct shadow_identity v = {.identity = c->ids[i].identity};
+		kvs_add(ipc, &k, &v);
+	}
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct cfg_policy *r = &c->rules[i];
+		if (r->ep) {
+			policy_expand(pol, r, r->ep);
+		} else {
+			for (size_t p = 0; p < c->n_pods; p++)
+				policy_expand(pol, r, c->pods[p].ep);
+		}
+	}
+}
+
+size_t shadow_config_lpm_entries(const struct shadow_config *c)
+{
+	struct kvs ipc = {.ks = sizeof(struct shadow_ipcache_key), .vs = sizeof(struct shadow_identity)};
+	struct kvs pol = {.ks = sizeof(struct shadow_policy_key), .vs = sizeof(struct shadow_policy_val)};
+	lpm_entries(c, &ipc, &pol);
+	size_t n = ipc.n + pol.n + c->n_pods;
+	free(ipc.a);
+	free(pol.a);
+	return n;
+}
+
 int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_fds *fds, char *err, size_t errlen)
 {
 	int ret = 0;
@@ -616,20 +647,7 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 	struct kvs l7 = {.ks = sizeof(struct shadow_l7_slot), .vs = sizeof(struct shadow_l7_set)};
 	_Static_assert(sizeof(struct shadow_l7_slot) <= 16, "kv keys are at most 16 bytes");
 
-	for (size_t i = 0; i < c->n_ids; i++) {
-		struct shadow_ipcache_key k = {.prefixlen = c->ids[i].plen, .addr = c->ids[i].addr};
-		struct shadow_identity v = {.identity = c->ids[i].identity};
-		kvs_add(&ipc, &k, &v);
-	}
-	for (size_t i = 0; i < c->n_rules; i++) {
-		const struct cfg_policy *r = &c->rules[i];
-		if (r->ep) {
-			policy_expand(&pol, r, r->ep);
-		} else {
-			for (size_t p = 0; p < c->n_pods; p++)
-				policy_expand(&pol, r, c->pods[p].ep);
-		}
-	}
+	lpm_entries(c, &ipc, &pol);
 	/* Deny precedence across nesting: an LPM lookup returns only the longest match, so an allow nested inside
 	 * a wider deny (same peer) must carry the deny itself. A deny nested inside an allow is longer and wins on
 	 * its own; the peer-specific and any-peer lookups are combined in the kernel. */

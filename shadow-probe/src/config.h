@@ -107,6 +107,9 @@ void shadow_config_free(struct shadow_config *c);
  * while the programs run (each entry changes atomically). Returns 0 or -errno with a message in err. */
 int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_fds *fds, char *err, size_t errlen);
 
+/* How many LPM entries (identities, expanded policy) shadow_config_apply will write: what the tries will hold. */
+size_t shadow_config_lpm_entries(const struct shadow_config *c);
+
 /* Userspace L7 verdict for a record the kernel deferred (regex rules). Returns 1 if it decided. */
 int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec *rec);
 

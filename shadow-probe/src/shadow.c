@@ -872,7 +872,7 @@ static int memory_fits(struct shadow_bpf *skel, const struct shadow_config *cfg,
 {
 	struct shadow_mem_need need;
 	struct shadow_mem_room room;
-	shadow_mem_estimate(skel->obj, ncpu, cfg->n_ids + cfg->n_pods + cfg->n_rules, &need);
+	shadow_mem_estimate(skel->obj, ncpu, shadow_config_lpm_entries(cfg), &need);
 	if (shadow_mem_room("/proc/self/cgroup", "/proc/self/mountinfo", &room))
 		room.found = 0; /* no /proc: nothing to compare with */
 	return shadow_mem_verdict(&need, &room, msg, n);

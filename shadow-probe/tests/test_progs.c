@@ -2049,6 +2049,25 @@ static void t_memory_estimate(void)
 		double r = got ? (double)need.maps / got : 0;
 		CHECK(r > 0.98 && r < 1.02, "CT bits %u: estimate %llu against the kernel's %llu bytes (x%.3f)", ct_bits[i],
 		      need.maps, got, r);
+		if (i == 0) { /* the LPM entries the estimate counts are the ones the config writes */
+			char err[256];
+			struct shadow_map_fds fds = SHADOW_MAP_FDS(s2);
+			CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "apply: %s", err);
+			size_t in_tries = 0;
+			int fd[2] = {bpf_map__fd(s2->maps.shadow_ipcache), bpf_map__fd(s2->maps.shadow_policy)};
+			for (int t = 0; t < 2; t++) {
+				__u8 key[32], next[32];
+				void *prev = NULL;
+				while (bpf_map_get_next_key(fd[t], prev, next) == 0) {
+					in_tries++;
+					memcpy(key, next, sizeof(key));
+					prev = key;
+				}
+			}
+			size_t counted = shadow_config_lpm_entries(&cfg);
+			CHECK(in_tries > 10 && in_tries <= counted && in_tries + cfg.n_pods >= counted,
+			      "LPM entries: %zu in the tries, %zu counted (%zu pods)", in_tries, counted, cfg.n_pods);
+		}
 		CHECK(need.ct == ((__u64)sizeof(struct shadow_ct_set) << ct_bits[i]) + 4096 &&
 			      need.edges == (__u64)SHADOW_EDGES_MAX * (sizeof(struct shadow_edge_val) * ncpu + 8),
 		      "parts: CT %llu, edges %llu over %d CPUs", need.ct, need.edges, ncpu);
