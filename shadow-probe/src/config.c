@@ -729,6 +729,30 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 			memcpy(kr->path, r->path, kr->len);
 		}
 	}
+	/* Every table must hold what this config writes, checked before the first write: a map that fills up halfway
+	 * would leave old and new entries side by side. */
+	{
+		const struct {
+			int fd;
+			size_t n;
+			const char *map, *what;
+		} need[] = {
+			{fds->ipcache, ipc.n, "shadow_ipcache", "identities (CIDRs, and the pods' own addresses)"},
+			{fds->policy, pol.n, "shadow_policy", "policy entries (rules expanded per pod and into port prefixes)"},
+			{fds->endpoints, eps.n, "shadow_endpoints", "pods"},
+			{fds->cgroups, cgs.n, "shadow_cgroups", "pod cgroups"},
+		};
+		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+			struct bpf_map_info info = {};
+			__u32 len = sizeof(info);
+			if (bpf_obj_get_info_by_fd(need[i].fd, &info, &len) == 0 && need[i].n > info.max_entries) {
+				ret = fail(err, errlen, "the config needs %zu %s, map %s holds %u: nothing was changed; split the "
+					   "pods over more probe configs or use fewer, wider rules", need[i].n, need[i].what,
+					   need[i].map, info.max_entries);
+				goto out;
+			}
+		}
+	}
 	if ((ret = sync_map(fds->ipcache, &ipc, "shadow_ipcache", err, errlen)) ||
 	    (ret = sync_map(fds->policy, &pol, "shadow_policy", err, errlen)) ||
 	    (ret = sync_map(fds->endpoints, &eps, "shadow_endpoints", err, errlen)) ||
@@ -741,6 +765,22 @@ out:
 	free(eps.a);
 	free(cgs.a);
 	free(l7.a);
+	return ret;
+}
+
+int shadow_config_switch(const struct shadow_config *prev, const struct shadow_config *next,
+			 const struct shadow_map_fds *fds, char *err, size_t errlen)
+{
+	int ret = shadow_config_apply(next, fds, err, errlen);
+	if (!ret)
+		return 0;
+	/* a write that failed halfway (out of memory) leaves a mix of both: write the running config back */
+	char back[300];
+	size_t used = strlen(err);
+	if (shadow_config_apply(prev, fds, back, sizeof(back)))
+		snprintf(err + used, errlen - used, "; and writing the running config back failed too: %s", back);
+	else
+		snprintf(err + used, errlen - used, " (the running config stays)");
 	return ret;
 }
 

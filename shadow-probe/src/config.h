@@ -107,6 +107,11 @@ void shadow_config_free(struct shadow_config *c);
  * while the programs run (each entry changes atomically). Returns 0 or -errno with a message in err. */
 int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_fds *fds, char *err, size_t errlen);
 
+/* Applies next over maps that hold prev; if it fails halfway, writes prev back so the maps never stay a mix of the
+ * two. 0, or the error of next (with the outcome of the write-back) in err. */
+int shadow_config_switch(const struct shadow_config *prev, const struct shadow_config *next,
+			 const struct shadow_map_fds *fds, char *err, size_t errlen);
+
 /* How many LPM entries (identities, expanded policy) shadow_config_apply will write: what the tries will hold. */
 size_t shadow_config_lpm_entries(const struct shadow_config *c);
 

@@ -462,7 +462,7 @@ static void start_only_keep(const struct shadow_config *old, struct shadow_confi
 static void do_reload(struct probe *p)
 {
 	struct shadow_config c;
-	char err[300];
+	char err[700];
 	if (shadow_config_load(p->config_path, &c, err, sizeof(err))) {
 		logf_("failed to reload config: %s (keeping the running one)", err);
 		return;
@@ -470,7 +470,7 @@ static void do_reload(struct probe *p)
 	if (shadow_discover(&c, &p->cfg, &p->disc, p->raw ? NULL : stdout, err, sizeof(err)) < 0)
 		logf_("%s", err);
 	struct shadow_map_fds fds = map_fds(p->skel);
-	if (shadow_config_apply(&c, &fds, err, sizeof(err))) {
+	if (shadow_config_switch(&p->cfg, &c, &fds, err, sizeof(err))) {
 		logf_("failed to apply config: %s", err);
 		shadow_config_free(&c);
 		return;

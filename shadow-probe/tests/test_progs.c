@@ -1457,6 +1457,74 @@ static void t_config_errors(void)
 	shadow_config_free(&c2);
 }
 
+static size_t map_keys(int fd)
+{
+	__u8 key[64], next[64];
+	void *prev = NULL;
+	size_t n = 0;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		n++;
+		memcpy(key, next, sizeof(key));
+		prev = key;
+	}
+	return n;
+}
+
+/* A config that expands past a table's capacity is refused before the first write, naming the map and both counts:
+ * 4,500 rules over ports 1-65535 make 16 prefixes each (72,000 > 65,536), 17,000 identities outgrow the ipcache.
+ * Before the check, the policy map filled up halfway and kept old and new entries side by side. */
+static void t_config_too_big(void)
+{
+	char err[300];
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
+	size_t pol0 = map_keys(fds.policy), ipc0 = map_keys(fds.ipcache);
+	for (int kind = 0; kind < 2; kind++) {
+		size_t n = kind ? 17000 : 4500, cap = 120 + n * 200;
+		char *json = malloc(cap);
+		size_t o = (size_t)snprintf(json, cap, "{\"pods\": [{\"name\": \"p\", \"ip\": \"10.0.0.1\"}], \"%s\": [",
+					   kind ? "identities" : "policy");
+		for (size_t i = 0; i < n; i++)
+			o += (size_t)snprintf(json + o, cap - o,
+					      kind ? "%s{\"ip\": \"10.%zu.%zu.%zu\", \"identity\": %zu}" :
+						     "%s{\"pod\": \"p\", \"identity\": %zu, \"direction\": \"ingress\", "
+						     "\"protocol\": \"TCP\", \"port\": 1, \"endPort\": 65535, \"action\": \"allow\", \"ruleId\": %zu}",
+					      i ? ", " : "", kind ? 1 + (i >> 16) : 1000 + i, kind ? (i >> 8) & 255 : i + 1, i & 255,
+					      1000 + i);
+		snprintf(json + o, cap - o, "]}");
+		struct shadow_config big;
+		int parsed = shadow_config_parse(json, &big, err, sizeof(err)) == 0;
+		CHECK(parsed, "parse: %s", err);
+		free(json);
+		if (!parsed)
+			break;
+		err[0] = 0;
+		CHECK(shadow_config_apply(&big, &fds, err, sizeof(err)) != 0 &&
+			      strstr(err, kind ? "the config needs 17000 identities" : "the config needs 72000 policy entries") &&
+			      strstr(err, kind ? "map shadow_ipcache holds 16384" : "map shadow_policy holds 65536") &&
+			      strstr(err, "nothing was changed"),
+		      "%s: %s", kind ? "identities" : "policy", err);
+		CHECK(map_keys(fds.policy) == pol0 && map_keys(fds.ipcache) == ipc0, "maps changed: policy %zu -> %zu, ipcache %zu -> %zu",
+		      pol0, map_keys(fds.policy), ipc0, map_keys(fds.ipcache));
+		shadow_config_free(&big);
+	}
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "the test config back: %s", err); /* for the next cases */
+
+	/* a switch that fails halfway (here: the endpoints map, written after ipcache and policy) writes the
+	 * running config back: the tables it had written are the running config's again */
+	struct shadow_config small;
+	char json[] = "{\"pods\": [{\"name\": \"p\", \"ip\": \"10.0.0.1\"}], \"identities\": [{\"ip\": \"10.9.9.9\", \"identity\": 77}]}";
+	CHECK(shadow_config_parse(json, &small, err, sizeof(err)) == 0, "parse: %s", err);
+	struct shadow_map_fds broken = fds;
+	broken.endpoints = -1;
+	char err2[700] = "";
+	CHECK(shadow_config_switch(&cfg, &small, &broken, err2, sizeof(err2)) != 0 && strstr(err2, "failed to update map shadow_endpoints"),
+	      "a failing switch reported: %s", err2);
+	CHECK(map_keys(fds.policy) == pol0 && map_keys(fds.ipcache) == ipc0, "after the failed switch: policy %zu (was %zu), "
+	      "ipcache %zu (was %zu)", map_keys(fds.policy), pol0, map_keys(fds.ipcache), ipc0);
+	shadow_config_free(&small);
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "the test config back: %s", err);
+}
+
 /* settings.ctFlows and settings.inflightSlots: refused unless a power of two in range; otherwise they size the tables at
  * load, and the programs hash into the tables the kernel made (a second instance with the smallest sizes: a new flow
  * sits in its set of the small CT, an app-leg request in its pair of the small in-flight array). */
@@ -2123,6 +2191,7 @@ static const struct tcase cases[] = {
 	{"tls_bytes_skip_l7", t_tls_skipped, 1},
 	{"config_update_live", t_config_update_live, 0},
 	{"config_errors", t_config_errors, 0},
+	{"config_too_big", t_config_too_big, 0},
 	{"http_methods_parsed", t_methods, 1},
 	{"inflight_pair_eviction_counted", t_inflight_pair_eviction, 0},
 	{"wire_request_per_flow", t_wire_request_per_flow, 0},
