@@ -2,7 +2,8 @@
 // (ApiKubeWriter, strict field validation): exactly the rendered objects are created, the DaemonSet may run
 // only on the target pods' nodes, cleanup deletes them all (after a normal stop and after a failure), --keep
 // keeps them. There is no kubelet or container runtime here: no probe pod ever runs, so readiness, pods/log and
-// the pod proxy are exercised against a fake API server in test/commands/shadow-cluster-api.test.ts.
+// the pod proxy are exercised against a fake API server in test/commands/shadow-cluster-api.test.ts; one test
+// writes a crash-looping pod's status itself, as kubelet would.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeRest } from '../cluster/kube-rest.js';
@@ -64,6 +65,41 @@ test('shadow --cluster: apply creates exactly the rendered objects (strict valid
     for (const o of rendered.filter((x) => x.kind !== 'Namespace')) assert.equal(await s.exists(o), false, `${o.kind}/${o.metadata.name} deleted`);
     const nsObj = await s.rest.request<{ metadata: { deletionTimestamp?: string } }>('GET', `/api/v1/namespaces/${s.probeNs}`).catch(() => null);
     assert.ok(nsObj === null || nsObj.metadata.deletionTimestamp, 'probe namespace deleted or terminating');
+  } finally { await s.done(); }
+});
+
+test('shadow --cluster: a probe pod that keeps exiting, as kubelet reports it through the REAL apiserver (statuses written here, strict validation), fails with MIGRATE_SHADOW_PROBE_FAILED carrying the probe\'s words', async () => {
+  // No kubelet here: the test writes what kubelet would, through the status subresources, with strict field
+  // validation, so the field names the CLI reads (lastState.terminated.message, restartCount) are the API's own.
+  const s = await setup('crash');
+  try {
+    const words = 'shadow-probe: failed to start: the load needs ~57 MiB ... Raise the container\'s memory limit to at least 60 MiB, or lower settings.ctFlows / settings.inflightSlots';
+    const runner = new ClusterProbeRunner(s.kube, { namespace: s.target, image: 'ghcr.io/migrate/shadow-probe:0.1.0', plan, nodes: s.targets.nodes, probeNamespace: s.probeNs, keep: false, readyTimeoutMs: 20_000, log: () => {} });
+    const create = s.kube.create.bind(s.kube);
+    s.kube.create = async (o) => {
+      await create(o);
+      if (o.kind !== 'DaemonSet') return;
+      const strict = (path: string, body: unknown) => s.rest.request('PATCH', `${path}?fieldValidation=Strict`, body, 'application/merge-patch+json');
+      await strict(`/apis/apps/v1/namespaces/${s.probeNs}/daemonsets/${PROBE_NAME}/status`, { status: { currentNumberScheduled: 1, desiredNumberScheduled: 1, numberMisscheduled: 0, numberReady: 0 } });
+      const labels = (o as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${PROBE_NAME}-crash`, namespace: s.probeNs, labels }, spec: { nodeName: 'node-a', containers: [{ name: 'shadow-probe', image: 'ghcr.io/migrate/shadow-probe:0.1.0', terminationMessagePolicy: 'FallbackToLogsOnError' }] } };
+      await s.rest.apply(pod);
+      await strict(`/api/v1/namespaces/${s.probeNs}/pods/${pod.metadata.name}/status`, { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{
+        name: 'shadow-probe', ready: false, restartCount: 2, image: 'ghcr.io/migrate/shadow-probe:0.1.0', imageID: '',
+        state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s restarting failed container=shadow-probe' } },
+        lastState: { terminated: { exitCode: 2, reason: 'Error', message: `libbpf: an earlier line\n${words}\n` } },
+      }] } });
+    };
+    const t0 = Date.now();
+    await assert.rejects(runner.start(s.config, () => {}), (e: unknown) => {
+      assert.ok(e instanceof MigrateError, String(e));
+      assert.equal(e.code, 'MIGRATE_SHADOW_PROBE_FAILED', e.message);
+      assert.equal(e.object, `Pod/${s.probeNs}/${PROBE_NAME}-crash`);
+      assert.ok(e.message.endsWith(`exit 2 (Error): ${words}`), e.message);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 15_000, 'reported at the second failed restart, not at --ready-timeout');
+    assert.equal(await s.exists(runner.objects(s.config).find((o) => o.kind === 'DaemonSet')!), false, 'cleanup deleted the DaemonSet');
   } finally { await s.done(); }
 });
 
