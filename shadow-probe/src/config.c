@@ -381,74 +381,139 @@ void shadow_config_free(struct shadow_config *c)
 
 /* ---- map synchronisation ---- */
 
-struct kv {
-	unsigned char key[16];
-	unsigned char val[sizeof(struct shadow_l7_set)];
-};
+/* Entries to write, one array per map: [key, zero-padded to 16 bytes][insertion order][value], vs bytes of value. The
+ * stride follows the map's value, so a policy entry takes 32 bytes here rather than the size of the largest value
+ * (an L7 rule set, ~600 bytes): a config that fills the policy trie stays at a few MiB while it is translated. */
+#define KV_KEY 16
 
 struct kvs {
-	struct kv *a;
+	unsigned char *a;
 	size_t n, cap;
 	size_t ks, vs;
 };
 
-static size_t g_cmp_ks;
-static int kv_cmp(const void *x, const void *y)
+static size_t kv_stride(const struct kvs *s)
 {
-	return memcmp(((const struct kv *)x)->key, ((const struct kv *)y)->key, g_cmp_ks);
+	return KV_KEY + 4 + ((s->vs + 3) & ~(size_t)3);
 }
 
-static struct kv *kvs_add(struct kvs *s, const void *key, const void *val)
+static unsigned char *kv_key(const struct kvs *s, size_t i)
+{
+	return s->a + i * kv_stride(s);
+}
+
+static __u32 *kv_seq(const struct kvs *s, size_t i)
+{
+	return (__u32 *)(kv_key(s, i) + KV_KEY);
+}
+
+static void *kv_val(const struct kvs *s, size_t i)
+{
+	return kv_key(s, i) + KV_KEY + 4;
+}
+
+static size_t g_cmp_ks;
+
+/* by key, then insertion order (qsort is not stable) */
+static int kv_cmp_seq(const void *x, const void *y)
+{
+	int c = memcmp(x, y, g_cmp_ks);
+	if (c)
+		return c;
+	__u32 a = *(const __u32 *)((const unsigned char *)x + KV_KEY), b = *(const __u32 *)((const unsigned char *)y + KV_KEY);
+	return a < b ? -1 : a > b;
+}
+
+/* appends (index returned); a key added twice is resolved by kvs_dedup */
+static size_t kvs_add(struct kvs *s, const void *key, const void *val)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 64;
-		s->a = realloc(s->a, s->cap * sizeof(*s->a));
+		s->a = realloc(s->a, s->cap * kv_stride(s));
 	}
-	struct kv *e = &s->a[s->n++];
-	memset(e, 0, sizeof(*e));
-	memcpy(e->key, key, s->ks);
-	memcpy(e->val, val, s->vs);
-	return e;
+	size_t i = s->n++;
+	memset(kv_key(s, i), 0, kv_stride(s));
+	memcpy(kv_key(s, i), key, s->ks);
+	*kv_seq(s, i) = (__u32)i;
+	memcpy(kv_val(s, i), val, s->vs);
+	return i;
 }
 
-static struct kv *kvs_find(struct kvs *s, const void *key)
+/* Sort by key and keep one entry per key: of the entries added under one key, the first, replaced by each later
+ * one that wins(later, kept) says beats it. O(n log n): deduplicating as entries were added was a scan per entry,
+ * which took seconds for a config near the tables' capacity. */
+static void kvs_dedup(struct kvs *s, int (*wins)(const void *later, const void *kept))
 {
-	struct kv probe;
-	memset(&probe, 0, sizeof(probe));
-	memcpy(probe.key, key, s->ks);
+	size_t st = kv_stride(s), out = 0;
 	g_cmp_ks = s->ks;
-	return bsearch(&probe, s->a, s->n, sizeof(*s->a), kv_cmp);
+	qsort(s->a, s->n, st, kv_cmp_seq);
+	for (size_t i = 0; i < s->n; i++) {
+		if (out && !memcmp(kv_key(s, out - 1), kv_key(s, i), s->ks)) {
+			if (wins(kv_val(s, i), kv_val(s, out - 1)))
+				memcpy(kv_val(s, out - 1), kv_val(s, i), s->vs);
+			continue;
+		}
+		if (out != i)
+			memcpy(kv_key(s, out), kv_key(s, i), st);
+		out++;
+	}
+	s->n = out;
 }
 
-/* update every wanted entry, then delete every entry that is not wanted */
+/* on a sorted, deduplicated array */
+static void *kvs_find_val(const struct kvs *s, const void *key)
+{
+	unsigned char probe[KV_KEY] = {0};
+	memcpy(probe, key, s->ks);
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(kv_key(s, mid), probe, s->ks);
+		if (!c)
+			return kv_val(s, mid);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int later_wins(const void *later, const void *kept)
+{
+	(void)later;
+	(void)kept;
+	return 1;
+}
+
+/* update every wanted entry (s: deduplicated by kvs_dedup, so sorted by key), then delete every entry that is not
+ * wanted */
 static int sync_map(int fd, struct kvs *s, const char *name, char *err, size_t errlen)
 {
-	g_cmp_ks = s->ks;
-	qsort(s->a, s->n, sizeof(*s->a), kv_cmp);
 	for (size_t i = 0; i < s->n; i++) {
-		if (bpf_map_update_elem(fd, s->a[i].key, s->a[i].val, BPF_ANY)) {
+		if (bpf_map_update_elem(fd, kv_key(s, i), kv_val(s, i), BPF_ANY)) {
 			int e = errno;
 			fail(err, errlen, "failed to update map %s: %s", name, strerror(e));
 			return -e;
 		}
 	}
-	unsigned char cur[16], next[16];
+	unsigned char cur[KV_KEY], next[KV_KEY];
 	size_t stale_cap = 64, stale_n = 0;
-	unsigned char *stale = malloc(stale_cap * 16);
+	unsigned char *stale = malloc(stale_cap * KV_KEY);
 	void *prev = NULL;
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		if (!kvs_find(s, next)) {
+		if (!kvs_find_val(s, next)) {
 			if (stale_n == stale_cap) {
 				stale_cap *= 2;
-				stale = realloc(stale, stale_cap * 16);
+				stale = realloc(stale, stale_cap * KV_KEY);
 			}
-			memcpy(stale + stale_n++ * 16, next, s->ks);
+			memcpy(stale + stale_n++ * KV_KEY, next, s->ks);
 		}
 		memcpy(cur, next, s->ks);
 		prev = cur;
 	}
 	for (size_t i = 0; i < stale_n; i++)
-		bpf_map_delete_elem(fd, stale + i * 16);
+		bpf_map_delete_elem(fd, stale + i * KV_KEY);
 	free(stale);
 	return 0;
 }
@@ -458,38 +523,63 @@ static int act_rank(__u8 a)
 	return a == SHADOW_ACT_DENY ? 3 : a == SHADOW_ACT_AUDIT ? 2 : a == SHADOW_ACT_ALLOW ? 1 : 0;
 }
 
-/* does LPM entry d (shorter or equal prefix) cover entry e? Compare d's leading bits of the key data. */
-static int lpm_covers(const struct shadow_policy_key *d, const struct shadow_policy_key *e)
-{
-	if (d->prefixlen > e->prefixlen)
-		return 0;
-	const unsigned char *a = (const unsigned char *)d + 4, *b = (const unsigned char *)e + 4;
-	__u32 bits = d->prefixlen, full = bits / 8, rem = bits % 8;
-	if (memcmp(a, b, full))
-		return 0;
-	if (rem) {
-		unsigned char mask = (unsigned char)(0xff << (8 - rem));
-		if ((a[full] & mask) != (b[full] & mask))
-			return 0;
-	}
-	return 1;
-}
-
+/* appends; the same key twice is resolved by kvs_dedup(.., stronger_action): the stronger action wins */
 static void policy_add(struct kvs *s, __u32 identity, __u16 ep, __u8 dir, __u8 proto, __u16 port, __u32 plen,
 		       __u8 action, __u32 rule_id)
 {
 	struct shadow_policy_key k = {.prefixlen = plen, .identity = htonl(identity), .ep = htons(ep), .dir = dir,
 				      .proto = proto, .dport = htons(port)};
 	struct shadow_policy_val v = {.rule_id = rule_id, .action = action};
-	for (size_t i = 0; i < s->n; i++) {
-		if (!memcmp(s->a[i].key, &k, sizeof(k))) { /* same key twice: the stronger action wins */
-			struct shadow_policy_val *o = (struct shadow_policy_val *)s->a[i].val;
-			if (act_rank(action) > act_rank(o->action))
-				*o = v;
-			return;
-		}
-	}
 	kvs_add(s, &k, &v);
+}
+
+static int stronger_action(const void *later, const void *kept)
+{
+	return act_rank(((const struct shadow_policy_val *)later)->action) >
+	       act_rank(((const struct shadow_policy_val *)kept)->action);
+}
+
+/* Deny precedence across nesting: an LPM lookup returns only the longest match, so an entry nested inside a wider
+ * entry of a stronger action (same peer) must carry that action itself. pol: deduplicated. For each entry, its
+ * wider entries are found by masking its key to each prefix length in use and looking that up, rather than by
+ * testing every pair (quadratic: ~20 s for a full trie). Of the wider entries, the strongest action wins, the
+ * nearest among equals; all against the entries as configured, so the result does not depend on the order. */
+static void policy_nest(struct kvs *pol)
+{
+	unsigned char used[SHADOW_POLICY_PREFIX_FULL + 1] = {0};
+	struct shadow_policy_val *orig = malloc((pol->n ? pol->n : 1) * sizeof(*orig));
+	for (size_t i = 0; i < pol->n; i++) {
+		const struct shadow_policy_key *e = (const struct shadow_policy_key *)kv_key(pol, i);
+		if (e->prefixlen <= SHADOW_POLICY_PREFIX_FULL)
+			used[e->prefixlen] = 1;
+		memcpy(&orig[i], kv_val(pol, i), sizeof(orig[i]));
+	}
+	size_t st = kv_stride(pol);
+	for (size_t i = 0; i < pol->n; i++) {
+		const struct shadow_policy_key *e = (const struct shadow_policy_key *)kv_key(pol, i);
+		const struct shadow_policy_val *best = NULL;
+		int rank = act_rank(orig[i].action);
+		for (int len = (int)e->prefixlen - 1; len >= 0; len--) {
+			if (!used[len])
+				continue;
+			struct shadow_policy_key d = *e;
+			unsigned char *b = (unsigned char *)&d + 4; /* the key's data after prefixlen, big-endian fields */
+			for (int bit = len; bit < SHADOW_POLICY_PREFIX_FULL; bit++)
+				b[bit / 8] &= (unsigned char)~(0x80 >> (bit % 8));
+			d.prefixlen = (__u32)len;
+			void *v = kvs_find_val(pol, &d);
+			if (!v)
+				continue;
+			size_t j = (size_t)((unsigned char *)v - KV_KEY - 4 - pol->a) / st;
+			if (act_rank(orig[j].action) > rank) {
+				rank = act_rank(orig[j].action);
+				best = &orig[j];
+			}
+		}
+		if (best)
+			memcpy(kv_val(pol, i), best, sizeof(*best));
+	}
+	free(orig);
 }
 
 static void policy_expand(struct kvs *s, const struct cfg_policy *r, __u16 ep)
@@ -534,7 +624,7 @@ static int l7_place(struct kvs *l7, __u32 seed, struct shadow_l7_slot *index)
 	memset(index, 0, SHADOW_L7_SLOTS * sizeof(*index));
 	for (size_t i = 0; i < l7->n; i++) {
 		struct shadow_l7_slot k;
-		memcpy(&k, l7->a[i].key, sizeof(k));
+		memcpy(&k, kv_key(l7, i), sizeof(k));
 		__u32 h = shadow_l7_hash(seed, k.ep, k.port, k.dir);
 		int placed = 0;
 		for (__u32 n = 0; n < SHADOW_L7_PROBES && !placed; n++) {
@@ -579,7 +669,7 @@ static int l7_publish(const struct shadow_map_fds *fds, struct kvs *l7, char *er
 	}
 	for (size_t i = 0; i < l7->n; i++) {
 		__u32 k = half * SHADOW_L7_SETS_MAX + (__u32)i;
-		if (bpf_map_update_elem(fds->l7_sets, &k, l7->a[i].val, BPF_ANY)) {
+		if (bpf_map_update_elem(fds->l7_sets, &k, kv_val(l7, i), BPF_ANY)) {
 			ret = fail(err, errlen, "failed to update map shadow_l7_sets: %s", strerror(errno));
 			goto out;
 		}
@@ -606,8 +696,8 @@ out:
 	return ret;
 }
 
-/* the config's identities and its policy rules expanded per pod into port prefixes: the LPM entries it asks for
- * (the pods' own /32 identities come on top, when they are found) */
+/* the config's identities and its policy rules expanded per pod into port prefixes, deduplicated: the LPM entries it
+ * asks for (the pods' own /32 identities come on top, when they are found) */
 static void lpm_entries(const struct shadow_config *c, struct kvs *ipc, struct kvs *pol)
 {
 	for (size_t i = 0; i < c->n_ids; i++) {
@@ -624,6 +714,8 @@ static void lpm_entries(const struct shadow_config *c, struct kvs *ipc, struct k
 				policy_expand(pol, r, c->pods[p].ep);
 		}
 	}
+	kvs_dedup(ipc, later_wins);
+	kvs_dedup(pol, stronger_action);
 }
 
 size_t shadow_config_lpm_entries(const struct shadow_config *c)
@@ -645,35 +737,28 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 	struct kvs eps = {.ks = 4, .vs = sizeof(struct shadow_endpoint)};
 	struct kvs cgs = {.ks = 8, .vs = sizeof(struct shadow_endpoint)};
 	struct kvs l7 = {.ks = sizeof(struct shadow_l7_slot), .vs = sizeof(struct shadow_l7_set)};
-	_Static_assert(sizeof(struct shadow_l7_slot) <= 16, "kv keys are at most 16 bytes");
+	_Static_assert(sizeof(struct shadow_l7_slot) <= KV_KEY, "kv keys are at most 16 bytes");
+	/* which directions have policy: for every pod (rules without a pod), and per pod */
+	__u8 all_flags = 0, *ep_flags = calloc(c->n_pods + 1, 1);
 
 	lpm_entries(c, &ipc, &pol);
-	/* Deny precedence across nesting: an LPM lookup returns only the longest match, so an allow nested inside
-	 * a wider deny (same peer) must carry the deny itself. A deny nested inside an allow is longer and wins on
-	 * its own; the peer-specific and any-peer lookups are combined in the kernel. */
-	for (size_t i = 0; i < pol.n; i++) {
-		struct shadow_policy_key *e = (struct shadow_policy_key *)pol.a[i].key;
-		struct shadow_policy_val *ev = (struct shadow_policy_val *)pol.a[i].val;
-		for (size_t j = 0; j < pol.n; j++) {
-			struct shadow_policy_key *d = (struct shadow_policy_key *)pol.a[j].key;
-			struct shadow_policy_val *dv = (struct shadow_policy_val *)pol.a[j].val;
-			if (i == j || act_rank(dv->action) <= act_rank(ev->action))
-				continue;
-			if (lpm_covers(d, e))
-				*ev = *dv;
-		}
+	/* A deny nested inside an allow is longer and wins on its own; an allow nested inside a deny must carry it
+	 * (policy_nest). The peer-specific and any-peer lookups are combined in the kernel. */
+	policy_nest(&pol);
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct cfg_policy *r = &c->rules[i];
+		__u8 f = r->dir == SHADOW_DIR_INGRESS ? SHADOW_EP_POLICY_INGRESS : SHADOW_EP_POLICY_EGRESS;
+		if (!r->ep)
+			all_flags |= f;
+		else if (r->ep <= c->n_pods)
+			ep_flags[r->ep] |= f;
 	}
 	for (size_t p = 0; p < c->n_pods; p++) {
 		const struct cfg_pod *pod = &c->pods[p];
 		if (!pod->addr)
 			continue; /* named by uid only and not found on this node */
 		struct shadow_endpoint v = {.ep = pod->ep, .identity = pod->identity, .addr = pod->addr,
-					    .flags = pod->sidecar ? SHADOW_EP_SIDECAR : 0};
-		for (size_t i = 0; i < c->n_rules; i++) {
-			if (c->rules[i].ep && c->rules[i].ep != pod->ep)
-				continue;
-			v.flags |= c->rules[i].dir == SHADOW_DIR_INGRESS ? SHADOW_EP_POLICY_INGRESS : SHADOW_EP_POLICY_EGRESS;
-		}
+					    .flags = (pod->sidecar ? SHADOW_EP_SIDECAR : 0) | all_flags | ep_flags[pod->ep]};
 		kvs_add(&eps, &pod->addr, &v);
 		if (pod->identity) {
 			struct shadow_ipcache_key k = {.prefixlen = 32, .addr = pod->addr};
@@ -702,16 +787,16 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 			if (r->ep && r->ep != ep)
 				continue;
 			struct shadow_l7_slot k = {.ep = ep, .port = r->port, .dir = r->dir};
-			struct kv *e = NULL;
-			for (size_t j = 0; j < l7.n; j++)
-				if (!memcmp(l7.a[j].key, &k, sizeof(k)))
-					e = &l7.a[j];
-			if (!e) {
+			size_t e = l7.n;
+			for (size_t j = 0; j < l7.n && e == l7.n; j++)
+				if (!memcmp(kv_key(&l7, j), &k, sizeof(k)))
+					e = j;
+			if (e == l7.n) {
 				struct shadow_l7_set empty;
 				memset(&empty, 0, sizeof(empty));
 				e = kvs_add(&l7, &k, &empty);
 			}
-			struct shadow_l7_set *set = (struct shadow_l7_set *)e->val;
+			struct shadow_l7_set *set = kv_val(&l7, e);
 			if (r->kind == SHADOW_PATH_REGEX) {
 				set->has_regex = 1;
 				continue; /* the kernel does not see regexes: it defers to userspace */
@@ -729,6 +814,10 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 			memcpy(kr->path, r->path, kr->len);
 		}
 	}
+	/* a pod's own address may also be listed as an identity: the pod's wins (added later) */
+	kvs_dedup(&ipc, later_wins);
+	kvs_dedup(&eps, later_wins);
+	kvs_dedup(&cgs, later_wins);
 	/* Every table must hold what this config writes, checked before the first write: a map that fills up halfway
 	 * would leave old and new entries side by side. */
 	{
@@ -765,6 +854,7 @@ out:
 	free(eps.a);
 	free(cgs.a);
 	free(l7.a);
+	free(ep_flags);
 	return ret;
 }
 
