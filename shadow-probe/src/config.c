@@ -339,11 +339,13 @@ out:
 	return ret;
 }
 
-int shadow_config_load(const char *path, struct shadow_config *c, char *err, size_t errlen)
+char *shadow_config_read(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	if (!f)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	if (!f) {
+		fail(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
 	char *buf = NULL;
 	size_t cap = 0, len = 0, n;
 	char chunk[8192];
@@ -357,14 +359,52 @@ int shadow_config_load(const char *path, struct shadow_config *c, char *err, siz
 	}
 	fclose(f);
 	if (!buf)
-		return fail(err, errlen, "%s: empty file", path);
-	buf[len] = 0;
+		fail(err, errlen, "%s: empty file", path);
+	else
+		buf[len] = 0;
+	return buf;
+}
+
+int shadow_config_parse_file(const char *path, const char *text, struct shadow_config *c, char *err, size_t errlen)
+{
 	char inner[200];
-	int ret = shadow_config_parse(buf, c, inner, sizeof(inner));
-	free(buf);
+	int ret = shadow_config_parse(text, c, inner, sizeof(inner));
 	if (ret)
 		fail(err, errlen, "%s: %s", path, inner);
 	return ret;
+}
+
+int shadow_config_load(const char *path, struct shadow_config *c, char *err, size_t errlen)
+{
+	char *text = shadow_config_read(path, err, errlen);
+	if (!text)
+		return -1;
+	int ret = shadow_config_parse_file(path, text, c, err, errlen);
+	free(text);
+	return ret;
+}
+
+/* jansson keeps each value, and each object member's key, in allocations of its own: measured 78-99 bytes per
+ * structural token on this project's configs (16,000 identities: 7.9 MB for 80,000 tokens). Counting the tokens
+ * outside strings is a pass over the text, with no allocation. */
+#define PARSE_BYTES_PER_TOKEN 128
+size_t shadow_config_parse_need(const char *text)
+{
+	size_t tokens = 0;
+	int in_str = 0;
+	for (const char *p = text; *p; p++) {
+		if (in_str) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				in_str = 0;
+		} else if (*p == '"') {
+			in_str = 1;
+		} else if (*p == '{' || *p == '[' || *p == ':' || *p == ',') {
+			tokens++;
+		}
+	}
+	return (tokens + 1) * PARSE_BYTES_PER_TOKEN;
 }
 
 void shadow_config_free(struct shadow_config *c)
@@ -726,6 +766,44 @@ size_t shadow_config_lpm_entries(const struct shadow_config *c)
 	size_t n = ipc.n + pol.n + c->n_pods;
 	free(ipc.a);
 	free(pol.a);
+	return n;
+}
+
+/* the tries' keys of a config, the pods' own addresses included as apply writes them */
+static void lpm_keys(const struct shadow_config *c, struct kvs *ipc, struct kvs *pol)
+{
+	lpm_entries(c, ipc, pol);
+	for (size_t p = 0; p < c->n_pods; p++) {
+		if (!c->pods[p].addr || !c->pods[p].identity)
+			continue;
+		struct shadow_ipcache_key k = {.prefixlen = 32, .addr = c->pods[p].addr};
+		struct shadow_identity id = {.identity = c->pods[p].identity};
+		kvs_add(ipc, &k, &id);
+	}
+	kvs_dedup(ipc, later_wins);
+}
+
+static size_t keys_missing(const struct kvs *from, const struct kvs *in)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < from->n; i++)
+		n += !kvs_find_val(in, kv_key(from, i));
+	return n;
+}
+
+size_t shadow_config_lpm_added(const struct shadow_config *prev, const struct shadow_config *next)
+{
+	struct kvs ipc[2] = {{.ks = sizeof(struct shadow_ipcache_key), .vs = sizeof(struct shadow_identity)},
+			     {.ks = sizeof(struct shadow_ipcache_key), .vs = sizeof(struct shadow_identity)}};
+	struct kvs pol[2] = {{.ks = sizeof(struct shadow_policy_key), .vs = sizeof(struct shadow_policy_val)},
+			     {.ks = sizeof(struct shadow_policy_key), .vs = sizeof(struct shadow_policy_val)}};
+	lpm_keys(prev, &ipc[0], &pol[0]);
+	lpm_keys(next, &ipc[1], &pol[1]);
+	size_t n = keys_missing(&ipc[1], &ipc[0]) + keys_missing(&pol[1], &pol[0]);
+	for (int i = 0; i < 2; i++) {
+		free(ipc[i].a);
+		free(pol[i].a);
+	}
 	return n;
 }
 

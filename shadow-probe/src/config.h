@@ -101,6 +101,12 @@ struct shadow_map_fds {
 /* Parse a JSON document; on error returns -1 with a message in err. */
 int shadow_config_parse(const char *json, struct shadow_config *c, char *err, size_t errlen);
 int shadow_config_load(const char *path, struct shadow_config *c, char *err, size_t errlen);
+/* shadow_config_load in two steps, for a caller that checks the parse's memory in between: the file's text (free it;
+ * NULL with err on failure), then its parse, with errors prefixed by path */
+char *shadow_config_read(const char *path, char *err, size_t errlen);
+int shadow_config_parse_file(const char *path, const char *text, struct shadow_config *c, char *err, size_t errlen);
+/* what parsing text takes in the heap, from its count of JSON tokens (an upper estimate) */
+size_t shadow_config_parse_need(const char *text);
 void shadow_config_free(struct shadow_config *c);
 
 /* Bring the maps to exactly the state the config describes: update what is wanted, delete the rest. Safe
@@ -114,6 +120,10 @@ int shadow_config_switch(const struct shadow_config *prev, const struct shadow_c
 
 /* How many LPM entries (identities, expanded policy) shadow_config_apply will write: what the tries will hold. */
 size_t shadow_config_lpm_entries(const struct shadow_config *c);
+
+/* How many LPM entries a switch from prev to next adds: next's keys that prev's maps do not hold. The tries hold both
+ * sets at the peak of the switch, which writes the new entries before it deletes the stale ones. */
+size_t shadow_config_lpm_added(const struct shadow_config *prev, const struct shadow_config *next);
 
 /* Userspace L7 verdict for a record the kernel deferred (regex rules). Returns 1 if it decided. */
 int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec *rec);

@@ -231,6 +231,35 @@ int shadow_mem_verdict(const struct shadow_mem_need *need, const struct shadow_m
 	return 1;
 }
 
+__u64 shadow_mem_reload_need(const struct shadow_mem_reload *r)
+{
+	return r->parse + r->added * LPM_NODE + r->entries * SHADOW_RELOAD_KV_BYTES + SHADOW_RELOAD_SLACK;
+}
+
+int shadow_mem_reload_verdict(const struct shadow_mem_reload *r, const struct shadow_mem_room *room, char *msg, size_t n)
+{
+	__u64 need = shadow_mem_reload_need(r);
+	__u64 free = room->found && room->limit > room->usage ? room->limit - room->usage : 0;
+	char what[300];
+	if (r->parse)
+		snprintf(what, sizeof(what), "parsing it needs ~%.1f MiB (what writing it needs is checked after the parse)",
+			 MIB1(need));
+	else
+		snprintf(what, sizeof(what), "it adds %llu trie entries (%.1f MiB; the running config's stay until the new ones "
+			 "are in) and its translation needs %.1f MiB", (unsigned long long)r->added, MIB1(r->added * LPM_NODE),
+			 MIB1(need - r->added * LPM_NODE));
+	if (!room->found || need <= free) {
+		snprintf(msg, n, "%s%s", what, room->found ? "" : ", no memory limit");
+		return 0;
+	}
+	snprintf(msg, n,
+		 "%s, but the memory cgroup %s allows %llu MiB with %.1f MiB in use, so the kernel could refuse the entries or "
+		 "OOM-kill the probe halfway. Raise the container's memory limit to at least %llu MiB, or split the pods over "
+		 "more probe configs",
+		 what, room->path, room->limit >> 20, MIB1(room->usage), MIB(room->usage + need) + 1);
+	return 1;
+}
+
 __u64 shadow_mem_loaded(struct bpf_object *obj)
 {
 	__u64 sum = 0;

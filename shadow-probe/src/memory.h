@@ -46,6 +46,20 @@ int shadow_mem_room(const char *cgroup_file, const char *mountinfo_file, struct 
 /* 0: the load fits (msg gets a one-line summary), 1: it does not (msg says what to raise, and to what). */
 int shadow_mem_verdict(const struct shadow_mem_need *need, const struct shadow_mem_room *room, char *msg, size_t n);
 
+/* A reload's memory beyond what the running probe holds, checked twice: before the parse (parse: what parsing the
+ * file takes, the rest 0), then before the first write (parse 0, since the parsed config is in the cgroup's usage by
+ * then): the trie entries the switch adds (the running config's stay until the new ones are in) and its translation
+ * in the loader's heap, for entries LPM entries in all. */
+struct shadow_mem_reload {
+	__u64 parse, added, entries;
+};
+#define SHADOW_RELOAD_KV_BYTES 96ULL      /* an entry of the translation (32 bytes) through its array's doublings */
+#define SHADOW_RELOAD_SLACK (1ULL << 20) /* the rest: endpoint, cgroup and L7 arrays, stale keys, the config's arrays */
+__u64 shadow_mem_reload_need(const struct shadow_mem_reload *r);
+
+/* 0: the reload fits (msg: a summary), 1: it does not (msg: what to raise, and to what) */
+int shadow_mem_reload_verdict(const struct shadow_mem_reload *r, const struct shadow_mem_room *room, char *msg, size_t n);
+
 /* After the load: the maps' memory by the kernel's count (memlock in each map's fdinfo). */
 __u64 shadow_mem_loaded(struct bpf_object *obj);
 

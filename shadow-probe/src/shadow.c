@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -458,17 +459,46 @@ static void start_only_keep(const struct shadow_config *old, struct shadow_confi
 		logf_("settings %s changed: they take effect at the next start (the running values stay)", what);
 }
 
-/* reload: parse first, touch nothing if the new file is invalid */
+/* A reload's memory against the cgroup's room (memory.h): 0 fits or no limit, 1 refused (logged). Past the limit the
+ * kernel OOM-kills the loader mid-parse or mid-switch, with no word said and the maps half switched. */
+static int reload_fits(const struct shadow_mem_reload *r)
+{
+	struct shadow_mem_room room;
+	char mem[900];
+	if (shadow_mem_room("/proc/self/cgroup", "/proc/self/mountinfo", &room) || shadow_mem_reload_verdict(r, &room, mem, sizeof(mem)) == 0)
+		return 0;
+	logf_("failed to reload config: %s (keeping the running one)", mem);
+	return 1;
+}
+
+/* reload: parse first, touch nothing if the new file is invalid or would not fit */
 static void do_reload(struct probe *p)
 {
 	struct shadow_config c;
 	char err[700];
-	if (shadow_config_load(p->config_path, &c, err, sizeof(err))) {
+	char *text = shadow_config_read(p->config_path, err, sizeof(err));
+	if (!text) {
+		logf_("failed to reload config: %s (keeping the running one)", err);
+		return;
+	}
+	if (reload_fits(&(struct shadow_mem_reload){.parse = shadow_config_parse_need(text)})) {
+		free(text);
+		return;
+	}
+	int bad = shadow_config_parse_file(p->config_path, text, &c, err, sizeof(err));
+	free(text);
+	malloc_trim(0); /* hand the parse's freed heap back, so that the cgroup's usage counts only what is live */
+	if (bad) {
 		logf_("failed to reload config: %s (keeping the running one)", err);
 		return;
 	}
 	if (shadow_discover(&c, &p->cfg, &p->disc, p->raw ? NULL : stdout, err, sizeof(err)) < 0)
 		logf_("%s", err);
+	if (reload_fits(&(struct shadow_mem_reload){.added = shadow_config_lpm_added(&p->cfg, &c),
+						    .entries = shadow_config_lpm_entries(&c)})) {
+		shadow_config_free(&c);
+		return;
+	}
 	struct shadow_map_fds fds = map_fds(p->skel);
 	if (shadow_config_switch(&p->cfg, &c, &fds, err, sizeof(err))) {
 		logf_("failed to apply config: %s", err);

@@ -5,6 +5,8 @@
  * estimate itself is checked against the kernel's own count in test_progs (memory_estimate).
  */
 #define _GNU_SOURCE
+#include <jansson.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "memory.h"
+#include "config.h"
 
 static int failed, passed;
 static char root[256];
@@ -147,6 +150,59 @@ int main(void)
 	      "100 MiB: fits: %s", msg);
 	struct shadow_mem_room none = {0};
 	CHECK(shadow_mem_verdict(&need, &none, msg, sizeof(msg)) == 0 && strstr(msg, "no memory limit"), "no limit: fits");
+
+	/* a reload: before the parse, then before the first write (16,000 entries added of 20,000: 2.44 MiB of trie,
+	 * 20,000 x 96 B of translation + 1 MiB = 2.83 MiB, 5.27 MiB in all) */
+	struct shadow_mem_room tight = {.found = 1, .limit = 100 << 20, .usage = 97 << 20, .path = "/sys/fs/cgroup/pod"};
+	struct shadow_mem_reload sw = {.added = 16000, .entries = 20000};
+	CHECK(shadow_mem_reload_verdict(&sw, &tight, msg, sizeof(msg)) == 1 && strstr(msg, "adds 16000 trie entries (2.4 MiB") &&
+		      strstr(msg, "translation needs 2.8 MiB") && strstr(msg, "allows 100 MiB with 97.0 MiB in use") &&
+		      strstr(msg, "at least 104 MiB"),
+	      "a switch past the limit: refused with its parts and the figure: %s", msg);
+	tight.usage = 94 << 20; /* 6 MiB free */
+	CHECK(shadow_mem_reload_verdict(&sw, &tight, msg, sizeof(msg)) == 0, "a switch with room: fits: %s", msg);
+	struct shadow_mem_reload parse = {.parse = 10 << 20};
+	CHECK(shadow_mem_reload_verdict(&parse, &tight, msg, sizeof(msg)) == 1 && strstr(msg, "parsing it needs ~11.0 MiB") &&
+		      strstr(msg, "at least 106 MiB"),
+	      "a parse past the limit: refused with the figure: %s", msg);
+	CHECK(shadow_mem_reload_verdict(&parse, &none, msg, sizeof(msg)) == 0 && strstr(msg, "no memory limit"),
+	      "a reload without a limit: fits: %s", msg);
+
+	/* config.c's figures for a reload: the parse's estimate bounds what jansson takes (measured here, in this
+	 * process's heap), and the entries a switch adds are the keys the running config lacks */
+	size_t cap = 64 << 20, o = 0;
+	char *json = malloc(cap);
+	o += (size_t)snprintf(json + o, cap - o, "{\"pods\": [{\"name\": \"p\", \"ip\": \"10.0.0.1\", \"identity\": 5}], "
+			      "\"identities\": [");
+	for (int i = 0; i < 16000; i++)
+		o += (size_t)snprintf(json + o, cap - o, "%s{\"ip\": \"10.%d.%d.%d\", \"identity\": %d}", i ? ", " : "", 1 + (i >> 16),
+				      (i >> 8) & 255, i & 255, 1000 + i);
+	o += (size_t)snprintf(json + o, cap - o, "], \"policy\": [");
+	for (int i = 0; i < 400; i++)
+		o += (size_t)snprintf(json + o, cap - o, "%s{\"identity\": %d, \"direction\": \"ingress\", \"protocol\": \"TCP\", "
+				      "\"port\": 1, \"endPort\": 65535, \"action\": \"allow\", \"ruleId\": %d}", i ? ", " : "", 1000 + i, i + 1);
+	snprintf(json + o, cap - o, "]}");
+	size_t est = shadow_config_parse_need(json);
+	struct shadow_config few, many;
+	char err[300];
+	struct mallinfo2 m0 = mallinfo2();
+	json_error_t je;
+	json_t *tree = json_loads(json, 0, &je);
+	struct mallinfo2 m1 = mallinfo2();
+	CHECK(tree && m1.uordblks - m0.uordblks <= est && est <= 2 * (m1.uordblks - m0.uordblks),
+	      "parse estimate %zu bytes against jansson's %zu", est, m1.uordblks - m0.uordblks);
+	json_decref(tree);
+	CHECK(shadow_config_parse(json, &many, err, sizeof(err)) == 0, "parse: %s", err);
+	CHECK(shadow_config_parse("{\"pods\": [{\"name\": \"p\", \"ip\": \"10.0.0.1\", \"identity\": 5}], \"identities\": "
+				  "[{\"ip\": \"10.1.0.0\", \"identity\": 1000}]}", &few, err, sizeof(err)) == 0, "parse: %s", err);
+	/* 15,999 identities and 400 rules x 16 port prefixes are new; the pod's /32 and 10.1.0.0 are in both */
+	CHECK(shadow_config_lpm_added(&few, &many) == 15999 + 400 * 16, "added %zu, want %d", shadow_config_lpm_added(&few, &many),
+	      15999 + 400 * 16);
+	CHECK(shadow_config_lpm_added(&many, &few) == 0 && shadow_config_lpm_added(&many, &many) == 0,
+	      "nothing added going smaller or to the same config");
+	shadow_config_free(&few);
+	shadow_config_free(&many);
+	free(json);
 
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);

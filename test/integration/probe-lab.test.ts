@@ -301,7 +301,7 @@ test('table sizes from the config: the CT and in-flight tables as set, verdicts 
 
 // REAL memory cgroup, real kernel: without the check before the load, this limit got the loader OOM-killed
 // (exit 137, no message) or refused a map with a bare ENOMEM, depending on which allocation crossed it first.
-test('a memory limit too small for the maps: refused before the load with the figure to set; at that figure it runs on real traffic, with the maps the estimate named', { skip: skip ?? memoryCgroupSkipReason() }, async () => {
+test('a memory limit too small for the maps: refused before the load with the figure to set; at that figure it runs on real traffic, with the maps the estimate named; a reload past the limit is refused the same way', { skip: skip ?? memoryCgroupSkipReason() }, async () => {
   const mc = memoryCgroup();
   const probe = new Probe();
   try {
@@ -330,6 +330,37 @@ test('a memory limit too small for the maps: refused before the load with the fi
       const reviews = lab.pod('reviews').ip;
       for (let i = 0; i < 4; i++) assert.equal(lab.curl('client', `http://${reviews}:9080/reviews/${i}`).code, 200);
       await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && h.leg === 'app').length >= 4, 10_000, 'app-leg requests under the limit');
+      // A reload past the limit is refused before it allocates, with the figure to set, and the probe goes on with the
+      // running config. Without the checks the loader was OOM-killed halfway (SIGKILL, no word). Two checks:
+      // - before the parse: 16,000 more identities take ~8 MiB of parse tree;
+      // - before the first write: 200 rules over ports 1-65535 for every pod are small to parse but expand into
+      //   16,000 trie entries (~2.4 MiB) and their translation.
+      mc.setLimit(mc.usage() + 3 * 2 ** 20);
+      const reload = async (next: Json, want: RegExp): Promise<RegExpExecArray> => {
+        const from = probe.stderr.length;
+        probe.setConfig(next);
+        probe.proc!.kill('SIGHUP');
+        await probe.waitFor(() => /failed to reload config|config reloaded/.test(probe.stderr.slice(from)) || probe.proc!.exitCode !== null || probe.proc!.signalCode !== null, 20_000, 'the reload');
+        const r = want.exec(probe.stderr.slice(from));
+        assert.ok(r, `want ${want}; stderr: ${probe.stderr.slice(from, from + 1500)}; exit ${probe.proc!.exitCode} ${probe.proc!.signalCode}`);
+        return r;
+      };
+      const ids = Array.from({ length: 16_000 }, (_, i) => ({ ip: `198.18.${i >> 8}.${i & 255}`, identity: 50_000 + i }));
+      const manyIds = { ...cfg, identities: [...((cfg.identities as Json[] | undefined) ?? []), ...ids] };
+      const parse = await reload(manyIds, /failed to reload config: parsing it needs ~([\d.]+) MiB.*Raise the container's memory limit to at least (\d+) MiB.*\(keeping the running one\)/);
+      assert.ok(Number(parse[1]) >= 8, `the parse's need: ${parse[1]} MiB (jansson takes ~8 MiB for this file)`);
+      const rules = Array.from({ length: 200 }, (_, i) => ({ identity: 60_000 + i, direction: 'ingress', protocol: 'TCP', port: 1, endPort: 65535, action: 'allow', ruleId: 9000 + i }));
+      const manyEntries = { ...cfg, policy: [...((cfg.policy as Json[] | undefined) ?? []), ...rules] };
+      const pods = (cfg.pods as Json[]).length;
+      const sw = await reload(manyEntries, /failed to reload config: it adds (\d+) trie entries.*Raise the container's memory limit to at least (\d+) MiB.*\(keeping the running one\)/);
+      assert.equal(Number(sw[1]), 200 * 16 * pods, `entries added: ${sw[1]} (200 rules x 16 port prefixes x ${pods} pods)`);
+      assert.equal(probe.proc!.exitCode, null, 'the probe still runs');
+      const before = probe.records('http').length;
+      assert.equal(lab.curl('client', `http://${reviews}:9080/reviews/7`).code, 200);
+      await probe.waitFor(() => probe.records('http').slice(before).some((h) => h.pod === 'reviews' && h.path === '/reviews/7'), 10_000, 'records after the refused reloads');
+      // at the figure it named, the same reload goes through
+      mc.setLimit(Number(sw[2]) * 2 ** 20);
+      await reload(manyEntries, /config reloaded: \d+ pods, \d+ identities, (\d+) policy rules/);
     } finally {
       assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
     }

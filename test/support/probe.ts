@@ -23,7 +23,7 @@ export type Json = Record<string, unknown>;
 
 /** A throwaway memory cgroup with a limit: cgroup v2 where the root enables its memory controller, else v1's
  * memory hierarchy (a hybrid host's). */
-export interface MemoryCgroup { procs: string; setLimit(bytes: number): void; oomKills(): number; remove(): void }
+export interface MemoryCgroup { procs: string; setLimit(bytes: number): void; usage(): number; oomKills(): number; remove(): void }
 
 function memoryHierarchy(): { v: 1 | 2; mnt: string } | undefined {
   const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '));
@@ -42,10 +42,11 @@ export function memoryCgroup(): MemoryCgroup {
   if (!h) throw new Error(memoryCgroupSkipReason());
   const dir = join(h.mnt, `migrate-memtest-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  const [limit, events] = h.v === 2 ? ['memory.max', 'memory.events'] : ['memory.limit_in_bytes', 'memory.oom_control'];
+  const [limit, usage, events] = h.v === 2 ? ['memory.max', 'memory.current', 'memory.events'] : ['memory.limit_in_bytes', 'memory.usage_in_bytes', 'memory.oom_control'];
   return {
     procs: join(dir, 'cgroup.procs'),
     setLimit: (b) => writeFileSync(join(dir, limit), String(b)),
+    usage: () => Number(readFileSync(join(dir, usage), 'utf8')),
     oomKills: () => Number(/oom_kill (\d+)/.exec(readFileSync(join(dir, events), 'utf8'))?.[1] ?? 0),
     remove: () => rmdirSync(dir),
   };
