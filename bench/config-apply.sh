@@ -5,14 +5,14 @@
 # (shadow-probe/bench/config_apply.c), with the ratios; then checks on random nested configs that both builds write
 # the same entries (a difference in an action fails the run; a difference only in which rule is named is listed).
 # Usage: bench/config-apply.sh [--baseline REV] [CASE...]   (root: it creates BPF maps; default baseline HEAD)
-#   cases: rules:N, pods:P:R, ids:N, nested:N (see config_apply.c); default: small to the policy trie's capacity
+#   cases: rules:N, pods:P:R, named:P:R, ids:N, nested:N (see config_apply.c); default: small to the policy trie's capacity
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 rev=HEAD
 if [ "${1:-}" = --baseline ]; then rev=$2; shift 2; fi
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: creating BPF maps needs root"; exit 0; }
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(rules:256 rules:1024 rules:4000 pods:64:512 pods:1024:64 ids:16000 nested:8000)
+[ ${#cases[@]} -gt 0 ] || cases=(rules:256 rules:1024 rules:4000 pods:64:512 pods:1024:64 named:4096:16384 ids:16000 nested:8000)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 make -s -C "$REPO/shadow-probe" build/config_apply
 git -C "$REPO" show "$rev:shadow-probe/src/config.c" >"$tmp/config.c" ||

@@ -5,7 +5,8 @@
  * here, no programs), so the kernel's part of an update is in the figures.
  *
  *   config_apply [CASE...]   cases: rules:N (N port-range rules on one pod), pods:P:R (R rules on each of P pods,
- *                            as rules for every pod), ids:N (N identities), nested:N (N allows under N denies)
+ *                            as rules for every pod), named:P:R (R rules naming one of P pods each), ids:N (N
+ *                            identities), nested:N (N allows under N denies), random:N:SEED (see make())
  *
  * Prints one JSON line per case: parse and apply milliseconds (first apply into empty maps, then the same config
  * again, as a reload that changes nothing), the LPM entries written and the peak RSS of a process that did only
@@ -91,6 +92,16 @@ static char *make(const char *cs)
 		for (unsigned i = 0; i < b; i++)
 			put(&j, "%s{\"identity\": %u, \"direction\": \"%s\", \"protocol\": \"TCP\", \"port\": %u, \"action\": \"allow\", "
 				"\"ruleId\": %u}", i ? ", " : "", 1000 + i / 4, i & 1 ? "egress" : "ingress", 8000 + i % 64, 1 + i);
+	} else if (sscanf(cs, "named:%u:%u", &a, &b) == 2) {
+		/* R rules, each naming one of P pods: the parse looks every rule's pod up by name */
+		put(&j, "{\"pods\": [");
+		for (unsigned p = 0; p < a; p++)
+			put(&j, "%s{\"name\": \"ns-%u/pod-%u\", \"ip\": \"10.1.%u.%u\"}", p ? ", " : "", p % 97, p, p >> 8, p & 255);
+		put(&j, "], \"policy\": [");
+		for (unsigned i = 0; i < b; i++)
+			put(&j, "%s{\"pod\": \"ns-%u/pod-%u\", \"identity\": %u, \"direction\": \"ingress\", \"protocol\": \"TCP\", "
+				"\"port\": %u, \"action\": \"allow\", \"ruleId\": %u}", i ? ", " : "", (i % a) % 97, i % a, 1000 + i / a,
+			    8000 + i % 16, 1 + i);
 	} else if (sscanf(cs, "ids:%u", &a) == 1) {
 		put(&j, "{\"pods\": [{\"name\": \"p\", \"ip\": \"10.0.0.1\"}], \"identities\": [");
 		for (unsigned i = 0; i < a; i++)
@@ -176,7 +187,7 @@ static int run(const char *cs)
 {
 	char *json = make(cs);
 	if (!json) {
-		fprintf(stderr, "config_apply: case %s not understood (rules:N, pods:P:R, ids:N, nested:N)\n", cs);
+		fprintf(stderr, "config_apply: case %s not understood (rules:N, pods:P:R, named:P:R, ids:N, nested:N, random:N:SEED)\n", cs);
 		return 2;
 	}
 	struct shadow_map_fds fds;

@@ -93,17 +93,46 @@ static int table_bits(json_t *st, const char *k, __u32 min, __u32 dflt, __u32 ma
 		    1ULL << (min + shift), 1ULL << (max + shift), 1ULL << (dflt + shift));
 }
 
-static int pod_ep(const struct shadow_config *c, const char *name)
+/* pods by name, for the rules that name one: sorted once, so a config of many rules over many pods is not a scan per
+ * rule. The first pod listed under a name wins, as the scan had it. */
+struct pod_names {
+	const struct cfg_pod **by_name;
+	size_t n;
+};
+
+static int pod_name_cmp(const void *x, const void *y)
 {
+	const struct cfg_pod *a = *(const struct cfg_pod *const *)x, *b = *(const struct cfg_pod *const *)y;
+	int c = strcmp(a->name, b->name);
+	return c ? c : (a->ep > b->ep) - (a->ep < b->ep);
+}
+
+static void pod_names_index(const struct shadow_config *c, struct pod_names *ix)
+{
+	ix->n = c->n_pods;
+	ix->by_name = malloc((c->n_pods + 1) * sizeof(*ix->by_name));
 	for (size_t i = 0; i < c->n_pods; i++)
-		if (!strcmp(c->pods[i].name, name))
-			return c->pods[i].ep;
-	return -1;
+		ix->by_name[i] = &c->pods[i];
+	qsort(ix->by_name, ix->n, sizeof(*ix->by_name), pod_name_cmp);
+}
+
+static int pod_ep(const struct pod_names *ix, const char *name)
+{
+	size_t lo = 0, hi = ix->n; /* the first entry whose name is not below name */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ix->by_name[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ix->n && !strcmp(ix->by_name[lo]->name, name) ? ix->by_name[lo]->ep : -1;
 }
 
 int shadow_config_parse(const char *text, struct shadow_config *c, char *err, size_t errlen)
 {
 	json_error_t je;
+	struct pod_names names = {0};
 	memset(c, 0, sizeof(*c));
 	c->rate = 2000; /* records per second in all: bounds the loader's CPU whatever the request rate */
 	c->burst = 500;
@@ -203,6 +232,7 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 		c->n_ids++;
 	}
 
+	pod_names_index(c, &names);
 	arr = json_object_get(root, "policy");
 	c->rules = calloc(json_array_size(arr) + 1, sizeof(*c->rules));
 	json_array_foreach(arr, i, it) {
@@ -210,7 +240,7 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 		const char *s;
 		r->identity = (__u32)jint(it, "identity", 0);
 		if ((s = jstr(it, "pod"))) {
-			int ep = pod_ep(c, s);
+			int ep = pod_ep(&names, s);
 			if (ep < 0) {
 				fail(err, errlen, "policy[%zu]: unknown pod %s", i, s);
 				goto out;
@@ -264,7 +294,7 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 		struct cfg_l7 *l = &c->l7[c->n_l7];
 		const char *s;
 		if ((s = jstr(it, "pod"))) {
-			int ep = pod_ep(c, s);
+			int ep = pod_ep(&names, s);
 			if (ep < 0) {
 				fail(err, errlen, "l7[%zu]: unknown pod %s", i, s);
 				goto out;
@@ -335,6 +365,7 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 	}
 	ret = 0;
 out:
+	free(names.by_name);
 	json_decref(root);
 	return ret;
 }

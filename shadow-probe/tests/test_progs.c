@@ -1567,6 +1567,39 @@ static void t_policy_nesting_order_free(void)
 	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "the test config back: %s", err);
 }
 
+/* Rules name pods: resolved through a sorted index (names out of order here, one listed twice: the first wins, as
+ * when the parse scanned), and an unknown name is an error naming the entry and the name. */
+static void t_config_pod_names(void)
+{
+	char err[300];
+	struct shadow_config c2;
+	const char *j = "{\"pods\": [{\"name\": \"zeta\", \"ip\": \"10.0.0.9\"}, {\"name\": \"alpha\", \"ip\": \"10.0.0.8\"}, "
+			"{\"name\": \"mid\", \"ip\": \"10.0.0.7\"}, {\"name\": \"alpha\", \"ip\": \"10.0.0.6\"}], "
+			"\"policy\": [{\"pod\": \"mid\", \"direction\": \"ingress\", \"port\": 80, \"action\": \"allow\"}, "
+			"{\"pod\": \"alpha\", \"direction\": \"egress\", \"port\": 81, \"action\": \"allow\"}, "
+			"{\"pod\": \"zeta\", \"direction\": \"ingress\", \"port\": 82, \"action\": \"deny\"}], "
+			"\"l7\": [{\"pod\": \"zeta\", \"port\": 80, \"pathPrefix\": \"/\"}]}";
+	CHECK(shadow_config_parse(j, &c2, err, sizeof(err)) == 0, "parse: %s", err);
+	CHECK(c2.n_rules == 3 && c2.rules[0].ep == 3 && c2.rules[1].ep == 2 && c2.rules[2].ep == 1 && c2.n_l7 == 1 &&
+		      c2.l7[0].ep == 1,
+	      "pods by name: rules on eps %u %u %u (want 3 2 1), l7 on %u (want 1)", c2.rules[0].ep, c2.rules[1].ep,
+	      c2.rules[2].ep, c2.l7[0].ep);
+	shadow_config_free(&c2);
+	static const char *bad[][2] = {
+		{"{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\"}], \"policy\": [{\"pod\": \"a\", \"direction\": \"ingress\", "
+		 "\"action\": \"allow\"}, {\"pod\": \"b\", \"direction\": \"ingress\", \"action\": \"allow\"}]}",
+		 "policy[1]: unknown pod b"},
+		{"{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\"}], \"l7\": [{\"pod\": \"aa\", \"port\": 80, \"pathExact\": \"/\"}]}",
+		 "l7[0]: unknown pod aa"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		CHECK(shadow_config_parse(bad[i][0], &c2, err, sizeof(err)) != 0 && strstr(err, bad[i][1]), "want \"%s\", got \"%s\"",
+		      bad[i][1], err);
+		shadow_config_free(&c2);
+	}
+}
+
 /* settings.ctFlows and settings.inflightSlots: refused unless a power of two in range; otherwise they size the tables at
  * load, and the programs hash into the tables the kernel made (a second instance with the smallest sizes: a new flow
  * sits in its set of the small CT, an app-leg request in its pair of the small in-flight array). */
@@ -2235,6 +2268,7 @@ static const struct tcase cases[] = {
 	{"config_errors", t_config_errors, 0},
 	{"config_too_big", t_config_too_big, 0},
 	{"policy_nesting_order_free", t_policy_nesting_order_free, 0},
+	{"config_pod_names", t_config_pod_names, 0},
 	{"http_methods_parsed", t_methods, 1},
 	{"inflight_pair_eviction_counted", t_inflight_pair_eviction, 0},
 	{"wire_request_per_flow", t_wire_request_per_flow, 0},
