@@ -106,9 +106,28 @@ static int read_num(const char *dir, const char *file, __u64 *v)
 	return 0;
 }
 
-/* Looks at dir and its ancestors up to the mount's root (mnt): the tightest room (limit - usage) is kept. */
+/* One key's value in dir/memory.stat ("key value" lines), or 0 */
+static __u64 read_stat(const char *dir, const char *key)
+{
+	char path[1100], line[256];
+	snprintf(path, sizeof(path), "%s/memory.stat", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t kl = strlen(key);
+	__u64 v = 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ' ') {
+			v = strtoull(line + kl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Looks at dir and its ancestors up to the mount's root (mnt): the tightest room (limit - working set) is kept. */
 static void walk(const char *mnt, const char *rel, const char *limit_file, const char *usage_file,
-		 struct shadow_mem_room *out)
+		 const char *inactive_key, struct shadow_mem_room *out)
 {
 	char r[512];
 	snprintf(r, sizeof(r), "%s", rel);
@@ -119,11 +138,15 @@ static void walk(const char *mnt, const char *rel, const char *limit_file, const
 		/* v1 says "no limit" with a huge number (PAGE_COUNTER_MAX pages) */
 		if (!read_num(dir, limit_file, &limit) && limit < (1ULL << 60)) {
 			read_num(dir, usage_file, &usage);
+			__u64 cache = read_stat(dir, inactive_key);
+			cache = cache < usage ? cache : usage;
+			usage -= cache;
 			__u64 room = limit > usage ? limit - usage : 0;
 			if (!out->found || room < (out->limit > out->usage ? out->limit - out->usage : 0)) {
 				out->found = 1;
 				out->limit = limit;
 				out->usage = usage;
+				out->cache = cache;
 				snprintf(out->path, sizeof(out->path), "%s", dir);
 			}
 		}
@@ -198,10 +221,21 @@ int shadow_mem_room(const char *cgroup_file, const char *mountinfo_file, struct 
 			continue;
 		const char *rel = path + rl;
 		walk(mnt, !strcmp(rel, "/") ? "" : rel, v2 ? "memory.max" : "memory.limit_in_bytes",
-		     v2 ? "memory.current" : "memory.usage_in_bytes", out);
+		     v2 ? "memory.current" : "memory.usage_in_bytes", v2 ? "inactive_file" : "total_inactive_file", out);
 	}
 	fclose(f);
 	return 0;
+}
+
+/* "4.2 MiB in use" and, when some was left out, the page cache that was */
+static const char *in_use(const struct shadow_mem_room *room, char *buf, size_t n)
+{
+	if (room->cache >= (1ULL << 20) / 10)
+		snprintf(buf, n, "%.1f MiB in use (not counting %.1f MiB of inactive page cache)", MIB1(room->usage),
+			 MIB1(room->cache));
+	else
+		snprintf(buf, n, "%.1f MiB in use", MIB1(room->usage));
+	return buf;
 }
 
 int shadow_mem_verdict(const struct shadow_mem_need *need, const struct shadow_mem_room *room, char *msg, size_t n)
@@ -219,15 +253,20 @@ int shadow_mem_verdict(const struct shadow_mem_need *need, const struct shadow_m
 	}
 	__u64 free = room->limit > room->usage ? room->limit - room->usage : 0;
 	if (total <= free) {
-		snprintf(msg, n, "needs ~%llu MiB: %s; %llu MiB free under the memory limit of %s", MIB(total), parts,
-			 free >> 20, room->path);
+		char cache[96] = "";
+		if (room->cache >= (1ULL << 20) / 10)
+			snprintf(cache, sizeof(cache), " (not counting %.1f MiB of inactive page cache)", MIB1(room->cache));
+		snprintf(msg, n, "needs ~%llu MiB: %s; %llu MiB free under the memory limit of %s%s", MIB(total), parts,
+			 free >> 20, room->path, cache);
 		return 0;
 	}
+	char used[128];
 	snprintf(msg, n,
-		 "needs ~%llu MiB: %s, but the memory cgroup %s allows %llu MiB with %llu MiB in use, so the kernel would "
-		 "refuse the maps or OOM-kill the probe while it loads. Raise the container's memory limit to at least "
-		 "%llu MiB, or lower settings.ctFlows / settings.inflightSlots",
-		 MIB(total), parts, room->path, room->limit >> 20, MIB(room->usage), MIB(room->usage + total) + 1);
+		 "needs ~%llu MiB: %s, but the memory cgroup %s allows %llu MiB with %s, so the kernel would refuse the maps "
+		 "or OOM-kill the probe while it loads. Raise the container's memory limit to at least %llu MiB, or lower "
+		 "settings.ctFlows / settings.inflightSlots",
+		 MIB(total), parts, room->path, room->limit >> 20, in_use(room, used, sizeof(used)),
+		 MIB(room->usage + total) + 1);
 	return 1;
 }
 
@@ -252,11 +291,12 @@ int shadow_mem_reload_verdict(const struct shadow_mem_reload *r, const struct sh
 		snprintf(msg, n, "%s%s", what, room->found ? "" : ", no memory limit");
 		return 0;
 	}
+	char used[128];
 	snprintf(msg, n,
-		 "%s, but the memory cgroup %s allows %llu MiB with %.1f MiB in use, so the kernel could refuse the entries or "
-		 "OOM-kill the probe halfway. Raise the container's memory limit to at least %llu MiB, or split the pods over "
-		 "more probe configs",
-		 what, room->path, room->limit >> 20, MIB1(room->usage), MIB(room->usage + need) + 1);
+		 "%s, but the memory cgroup %s allows %llu MiB with %s, so the kernel could refuse the entries or OOM-kill the "
+		 "probe halfway. Raise the container's memory limit to at least %llu MiB, or split the pods over more probe "
+		 "configs",
+		 what, room->path, room->limit >> 20, in_use(room, used, sizeof(used)), MIB(room->usage + need) + 1);
 	return 1;
 }
 

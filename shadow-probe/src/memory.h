@@ -30,10 +30,15 @@ struct shadow_mem_need {
 };
 
 /* The tightest memory limit over the process's cgroup and its ancestors, cgroup v2 (memory.max) and v1
- * (memory.limit_in_bytes) alike, with that cgroup's usage. found 0: no limit anywhere. */
+ * (memory.limit_in_bytes) alike, with that cgroup's usage. found 0: no limit anywhere.
+ * usage is the working set, as the kubelet counts it: the cgroup's usage less its inactive page cache
+ * (memory.stat inactive_file, v1 total_inactive_file), which the kernel reclaims before it fails a charge. Both
+ * usage files count page cache, so a probe that had read a large file would otherwise be refused for memory the
+ * kernel would give it. */
 struct shadow_mem_room {
 	int found;
 	__u64 limit, usage;
+	__u64 cache; /* the inactive page cache left out of usage */
 	char path[1024]; /* the limiting cgroup's directory */
 };
 

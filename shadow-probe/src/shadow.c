@@ -1318,6 +1318,7 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto cleanup;
 	}
+	logf_("memory: the load %s", mem); /* the headroom, for whoever sets the container's limit */
 	if (shadow_bpf__load(p.skel)) {
 		int e = errno;
 		logf_("failed to load BPF programs: %s (run --check)%s%s", strerror(e), e == ENOMEM ? "; the load " : "",

@@ -106,6 +106,27 @@ int main(void)
 	CHECK(room(&r) == 0 && r.found && r.limit == 67108864 && r.usage == 4194304 && ends_with(r.path, "/v1/a"),
 	      "v1: the parent's limit, got found %d %llu at %s", r.found, r.limit, r.path);
 
+	/* the working set: inactive page cache (which the kernel reclaims before it fails a charge) is not in use.
+	 * v1 takes the hierarchical total_inactive_file, not the cgroup's own inactive_file; a stat larger than the
+	 * usage (the two files are not read at one instant) leaves 0, not a wrapped number */
+	put("v1/a/memory.stat", "cache 3145728\ninactive_file 1024\ntotal_inactive_file 3145728\n");
+	CHECK(room(&r) == 0 && r.found && r.usage == 1048576 && r.cache == 3145728,
+	      "v1: usage less total_inactive_file, got %llu (cache %llu)", r.usage, r.cache);
+	put("v1/a/memory.stat", "total_inactive_file 99999999\n");
+	CHECK(room(&r) == 0 && r.usage == 0 && r.cache == 4194304, "v1: clamped, got %llu (cache %llu)", r.usage, r.cache);
+	put("v2/kubepods/podA/memory.stat", "anon 2097152\nfile 8388608\nactive_file 1048576\ninactive_file 7340032\n");
+	procs("0::/kubepods/podA/ctr\n", "30 25 0:26 / @/v2 rw,nosuid - cgroup2 cgroup2 rw\n");
+	CHECK(room(&r) == 0 && r.usage == 10485760 - 7340032 && r.cache == 7340032 && ends_with(r.path, "/v2/kubepods/podA"),
+	      "v2: usage less inactive_file, got %llu (cache %llu) at %s", r.usage, r.cache, r.path);
+	/* the cache decides which ancestor is tightest: kubepods' 500 MiB of usage is mostly cache, so podA stays */
+	put("v2/kubepods/memory.current", "1063256064\n"); /* 1,014 MiB: 10 MiB of room, were cache counted */
+	put("v2/kubepods/memory.stat", "inactive_file 1048576000\n");
+	CHECK(room(&r) == 0 && ends_with(r.path, "/v2/kubepods/podA"), "v2: cache left out per level, got %s", r.path);
+	put("v2/kubepods/memory.stat", "inactive_file 0\n");
+	CHECK(room(&r) == 0 && ends_with(r.path, "/v2/kubepods") && r.cache == 0, "v2: no cache, kubepods tightest, got %s",
+	      r.path);
+	put("v2/kubepods/memory.current", "524288000\n");
+
 	/* a container with its own cgroup namespace: its path is "/", the mount's root is its cgroup */
 	put("ns/memory.max", "536870912\n");
 	put("ns/memory.current", "3145728\n");
@@ -159,6 +180,11 @@ int main(void)
 		      strstr(msg, "translation needs 2.8 MiB") && strstr(msg, "allows 100 MiB with 97.0 MiB in use") &&
 		      strstr(msg, "at least 104 MiB"),
 	      "a switch past the limit: refused with its parts and the figure: %s", msg);
+	tight.cache = 5 << 20;
+	CHECK(shadow_mem_reload_verdict(&sw, &tight, msg, sizeof(msg)) == 1 &&
+		      strstr(msg, "with 97.0 MiB in use (not counting 5.0 MiB of inactive page cache)"),
+	      "the cache left out is named: %s", msg);
+	tight.cache = 0;
 	tight.usage = 94 << 20; /* 6 MiB free */
 	CHECK(shadow_mem_reload_verdict(&sw, &tight, msg, sizeof(msg)) == 0, "a switch with room: fits: %s", msg);
 	struct shadow_mem_reload parse = {.parse = 10 << 20};

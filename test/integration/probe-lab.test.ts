@@ -370,6 +370,42 @@ test('a memory limit too small for the maps: refused before the load with the fi
   }
 });
 
+// REAL memory cgroup: its usage file counts page cache, which the kernel reclaims before it fails a charge. A probe
+// container that had read or written files (its logs, a big config) must not be refused for it.
+test('inactive page cache in the probe\'s memory cgroup is not counted against the load: at the working set plus the need, it loads and runs', { skip: skip ?? memoryCgroupSkipReason() }, async () => {
+  const mc = memoryCgroup();
+  const probe = new Probe();
+  // on disk, not tmpfs: tmpfs pages are swap-backed and never on the file LRU
+  const file = join('/var/tmp', `migrate-pagecache-${process.pid}.bin`);
+  try {
+    cfg = probe.writeConfig(podsJson);
+    const need = Number(/needs ~(\d+) MiB/.exec(spawnSync(PROBE_BIN, ['--check', '--config', probe.configPath], { encoding: 'utf8' }).stdout)?.[1]);
+    assert.ok(need > 40, `the load's need: ${need} MiB`);
+    // 128 MiB written from inside the cgroup and synced: clean pages charged to it, on its inactive file list
+    const dd = spawnSync('sh', ['-c', 'echo $$ > "$0" && exec dd if=/dev/zero of="$1" bs=1M count=128 conv=fsync status=none', mc.procs, file]);
+    assert.equal(dd.status, 0, String(dd.stderr));
+    const cache = mc.raw() - mc.usage();
+    assert.ok(cache >= 100 * 2 ** 20, `inactive page cache in the cgroup: ${(cache / 2 ** 20).toFixed(1)} MiB`);
+    // room for the need over the working set, but not over the usage file's figure
+    const limit = mc.usage() + (need + 8) * 2 ** 20;
+    assert.ok(mc.raw() + need * 2 ** 20 > limit, 'counting the cache, the load would not fit');
+    mc.setLimit(limit);
+    await probe.start([], mc.procs);
+    try {
+      assert.match(probe.stderr, /memory: the load needs ~\d+ MiB: .*free under the memory limit of \S+ \(not counting [\d.]+ MiB of inactive page cache\)/);
+      const reviews = lab.pod('reviews').ip;
+      for (let i = 0; i < 4; i++) assert.equal(lab.curl('client', `http://${reviews}:9080/reviews/${i}`).code, 200);
+      await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && h.leg === 'app').length >= 4, 10_000, 'app-leg requests');
+    } finally {
+      assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
+    }
+    assert.equal(mc.oomKills(), 0, 'nothing was OOM-killed: the kernel reclaimed the cache for the maps');
+  } finally {
+    rmSync(file, { force: true });
+    mc.remove();
+  }
+});
+
 // /proc/PID/stat field 41: the scheduling policy (0 SCHED_OTHER, 3 SCHED_BATCH); the command name may hold spaces
 const schedPolicy = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[41 - 3]);
 

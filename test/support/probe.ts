@@ -22,8 +22,9 @@ export function probeSkipReason(): string | undefined {
 export type Json = Record<string, unknown>;
 
 /** A throwaway memory cgroup with a limit: cgroup v2 where the root enables its memory controller, else v1's
- * memory hierarchy (a hybrid host's). */
-export interface MemoryCgroup { procs: string; setLimit(bytes: number): void; usage(): number; oomKills(): number; remove(): void }
+ * memory hierarchy (a hybrid host's). usage() is the working set, the figure the probe's memory checks use: the
+ * usage file less the inactive page cache (memory.stat inactive_file; v1 total_inactive_file). */
+export interface MemoryCgroup { procs: string; setLimit(bytes: number): void; usage(): number; raw(): number; oomKills(): number; remove(): void }
 
 function memoryHierarchy(): { v: 1 | 2; mnt: string } | undefined {
   const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '));
@@ -42,11 +43,13 @@ export function memoryCgroup(): MemoryCgroup {
   if (!h) throw new Error(memoryCgroupSkipReason());
   const dir = join(h.mnt, `migrate-memtest-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  const [limit, usage, events] = h.v === 2 ? ['memory.max', 'memory.current', 'memory.events'] : ['memory.limit_in_bytes', 'memory.usage_in_bytes', 'memory.oom_control'];
+  const [limit, usage, events, inactive] = h.v === 2 ? ['memory.max', 'memory.current', 'memory.events', 'inactive_file'] : ['memory.limit_in_bytes', 'memory.usage_in_bytes', 'memory.oom_control', 'total_inactive_file'];
+  const stat = (key: string): number => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(join(dir, 'memory.stat'), 'utf8'))?.[1] ?? 0);
   return {
     procs: join(dir, 'cgroup.procs'),
     setLimit: (b) => writeFileSync(join(dir, limit), String(b)),
-    usage: () => Number(readFileSync(join(dir, usage), 'utf8')),
+    usage: () => Math.max(0, Number(readFileSync(join(dir, usage), 'utf8')) - stat(inactive)),
+    raw: () => Number(readFileSync(join(dir, usage), 'utf8')),
     oomKills: () => Number(/oom_kill (\d+)/.exec(readFileSync(join(dir, events), 'utf8'))?.[1] ?? 0),
     remove: () => rmdirSync(dir),
   };
