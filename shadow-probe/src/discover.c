@@ -397,6 +397,10 @@ int shadow_discover(struct shadow_config *c, const struct shadow_config *prev, c
 		else
 			dlog("pod %s is not on this node: skipped (%s)", p->name, why);
 	}
+	/* a reload that drops a discovered pod changes the list too: the line must not go on naming it */
+	for (size_t i = 0; prev && i < prev->n_pods; i++)
+		if (prev->pods[i].discover && prev->pods[i].discovered && !find_pod(c, prev->pods[i].name))
+			changed = any_logged = 1;
 	if (out && any_logged) {
 		fprintf(out, "{\"type\":\"discovery\",\"ts\":%lld,\"scope\":", (long long)time(NULL) * 1000000000LL);
 		json_esc(out, scope);

@@ -492,19 +492,29 @@ static void do_reload(struct probe *p)
 		logf_("failed to reload config: %s (keeping the running one)", err);
 		return;
 	}
-	if (shadow_discover(&c, &p->cfg, &p->disc, p->raw ? NULL : stdout, err, sizeof(err)) < 0)
+	/* the discovery line says what the probe watches: held back until the new config is in */
+	char *disc = NULL;
+	size_t disc_len = 0;
+	FILE *disc_out = p->raw ? NULL : open_memstream(&disc, &disc_len);
+	if (shadow_discover(&c, &p->cfg, &p->disc, disc_out, err, sizeof(err)) < 0)
 		logf_("%s", err);
-	if (reload_fits(&(struct shadow_mem_reload){.added = shadow_config_lpm_added(&p->cfg, &c),
-						    .entries = shadow_config_lpm_entries(&c)})) {
-		shadow_config_free(&c);
-		return;
-	}
+	if (disc_out)
+		fclose(disc_out);
 	struct shadow_map_fds fds = map_fds(p->skel);
-	if (shadow_config_switch(&p->cfg, &c, &fds, err, sizeof(err))) {
+	int refused = reload_fits(&(struct shadow_mem_reload){.added = shadow_config_lpm_added(&p->cfg, &c),
+							      .entries = shadow_config_lpm_entries(&c)});
+	if (!refused && shadow_config_switch(&p->cfg, &c, &fds, err, sizeof(err))) {
 		logf_("failed to apply config: %s", err);
+		refused = 1;
+	}
+	if (refused) {
+		free(disc);
 		shadow_config_free(&c);
 		return;
 	}
+	if (disc_len)
+		fwrite(disc, 1, disc_len, stdout);
+	free(disc);
 	start_only_keep(&p->cfg, &c);
 	shadow_config_free(&p->cfg);
 	p->cfg = c;

@@ -120,9 +120,23 @@ test('pods named only by IP: found in their netns and cgroup, tc on the interfac
 
     // SIGHUP reload with a pod removed and the missing one still missing: details is detached, the rest kept
     const kept = lastDiscovery(probe).find((p) => p.name === 'reviews')!.netns;
-    probe.setConfig({ ...cfg, pods: (cfg.pods as Json[]).filter((p) => p.name !== 'details'), policy: (cfg.policy as Json[]).filter((r) => r.pod !== 'details') });
+    const withoutDetails = { ...cfg, pods: (cfg.pods as Json[]).filter((p) => p.name !== 'details'), policy: (cfg.policy as Json[]).filter((r) => r.pod !== 'details') };
+    // first one the tables cannot hold (more identities than shadow_ipcache's 16,384): refused whole, and no discovery
+    // line goes out for the pods it would have watched
+    const nDiscovery = probe.records('discovery').length;
+    const moreIds = Array.from({ length: 16_400 }, (_, i) => ({ ip: `198.18.${i >> 8}.${i & 255}`, identity: 50_000 + i }));
+    probe.setConfig({ ...withoutDetails, identities: [...((cfg.identities as Json[] | undefined) ?? []), ...moreIds] });
+    probe.proc!.kill('SIGHUP');
+    await probe.waitFor(() => /failed to apply config: the config needs \d+ identities/.test(probe.stderr), 10_000, 'the refused reload');
+    await new Promise((r) => setTimeout(r, 300)); // past the loader's next drain of stdout
+    assert.equal(probe.records('discovery').length, nDiscovery, 'no discovery line for a config that did not go in');
+    assert.doesNotMatch(probe.stderr, /detached pod details|config reloaded/);
+    probe.setConfig(withoutDetails);
     probe.proc!.kill('SIGHUP');
     await probe.waitFor(() => /detached pod details/.test(probe.stderr) && /config reloaded/.test(probe.stderr), 10_000, 'reload');
+    // then a discovery line of the pods it watches now, without details
+    await probe.waitFor(() => probe.records('discovery').length === nDiscovery + 1, 2000, 'the discovery line of the config that went in');
+    assert.deepEqual(lastDiscovery(probe).map((p) => p.name).sort(), [...labFile.pods.map((p) => p.name).filter((n) => n !== 'details'), 'elsewhere'].sort());
     assert.deepEqual(tcxIn(`/run/netns/${lab.pod('details').netns}`, ids), [], 'details detached');
     assert.equal(tcxIn(`/run/netns/${reviews.netns}`, ids).length, 2, 'reviews still attached');
     assert.doesNotMatch(probe.stderr, /detached pod reviews/, 'an unchanged pod keeps its attachment');
