@@ -88,12 +88,21 @@ struct attachment {
 	int live;
 };
 
+/* What tells a new config file from the one read: its mtime alone misses a file renamed into place with an older
+ * or preserved mtime (mv, rsync -t); a ConfigMap update swaps a symlink to a new file, which stat follows. */
+struct file_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+};
+
 struct probe {
 	struct legs legs; /* inbound app legs waiting for their wire leg (records.h) */
 	struct shadow_bpf *skel;
 	struct shadow_config cfg;
 	const char *config_path;
-	struct timespec config_mtime;
+	struct file_stamp config_stamp;
 	struct attachment *att;
 	size_t n_att, cap_att;
 	struct ring_buffer *rb;
@@ -427,13 +436,19 @@ static struct shadow_map_fds map_fds(struct shadow_bpf *s)
 	return f;
 }
 
-static int file_mtime(const char *path, struct timespec *ts)
+static int file_stamp(const char *path, struct file_stamp *fs)
 {
 	struct stat st;
 	if (stat(path, &st))
 		return -1;
-	*ts = st.st_mtim;
+	*fs = (struct file_stamp){.dev = st.st_dev, .ino = st.st_ino, .size = st.st_size, .mtim = st.st_mtim};
 	return 0;
+}
+
+static int same_stamp(const struct file_stamp *a, const struct file_stamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
+	       a->mtim.tv_nsec == b->mtim.tv_nsec;
 }
 
 /* Settings fixed when the programs load (rodata, map sizes): a reload that changes them says so, since the new values
@@ -1290,11 +1305,11 @@ int main(int argc, char **argv)
 	}
 	p.ncpu = libbpf_num_possible_cpus();
 	char err[400];
+	file_stamp(p.config_path, &p.config_stamp); /* before the read: a change made during it is seen next time */
 	if (shadow_config_load(p.config_path, &p.cfg, err, sizeof(err))) {
 		logf_("failed to load config: %s", err);
 		return 2;
 	}
-	file_mtime(p.config_path, &p.config_mtime);
 	if (geteuid() != 0) {
 		logf_("failed to start: needs root (CAP_BPF, CAP_NET_ADMIN); run --check for details");
 		goto cleanup;
@@ -1396,10 +1411,9 @@ int main(int argc, char **argv)
 		ring_buffer__consume(p.rb);
 		__u64 now = mono_ns();
 		if (now >= next_stat) {
-			struct timespec m;
-			if (file_mtime(p.config_path, &m) == 0 &&
-			    (m.tv_sec != p.config_mtime.tv_sec || m.tv_nsec != p.config_mtime.tv_nsec)) {
-				p.config_mtime = m;
+			struct file_stamp fs;
+			if (file_stamp(p.config_path, &fs) == 0 && !same_stamp(&fs, &p.config_stamp)) {
+				p.config_stamp = fs;
 				reload = 1;
 			}
 			next_stat = now + 1000000000ULL;

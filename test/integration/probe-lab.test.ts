@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, LAB_SH, labSkipReason } from '../support/lab.js';
 import { Probe, PROBE_BIN, attachedLeftovers, memoryCgroup, memoryCgroupSkipReason, probeSkipReason, type Json } from '../support/probe.js';
@@ -242,7 +242,7 @@ test('aggregated telemetry is exact at the lab maximum rate', { skip }, async ()
   assert.equal(counters.inflight_evicted, 0);
 });
 
-test('config reload while running: new flows get the new verdict', { skip }, async () => {
+test('config reload while running, by SIGHUP and by a file renamed into place with the same mtime: new flows get the new verdict', { skip }, async () => {
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);
   await probe.start();
@@ -253,12 +253,27 @@ test('config reload while running: new flows get the new verdict', { skip }, asy
     await probe.waitFor(() => probe.records('flow').some((f) => f.pod === 'reviews' && f.verdict === 'allow'), 5000, 'allow flow');
     // drop the rule that lets the client call reviews
     const rule = ruleFor('reviews', 'client');
+    const dropped = (cfg.policy as Policy[]).filter((p) => p.ruleId === rule);
     cfg.policy = (cfg.policy as Policy[]).filter((p) => p.ruleId !== rule);
     probe.setConfig(cfg);
     probe.proc!.kill('SIGHUP');
     await probe.waitFor(() => /config reloaded/.test(probe.stderr), 5000, 'reload');
     lab.curl('client', `http://${reviews}:9080/reviews/2`);
     await probe.waitFor(() => probe.records('flow').some((f) => f.pod === 'reviews' && f.src === lab.pod('client').ip && f.verdict === 'deny'), 5000, 'deny flow after reload');
+    // without a signal: the loader looks at the file every second. A file renamed into place with the same mtime
+    // (mv or rsync -t of a file made earlier) is a new file all the same: another inode.
+    const reloads = () => probe.stderr.match(/config reloaded/g)?.length ?? 0;
+    const past = new Date('2026-01-01T00:00:00Z');
+    utimesSync(probe.configPath, past, past);
+    await probe.waitFor(() => reloads() === 2, 5000, 'the reload an mtime change makes');
+    const next = `${probe.configPath}.next`;
+    writeFileSync(next, JSON.stringify({ ...cfg, policy: [...(cfg.policy as Policy[]), ...dropped] }, null, 1));
+    utimesSync(next, past, past);
+    renameSync(next, probe.configPath);
+    await probe.waitFor(() => reloads() === 3, 5000, 'the reload of a file renamed into place with the same mtime');
+    const n = probe.records('flow').length;
+    lab.curl('client', `http://${reviews}:9080/reviews/3`);
+    await probe.waitFor(() => probe.records('flow').slice(n).some((f) => f.pod === 'reviews' && f.src === lab.pod('client').ip && f.verdict === 'allow'), 5000, 'allow flow after the rename');
   } finally {
     assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
   }
