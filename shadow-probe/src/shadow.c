@@ -486,6 +486,29 @@ static int reload_fits(const struct shadow_mem_reload *r)
 	return 1;
 }
 
+/* The start's (and --check's) read of the config, with the reload's check before the parse: jansson's tree of a
+ * big config takes ~1.4 KB per rule, and past the limit the kernel OOM-kills the loader mid-parse, before the
+ * load's own check says a word. 0, or -1 with err set. */
+static int config_load_checked(const char *path, struct shadow_config *c, char *err, size_t n)
+{
+	char *text = shadow_config_read(path, err, n);
+	if (!text)
+		return -1;
+	struct shadow_mem_room room;
+	char mem[900];
+	if (shadow_mem_room("/proc/self/cgroup", "/proc/self/mountinfo", &room) == 0 &&
+	    shadow_mem_reload_verdict(&(struct shadow_mem_reload){.parse = shadow_config_parse_need(text)}, &room, mem,
+				      sizeof(mem))) {
+		snprintf(err, n, "%s: %s", path, mem);
+		free(text);
+		return -1;
+	}
+	int ret = shadow_config_parse_file(path, text, c, err, n);
+	free(text);
+	malloc_trim(0); /* the parse tree's heap back before the load, which the cgroup also has to hold */
+	return ret;
+}
+
 /* reload: parse first, touch nothing if the new file is invalid or would not fit */
 static void do_reload(struct probe *p)
 {
@@ -1003,8 +1026,8 @@ static int run_check(const char *config_path)
 	int loaded = 0;
 	char why[400] = "", sizes[160];
 	struct shadow_config cfg;
-	char err[300];
-	if (config_path && shadow_config_load(config_path, &cfg, err, sizeof(err))) {
+	char err[1100];
+	if (config_path && config_load_checked(config_path, &cfg, err, sizeof(err))) {
 		printf("cannot check the config: %s\n", err);
 		return 2;
 	}
@@ -1304,9 +1327,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	p.ncpu = libbpf_num_possible_cpus();
-	char err[400];
+	char err[1100];
 	file_stamp(p.config_path, &p.config_stamp); /* before the read: a change made during it is seen next time */
-	if (shadow_config_load(p.config_path, &p.cfg, err, sizeof(err))) {
+	if (config_load_checked(p.config_path, &p.cfg, err, sizeof(err))) {
 		logf_("failed to load config: %s", err);
 		return 2;
 	}

@@ -329,6 +329,17 @@ test('a memory limit too small for the maps: refused before the load with the fi
     const m = /failed to start: the load needs ~(\d+) MiB: maps ([\d.]+) MiB \(CT 16\.0, in-flight 12\.0, per-CPU edges [\d.]+ over \d+ CPUs.*the memory cgroup (\S+) allows 40 MiB.*Raise the container's memory limit to at least (\d+) MiB/.exec(bad.stderr);
     assert.ok(m, bad.stderr);
     assert.ok(m[3]!.endsWith(`migrate-memtest-${process.pid}`), `the limiting cgroup named: ${m[3]}`);
+    // a config whose parse alone is past the limit (150,000 identities: jansson's tree is ~60 MiB) is refused before
+    // the parse, naming the file; without that check the kernel OOM-killed the loader in the middle of it
+    const huge = join(probe.stateDir, 'huge.json');
+    writeFileSync(huge, JSON.stringify({ ...cfg, identities: Array.from({ length: 150_000 }, (_, i) => ({ ip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, identity: 50_000 + i })) }));
+    for (const args of [['--config', huge, '--state-dir', join(probe.stateDir, 'huge')], ['--check', '--config', huge]]) {
+      const r = inCg(args);
+      assert.equal(r.signal, null, `${args[0]}: killed by ${r.signal}: ${r.stderr}`);
+      assert.equal(r.status, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout + r.stderr, new RegExp(`${huge.replace(/[.]/g, '\\.')}: parsing it needs ~\\d+\\.\\d MiB.*allows 40 MiB.*Raise the container's memory limit to at least \\d+ MiB`));
+    }
+    assert.equal(mc.oomKills(), 0, 'nothing was OOM-killed by the huge config');
     // --check says the same in a row of its own and does not try the load (which could get it killed)
     const check = inCg(['--check', '--config', probe.configPath]);
     assert.equal(check.signal, null, check.stdout);
