@@ -38,6 +38,7 @@
 #include "config.h"
 #include "discover.h"
 #include "memory.h"
+#include "output.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46 /* uapi of 6.6+; libbpf 1.1 passes unknown attach types through */
@@ -550,8 +551,10 @@ static void do_reload(struct probe *p)
 		shadow_config_free(&c);
 		return;
 	}
-	if (disc_len)
+	if (disc_len) {
 		fwrite(disc, 1, disc_len, stdout);
+		shadow_out_commit();
+	}
 	free(disc);
 	start_only_keep(&p->cfg, &c);
 	shadow_config_free(&p->cfg);
@@ -566,6 +569,7 @@ static void rediscover(struct probe *p)
 {
 	char err[400];
 	int changed = shadow_discover(&p->cfg, NULL, &p->disc, p->raw ? NULL : stdout, err, sizeof(err));
+	shadow_out_commit();
 	if (changed < 0)
 		logf_("%s", err);
 	if (changed <= 0)
@@ -588,7 +592,7 @@ static void raw_out(struct probe *p, const void *data, __u32 size)
 {
 	fwrite(&size, 4, 1, stdout);
 	fwrite(data, size, 1, stdout);
-	p->records_out++;
+	p->records_out += shadow_out_commit();
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -639,7 +643,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	fwrite(line, 1, n, stdout);
-	p->records_out++;
+	p->records_out += shadow_out_commit();
 	return 0;
 }
 
@@ -727,7 +731,7 @@ static void print_edge(struct probe *p, const struct shadow_edge_key *kp, const 
 			       (unsigned long long)s->lat_bucket[b]);
 	}
 	printf("]}\n");
-	p->records_out++;
+	p->records_out += shadow_out_commit();
 }
 
 /* final counts of an edge the GC handed back (shadow_edge_gc_step): one more record, so nothing counted is lost.
@@ -876,6 +880,7 @@ static void dump_metrics(struct probe *p, __u64 ct_live)
 	m.ct_gc_deleted = p->gc_deleted;
 	m.user_l7_evaluated = p->user_l7;
 	m.records_out = p->records_out;
+	m.records_dropped = shadow_out_dropped();
 	if (p->prom) {
 		for (int i = 0; i < SHADOW_C__MAX; i++) {
 			fprintf(p->prom, "# TYPE shadow_probe_%s_total counter\nshadow_probe_%s_total %llu\n", counter_names[i],
@@ -889,6 +894,8 @@ static void dump_metrics(struct probe *p, __u64 ct_live)
 			(unsigned long long)p->user_l7);
 		fprintf(p->prom, "# TYPE shadow_probe_records_out_total counter\nshadow_probe_records_out_total %llu\n",
 			(unsigned long long)p->records_out);
+		fprintf(p->prom, "# TYPE shadow_probe_records_dropped_total counter\nshadow_probe_records_dropped_total %llu\n",
+			(unsigned long long)m.records_dropped);
 	}
 	if (p->raw) {
 		raw_out(p, &m, sizeof(m));
@@ -902,12 +909,12 @@ static void dump_metrics(struct probe *p, __u64 ct_live)
 	 * sweep, so created - deleted - live would overstate it) */
 	/* edges: live in the index at the last dump, and freed by the edge GC so far (their final counts were reported) */
 	printf("},\"ctEntries\":%llu,\"ctGcDeleted\":%llu,\"ctEvicted\":%llu,\"edgeEntries\":%u,\"edgesFreed\":%llu,"
-	       "\"userL7Evaluated\":%llu,\"recordsOut\":%llu}\n",
+	       "\"userL7Evaluated\":%llu,\"recordsOut\":%llu,\"recordsDropped\":%llu}\n",
 	       (unsigned long long)ct_live, (unsigned long long)p->gc_deleted,
 	       (unsigned long long)m.counters[SHADOW_C_CT_FULL], p->edge_entries,
 	       (unsigned long long)(p->edge_gc ? p->edge_gc->freed : 0), (unsigned long long)p->user_l7,
-	       (unsigned long long)p->records_out);
-	p->records_out++;
+	       (unsigned long long)p->records_out, (unsigned long long)m.records_dropped);
+	p->records_out += shadow_out_commit();
 }
 
 /* edges and metrics to stdout, and to the Prometheus text file when asked (written to a temp file, renamed) */
@@ -1258,14 +1265,16 @@ static void usage(void)
 		"usage: shadow-probe --config FILE [--format json|raw] [--pin [DIR]] [--tc-legacy] [--no-cgroup]\n"
 		"                    [--no-sockops] [--state-dir DIR] [--metrics-file FILE] [-v]\n"
 		"                    [--cgroup-root DIR] [--pods-cgroup PATH] [--proc-root DIR] [--rediscover SECONDS]\n"
-		"                    [--sched batch|normal]\n"
+		"                    [--sched batch|normal] [--out-buffer KIB]\n"
 		"       shadow-probe --check [--config FILE]   (with FILE: load with its table sizes)\n"
 		"       shadow-probe --cleanup [--state-dir DIR] [--pin [DIR]] [--force] [--all]\n"
 		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n"
 		"Pods named only by ip and/or uid are found on this node under the pods cgroup (default kubepods.slice or\n"
 		"kubepods of the cgroup v2 mount), again every --rediscover seconds (default 10, 0: at start and reload).\n"
 		"--sched batch (default): the loader never preempts the node's workload when it wakes to drain records; it\n"
-		"keeps its full CPU share, so it does not fall behind at saturation. normal: the default Linux policy.\n");
+		"keeps its full CPU share, so it does not fall behind at saturation. normal: the default Linux policy.\n"
+		"--out-buffer: records held for a stdout pipe whose reader falls behind (default 2048 KiB); past it whole\n"
+		"records are dropped and counted (recordsDropped), and the loader goes on with its timers and reloads.\n");
 }
 
 int main(int argc, char **argv)
@@ -1273,6 +1282,7 @@ int main(int argc, char **argv)
 	struct probe p = {.state_dir = STATE_DIR_DEFAULT, .rediscover_ms = 10000};
 	int check = 0, cleanup = 0, force = 0, all = 0, ret = 1;
 	const char *format = "json", *sched = "batch";
+	size_t out_cap = SHADOW_OUT_CAP_DEFAULT;
 	static const struct option opts[] = {
 		{"config", required_argument, 0, 'c'}, {"format", required_argument, 0, 'f'},
 		{"check", no_argument, 0, 'k'},        {"cleanup", no_argument, 0, 'C'},
@@ -1283,7 +1293,7 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
 		{"cgroup-root", required_argument, 0, 'R'}, {"pods-cgroup", required_argument, 0, 'P'},
 		{"proc-root", required_argument, 0, 'O'}, {"rediscover", required_argument, 0, 'D'},
-		{"sched", required_argument, 0, 'B'},  {0, 0, 0, 0}};
+		{"sched", required_argument, 0, 'B'},  {"out-buffer", required_argument, 0, 'U'}, {0, 0, 0, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "c:f:vh", opts, NULL)) != -1) {
 		switch (o) {
@@ -1305,6 +1315,16 @@ int main(int argc, char **argv)
 		case 'O': p.disc.proc_root = optarg; break;
 		case 'D': p.rediscover_ms = strtoull(optarg, NULL, 10) * 1000ULL; break;
 		case 'B': sched = optarg; break;
+		case 'U': {
+			char *end;
+			unsigned long long kib = strtoull(optarg, &end, 10);
+			if (*end || kib < 16 || kib > (1ULL << 20)) {
+				logf_("failed to parse --out-buffer: %s is not a number of KiB from 16 to 1048576", optarg);
+				return 2;
+			}
+			out_cap = kib << 10;
+			break;
+		}
 		default: usage(); return o == 'h' ? 0 : 2;
 		}
 	}
@@ -1324,6 +1344,11 @@ int main(int argc, char **argv)
 	p.raw = !strcmp(format, "raw");
 	if (strcmp(sched, "batch") && strcmp(sched, "normal")) {
 		logf_("failed to parse --sched: %s is not batch or normal", sched);
+		return 2;
+	}
+	int oe = shadow_out_init(STDOUT_FILENO, out_cap);
+	if (oe) {
+		logf_("failed to set up stdout: %s", strerror(-oe));
 		return 2;
 	}
 	p.ncpu = libbpf_num_possible_cpus();
@@ -1373,7 +1398,9 @@ int main(int argc, char **argv)
 		      e == ENOMEM ? mem : "");
 		goto cleanup;
 	}
-	if (shadow_discover(&p.cfg, NULL, &p.disc, p.raw ? NULL : stdout, err, sizeof(err)) < 0)
+	int discovered = shadow_discover(&p.cfg, NULL, &p.disc, p.raw ? NULL : stdout, err, sizeof(err));
+	shadow_out_commit();
+	if (discovered < 0)
 		logf_("%s", err);
 	struct shadow_map_fds fds = map_fds(p.skel);
 	if (shadow_config_apply(&p.cfg, &fds, err, sizeof(err))) {
@@ -1453,15 +1480,14 @@ int main(int argc, char **argv)
 			ct_gc(&p, &ct_live);
 			inflight_gc(&p);
 			dump_all(&p, ct_live);
-			fflush(stdout);
 			next_dump = now + p.cfg.interval_ms * 1000000ULL;
 		}
-		fflush(stdout);
+		shadow_out_flush(); /* never blocks on a pipe: a reader that falls behind loses records, counted */
 	}
 	ring_buffer__consume(p.rb);
 	ct_gc(&p, &ct_live);
 	dump_all(&p, ct_live);
-	fflush(stdout);
+	shadow_out_finish(2000);
 	ret = 0;
 cleanup:
 	for (size_t i = 0; i < p.n_att; i++)

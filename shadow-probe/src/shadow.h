@@ -459,6 +459,7 @@ struct shadow_metrics_rec {
 	__u64 ct_gc_deleted;           /* entries the loader's GC removed so far */
 	__u64 user_l7_evaluated;       /* HTTP records whose verdict the loader computed (regex rules) */
 	__u64 records_out;             /* records written to stdout */
+	__u64 records_dropped;         /* records dropped because the stdout reader fell behind (output.h) */
 };
 
 #endif /* SHADOW_H */

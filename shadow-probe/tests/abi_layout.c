@@ -60,7 +60,7 @@ int main(void)
 	END();
 	BEGIN(shadow_metrics_rec);
 	F(shadow_metrics_rec, hdr); F(shadow_metrics_rec, counters); F(shadow_metrics_rec, ct_entries);
-	F(shadow_metrics_rec, ct_gc_deleted); F(shadow_metrics_rec, user_l7_evaluated); F(shadow_metrics_rec, records_out);
+	F(shadow_metrics_rec, ct_gc_deleted); F(shadow_metrics_rec, user_l7_evaluated); F(shadow_metrics_rec, records_out); F(shadow_metrics_rec, records_dropped);
 	END();
 	printf("},\"constants\":{\"SHADOW_ABI_VERSION\":%d,\"SHADOW_PATH_MAX\":%d,\"SHADOW_LAT_BUCKETS\":%d,"
 	       "\"SHADOW_STATUS_CLASSES\":%d,\"SHADOW_C__MAX\":%d,\"SHADOW_REC_FLOW\":%d,\"SHADOW_REC_HTTP\":%d,"

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, LAB_SH, labSkipReason } from '../support/lab.js';
 import { Probe, PROBE_BIN, attachedLeftovers, memoryCgroup, memoryCgroupSkipReason, probeSkipReason, type Json } from '../support/probe.js';
@@ -429,6 +429,42 @@ test('inactive page cache in the probe\'s memory cgroup is not counted against t
   } finally {
     rmSync(file, { force: true });
     mc.remove();
+  }
+});
+
+// REAL pipe and lab traffic: a reader that stops reading the probe's stdout (migrate shadow busy, a paused pipe).
+// Before, the loader blocked in its write: no dumps, no metrics file, no reloads, until the reader came back.
+test('a stdout reader that stops reading does not stop the loader: the metrics file and reloads go on, whole records are dropped and counted, and the stream stays valid JSON', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  const prom = join(probe.stateDir, 'metrics.prom');
+  await probe.start(['--metrics-file', prom, '--out-buffer', '64']);
+  try {
+    const dropped = () => Number(/^shadow_probe_records_dropped_total (\d+)$/m.exec(existsSync(prom) ? readFileSync(prom, 'utf8') : '')?.[1] ?? -1);
+    await probe.waitFor(() => dropped() === 0, 5000, 'the first metrics file');
+    probe.proc!.stdout!.pause();
+    const load = spawn(LAB_SH, ['load', '--target', 'reviews', '--rate', '300', '--duration', '5'], { env: lab.env, stdio: 'ignore' });
+    let atResume = -1;
+    try {
+      // the pipe and the 64 KiB buffer fill within a second; the loop goes on: the metrics file is rewritten
+      // every interval (1 s) and counts what was dropped
+      await probe.waitFor(() => dropped() > 0, 6000, 'records dropped, counted in the metrics file while the reader is stopped');
+      const stamp = statSync(prom).mtimeMs;
+      await probe.waitFor(() => statSync(prom).mtimeMs > stamp, 3000, 'the metrics file rewritten while the reader is stopped');
+      // and a reload is read and applied
+      probe.setConfig({ ...cfg, settings: { ...(cfg.settings as Json), intervalMs: 500 } });
+      probe.proc!.kill('SIGHUP');
+      await probe.waitFor(() => /config reloaded/.test(probe.stderr), 3000, 'a reload while the reader is stopped');
+    } finally {
+      if (load.exitCode === null && load.signalCode === null) await new Promise((r) => load.once('exit', r));
+      atResume = dropped();
+      probe.proc!.stdout!.resume(); // also on failure: a paused stdout never closes, and the stop would wait for it
+    }
+    // what was kept arrives whole (every line parses, or the reader throws), then metrics that count the drops
+    await probe.waitFor(() => probe.records('metrics').some((m) => Number(m.recordsDropped) >= atResume), 5000, 'a metrics record counting the drops');
+    assert.ok(probe.records('http').length > 0, 'records kept before the buffer filled arrive');
+  } finally {
+    assert.equal(await probe.stop('SIGTERM'), 0, probe.stderr);
   }
 });
 

@@ -188,3 +188,13 @@ test('parity: kernel bytes are compared only once every connection of the edge h
   // older recordings without the close count: compared as before
   assert.equal(run(3, undefined).ok, false);
 });
+
+test('result: lost counts the kernel\'s losses and the records the loader dropped for a slow stdout reader', () => {
+  const j = new ShadowJoiner(inputs, { windowMs: 500 });
+  j.addProbe({ type: 'metrics', ts: T0, counters: { ringbuf_full: 2, ratelimited: 3, ct_full: 0, packets: 100 }, recordsOut: 40, recordsDropped: 5 });
+  j.addProbe({ type: 'metrics', ts: T0 + 10, counters: { ringbuf_full: 2, ratelimited: 4, ct_full: 1, packets: 200 }, recordsOut: 50, recordsDropped: 7 });
+  j.flush(Infinity);
+  const r = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 1000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [] });
+  assert.equal(r.probe.lost, 2 + 4 + 1 + 7, 'the last metrics line: kernel counters plus recordsDropped');
+  assert.equal(r.probe.recordsOut, 50);
+});

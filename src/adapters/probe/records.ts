@@ -60,10 +60,10 @@ export const LAYOUT: Record<string, StructLayout> = {
   },
   shadow_edge_rec: { size: 360, fields: { hdr: [0, 16], key: [16, 12], _pad0: [28, 4], val: [32, 328] } },
   shadow_metrics_rec: {
-    size: 176,
+    size: 184,
     fields: {
       hdr: [0, 16], counters: [16, 8 * COUNTERS], ct_entries: [144, 8], ct_gc_deleted: [152, 8],
-      user_l7_evaluated: [160, 8], records_out: [168, 8],
+      user_l7_evaluated: [160, 8], records_out: [168, 8], records_dropped: [176, 8],
     },
   },
 };
@@ -108,6 +108,8 @@ export interface EdgeRecord {
 export interface MetricsRecord {
   type: 'metrics'; tsNs: bigint; counters: Record<(typeof COUNTER_NAMES)[number], number>; ctEntries: number;
   ctGcDeleted: number; userL7Evaluated: number; recordsOut: number;
+  /** records the loader dropped because this reader fell behind (its stdout buffer, --out-buffer, was full) */
+  recordsDropped: number;
 }
 export type ProbeRecord = FlowRecord | HttpRecord | ConnRecord | EdgeRecord | MetricsRecord;
 
@@ -218,7 +220,7 @@ export function decodeRecord(dv: DataView, base = 0): ProbeRecord {
   const counters = Object.fromEntries(COUNTER_NAMES.map((n, i) => [n, c[i] ?? 0])) as MetricsRecord['counters'];
   return {
     type: 'metrics', tsNs, counters, ctEntries: r.n64('ct_entries'), ctGcDeleted: r.n64('ct_gc_deleted'),
-    userL7Evaluated: r.n64('user_l7_evaluated'), recordsOut: r.n64('records_out'),
+    userL7Evaluated: r.n64('user_l7_evaluated'), recordsOut: r.n64('records_out'), recordsDropped: r.n64('records_dropped'),
   };
 }
 

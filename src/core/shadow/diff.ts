@@ -148,7 +148,8 @@ export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult
   for (const f of j.flowEdges()) if (!SIDECAR_PORTS.has(f.port) && j.isSidecarPod(f.destination)) probeEdges.add(`${f.source} -> ${f.destination}:${f.port}`);
   const all = [...new Set([...envoyEdges, ...probeEdges])].sort();
   const counters = j.metrics?.counters ?? {};
-  const lost = LOST_COUNTERS.reduce((s, c) => s + (counters[c] ?? 0), 0);
+  // the kernel's losses, and the records the loader dropped when this tool read its stdout too slowly
+  const lost = LOST_COUNTERS.reduce((s, c) => s + (counters[c] ?? 0), 0) + (j.metrics?.recordsDropped ?? 0);
   const checked = edges.filter((e) => e.parity.requests.envoy + e.parity.requests.probe > 0);
   const failures = o.parse.flatMap((p) => p.stats.failures.map((f) => ({ pod: p.pod, ...f })));
   return {

@@ -59,6 +59,8 @@ export interface ProbeEdge {
 export interface ProbeMetrics {
   type: 'metrics'; ts: number; counters: Record<string, number>; ctEntries?: number; ctEvicted?: number;
   userL7Evaluated?: number; recordsOut?: number;
+  /** Records the probe dropped because its stdout reader (this tool) fell behind; absent in older recordings. */
+  recordsDropped?: number;
 }
 export type ProbeLine = ProbeFlow | ProbeHttp | ProbeConn | ProbeEdge | ProbeMetrics;
 
