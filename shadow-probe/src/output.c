@@ -18,8 +18,14 @@ static struct {
 	char *buf;
 	size_t cap, alloc, off, committed, len;
 	int dropping; /* the unit being written did not fit: the rest of it is discarded too */
+	int stalled;  /* the last wait for room ran out: no more waits until the reader takes something */
 	__u64 dropped;
 } o = {.fd = -1};
+
+/* How long a full buffer waits for the reader before it drops: a reader that keeps up makes room in microseconds
+ * (a burst after a long reload can be larger than pipe and buffer together); one that has stopped costs this once
+ * per stall, not once per record. */
+#define STALL_WAIT_MS 20
 
 static void compact(void)
 {
@@ -37,6 +43,7 @@ void shadow_out_flush(void)
 		ssize_t w = write(o.fd, o.buf + o.off, o.committed - o.off);
 		if (w > 0) {
 			o.off += (size_t)w;
+			o.stalled = 0;
 			continue;
 		}
 		if (w < 0 && errno == EINTR && o.nonblock)
@@ -57,6 +64,15 @@ static ssize_t cookie_write(void *cookie, const char *data, size_t n)
 	if (o.len + n > o.cap) {
 		shadow_out_flush(); /* a blocking fd (terminal, file) waits here, as before: it never drops */
 		compact();
+		while (o.len + n > o.cap && o.nonblock && !o.stalled && o.committed) {
+			struct pollfd pfd = {.fd = o.fd, .events = POLLOUT};
+			if (poll(&pfd, 1, STALL_WAIT_MS) <= 0 || (pfd.revents & (POLLERR | POLLHUP))) {
+				o.stalled = 1;
+				break;
+			}
+			shadow_out_flush();
+			compact();
+		}
 	}
 	if (o.len + n > o.cap) {
 		o.dropping = 1;

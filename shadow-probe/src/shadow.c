@@ -554,6 +554,7 @@ static void do_reload(struct probe *p)
 	if (disc_len) {
 		fwrite(disc, 1, disc_len, stdout);
 		shadow_out_commit();
+		shadow_out_flush(); /* before the attach logs and "config reloaded", which readers act on */
 	}
 	free(disc);
 	start_only_keep(&p->cfg, &c);
@@ -570,6 +571,7 @@ static void rediscover(struct probe *p)
 	char err[400];
 	int changed = shadow_discover(&p->cfg, NULL, &p->disc, p->raw ? NULL : stdout, err, sizeof(err));
 	shadow_out_commit();
+	shadow_out_flush(); /* the discovery line before the attach logs: readers act on those */
 	if (changed < 0)
 		logf_("%s", err);
 	if (changed <= 0)
@@ -1436,6 +1438,7 @@ int main(int argc, char **argv)
 		if (sched_setscheduler(0, SCHED_BATCH, &sp))
 			logf_("failed to switch to SCHED_BATCH: %s (running under the default policy)", strerror(errno));
 	}
+	shadow_out_flush(); /* the start's discovery line goes out before "running:", which readers wait for */
 	logf_("running: %zu pods attached, %zu policy rules, %zu l7 rules, CT %u flows, in-flight %u slots, maps %.1f MiB, "
 	      "format %s, sched %s", p.n_att, p.cfg.n_rules, p.cfg.n_l7, p.ct_sets * SHADOW_CT_WAYS, p.inflight_slots,
 	      (double)shadow_mem_loaded(p.skel->obj) / (1 << 20), format, sched);
