@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "config.h"
+#include "json_stream.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -129,10 +130,262 @@ static int pod_ep(const struct pod_names *ix, const char *name)
 	return lo < ix->n && !strcmp(ix->by_name[lo]->name, name) ? ix->by_name[lo]->ep : -1;
 }
 
+static int settings_from(json_t *st, struct shadow_config *c, char *err, size_t errlen)
+{
+	c->rate = jint(st, "rate", c->rate);
+	c->burst = jint(st, "burst", c->burst);
+	c->sample_every = jint(st, "sampleEvery", c->sample_every);
+	c->outbound_port = jint(st, "outboundPort", c->outbound_port);
+	c->interval_ms = jint(st, "intervalMs", c->interval_ms);
+	if (!c->sample_every)
+		c->sample_every = 1;
+	/* 8 ways per CT set, 2 slots per in-flight pair */
+	return table_bits(st, "ctFlows", SHADOW_CT_SET_BITS_MIN, SHADOW_CT_SET_BITS_DEFAULT, SHADOW_CT_SET_BITS_MAX, 3,
+			  &c->ct_set_bits, err, errlen) ||
+			       table_bits(st, "inflightSlots", SHADOW_INFLIGHT_PAIR_BITS_MIN, SHADOW_INFLIGHT_PAIR_BITS_DEFAULT,
+					  SHADOW_INFLIGHT_PAIR_BITS_MAX, 1, &c->inflight_pair_bits, err, errlen) ?
+		       -1 : 0;
+}
+
+static int pod_from(json_t *it, size_t i, struct cfg_pod *p, char *err, size_t errlen)
+{
+	const char *s;
+	if (!(s = jstr(it, "name")))
+		return fail(err, errlen, "pods[%zu]: name missing", i);
+	snprintf(p->name, sizeof(p->name), "%s", s);
+	if ((s = jstr(it, "netns")))
+		snprintf(p->netns, sizeof(p->netns), "%s", s);
+	if ((s = jstr(it, "ifname")))
+		snprintf(p->ifname, sizeof(p->ifname), "%s", s);
+	if ((s = jstr(it, "hostIfname")))
+		snprintf(p->host_ifname, sizeof(p->host_ifname), "%s", s);
+	if ((s = jstr(it, "hostNetns")))
+		snprintf(p->host_netns, sizeof(p->host_netns), "%s", s);
+	if ((s = jstr(it, "cgroup")))
+		snprintf(p->cgroup, sizeof(p->cgroup), "%s", s);
+	if ((s = jstr(it, "uid")))
+		snprintf(p->uid, sizeof(p->uid), "%s", s);
+	__u8 plen;
+	s = jstr(it, "ip");
+	if ((s || !p->uid[0]) && (!s || parse_cidr(s, &p->addr, &plen) || plen != 32))
+		return fail(err, errlen, "pods[%zu] (%s): ip missing or not an IPv4 address (give ip, or uid to find it on the node)",
+			    i, p->name);
+	p->identity = jint(it, "identity", 0);
+	json_t *sc = json_object_get(it, "sidecar");
+	p->sidecar = sc && !json_is_null(sc) && !json_is_false(sc);
+	if (json_is_integer(json_object_get(it, "cgroupId"))) {
+		p->cgroup_id = jint(it, "cgroupId", 0);
+		p->has_cgroup_id = 1;
+	}
+	p->discover = !p->netns[0] && !p->ifname[0] && !p->host_ifname[0] && !p->cgroup[0] && !p->has_cgroup_id;
+	return 0;
+}
+
+static int identity_from(json_t *it, size_t i, struct cfg_identity *d, char *err, size_t errlen)
+{
+	const char *s = jstr(it, "cidr");
+	if (!s)
+		s = jstr(it, "ip");
+	if (!s || parse_cidr(s, &d->addr, &d->plen))
+		return fail(err, errlen, "identities[%zu]: cidr or ip missing or invalid", i);
+	long long id = jint(it, "identity", -1);
+	if (id <= 0 || id > 0xffffffffLL)
+		return fail(err, errlen, "identities[%zu]: identity must be a positive integer", i);
+	d->identity = (__u32)id;
+	return 0;
+}
+
+static int policy_from(json_t *it, size_t i, const struct pod_names *names, struct cfg_policy *r, char *err, size_t errlen)
+{
+	const char *s;
+	r->identity = (__u32)jint(it, "identity", 0);
+	if ((s = jstr(it, "pod"))) {
+		int ep = pod_ep(names, s);
+		if (ep < 0)
+			return fail(err, errlen, "policy[%zu]: unknown pod %s", i, s);
+		r->ep = ep;
+	}
+	s = jstr(it, "direction");
+	if (!s || (strcmp(s, "ingress") && strcmp(s, "egress")))
+		return fail(err, errlen, "policy[%zu]: direction must be ingress or egress", i);
+	r->dir = !strcmp(s, "ingress") ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
+	s = jstr(it, "protocol");
+	if (!s || !strcasecmp(s, "ANY"))
+		r->proto = 0;
+	else if (!strcasecmp(s, "TCP"))
+		r->proto = 6;
+	else if (!strcasecmp(s, "UDP"))
+		r->proto = 17;
+	else if (!strcasecmp(s, "ICMP"))
+		r->proto = 1;
+	else
+		return fail(err, errlen, "policy[%zu]: protocol must be TCP, UDP, ICMP or ANY", i);
+	long long port = jint(it, "port", 0), end = jint(it, "endPort", 0);
+	if (port < 0 || port > 65535 || end < 0 || end > 65535 || (end && end < port))
+		return fail(err, errlen, "policy[%zu]: port/endPort out of range", i);
+	r->port = port;
+	r->end_port = end ? end : port;
+	s = jstr(it, "action");
+	if (!s || !strcmp(s, "allow"))
+		r->action = SHADOW_ACT_ALLOW;
+	else if (!strcmp(s, "deny"))
+		r->action = SHADOW_ACT_DENY;
+	else if (!strcmp(s, "audit"))
+		r->action = SHADOW_ACT_AUDIT;
+	else
+		return fail(err, errlen, "policy[%zu]: action must be allow, deny or audit", i);
+	r->rule_id = (__u32)jint(it, "ruleId", (long long)i + 1);
+	return 0;
+}
+
+static int l7_from(json_t *it, size_t i, const struct pod_names *names, struct cfg_l7 *l, char *err, size_t errlen)
+{
+	const char *s;
+	if ((s = jstr(it, "pod"))) {
+		int ep = pod_ep(names, s);
+		if (ep < 0)
+			return fail(err, errlen, "l7[%zu]: unknown pod %s", i, s);
+		l->ep = ep;
+	}
+	long long port = jint(it, "port", -1);
+	if (port <= 0 || port > 65535)
+		return fail(err, errlen, "l7[%zu]: port missing", i);
+	l->port = port;
+	s = jstr(it, "direction");
+	if (s && strcmp(s, "ingress") && strcmp(s, "egress"))
+		return fail(err, errlen, "l7[%zu]: direction must be ingress or egress", i);
+	l->dir = s && !strcmp(s, "egress") ? SHADOW_DIR_EGRESS : SHADOW_DIR_INGRESS;
+	if ((s = jstr(it, "method")) && strcmp(s, "*") && strcmp(s, "")) {
+		int m = parse_method(s);
+		if (m < 0)
+			return fail(err, errlen, "l7[%zu]: unsupported method %s", i, s);
+		l->method = m;
+	}
+	static const struct { const char *key; __u8 kind; } kinds[] = {
+		{"pathExact", SHADOW_PATH_EXACT}, {"pathPrefix", SHADOW_PATH_PREFIX},
+		{"pathSuffix", SHADOW_PATH_SUFFIX}, {"pathRegex", SHADOW_PATH_REGEX}};
+	l->kind = SHADOW_PATH_ANY;
+	for (size_t k = 0; k < 4; k++) {
+		if ((s = jstr(it, kinds[k].key))) {
+			l->kind = kinds[k].kind;
+			snprintf(l->path, sizeof(l->path), "%s", s);
+		}
+	}
+	/* literals too long for the kernel become anchored regexes evaluated in userspace */
+	if (l->kind != SHADOW_PATH_ANY && l->kind != SHADOW_PATH_REGEX && strlen(l->path) >= SHADOW_L7_PATH_MAX) {
+		char lit[CFG_PATH_MAX * 2 + 4] = {0};
+		size_t o = 0;
+		if (l->kind != SHADOW_PATH_SUFFIX)
+			lit[o++] = '^';
+		else
+			lit[o++] = '.', lit[o++] = '*';
+		for (const char *q = l->path; *q && o < sizeof(lit) - 4; q++) {
+			if (strchr(".[]()*+?{}|^$\\", *q))
+				lit[o++] = '\\';
+			lit[o++] = *q;
+		}
+		if (l->kind == SHADOW_PATH_PREFIX)
+			lit[o++] = '.', lit[o++] = '*';
+		lit[o] = 0;
+		snprintf(l->path, sizeof(l->path), "%s", lit);
+		l->kind = SHADOW_PATH_REGEX;
+	}
+	if (l->kind == SHADOW_PATH_REGEX) {
+		/* Envoy's safe_regex matches the whole path: anchor it */
+		char anchored[CFG_PATH_MAX + 8];
+		snprintf(anchored, sizeof(anchored), "^(%s)$", l->path);
+		if (regcomp(&l->re, anchored, REG_EXTENDED | REG_NOSUB))
+			return fail(err, errlen, "l7[%zu]: invalid regex %s", i, l->path);
+		l->re_ok = 1;
+	}
+	l->rule_id = (__u32)jint(it, "ruleId", (long long)i + 1);
+	return 0;
+}
+
+/* The config's arrays, in the order they are read; policy and l7 name pods, so they wait for the pods. */
+enum cfg_array { CFG_PODS, CFG_IDS, CFG_POLICY, CFG_L7, CFG__ARRAYS };
+static const char *const cfg_array_names[CFG__ARRAYS] = {"pods", "identities", "policy", "l7"};
+static const size_t cfg_elem_size[CFG__ARRAYS] = {sizeof(struct cfg_pod), sizeof(struct cfg_identity),
+						  sizeof(struct cfg_policy), sizeof(struct cfg_l7)};
+
+struct cfg_parse {
+	struct shadow_config *c;
+	struct pod_names names;
+	int names_ready;
+	size_t cap[CFG__ARRAYS];
+	char *err;
+	size_t errlen;
+};
+
+/* the array's next element, zeroed, with a zeroed one after it (the old calloc(n + 1) layout); NULL: out of memory */
+static void *cfg_push(struct cfg_parse *x, enum cfg_array a, void **arr, size_t n)
+{
+	size_t size = cfg_elem_size[a];
+	if (n + 2 > x->cap[a]) {
+		size_t cap = x->cap[a] ? x->cap[a] * 2 : 16;
+		char *p = realloc(*arr, cap * size);
+		if (!p)
+			return NULL;
+		memset(p + x->cap[a] * size, 0, (cap - x->cap[a]) * size);
+		*arr = p;
+		x->cap[a] = cap;
+	}
+	return (char *)*arr + n * size;
+}
+
+/* One element into its array; the array's count goes up only when it is whole. */
+static int cfg_element(struct cfg_parse *x, enum cfg_array a, json_t *it, size_t i)
+{
+	struct shadow_config *c = x->c;
+	if (!json_is_object(it))
+		return fail(x->err, x->errlen, "%s[%zu]: must be an object", cfg_array_names[a], i);
+	if ((a == CFG_POLICY || a == CFG_L7) && !x->names_ready) {
+		pod_names_index(c, &x->names);
+		x->names_ready = 1;
+	}
+	void **arr = a == CFG_PODS ? (void **)&c->pods : a == CFG_IDS ? (void **)&c->ids : a == CFG_POLICY ? (void **)&c->rules :
+										      (void **)&c->l7;
+	size_t *n = a == CFG_PODS ? &c->n_pods : a == CFG_IDS ? &c->n_ids : a == CFG_POLICY ? &c->n_rules : &c->n_l7;
+	void *e = cfg_push(x, a, arr, *n);
+	if (!e)
+		return fail(x->err, x->errlen, "%s[%zu]: out of memory", cfg_array_names[a], i);
+	int ret = a == CFG_PODS ? pod_from(it, i, e, x->err, x->errlen) :
+		  a == CFG_IDS ? identity_from(it, i, e, x->err, x->errlen) :
+		  a == CFG_POLICY ? policy_from(it, i, &x->names, e, x->err, x->errlen) :
+				    l7_from(it, i, &x->names, e, x->err, x->errlen);
+	if (ret) {
+		if (a == CFG_L7)
+			((struct cfg_l7 *)e)->re_ok = 0; /* nothing compiled is left behind a failed rule */
+		memset(e, 0, cfg_elem_size[a]);
+		return -1;
+	}
+	if (a == CFG_PODS)
+		((struct cfg_pod *)e)->ep = (__u16)(*n + 1);
+	(*n)++;
+	return 0;
+}
+
+static int cfg_array(struct cfg_parse *x, struct jstream *js, enum cfg_array a)
+{
+	int r = jstream_array(js);
+	if (r == -2)
+		return fail(x->err, x->errlen, "line %d: %s must be an array", js->line, cfg_array_names[a]);
+	if (r <= 0)
+		return r;
+	json_t *it;
+	for (size_t i = 0; (r = jstream_element(js, &it)) > 0; i++) {
+		int bad = cfg_element(x, a, it, i);
+		json_decref(it);
+		if (bad)
+			return -1;
+	}
+	return r;
+}
+
+/* Element by element (json_stream.h): the parse holds the config's own arrays and one element's JSON tree, never the
+ * whole document's. Members may come in any order; a policy or l7 array before the pods is read after them. */
 int shadow_config_parse(const char *text, struct shadow_config *c, char *err, size_t errlen)
 {
-	json_error_t je;
-	struct pod_names names = {0};
 	memset(c, 0, sizeof(*c));
 	c->rate = 2000; /* records per second in all: bounds the loader's CPU whatever the request rate */
 	c->burst = 500;
@@ -141,232 +394,72 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 	c->interval_ms = 5000;
 	c->ct_set_bits = SHADOW_CT_SET_BITS_DEFAULT;
 	c->inflight_pair_bits = SHADOW_INFLIGHT_PAIR_BITS_DEFAULT;
-	json_t *root = json_loads(text, 0, &je);
-	if (!root)
-		return fail(err, errlen, "line %d: %s", je.line, je.text);
-	int ret = -1;
-	if (!json_is_object(root)) {
-		fail(err, errlen, "top level must be an object");
+	struct cfg_parse x = {.c = c, .err = err, .errlen = errlen};
+	struct jstream js;
+	struct jstream_mark later[CFG__ARRAYS];
+	int seen[CFG__ARRAYS] = {0}, settings_seen = 0, ret = -1, r;
+	char key[64];
+	if (jstream_open(&js, text, strlen(text), err, errlen))
 		goto out;
-	}
-	json_t *st = json_object_get(root, "settings");
-	if (json_is_object(st)) {
-		c->rate = jint(st, "rate", c->rate);
-		c->burst = jint(st, "burst", c->burst);
-		c->sample_every = jint(st, "sampleEvery", c->sample_every);
-		c->outbound_port = jint(st, "outboundPort", c->outbound_port);
-		c->interval_ms = jint(st, "intervalMs", c->interval_ms);
-		if (!c->sample_every)
-			c->sample_every = 1;
-		/* 8 ways per CT set, 2 slots per in-flight pair */
-		if (table_bits(st, "ctFlows", SHADOW_CT_SET_BITS_MIN, SHADOW_CT_SET_BITS_DEFAULT, SHADOW_CT_SET_BITS_MAX, 3,
-			       &c->ct_set_bits, err, errlen) ||
-		    table_bits(st, "inflightSlots", SHADOW_INFLIGHT_PAIR_BITS_MIN, SHADOW_INFLIGHT_PAIR_BITS_DEFAULT,
-			       SHADOW_INFLIGHT_PAIR_BITS_MAX, 1, &c->inflight_pair_bits, err, errlen))
+	while ((r = jstream_member(&js, key, sizeof(key))) > 0) {
+		int a = CFG__ARRAYS;
+		for (int k = 0; k < CFG__ARRAYS; k++)
+			if (!strcmp(key, cfg_array_names[k]))
+				a = k;
+		if ((a < CFG__ARRAYS && seen[a]) || (!strcmp(key, "settings") && settings_seen)) {
+			fail(err, errlen, "line %d: \"%s\" is given twice", js.line, key);
 			goto out;
+		}
+		if (!strcmp(key, "settings")) {
+			settings_seen = 1;
+			json_t *st = jstream_value(&js);
+			if (!st)
+				goto out;
+			int bad = !json_is_object(st) && !json_is_null(st) ?
+					  fail(err, errlen, "line %d: settings must be an object", js.line) :
+					  json_is_object(st) && settings_from(st, c, err, errlen);
+			json_decref(st);
+			if (bad)
+				goto out;
+		} else if (a == CFG__ARRAYS) {
+			if (jstream_skip(&js)) /* not ours: stepped over, as the whole-document parse ignored it */
+				goto out;
+		} else if ((a == CFG_POLICY || a == CFG_L7) && !seen[CFG_PODS]) {
+			seen[a] = 2; /* after the pods, wherever they are */
+			later[a] = jstream_tell(&js);
+			if (jstream_skip(&js))
+				goto out;
+		} else {
+			seen[a] = 1;
+			if (cfg_array(&x, &js, a))
+				goto out;
+		}
 	}
-
-	json_t *arr = json_object_get(root, "pods"), *it;
-	size_t i;
-	if (arr && !json_is_array(arr)) {
-		fail(err, errlen, "pods must be an array");
+	if (r < 0)
 		goto out;
+	for (int a = CFG_POLICY; a <= CFG_L7; a++) {
+		if (seen[a] != 2)
+			continue;
+		jstream_seek(&js, later[a]);
+		if (cfg_array(&x, &js, a))
+			goto out;
 	}
-	c->pods = calloc(json_array_size(arr) + 1, sizeof(*c->pods));
-	json_array_foreach(arr, i, it) {
-		struct cfg_pod *p = &c->pods[c->n_pods];
-		const char *s;
-		if (!(s = jstr(it, "name"))) {
-			fail(err, errlen, "pods[%zu]: name missing", i);
+	/* every array allocated, with its zeroed spare element, and without the growth's slack */
+	void **arrs[CFG__ARRAYS] = {(void **)&c->pods, (void **)&c->ids, (void **)&c->rules, (void **)&c->l7};
+	size_t ns[CFG__ARRAYS] = {c->n_pods, c->n_ids, c->n_rules, c->n_l7};
+	for (int a = 0; a < CFG__ARRAYS; a++) {
+		void *p = *arrs[a] ? realloc(*arrs[a], (ns[a] + 1) * cfg_elem_size[a]) : calloc(1, cfg_elem_size[a]);
+		if (!p) {
+			fail(err, errlen, "%s: out of memory", cfg_array_names[a]);
 			goto out;
 		}
-		snprintf(p->name, sizeof(p->name), "%s", s);
-		if ((s = jstr(it, "netns")))
-			snprintf(p->netns, sizeof(p->netns), "%s", s);
-		if ((s = jstr(it, "ifname")))
-			snprintf(p->ifname, sizeof(p->ifname), "%s", s);
-		if ((s = jstr(it, "hostIfname")))
-			snprintf(p->host_ifname, sizeof(p->host_ifname), "%s", s);
-		if ((s = jstr(it, "hostNetns")))
-			snprintf(p->host_netns, sizeof(p->host_netns), "%s", s);
-		if ((s = jstr(it, "cgroup")))
-			snprintf(p->cgroup, sizeof(p->cgroup), "%s", s);
-		if ((s = jstr(it, "uid")))
-			snprintf(p->uid, sizeof(p->uid), "%s", s);
-		__u8 plen;
-		s = jstr(it, "ip");
-		if ((s || !p->uid[0]) && (!s || parse_cidr(s, &p->addr, &plen) || plen != 32)) {
-			fail(err, errlen, "pods[%zu] (%s): ip missing or not an IPv4 address (give ip, or uid to find it on the node)",
-			     i, p->name);
-			goto out;
-		}
-		p->identity = jint(it, "identity", 0);
-		json_t *sc = json_object_get(it, "sidecar");
-		p->sidecar = sc && !json_is_null(sc) && !json_is_false(sc);
-		if (json_is_integer(json_object_get(it, "cgroupId"))) {
-			p->cgroup_id = jint(it, "cgroupId", 0);
-			p->has_cgroup_id = 1;
-		}
-		p->discover = !p->netns[0] && !p->ifname[0] && !p->host_ifname[0] && !p->cgroup[0] && !p->has_cgroup_id;
-		p->ep = (__u16)(c->n_pods + 1);
-		c->n_pods++;
-	}
-
-	arr = json_object_get(root, "identities");
-	c->ids = calloc(json_array_size(arr) + 1, sizeof(*c->ids));
-	json_array_foreach(arr, i, it) {
-		struct cfg_identity *d = &c->ids[c->n_ids];
-		const char *s = jstr(it, "cidr");
-		if (!s)
-			s = jstr(it, "ip");
-		if (!s || parse_cidr(s, &d->addr, &d->plen)) {
-			fail(err, errlen, "identities[%zu]: cidr or ip missing or invalid", i);
-			goto out;
-		}
-		long long id = jint(it, "identity", -1);
-		if (id <= 0 || id > 0xffffffffLL) {
-			fail(err, errlen, "identities[%zu]: identity must be a positive integer", i);
-			goto out;
-		}
-		d->identity = (__u32)id;
-		c->n_ids++;
-	}
-
-	pod_names_index(c, &names);
-	arr = json_object_get(root, "policy");
-	c->rules = calloc(json_array_size(arr) + 1, sizeof(*c->rules));
-	json_array_foreach(arr, i, it) {
-		struct cfg_policy *r = &c->rules[c->n_rules];
-		const char *s;
-		r->identity = (__u32)jint(it, "identity", 0);
-		if ((s = jstr(it, "pod"))) {
-			int ep = pod_ep(&names, s);
-			if (ep < 0) {
-				fail(err, errlen, "policy[%zu]: unknown pod %s", i, s);
-				goto out;
-			}
-			r->ep = ep;
-		}
-		s = jstr(it, "direction");
-		if (!s || (strcmp(s, "ingress") && strcmp(s, "egress"))) {
-			fail(err, errlen, "policy[%zu]: direction must be ingress or egress", i);
-			goto out;
-		}
-		r->dir = !strcmp(s, "ingress") ? SHADOW_DIR_INGRESS : SHADOW_DIR_EGRESS;
-		s = jstr(it, "protocol");
-		if (!s || !strcasecmp(s, "ANY"))
-			r->proto = 0;
-		else if (!strcasecmp(s, "TCP"))
-			r->proto = 6;
-		else if (!strcasecmp(s, "UDP"))
-			r->proto = 17;
-		else if (!strcasecmp(s, "ICMP"))
-			r->proto = 1;
-		else {
-			fail(err, errlen, "policy[%zu]: protocol must be TCP, UDP, ICMP or ANY", i);
-			goto out;
-		}
-		long long port = jint(it, "port", 0), end = jint(it, "endPort", 0);
-		if (port < 0 || port > 65535 || end < 0 || end > 65535 || (end && end < port)) {
-			fail(err, errlen, "policy[%zu]: port/endPort out of range", i);
-			goto out;
-		}
-		r->port = port;
-		r->end_port = end ? end : port;
-		s = jstr(it, "action");
-		if (!s || !strcmp(s, "allow"))
-			r->action = SHADOW_ACT_ALLOW;
-		else if (!strcmp(s, "deny"))
-			r->action = SHADOW_ACT_DENY;
-		else if (!strcmp(s, "audit"))
-			r->action = SHADOW_ACT_AUDIT;
-		else {
-			fail(err, errlen, "policy[%zu]: action must be allow, deny or audit", i);
-			goto out;
-		}
-		r->rule_id = (__u32)jint(it, "ruleId", (long long)i + 1);
-		c->n_rules++;
-	}
-
-	arr = json_object_get(root, "l7");
-	c->l7 = calloc(json_array_size(arr) + 1, sizeof(*c->l7));
-	json_array_foreach(arr, i, it) {
-		struct cfg_l7 *l = &c->l7[c->n_l7];
-		const char *s;
-		if ((s = jstr(it, "pod"))) {
-			int ep = pod_ep(&names, s);
-			if (ep < 0) {
-				fail(err, errlen, "l7[%zu]: unknown pod %s", i, s);
-				goto out;
-			}
-			l->ep = ep;
-		}
-		long long port = jint(it, "port", -1);
-		if (port <= 0 || port > 65535) {
-			fail(err, errlen, "l7[%zu]: port missing", i);
-			goto out;
-		}
-		l->port = port;
-		s = jstr(it, "direction");
-		if (s && strcmp(s, "ingress") && strcmp(s, "egress")) {
-			fail(err, errlen, "l7[%zu]: direction must be ingress or egress", i);
-			goto out;
-		}
-		l->dir = s && !strcmp(s, "egress") ? SHADOW_DIR_EGRESS : SHADOW_DIR_INGRESS;
-		if ((s = jstr(it, "method")) && strcmp(s, "*") && strcmp(s, "")) {
-			int m = parse_method(s);
-			if (m < 0) {
-				fail(err, errlen, "l7[%zu]: unsupported method %s", i, s);
-				goto out;
-			}
-			l->method = m;
-		}
-		static const struct { const char *key; __u8 kind; } kinds[] = {
-			{"pathExact", SHADOW_PATH_EXACT}, {"pathPrefix", SHADOW_PATH_PREFIX},
-			{"pathSuffix", SHADOW_PATH_SUFFIX}, {"pathRegex", SHADOW_PATH_REGEX}};
-		l->kind = SHADOW_PATH_ANY;
-		for (size_t k = 0; k < 4; k++) {
-			if ((s = jstr(it, kinds[k].key))) {
-				l->kind = kinds[k].kind;
-				snprintf(l->path, sizeof(l->path), "%s", s);
-			}
-		}
-		/* literals too long for the kernel become anchored regexes evaluated in userspace */
-		if (l->kind != SHADOW_PATH_ANY && l->kind != SHADOW_PATH_REGEX && strlen(l->path) >= SHADOW_L7_PATH_MAX) {
-			char lit[CFG_PATH_MAX * 2 + 4] = {0};
-			size_t o = 0;
-			if (l->kind != SHADOW_PATH_SUFFIX)
-				lit[o++] = '^';
-			else
-				lit[o++] = '.', lit[o++] = '*';
-			for (const char *q = l->path; *q && o < sizeof(lit) - 4; q++) {
-				if (strchr(".[]()*+?{}|^$\\", *q))
-					lit[o++] = '\\';
-				lit[o++] = *q;
-			}
-			if (l->kind == SHADOW_PATH_PREFIX)
-				lit[o++] = '.', lit[o++] = '*';
-			lit[o] = 0;
-			snprintf(l->path, sizeof(l->path), "%s", lit);
-			l->kind = SHADOW_PATH_REGEX;
-		}
-		if (l->kind == SHADOW_PATH_REGEX) {
-			/* Envoy's safe_regex matches the whole path: anchor it */
-			char anchored[CFG_PATH_MAX + 8];
-			snprintf(anchored, sizeof(anchored), "^(%s)$", l->path);
-			if (regcomp(&l->re, anchored, REG_EXTENDED | REG_NOSUB)) {
-				fail(err, errlen, "l7[%zu]: invalid regex %s", i, l->path);
-				goto out;
-			}
-			l->re_ok = 1;
-		}
-		l->rule_id = (__u32)jint(it, "ruleId", (long long)i + 1);
-		c->n_l7++;
+		*arrs[a] = p;
 	}
 	ret = 0;
 out:
-	free(names.by_name);
-	json_decref(root);
+	free(x.names.by_name);
+	if (ret)
+		shadow_config_free(c); /* a failed parse leaves nothing to free */
 	return ret;
 }
 
@@ -415,27 +508,76 @@ int shadow_config_load(const char *path, struct shadow_config *c, char *err, siz
 	return ret;
 }
 
-/* jansson keeps each value, and each object member's key, in allocations of its own: measured 78-99 bytes per
- * structural token on this project's configs (16,000 identities: 7.9 MB for 80,000 tokens). Counting the tokens
- * outside strings is a pass over the text, with no allocation. */
+/* What the parse holds at its peak, from one pass over the text with no allocation. shadow_config_parse reads element
+ * by element, so:
+ * - the config's own arrays, grown by doubling (a realloc may hold the old block and the new one: 3x), and the pods'
+ *   name index;
+ * - one element's jansson tree, the largest: jansson keeps each value and each member's key in an allocation of its
+ *   own, 78-99 bytes per structural token measured (128 counted);
+ * - glibc's compiled regex for each L7 path the kernel does not match (pathRegex, and literals of SHADOW_L7_PATH_MAX
+ *   bytes or more): 3.9-11.6 KiB each measured, about 2 KiB plus 96 bytes per pattern byte; counted as 2 KiB plus 128
+ *   per byte, anchors included. */
 #define PARSE_BYTES_PER_TOKEN 128
+#define PARSE_REGEX_BYTES(len) (2048 + 128 * ((size_t)(len) + 8))
 size_t shadow_config_parse_need(const char *text)
 {
-	size_t tokens = 0;
+	size_t n[CFG__ARRAYS] = {0}, tokens = 0, max_tokens = 0, regex = 0, slen = 0;
+	int depth = 0, arr = -1, path = 0; /* arr: the top-level member being read; path: an L7 path's value comes next */
 	int in_str = 0;
+	const char *str = NULL; /* the last string's first byte */
 	for (const char *p = text; *p; p++) {
 		if (in_str) {
 			if (*p == '\\' && p[1])
 				p++;
-			else if (*p == '"')
+			else if (*p == '"') {
 				in_str = 0;
-		} else if (*p == '"') {
+				slen = (size_t)(p - str);
+				if (path == 1 || (path == 2 && slen >= SHADOW_L7_PATH_MAX))
+					regex += PARSE_REGEX_BYTES(slen);
+				path = 0;
+			}
+			continue;
+		}
+		switch (*p) {
+		case '"':
 			in_str = 1;
-		} else if (*p == '{' || *p == '[' || *p == ':' || *p == ',') {
+			str = p + 1;
+			break;
+		case ':':
 			tokens++;
+			if (depth == 1) {
+				arr = -1;
+				for (int a = 0; a < CFG__ARRAYS; a++)
+					if (str && slen == strlen(cfg_array_names[a]) && !memcmp(str, cfg_array_names[a], slen))
+						arr = a;
+			} else if (depth == 3 && arr == CFG_L7 && str && slen >= 8 && !memcmp(str, "path", 4)) {
+				path = slen == 9 && !memcmp(str, "pathRegex", 9) ? 1 : 2;
+			}
+			break;
+		case '{':
+		case '[':
+			if (depth == 2 && arr >= 0 && *p == '{') {
+				n[arr]++;
+				tokens = 0;
+			}
+			depth++;
+			tokens++;
+			break;
+		case '}':
+		case ']':
+			if (--depth == 2 && tokens > max_tokens)
+				max_tokens = tokens;
+			break;
+		case ',':
+			tokens++;
+			path = 0;
+			break;
 		}
 	}
-	return (tokens + 1) * PARSE_BYTES_PER_TOKEN;
+	size_t need = (max_tokens + 1) * PARSE_BYTES_PER_TOKEN + regex + n[CFG_PODS] * sizeof(void *) + 65536;
+	for (int a = 0; a < CFG__ARRAYS; a++)
+		need += 3 * n[a] * cfg_elem_size[a];
+	return need;
 }
 
 void shadow_config_free(struct shadow_config *c)

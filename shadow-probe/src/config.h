@@ -105,7 +105,7 @@ int shadow_config_load(const char *path, struct shadow_config *c, char *err, siz
  * NULL with err on failure), then its parse, with errors prefixed by path */
 char *shadow_config_read(const char *path, char *err, size_t errlen);
 int shadow_config_parse_file(const char *path, const char *text, struct shadow_config *c, char *err, size_t errlen);
-/* what parsing text takes in the heap, from its count of JSON tokens (an upper estimate) */
+/* what parsing text takes in the heap at its peak, from one pass over it (an upper estimate) */
 size_t shadow_config_parse_need(const char *text);
 void shadow_config_free(struct shadow_config *c);
 

@@ -329,10 +329,12 @@ test('a memory limit too small for the maps: refused before the load with the fi
     const m = /failed to start: the load needs ~(\d+) MiB: maps ([\d.]+) MiB \(CT 16\.0, in-flight 12\.0, per-CPU edges [\d.]+ over \d+ CPUs.*the memory cgroup (\S+) allows 40 MiB.*Raise the container's memory limit to at least (\d+) MiB/.exec(bad.stderr);
     assert.ok(m, bad.stderr);
     assert.ok(m[3]!.endsWith(`migrate-memtest-${process.pid}`), `the limiting cgroup named: ${m[3]}`);
-    // a config whose parse alone is past the limit (150,000 identities: jansson's tree is ~60 MiB) is refused before
-    // the parse, naming the file; without that check the kernel OOM-killed the loader in the middle of it
+    // a config whose parse alone is past the limit is refused before the parse, naming the file; without that check
+    // the kernel OOM-killed the loader in the middle of it. 10,000 L7 regexes: glibc compiles each into ~4.5 KiB, which
+    // the estimate counts (before the streamed parse it counted only JSON tokens, and this config got the loader
+    // killed). 150,000 identities were the case here before: read element by element they take ~5 MiB, not 60.
     const huge = join(probe.stateDir, 'huge.json');
-    writeFileSync(huge, JSON.stringify({ ...cfg, identities: Array.from({ length: 150_000 }, (_, i) => ({ ip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, identity: 50_000 + i })) }));
+    writeFileSync(huge, JSON.stringify({ ...cfg, l7: Array.from({ length: 10_000 }, (_, i) => ({ port: 9080, pathRegex: `/api/v[0-9]+/items/${i}/.*` })) }));
     for (const args of [['--config', huge, '--state-dir', join(probe.stateDir, 'huge')], ['--check', '--config', huge]]) {
       const r = inCg(args);
       assert.equal(r.signal, null, `${args[0]}: killed by ${r.signal}: ${r.stderr}`);
@@ -358,7 +360,7 @@ test('a memory limit too small for the maps: refused before the load with the fi
       await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && h.leg === 'app').length >= 4, 10_000, 'app-leg requests under the limit');
       // A reload past the limit is refused before it allocates, with the figure to set, and the probe goes on with the
       // running config. Without the checks the loader was OOM-killed halfway (SIGKILL, no word). Two checks:
-      // - before the parse: 16,000 more identities take ~8 MiB of parse tree;
+      // - before the parse: 1,000 L7 regexes take ~4.5 MiB compiled;
       // - before the first write: 200 rules over ports 1-65535 for every pod are small to parse but expand into
       //   16,000 trie entries (~2.4 MiB) and their translation.
       mc.setLimit(mc.usage() + 3 * 2 ** 20);
@@ -371,10 +373,10 @@ test('a memory limit too small for the maps: refused before the load with the fi
         assert.ok(r, `want ${want}; stderr: ${probe.stderr.slice(from, from + 1500)}; exit ${probe.proc!.exitCode} ${probe.proc!.signalCode}`);
         return r;
       };
-      const ids = Array.from({ length: 16_000 }, (_, i) => ({ ip: `198.18.${i >> 8}.${i & 255}`, identity: 50_000 + i }));
-      const manyIds = { ...cfg, identities: [...((cfg.identities as Json[] | undefined) ?? []), ...ids] };
-      const parse = await reload(manyIds, /failed to reload config: parsing it needs ~([\d.]+) MiB.*Raise the container's memory limit to at least (\d+) MiB.*\(keeping the running one\)/);
-      assert.ok(Number(parse[1]) >= 8, `the parse's need: ${parse[1]} MiB (jansson takes ~8 MiB for this file)`);
+      const regexes = Array.from({ length: 1_000 }, (_, i) => ({ port: 9080, pathRegex: `/api/v[0-9]+/items/${i}/.*` }));
+      const manyRegexes = { ...cfg, l7: [...((cfg.l7 as Json[] | undefined) ?? []), ...regexes] };
+      const parse = await reload(manyRegexes, /failed to reload config: parsing it needs ~([\d.]+) MiB.*Raise the container's memory limit to at least (\d+) MiB.*\(keeping the running one\)/);
+      assert.ok(Number(parse[1]) >= 4.5, `the parse's need: ${parse[1]} MiB (glibc takes ~4.5 MiB for these regexes)`);
       const rules = Array.from({ length: 200 }, (_, i) => ({ identity: 60_000 + i, direction: 'ingress', protocol: 'TCP', port: 1, endPort: 65535, action: 'allow', ruleId: 9000 + i }));
       const manyEntries = { ...cfg, policy: [...((cfg.policy as Json[] | undefined) ?? []), ...rules] };
       const pods = (cfg.pods as Json[]).length;
