@@ -5,7 +5,8 @@
  * here, no programs), so the kernel's part of an update is in the figures.
  *
  *   config_apply [CASE...]   cases: rules:N (N port-range rules on one pod), pods:P:R (R rules on each of P pods,
- *                            as rules for every pod), named:P:R (R rules naming one of P pods each), ids:N (N
+ *                            as rules for every pod), named:P:R (R rules naming one of P pods each), l7:P:R (R L7
+ *                            rules for every one of P pods, 8 per port), ids:N (N
  *                            identities), nested:N (N allows under N denies), random:N:SEED (see make())
  *
  * Prints one JSON line per case: parse and apply milliseconds (first apply into empty maps, then the same config
@@ -102,6 +103,15 @@ static char *make(const char *cs)
 			put(&j, "%s{\"pod\": \"ns-%u/pod-%u\", \"identity\": %u, \"direction\": \"ingress\", \"protocol\": \"TCP\", "
 				"\"port\": %u, \"action\": \"allow\", \"ruleId\": %u}", i ? ", " : "", (i % a) % 97, i % a, 1000 + i / a,
 			    8000 + i % 16, 1 + i);
+	} else if (sscanf(cs, "l7:%u:%u", &a, &b) == 2) {
+		/* R L7 rules for every pod (none names one), 8 per port (the kernel's most per set): P x R/8 sets */
+		put(&j, "{\"pods\": [");
+		for (unsigned p = 0; p < a; p++)
+			put(&j, "%s{\"name\": \"p%u\", \"ip\": \"10.1.%u.%u\"}", p ? ", " : "", p, p >> 8, p & 255);
+		put(&j, "], \"l7\": [");
+		for (unsigned i = 0; i < b; i++)
+			put(&j, "%s{\"port\": %u, \"method\": \"GET\", \"pathPrefix\": \"/api/%u/\", \"ruleId\": %u}", i ? ", " : "",
+			    8000 + i / 8, i, 1 + i);
 	} else if (sscanf(cs, "ids:%u", &a) == 1) {
 		put(&j, "{\"pods\": [{\"name\": \"p\", \"ip\": \"10.0.0.1\"}], \"identities\": [");
 		for (unsigned i = 0; i < a; i++)
@@ -187,7 +197,7 @@ static int run(const char *cs)
 {
 	char *json = make(cs);
 	if (!json) {
-		fprintf(stderr, "config_apply: case %s not understood (rules:N, pods:P:R, named:P:R, ids:N, nested:N, random:N:SEED)\n", cs);
+		fprintf(stderr, "config_apply: case %s not understood (rules:N, pods:P:R, named:P:R, l7:P:R, ids:N, nested:N, random:N:SEED)\n", cs);
 		return 2;
 	}
 	struct shadow_map_fds fds;

@@ -909,6 +909,15 @@ out:
 	return ret;
 }
 
+/* A pod that discovery looked for and did not find on this node. One config serves every node of a DaemonSet, so
+ * most of its pods are elsewhere: their policy entries, L7 sets and endpoint entries would only fill this node's
+ * tables (a cluster of a few thousand pods overflowed them on every node). Their own /32 identities stay: they are
+ * peers. When one of them starts here, discovery reports a change and the config is applied again. */
+static int pod_elsewhere(const struct cfg_pod *p)
+{
+	return p->discover && p->discovered && !p->found;
+}
+
 /* the config's identities and its policy rules expanded per pod into port prefixes, deduplicated: the LPM entries it
  * asks for (the pods' own /32 identities come on top, when they are found) */
 static void lpm_entries(const struct shadow_config *c, struct kvs *ipc, struct kvs *pol)
@@ -921,10 +930,12 @@ static void lpm_entries(const struct shadow_config *c, struct kvs *ipc, struct k
 	for (size_t i = 0; i < c->n_rules; i++) {
 		const struct cfg_policy *r = &c->rules[i];
 		if (r->ep) {
-			policy_expand(pol, r, r->ep);
+			if (r->ep <= c->n_pods && !pod_elsewhere(&c->pods[r->ep - 1]))
+				policy_expand(pol, r, r->ep);
 		} else {
 			for (size_t p = 0; p < c->n_pods; p++)
-				policy_expand(pol, r, c->pods[p].ep);
+				if (!pod_elsewhere(&c->pods[p]))
+					policy_expand(pol, r, c->pods[p].ep);
 		}
 	}
 	kvs_dedup(ipc, later_wins);
@@ -1010,12 +1021,14 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 			continue; /* named by uid only and not found on this node */
 		struct shadow_endpoint v = {.ep = pod->ep, .identity = pod->identity, .addr = pod->addr,
 					    .flags = (pod->sidecar ? SHADOW_EP_SIDECAR : 0) | all_flags | ep_flags[pod->ep]};
-		kvs_add(&eps, &pod->addr, &v);
 		if (pod->identity) {
 			struct shadow_ipcache_key k = {.prefixlen = 32, .addr = pod->addr};
 			struct shadow_identity id = {.identity = pod->identity};
 			kvs_add(&ipc, &k, &id);
 		}
+		if (pod_elsewhere(pod))
+			continue; /* a peer here, not an endpoint */
+		kvs_add(&eps, &pod->addr, &v);
 		if (pod->has_cgroup_id) {
 			kvs_add(&cgs, &pod->cgroup_id, &v);
 		} else if (pod->cgroup[0]) {
@@ -1035,7 +1048,7 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 		const struct cfg_l7 *r = &c->l7[i];
 		for (size_t p = 0; p < c->n_pods; p++) {
 			__u16 ep = c->pods[p].ep;
-			if (r->ep && r->ep != ep)
+			if ((r->ep && r->ep != ep) || pod_elsewhere(&c->pods[p]))
 				continue;
 			struct shadow_l7_slot k = {.ep = ep, .port = r->port, .dir = r->dir};
 			size_t e = l7.n;
@@ -1043,6 +1056,11 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 				if (!memcmp(kv_key(&l7, j), &k, sizeof(k)))
 					e = j;
 			if (e == l7.n) {
+				if (l7.n == SHADOW_L7_SETS_MAX) { /* refused now, before the scans grow past the table */
+					ret = fail(err, errlen, "too many l7 rule sets: more than %d (pod, port, direction) "
+						   "combinations; merge rules or split the pods over several probes", SHADOW_L7_SETS_MAX);
+					goto out;
+				}
 				struct shadow_l7_set empty;
 				memset(&empty, 0, sizeof(empty));
 				e = kvs_add(&l7, &k, &empty);

@@ -1525,6 +1525,49 @@ static void t_config_too_big(void)
 	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "the test config back: %s", err);
 }
 
+/* One config for every node (migrate shadow --cluster): the pods discovery did not find here are peers, not endpoints.
+ * Discovery's own result is set by hand here (the lab test probe-discovery-lab runs the real one): 3,000 pods
+ * elsewhere, one here, pod-less rules. With every pod expanded, the L7 sets (3,001 pods x 2 ports) are past the
+ * table and the config is refused on every node; with the pods elsewhere left out, this node's tables hold this
+ * node's pods, and every pod's /32 identity. */
+static void t_config_pods_elsewhere(void)
+{
+	enum { REMOTE = 3000 };
+	char err[300] = "";
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
+	size_t cap = 4096 + REMOTE * 100, o = 0;
+	char *json = malloc(cap);
+	o += (size_t)snprintf(json + o, cap - o, "{\"pods\": [{\"name\": \"here\", \"ip\": \"10.7.0.1\", \"identity\": 4000}");
+	for (int i = 0; i < REMOTE; i++)
+		o += (size_t)snprintf(json + o, cap - o, ", {\"name\": \"far-%d\", \"ip\": \"10.8.%d.%d\", \"identity\": %d}", i,
+				      i >> 8, i & 255, 5000 + i);
+	o += (size_t)snprintf(json + o, cap - o, "], \"policy\": [");
+	for (int i = 0; i < 20; i++)
+		o += (size_t)snprintf(json + o, cap - o, "%s{\"identity\": 0, \"direction\": \"ingress\", \"protocol\": \"TCP\", "
+				      "\"port\": %d, \"action\": \"allow\", \"ruleId\": %d}", i ? ", " : "", 8000 + i, 1 + i);
+	snprintf(json + o, cap - o, "], \"l7\": [{\"port\": 9080, \"pathPrefix\": \"/a\"}, {\"port\": 9081, \"pathPrefix\": \"/b\"}]}");
+	struct shadow_config c;
+	CHECK(shadow_config_parse(json, &c, err, sizeof(err)) == 0, "parse: %s", err);
+	free(json);
+	size_t all = shadow_config_lpm_entries(&c);
+	CHECK(shadow_config_apply(&c, &fds, err, sizeof(err)) != 0 && strstr(err, "too many l7 rule sets"),
+	      "every pod expanded: refused for its L7 sets (%s)", err);
+	for (size_t p = 0; p < c.n_pods; p++) { /* what shadow_discover leaves: looked for, found only "here" */
+		c.pods[p].discovered = 1;
+		c.pods[p].found = p == 0;
+	}
+	size_t here = shadow_config_lpm_entries(&c);
+	CHECK(all == 20 * (REMOTE + 1) + REMOTE + 1 && here == 20 + REMOTE + 1,
+	      "LPM entries: %zu with every pod, %zu with the pods here (policy for 1 pod, /32 identities for all)", all, here);
+	err[0] = 0;
+	CHECK(shadow_config_apply(&c, &fds, err, sizeof(err)) == 0, "the pods here: %s", err);
+	CHECK(map_keys(fds.endpoints) == 1 && map_keys(fds.policy) == 20 && map_keys(fds.ipcache) == REMOTE + 1,
+	      "maps: %zu endpoints, %zu policy entries, %zu identities", map_keys(fds.endpoints), map_keys(fds.policy),
+	      map_keys(fds.ipcache));
+	shadow_config_free(&c);
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "the test config back: %s", err);
+}
+
 /* Nesting and duplicates, resolved when the entries are built, seen through real verdicts. The same rules in reverse
  * order give the same verdicts, and the same deciding rule wherever one is stronger or nearer (the translation sorts
  * and looks wider entries up; it scanned pairs in config order, and the 8080 case took the first deny listed):
@@ -2269,6 +2312,7 @@ static const struct tcase cases[] = {
 	{"config_too_big", t_config_too_big, 0},
 	{"policy_nesting_order_free", t_policy_nesting_order_free, 0},
 	{"config_pod_names", t_config_pod_names, 0},
+	{"config_pods_elsewhere", t_config_pods_elsewhere, 0},
 	{"http_methods_parsed", t_methods, 1},
 	{"inflight_pair_eviction_counted", t_inflight_pair_eviction, 0},
 	{"wire_request_per_flow", t_wire_request_per_flow, 0},
