@@ -140,11 +140,12 @@ static int settings_from(json_t *st, struct shadow_config *c, char *err, size_t 
 	if (!c->sample_every)
 		c->sample_every = 1;
 	/* 8 ways per CT set, 2 slots per in-flight pair */
-	return table_bits(st, "ctFlows", SHADOW_CT_SET_BITS_MIN, SHADOW_CT_SET_BITS_DEFAULT, SHADOW_CT_SET_BITS_MAX, 3,
-			  &c->ct_set_bits, err, errlen) ||
-			       table_bits(st, "inflightSlots", SHADOW_INFLIGHT_PAIR_BITS_MIN, SHADOW_INFLIGHT_PAIR_BITS_DEFAULT,
-					  SHADOW_INFLIGHT_PAIR_BITS_MAX, 1, &c->inflight_pair_bits, err, errlen) ?
-		       -1 : 0;
+	if (table_bits(st, "ctFlows", SHADOW_CT_SET_BITS_MIN, SHADOW_CT_SET_BITS_DEFAULT, SHADOW_CT_SET_BITS_MAX, 3,
+		       &c->ct_set_bits, err, errlen) ||
+	    table_bits(st, "inflightSlots", SHADOW_INFLIGHT_PAIR_BITS_MIN, SHADOW_INFLIGHT_PAIR_BITS_DEFAULT,
+		       SHADOW_INFLIGHT_PAIR_BITS_MAX, 1, &c->inflight_pair_bits, err, errlen))
+		return -1;
+	return 0;
 }
 
 static int pod_from(json_t *it, size_t i, struct cfg_pod *p, char *err, size_t errlen)
