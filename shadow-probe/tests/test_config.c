@@ -135,6 +135,54 @@ static void stream(void)
 	CHECK(sum == 3 && s.line == 1, "a's elements again after the mark: %ld", sum);
 }
 
+/* Random damage to a valid config (bytes changed, removed, inserted; the text cut short), seeded: whatever the stream
+ * reader accepts, jansson accepts as one document too, so no damage gets through between the pieces it parses. Run
+ * under AddressSanitizer by hand as well (gcc -fsanitize=address, same sources): no read past the text. */
+static void damaged(void)
+{
+	const char *base = "{\"settings\": {\"rate\": 5},\n \"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"identity\": 7},"
+			   " {\"name\": \"b\", \"ip\": \"10.0.0.2\"}],\n \"identities\": [{\"cidr\": \"10.9.0.0/16\", \"identity\": 9}],\n"
+			   " \"policy\": [{\"pod\": \"a\", \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 80, \"action\": \"deny\"}],\n"
+			   " \"x\": [1, \"s\", null, {\"y\": [true]}],\n \"l7\": [{\"port\": 80, \"method\": \"GET\", \"pathExact\": \"/q\"}]}";
+	static const char pick[] = "{}[]\",: \n0a\\-e.tfn";
+	size_t blen = strlen(base), accepted = 0, wrong = 0;
+	char text[1024];
+	unsigned seed = 12345;
+	for (int it = 0; it < 20000; it++) {
+		memcpy(text, base, blen + 1);
+		size_t len = blen;
+		int edits = 1 + (int)(rand_r(&seed) % 3);
+		for (int e = 0; e < edits && len > 1; e++) {
+			size_t at = (size_t)rand_r(&seed) % len;
+			switch (rand_r(&seed) % 4) {
+			case 0: text[at] = pick[rand_r(&seed) % (sizeof(pick) - 1)]; break;
+			case 1: memmove(text + at, text + at + 1, len - at); len--; break;
+			case 2:
+				if (len + 1 < sizeof(text)) {
+					memmove(text + at + 1, text + at, len - at + 1);
+					text[at] = pick[rand_r(&seed) % (sizeof(pick) - 1)];
+					len++;
+				}
+				break;
+			default: text[at] = 0; len = at; break;
+			}
+		}
+		struct shadow_config c;
+		char err[300];
+		int ours = shadow_config_parse(text, &c, err, sizeof(err)) == 0;
+		if (ours)
+			shadow_config_free(&c);
+		json_error_t je;
+		json_t *whole = json_loads(text, 0, &je);
+		accepted += ours;
+		if (ours && !(whole && json_is_object(whole)) && wrong++ < 3)
+			printf("accepted what jansson refuses (%s): %s\n", je.text, text);
+		json_decref(whole);
+	}
+	printf("test_config: 20,000 damaged configs, %zu accepted (each one JSON object to jansson too)\n", accepted);
+	CHECK(!wrong && accepted > 100, "20,000 damaged configs: %zu accepted, %zu of them not one JSON object", accepted, wrong);
+}
+
 /* Peak heap of a parse, in a child: ru_maxrss over the text's own footprint. */
 static long parse_peak_kib(const char *text, size_t *need)
 {
@@ -213,6 +261,7 @@ int main(void)
 	order_free();
 	errors();
 	stream();
+	damaged();
 	big_parse_memory();
 	printf("test_config: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
