@@ -1386,10 +1386,22 @@ int main(int argc, char **argv)
 	}
 	if (getrandom((void *)&p.skel->rodata->cfg_ct_seed, sizeof(p.skel->rodata->cfg_ct_seed), 0) < 0)
 		p.skel->rodata->cfg_ct_seed = mono_ns() * 0x9E3779B97F4A7C15ULL; /* no entropy yet: still not guessable from outside */
+	/* Discovery before the memory check: a pod elsewhere has no policy entries or L7 sets, so the check counts this
+	 * node's pods, not every pod of a cluster-wide config. Its stdout line waits for the load: a probe that does not
+	 * start writes nothing there. */
+	char *disc = NULL;
+	size_t disc_len = 0;
+	FILE *disc_out = p.raw ? NULL : open_memstream(&disc, &disc_len);
+	int discovered = shadow_discover(&p.cfg, NULL, &p.disc, disc_out, err, sizeof(err));
+	if (disc_out)
+		fclose(disc_out);
+	if (discovered < 0)
+		logf_("%s", err);
 	/* before the load: past its memory limit the kernel may OOM-kill the loader mid-load, with no word said */
 	char mem[1536];
 	if (memory_fits(p.skel, &p.cfg, p.ncpu, mem, sizeof(mem)) == 1) {
 		logf_("failed to start: the load %s", mem);
+		free(disc);
 		ret = 2;
 		goto cleanup;
 	}
@@ -1398,12 +1410,14 @@ int main(int argc, char **argv)
 		int e = errno;
 		logf_("failed to load BPF programs: %s (run --check)%s%s", strerror(e), e == ENOMEM ? "; the load " : "",
 		      e == ENOMEM ? mem : "");
+		free(disc);
 		goto cleanup;
 	}
-	int discovered = shadow_discover(&p.cfg, NULL, &p.disc, p.raw ? NULL : stdout, err, sizeof(err));
-	shadow_out_commit();
-	if (discovered < 0)
-		logf_("%s", err);
+	if (disc_len) {
+		fwrite(disc, 1, disc_len, stdout);
+		shadow_out_commit();
+	}
+	free(disc);
 	struct shadow_map_fds fds = map_fds(p.skel);
 	if (shadow_config_apply(&p.cfg, &fds, err, sizeof(err))) {
 		logf_("%s", err);
