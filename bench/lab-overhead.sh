@@ -37,6 +37,10 @@
 #          do not apply to a null run.
 #   --settings JSON  merged into the probe config's settings (shadow-probe/tests/lab/lab-config.py's), e.g.
 #          '{"ctFlows": 8192, "inflightSlots": 8192}' for tables sized to the lab, or '{"rate": 100}'; the report says so
+#   --perf FREQ  also record the whole machine with perf (cpu-clock at FREQ Hz, call chains) during each kind, and
+#          split its CPU per request with the probe on and off by process and by symbol (bench/perf-split.py): what
+#          the probe costs the apps and the kernel besides its own programs. perf's own cost is in both variants. With
+#          --baseline, "off" is the baseline build's programs and "on" this build's.
 #   --pin  load generator on CPU 1, every lab pod process (apps, sidecars) and the probe loader on CPU 0,
 #          for the run (restored after): less cross-talk between the generator and the path under test.
 # Run it under the lab lock, with -o so nothing the script starts inherits the lock:
@@ -48,7 +52,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
 PREFIX=${MIGRATE_LAB_PREFIX:-mlab}
-kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 baseline="" stats_every=5 design=segments null=0 settings=""
+kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 perf_freq=0 baseline="" stats_every=5 design=segments null=0 settings=""
 while [ $# -gt 0 ]; do
   case $1 in
     --kinds) kinds=$2; shift 2 ;;
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
     --path) path=$2; shift 2 ;;
     --pin) pin=1; shift ;;
     --null) null=1; shift ;;
+    --perf) perf_freq=$2; shift 2 ;;
     --settings) settings=$2; shift 2 ;;
     --baseline) baseline=$2; shift 2 ;;
     --stats-every) stats_every=$2; shift 2 ;;
@@ -82,11 +87,13 @@ PROBE_BIN="${LAB_OVERHEAD_PROBE:-$REPO/shadow-probe/build/shadow-probe}"  # LAB_
 [ -x "$PROBE_BIN" ] || { echo "lab-overhead: no $PROBE_BIN: build it first (make probe-build)" >&2; exit 1; }
 [ -z "$baseline" ] || [ -x "$baseline" ] || { echo "lab-overhead: --baseline $baseline is not an executable shadow-probe" >&2; exit 1; }
 NODE=$("$REPO/scripts/ensure-node.sh")/node
+[ "$perf_freq" = 0 ] || command -v perf >/dev/null || { echo "lab-overhead: --perf needs perf (make lab-deps installs it)" >&2; exit 1; }
 [ -f "$REPO/dist/bench/lab-overhead.js" ] || { echo "lab-overhead: no dist/bench/lab-overhead.js: run make build" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/lab-overhead.XXXXXX)
-brought_up=0 probe_pid="" base_pid="" stats_pid=""
+brought_up=0 probe_pid="" base_pid="" stats_pid="" perf_pid=""
 cleanup() {
+  [ -z "$perf_pid" ] || { kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; }
   [ -z "$probe_pid" ] || { kill -TERM "$probe_pid" 2>/dev/null || true; wait "$probe_pid" 2>/dev/null || true; }
   [ -z "$base_pid" ] || { kill -TERM "$base_pid" 2>/dev/null || true; wait "$base_pid" 2>/dev/null || true; }
   [ -z "$stats_pid" ] || kill -TERM "$stats_pid" 2>/dev/null || true
@@ -196,11 +203,30 @@ for kind in ${kinds//,/ }; do
   nsenter --net="/run/netns/$PREFIX-client" $gen_cpu "$NODE" "$REPO/lab/loadgen.mjs" --url "$url" --rate "$r" \
     --duration "$duration" --connections "$gen_conns" --samples "$base.$kind.samples" >"$base.$kind.loadgen.json" &
   gen_pid=$!
+  if [ "$perf_freq" != 0 ]; then
+    perf record -a -g -F "$perf_freq" -k CLOCK_MONOTONIC -o "$work/perf.data" >/dev/null 2>"$work/perf.log" &
+    perf_pid=$!
+    # who is who: the pods' processes by pod, the load generator, the loader
+    { for name in $(jq -r '.pods[].name' "$STATE/pods.json"); do
+        cg=$(jq -r --arg n "$name" '.pods[] | select(.name == $n) | .cgroup' "$STATE/pods.json")
+        for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do echo "$p pod $name: $(cat /proc/$p/comm 2>/dev/null)"; done
+      done
+      echo "$gen_pid load generator"; echo "$probe_pid probe loader"
+      [ -z "$base_pid" ] || echo "$base_pid baseline loader"; } >"$work/pids.txt"
+  fi
   "$NODE" "$REPO/dist/bench/lab-overhead.js" toggle --probe-pid "$probe_pid" --log "$work/probe.log" --live "$work/live.json" \
     --full "$work/full.json" --empty "$work/empty.json" --duration "$duration" --segment "$segment" --guard "$guard" \
     --stats-every "$stats_every" --stats-holder "$REPO/bench/bpf-prog-cost.py" --out "$base.$kind.segments.jsonl" "${base_args[@]}"
   wait "$gen_pid"
   [ -z "$gen_b" ] || wait "$gen_b"
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" || true; perf_pid=""
+    perf script -i "$work/perf.data" -F comm,pid,tid,time,ip,sym,dso 2>/dev/null >"$work/perf.txt"
+    python3 "$REPO/bench/perf-split.py" --freq "$perf_freq" --script "$work/perf.txt" --segments "$base.$kind.segments.jsonl" \
+      --samples "$base.$kind.samples" --pids "$work/pids.txt" \
+      --json "$base.$kind.perf-split.json" | tee "$base.$kind.perf-split.txt"
+    rm -f "$work/perf.data" "$work/perf.txt"
+  fi
   python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$work/bpf-after.json"
   cpu1=$(proc_cpu_ms "$probe_pid")
   python3 "$REPO/bench/bpf-prog-cost.py" diff "$work/bpf-before.json" "$work/bpf-after.json" >"$base.$kind.bpf.json"
