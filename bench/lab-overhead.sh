@@ -40,7 +40,8 @@
 #   --perf FREQ  also record the whole machine with perf (cpu-clock at FREQ Hz, call chains) during each kind, and
 #          split its CPU per request with the probe on and off by process and by symbol (bench/perf-split.py): what
 #          the probe costs the apps and the kernel besides its own programs. perf's own cost is in both variants. With
-#          --baseline, "off" is the baseline build's programs and "on" this build's.
+#          --baseline, "off" is the baseline build's programs and "on" this build's. Runs pool with
+#          bench/perf-split.py --pool bench/out/lab-overhead-*.max.perf-counts.json.
 #   --pin  load generator on CPU 1, every lab pod process (apps, sidecars) and the probe loader on CPU 0,
 #          for the run (restored after): less cross-talk between the generator and the path under test.
 # Run it under the lab lock, with -o so nothing the script starts inherits the lock:
@@ -224,7 +225,7 @@ for kind in ${kinds//,/ }; do
     perf script -i "$work/perf.data" -F comm,pid,tid,time,ip,sym,dso 2>/dev/null >"$work/perf.txt"
     python3 "$REPO/bench/perf-split.py" --freq "$perf_freq" --script "$work/perf.txt" --segments "$base.$kind.segments.jsonl" \
       --samples "$base.$kind.samples" --pids "$work/pids.txt" \
-      --json "$base.$kind.perf-split.json" | tee "$base.$kind.perf-split.txt"
+      --json "$base.$kind.perf-split.json" --counts "$base.$kind.perf-counts.json" | tee "$base.$kind.perf-split.txt"
     rm -f "$work/perf.data" "$work/perf.txt"
   fi
   python3 "$REPO/bench/bpf-prog-cost.py" snapshot "$probe_pid" >"$work/bpf-after.json"

@@ -77,9 +77,54 @@ test('perf-split: CPU-µs per request by who, probe programs apart, stats pairs 
   assert.ok(Math.abs(who('idle (kernel)').offUs - 10) < 1e-6);
   const sym = split.bySymbol.find((r) => r.key === '[probe] skb_copy_bits');
   assert.ok(sym && Math.abs(sym.onUs - 100) < 1e-6, JSON.stringify(split.bySymbol));
-  // the Poisson error of the difference: 1 ms × sqrt(10/50² + 10/100²)
-  assert.ok(Math.abs(who('pod reviews: haproxy (kernel)').seUs - 1000 * Math.sqrt(10 / 2500 + 10 / 10000)) < 1e-6);
+  // one pair: every bootstrap draw is that pair, so no spread; "all" is the sum of the rows
+  assert.equal(who('pod reviews: haproxy (kernel)').seUs, 0);
+  const all = who('all');
+  assert.ok(Math.abs(all.diffUs - split.byWho.filter((r) => r.key !== 'all').reduce((t, r) => t + r.diffUs, 0)) < 1e-6);
+  assert.ok(Math.abs(all.diffUs - (200 + 400 + 100 - 100 - 200 - 10)) < 1e-6);
   assert.match(text, /requests off 100, on 50/);
+});
+
+test('perf-split: the error of a difference comes from the spread between pairs', () => {
+  // two pairs of 1 s segments, 100 requests each; the "on" half costs 10 or 30 samples more than "off" (1 ms each):
+  // mean difference 200 µs per request, and pairs that disagree, so a spread
+  const dir = mkdtempSync(join(tmpdir(), 'perf-split-'));
+  const segs = [];
+  const req: string[] = [];
+  let perf = '';
+  const extra = [10, 30];
+  for (let p = 0; p < 2; p++) {
+    for (const [h, variant] of (['off', 'on'] as const).entries()) {
+      const t = T0 + 2 * p + h;
+      segs.push({ pair: p, variant, startUs: us(t), endUs: us(t + 1) });
+      for (let i = 0; i < 100; i++) req.push(`${us(t + i / 100)} 1.0`);
+      const count = 20 + (variant === 'on' ? extra[p] ?? 0 : 0);
+      for (let i = 0; i < count; i++) perf += sample('haproxy', 42, t + (i + 0.5) / count, [['tcp_sendmsg', '[kernel.kallsyms]']]);
+    }
+  }
+  writeFileSync(join(dir, 'segments.jsonl'), segs.map((s) => JSON.stringify(s)).join('\n') + '\n');
+  writeFileSync(join(dir, 'samples'), req.join('\n') + '\n');
+  writeFileSync(join(dir, 'perf.txt'), perf);
+  const r = spawnSync('python3', [join(REPO_ROOT, 'bench', 'perf-split.py'), '--freq', '1000', '--script', join(dir, 'perf.txt'),
+    '--segments', join(dir, 'segments.jsonl'), '--samples', join(dir, 'samples'), '--json', join(dir, 'out.json'),
+    '--counts', join(dir, 'counts.json')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const split = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as Split;
+  const row = split.byWho.find((x) => x.key === 'other:haproxy (kernel)') ?? assert.fail(JSON.stringify(split.byWho));
+  assert.ok(Math.abs(row.diffUs - 200) < 1e-6, String(row.diffUs));
+  // draws: both pairs (diff 200), pair 0 twice (100) or pair 1 twice (300): the standard error is ~71 µs
+  assert.ok(row.seUs > 50 && row.seUs < 90, String(row.seUs));
+
+  // the same run pooled with itself: four pairs, twice the requests, the same difference, a smaller error
+  const p = spawnSync('python3', [join(REPO_ROOT, 'bench', 'perf-split.py'), '--pool', join(dir, 'counts.json'), join(dir, 'counts.json'),
+    '--json', join(dir, 'pooled.json')], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  const pooled = JSON.parse(readFileSync(join(dir, 'pooled.json'), 'utf8')) as Split;
+  assert.equal(pooled.pairs, 4);
+  assert.deepEqual(pooled.requests, { off: 400, on: 400 });
+  const prow = pooled.byWho.find((x) => x.key === 'other:haproxy (kernel)') ?? assert.fail(JSON.stringify(pooled.byWho));
+  assert.ok(Math.abs(prow.diffUs - 200) < 1e-6, String(prow.diffUs));
+  assert.ok(prow.seUs < row.seUs * 0.85 && prow.seUs > row.seUs * 0.55, `${prow.seUs} against ${row.seUs}`);
 });
 
 test('perf-split: says so when the perf samples and the segments do not overlap (perf without -k CLOCK_MONOTONIC)', () => {
