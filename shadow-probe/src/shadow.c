@@ -993,8 +993,34 @@ static int is_mounted(const char *path, long magic)
 	return statfs(path, &s) == 0 && s.f_type == magic;
 }
 
-/* config_path (or NULL): load the programs with that config's table sizes, so the check allocates what the probe will */
-static int run_check(const char *config_path)
+/* Pods the config names only by ip or uid, looked for on this node as the probe would at start, so that the memory
+ * estimate counts what the probe will load here: a pod elsewhere keeps only its identity. A row for the table. */
+static int check_discovery(struct shadow_config *cfg, const struct shadow_discover_opts *disc, int root, char *msg, size_t n)
+{
+	size_t want = 0, found = 0;
+	for (size_t i = 0; i < cfg->n_pods; i++)
+		want += cfg->pods[i].discover != 0;
+	if (!want) {
+		snprintf(msg, n, "none in the config");
+		return 1;
+	}
+	char err[300];
+	if (!root || shadow_discover(cfg, NULL, disc, NULL, err, sizeof(err)) < 0) {
+		snprintf(msg, n, "not looked for (%s): the memory estimate counts every pod's entries, an upper bound",
+			 root ? err : "needs root");
+		return 0;
+	}
+	for (size_t i = 0; i < cfg->n_pods; i++)
+		found += cfg->pods[i].discover && cfg->pods[i].found;
+	snprintf(msg, n, "%zu of %zu named by ip or uid found on this node; the memory estimate counts their entries and the "
+		 "others' identities%s", found, want,
+		 found ? "" : " (run the check on the node, with the probe's --cgroup-root/--pods-cgroup)");
+	return 1;
+}
+
+/* config_path (or NULL): load the programs with that config's table sizes, so the check allocates what the probe will;
+ * disc: where to find the pods it names only by ip or uid */
+static int run_check(const char *config_path, const struct shadow_discover_opts *disc)
 {
 	int fatal = 0;
 	struct {
@@ -1045,6 +1071,8 @@ static int run_check(const char *config_path)
 	__u64 flows = 8ULL << cfg.ct_set_bits, slots = 2ULL << cfg.inflight_pair_bits;
 	snprintf(sizes, sizeof(sizes), "CT %llu flows (%llu MiB), in-flight %llu slots (%llu MiB)%s", flows, flows >> 12, slots,
 		 slots * sizeof(struct shadow_http_rec) >> 20, config_path ? "" : ", the default sizes");
+	char dmsg[400] = "no config given";
+	int dok = config_path ? check_discovery(&cfg, disc, root, dmsg, sizeof(dmsg)) : 1;
 	char mem[1536] = "not estimated: needs root";
 	int fits = 0;
 	if (root) {
@@ -1066,6 +1094,7 @@ static int run_check(const char *config_path)
 	char ok[200];
 	snprintf(ok, sizeof(ok), "4 programs accepted; %s", sizes);
 	shadow_config_free(&cfg);
+	ROW("pods on this node (discovery)", dok, dmsg, 0);
 	ROW("memory for the load (memory cgroup)", fits, mem, 1);
 	ROW("load shadow programs (verifier)", loaded, loaded ? ok : why, 1);
 	for (int i = 0; i < n; i++) {
@@ -1268,7 +1297,8 @@ static void usage(void)
 		"                    [--no-sockops] [--state-dir DIR] [--metrics-file FILE] [-v]\n"
 		"                    [--cgroup-root DIR] [--pods-cgroup PATH] [--proc-root DIR] [--rediscover SECONDS]\n"
 		"                    [--sched batch|normal] [--out-buffer KIB]\n"
-		"       shadow-probe --check [--config FILE]   (with FILE: load with its table sizes)\n"
+		"       shadow-probe --check [--config FILE [--cgroup-root DIR] [--pods-cgroup PATH] [--proc-root DIR]]\n"
+		"                    (with FILE: load with its table sizes, and count the pods found on this node)\n"
 		"       shadow-probe --cleanup [--state-dir DIR] [--pin [DIR]] [--force] [--all]\n"
 		"Records on stdout, logs on stderr. SIGHUP or a changed config file: reload without restart.\n"
 		"Pods named only by ip and/or uid are found on this node under the pods cgroup (default kubepods.slice or\n"
@@ -1332,7 +1362,7 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(libbpf_log);
 	if (check)
-		return run_check(p.config_path);
+		return run_check(p.config_path, &p.disc);
 	if (cleanup)
 		return run_cleanup(p.state_dir, p.pin_dir ? p.pin_dir : PIN_DIR_DEFAULT, p.pin_dir != NULL, force, all);
 	if (!p.config_path) {

@@ -255,12 +255,19 @@ test('a kubelet-style pod named only by UID: found under kubepods.slice (the def
 // its own rules (ports 1-65535: 16 trie entries a pod) and two L7 rules for every pod. Expanded for every pod, the
 // L7 sets (2 x 3,005) are past the table's 4,096 and the probe did not start on any node; the trie entries (48,000)
 // were counted by the memory check. A pod elsewhere is a peer here: its /32 identity only.
-test('a cluster-wide config: pods on other nodes are peers only, so the start, the memory check and the tables count this node\'s pods; verdicts as usual', { skip }, async () => {
+test('a cluster-wide config: pods on other nodes are peers only, so --check, the start, the memory check and the tables count this node\'s pods; verdicts as usual', { skip }, async () => {
   const probe = new Probe();
   const cfg = ipOnlyConfig(probe);
   probe.setConfig(cfg);
   const otherOf = (text: string) => Number(/needs ~\d+ MiB: maps [\d.]+ MiB \(.*other ([\d.]+)\)/.exec(text)?.[1]);
-  const base = otherOf(spawnSync(PROBE_BIN, ['--check', '--config', probe.configPath], { encoding: 'utf8' }).stdout);
+  const root = lab.file().cgroupRoot;
+  const podsCgroup = root.slice(root.lastIndexOf('/') + 1);
+  // --check looks for the pods named by ip as the start does (the same --pods-cgroup)
+  const check = () => spawnSync(PROBE_BIN, ['--check', '--config', probe.configPath, '--pods-cgroup', podsCgroup], { encoding: 'utf8' });
+  const labPods = (cfg.pods as Json[]).length;
+  const first = check();
+  assert.match(first.stdout, new RegExp(`pods on this node \\(discovery\\)\\s+yes\\s+${labPods} of ${labPods} named by ip or uid found`), first.stdout);
+  const base = otherOf(first.stdout);
   assert.ok(base > 0, 'the lab config\'s other maps');
   const far = Array.from({ length: 3000 }, (_, i) => ({ name: `far-${i}`, ip: `10.250.${i >> 8}.${i & 255}`, identity: 90_000 + i }));
   probe.setConfig({
@@ -269,9 +276,13 @@ test('a cluster-wide config: pods on other nodes are peers only, so the start, t
     policy: [...(cfg.policy as Json[]), ...far.map((f, i) => ({ pod: f.name, identity: 0, direction: 'ingress', protocol: 'TCP', port: 1, endPort: 65535, action: 'allow', ruleId: 50_000 + i }))],
     l7: [...(cfg.l7 as Json[]), { port: 9080, pathPrefix: '/', ruleId: 700 }, { port: 9081, pathPrefix: '/', ruleId: 701 }],
   });
+  // the check counts what the start will: the 3,000 pods elsewhere as identities only (it counted their rules before)
+  const checked = check();
+  assert.match(checked.stdout, new RegExp(`pods on this node \\(discovery\\)\\s+yes\\s+${labPods} of ${labPods + 3000} named by ip or uid found`), checked.stdout);
+  const checkedOther = otherOf(checked.stdout);
+  assert.ok(checkedOther > base && checkedOther < base + 1.5, `--check: other maps ${checkedOther} MiB against the lab config's ${base}`);
   try {
-    const root = lab.file().cgroupRoot;
-    await startRestricted(probe, ['--pods-cgroup', root.slice(root.lastIndexOf('/') + 1), '--rediscover', '0']);
+    await startRestricted(probe, ['--pods-cgroup', podsCgroup, '--rediscover', '0']);
     await probe.waitFor(() => lastDiscovery(probe).length > 0, 5000, 'the discovery line');
     const pods = lastDiscovery(probe);
     assert.equal(pods.filter((p) => p.found).length, (cfg.pods as Json[]).length, `the lab pods found: ${JSON.stringify(pods.filter((p) => !p.name.startsWith('far-')))}; ${probe.stderr.slice(0, 1500)}`);
@@ -280,6 +291,7 @@ test('a cluster-wide config: pods on other nodes are peers only, so the start, t
     // 48,000 entries at 160 bytes, would add 7.3 MiB more
     const other = otherOf(/memory: the load .*/.exec(probe.stderr)?.[0] ?? '');
     assert.ok(other > base && other < base + 1.5, `other maps ${other} MiB against the lab config's ${base}: the check counted this node's entries`);
+    assert.ok(Math.abs(other - checkedOther) < 0.05, `the start counted ${other} MiB of other maps, --check ${checkedOther}`);
     const reviews = lab.pod('reviews');
     for (let i = 0; i < 2; i++) assert.equal(lab.curl('client', `http://${reviews.ip}:9080/reviews/c${i}`).code, 200);
     await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && h.leg === 'wire' && String(h.path).startsWith('/reviews/c')).length >= 2, 10_000, 'wire records of reviews');
