@@ -13,6 +13,7 @@ import re
 import sys
 
 stacks_path, leaves_path, out, source = sys.argv[1:5]
+top = int(sys.argv[5]) if len(sys.argv) > 5 else 12  # source lines shown per program
 
 
 def stacks(path):
@@ -83,7 +84,7 @@ for lines_file in sorted(glob.glob(out + ".*.lines")):
             n_prog += n
     if not n_prog:
         continue
-    print(f"\n{prog}: JIT code {100 * n_prog / total:.1f} % of the probe's samples; by source line (top 12):")
-    for num, n in per_line.most_common(12):
+    print(f"\n{prog}: JIT code {100 * n_prog / total:.1f} % of the probe's samples; by source line (top {top}):")
+    for num, n in per_line.most_common(top):
         text = src[num - 1].strip() if 0 < num <= len(src) else ""
         print(f"  {100 * n / total:5.1f} %  L{num}: {text[:90]}")

@@ -5,7 +5,7 @@
 # bpftool and perf here lack libbfd). cpu-clock sampling (this VM has no PMU): a sample lands on the instruction
 # after the one that stalled, so a cold load shows up on the line that uses it.
 #
-# Usage: flock -o /tmp/migrate-lab.lock bench/probe-profile.sh [--rate 1000] [--duration 25] [--freq 15000] [--keep-data]
+# Usage: flock -o /tmp/migrate-lab.lock bench/probe-profile.sh [--rate 1000] [--duration 25] [--freq 15000] [--top 12] [--keep-data]
 # Output: the report on stdout and in bench/out/probe-profile-<time>.report.txt, with the JIT line maps next to it
 # (the perf data, ~150 MB, stays in a temporary directory unless --keep-data).
 set -euo pipefail
@@ -13,13 +13,14 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
 PREFIX=${MIGRATE_LAB_PREFIX:-mlab}
-rate=1000 duration=25 freq=15000 keep=0
+rate=1000 duration=25 freq=15000 keep=0 top=12
 while [ $# -gt 0 ]; do
   case $1 in
     --keep-data) keep=1; shift ;;
     --rate) rate=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --freq) freq=$2; shift 2 ;;
+    --top) top=$2; shift 2 ;;
     *) echo "probe-profile: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -65,5 +66,5 @@ perf script -i "$data" -F comm,ip,sym 2>/dev/null >"$work/stacks.txt"
 perf script -i "$data" -F ip,sym,symoff --hide-call-graph 2>/dev/null >"$work/leaves.txt"
 {
   echo "probe-profile: $rate req/s for ${duration}s, perf at ${freq} Hz; $(jq -r '"\(.requests) requests, \(.errors) errors"' "$work/loadgen.json")"
-  python3 "$REPO/bench/probe-profile.py" "$work/stacks.txt" "$work/leaves.txt" "$out" "$REPO/shadow-probe/src/shadow.bpf.c"
+  python3 "$REPO/bench/probe-profile.py" "$work/stacks.txt" "$work/leaves.txt" "$out" "$REPO/shadow-probe/src/shadow.bpf.c" "$top"
 } | tee "$out.report.txt"
