@@ -17,22 +17,27 @@
 # (--stats-every 0: stats on for the whole run and every pair in the verdict, the method before 2026-11-21).
 #
 # Usage: bench/lab-overhead.sh [--kinds fixed,max] [--rate 1000] [--duration 120] [--segment 2] [--guard 0.3]
-#                              [--connections 8] [--target reviews] [--path /reviews/1] [--pin] [--resamples 2000]
+#                              [--connections 8] [--target reviews] [--upstream NAME] [--path /reviews/1] [--pin]
+#                              [--resamples 2000]
 #                              [--design segments|concurrent] [--baseline BIN] [--stats-every 5] [--null]
 #                              [--settings JSON]
+#   --upstream NAME  the meshed path: the target's app calls NAME (GET /call/NAME<path>) through its outbound sidecar,
+#          which originates mTLS to NAME's sidecar, so a request crosses two sidecars and two app hops, as between two
+#          pods of a mesh (e.g. --target productpage --upstream reviews). Without it: client -> the target's sidecar ->
+#          the target's app, plaintext on the wire (the client has no sidecar).
 #   --baseline BIN  A/B of two builds in one run: BIN (e.g. a git worktree's shadow-probe/build/shadow-probe)
 #          is attached in the "off" segments instead of nothing, this tree's build (or LAB_OVERHEAD_PROBE) in the
 #          "on" ones; the ratios then compare the builds under the same machine drift, and the kernel lines give
 #          each build's BPF time per request. The targets do not apply to an A/B run.
 #   --stats-every N  one pair in N with BPF stats on (kernel estimate), the rest without (latency verdict)
-#   --design concurrent  (fixed rate only) two twin arms at once, client -> TARGET and client-b -> TARGET-b, at half
-#          the rate each, in the lab of bench/lab-twin-topology.json (brought up if the lab is down); the probe
+#   --design concurrent  (fixed rate only) two twin arms at once, client -> TARGET [-> UPSTREAM] and client-b ->
+#          TARGET-b [-> UPSTREAM-b], at half the rate each, in the lab of bench/lab-twin-topology.json (brought up if the lab is down); the probe
 #          watches arm A in the "on" segments and arm B in the "off" ones, so each arm is its own twin's baseline
 #          at the same moment and the machine's bursts hit both sides of the ratio alike. It measures what the
 #          probe adds to a watched request, not the CPU it takes from unwatched ones (use the default design,
 #          "segments", for that and for the maximum rate).
 #   --null  calibration: the "on" segments attach the probe only to the pods off the measured path (every pod but the
-#          client and the target), so both arms carry the same path and any ratio away from 1 is the design's own
+#          ones the request crosses: the client, the target and --upstream), so both arms carry the same path and any ratio away from 1 is the design's own
 #          (segment timing, ABBA order, the reloads and the hooks' global switches), not the probe's work. The targets
 #          do not apply to a null run.
 #   --settings JSON  merged into the probe config's settings (shadow-probe/tests/lab/lab-config.py's), e.g.
@@ -53,7 +58,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$REPO/lab/lab.sh"
 STATE=${MIGRATE_LAB_STATE:-$REPO/.state/lab}
 PREFIX=${MIGRATE_LAB_PREFIX:-mlab}
-kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews path=/reviews/1 pin=0 resamples=2000 perf_freq=0 baseline="" stats_every=5 design=segments null=0 settings=""
+kinds=fixed,max rate=1000 duration=120 segment=2 guard=0.3 conns=8 target=reviews upstream="" path=/reviews/1 pin=0 resamples=2000 perf_freq=0 baseline="" stats_every=5 design=segments null=0 settings=""
 while [ $# -gt 0 ]; do
   case $1 in
     --kinds) kinds=$2; shift 2 ;;
@@ -64,6 +69,7 @@ while [ $# -gt 0 ]; do
     --connections) conns=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
     --path) path=$2; shift 2 ;;
+    --upstream) upstream=$2; shift 2 ;;
     --pin) pin=1; shift ;;
     --null) null=1; shift ;;
     --perf) perf_freq=$2; shift 2 ;;
@@ -111,9 +117,19 @@ if ! "$LAB" status >/dev/null 2>&1; then
   if [ "$design" = concurrent ]; then MIGRATE_LAB_TOPOLOGY=$twin_topology "$LAB" up >/dev/null; else "$LAB" up >/dev/null; fi
   brought_up=1
 fi
-if [ "$design" = concurrent ] && ! jq -e --arg t "$target-b" 'any(.pods[]; .name == $t) and any(.pods[]; .name == "client-b")' "$STATE/pods.json" >/dev/null; then
-  echo "lab-overhead: --design concurrent needs the twin pods $target-b and client-b, and the lab is up without them: run lab/lab.sh down, then this again (it brings up $twin_topology)" >&2
+# the pods a request crosses, client first (their twins make arm B in the concurrent design)
+path_pods=(client "$target")
+[ -z "$upstream" ] || path_pods+=("$upstream")
+if [ -n "$upstream" ] && ! jq -e --arg t "$target" --arg u "$upstream" 'any(.pods[]; .name == $t and any(.upstreams[]?; . == $u))' "$STATE/pods.json" >/dev/null; then
+  echo "lab-overhead: --upstream $upstream: the lab's $target does not call a pod named $upstream (see its upstreams in $STATE/pods.json)" >&2
   exit 1
+fi
+if [ "$design" = concurrent ]; then
+  for p in "${path_pods[@]}"; do
+    jq -e --arg t "$p-b" 'any(.pods[]; .name == $t)' "$STATE/pods.json" >/dev/null && continue
+    echo "lab-overhead: --design concurrent needs the twin pod $p-b, and the lab is up without it: run lab/lab.sh down, then this again (it brings up $twin_topology)" >&2
+    exit 1
+  done
 fi
 
 out_dir="$REPO/bench/out"; mkdir -p "$out_dir"
@@ -122,7 +138,8 @@ base="$out_dir/lab-overhead-$stamp"
 ip=$(jq -r --arg t "$target" '.pods[] | select(.name == $t) | .ip' "$STATE/pods.json")
 port=$(jq -r --arg t "$target" '.pods[] | select(.name == $t and .sidecar != null) | .appPort' "$STATE/pods.json")
 [ -n "$ip" ] && [ -n "$port" ] || { echo "lab-overhead: no pod with a sidecar named $target in $STATE/pods.json" >&2; exit 1; }
-url="http://$ip:$port$path"
+call=""; [ -z "$upstream" ] || call="/call/$upstream"
+url="http://$ip:$port$call$path"
 
 # One loader for the whole run; it starts detached (a config without pods) and the toggler switches it.
 python3 "$REPO/shadow-probe/tests/lab/lab-config.py" "$STATE/pods.json" >"$work/full.json"
@@ -131,20 +148,22 @@ if [ -n "$settings" ]; then
     { echo "lab-overhead: --settings $settings is not a JSON object" >&2; exit 2; }
   mv "$work/with-settings.json" "$work/full.json"
 fi
+# the config without the named pods (JSON array): their endpoints, policy and L7 rules
+drop_pods() { jq --argjson d "$1" '.pods |= map(select(.name as $n | $d | index($n) | not))
+  | .policy |= map(select(.pod as $n | $d | index($n) | not)) | .l7 |= map(select(.pod as $n | $d | index($n) | not))' "$2"; }
+path_json=$(printf '%s\n' "${path_pods[@]}" | jq -R . | jq -sc .)
 if [ "$design" = concurrent ]; then
-  # "on" = arm A watched (every pod but client-b and the target's twin), "off" = arm B watched
-  arm_cfg() { jq --arg x "$1" --arg y "$2" '.pods |= map(select(.name != $x and .name != $y)) | .policy |= map(select(.pod != $x and .pod != $y)) | .l7 |= map(select(.pod != $x and .pod != $y))' "$work/all.json"; }
+  # "on" = arm A watched (every pod but arm B's twins), "off" = arm B watched (every pod but arm A's)
   mv "$work/full.json" "$work/all.json"
-  arm_cfg client-b "$target-b" >"$work/full.json"
-  arm_cfg client "$target" >"$work/empty.json"
+  drop_pods "$(jq -c 'map(. + "-b")' <<<"$path_json")" "$work/all.json" >"$work/full.json"
+  drop_pods "$path_json" "$work/all.json" >"$work/empty.json"
   ip_b=$(jq -r --arg t "$target-b" '.pods[] | select(.name == $t) | .ip' "$STATE/pods.json")
-  url_b="http://$ip_b:$port$path"
+  call_b=""; [ -z "$upstream" ] || call_b="/call/$upstream-b"
+  url_b="http://$ip_b:$port$call_b$path"
 else
   jq '.pods = [] | .policy = [] | .l7 = []' "$work/full.json" >"$work/empty.json"
   if [ $null = 1 ]; then
-    jq --arg t "$target" '(.pods | map(select(.name == "client" or .name == $t) | .name)) as $path
-      | .pods |= map(select(.name as $n | $path | index($n) | not)) | .policy |= map(select(.pod as $n | $path | index($n) | not))
-      | .l7 |= map(select(.pod as $n | $path | index($n) | not))' "$work/full.json" >"$work/off-path.json"
+    drop_pods "$path_json" "$work/full.json" >"$work/off-path.json"
     mv "$work/off-path.json" "$work/full.json"
     jq -e '.pods | length > 0' "$work/full.json" >/dev/null || { echo "lab-overhead: --null: no pod off the path to attach to" >&2; exit 1; }
   fi

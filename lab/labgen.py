@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import zlib
 
 SIDECAR_UID = 1337
 INBOUND_PORT = 15006
@@ -39,6 +40,15 @@ ENVOY_TEXT = (
 def die(msg):
     sys.stderr.write(f"labgen: {msg}\n")
     sys.exit(2)
+
+
+def host_ifname(name):
+    """The pod's host-side veth: "lab-<name>" when that fits Linux's 15 characters, else a cut name plus a hash of the
+    whole one, so that pods whose names share a long prefix (productpage, productpage-b) do not get one interface."""
+    full = f"lab-{name}"
+    if len(full) <= 15:
+        return full
+    return f"lab-{name[:6]}-{zlib.crc32(name.encode()) & 0xffff:04x}"
 
 
 def principal(topo, pod):
@@ -442,6 +452,11 @@ def main():
         topo = json.load(f)
     ns = topo["namespace"]
     by_name = {p["name"]: p for p in topo["pods"]}
+    ifnames = {}
+    for p in topo["pods"]:
+        other = ifnames.setdefault(host_ifname(p["name"]), p["name"])
+        if other != p["name"]:
+            die(f"{topo_path}: pods {other!r} and {p['name']!r} would share the host interface {host_ifname(other)!r}: rename one")
     mtls = os.environ.get("MIGRATE_LAB_MTLS") or topo.get("mtls", "PERMISSIVE")
     if mtls not in MTLS_MODES:
         die(f"mtls mode {mtls!r} (topology field 'mtls' or MIGRATE_LAB_MTLS) is not one of {', '.join(MTLS_MODES)}")
@@ -465,7 +480,7 @@ def main():
         name = p["name"]
         pdir = os.path.join(state, "pods", name)
         os.makedirs(pdir, exist_ok=True)
-        host_if = f"lab-{name}"[:15]
+        host_if = host_ifname(name)
         app_cfg = {"pod": name, "port": p["appPort"], "bypassPort": p["appPort"] + 1,
                    "upstreams": {u: f"{by_name[u]['ip']}:{by_name[u]['appPort']}" for u in p.get("upstreams", [])}}
         with open(os.path.join(pdir, "app.json"), "w") as f:

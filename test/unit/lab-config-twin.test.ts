@@ -40,6 +40,22 @@ test('twin lab: reviews-b gets the L7 rules of reviews and its own client twin a
   assert.ok(!callers('reviews-b').includes(id('client')), 'the twin has its own client, not arm A\'s');
 });
 
+test('twin lab, meshed arms: productpage-b calls reviews-b as productpage calls reviews, and not across the arms', () => {
+  const c = configFor('bench/lab-twin-topology.json');
+  const id = (n: string): number => c.pods.find((p) => p.name === n)!.identity;
+  const callers = (pod: string): number[] => c.policy.filter((r) => r.pod === pod).map((r) => r.identity!);
+  assert.ok(callers('reviews').includes(id('productpage')), 'arm A: productpage may call reviews');
+  assert.ok(callers('reviews-b').includes(id('productpage-b')), 'arm B: productpage-b may call reviews-b');
+  assert.ok(!callers('reviews-b').includes(id('productpage')) && !callers('reviews').includes(id('productpage-b')),
+    'each productpage calls its own arm\'s reviews');
+  assert.ok(callers('productpage-b').includes(id('client-b')) && !callers('productpage-b').includes(id('client')),
+    'arm B\'s client calls arm B\'s productpage');
+  // the same number of rules guard each arm's pods, so both arms carry the same policy work
+  for (const [a, b] of [['client', 'client-b'], ['productpage', 'productpage-b'], ['reviews', 'reviews-b']] as const) {
+    assert.equal(callers(b).length, callers(a).length, `${b} has as many ingress rules as ${a}`);
+  }
+});
+
 test('default lab: no twin rules, and the reviews rule ids are the ones the lab tests read', () => {
   const c = configFor('lab/topology.json');
   assert.deepEqual(c.l7.map((r) => [r.pod, r.ruleId]), [['reviews', 201], ['reviews', 202]]);
