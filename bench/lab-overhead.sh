@@ -31,15 +31,16 @@
 #          each build's BPF time per request. The targets do not apply to an A/B run.
 #   --stats-every N  one pair in N with BPF stats on (kernel estimate), the rest without (latency verdict)
 #   --design concurrent  (fixed rate only) two twin arms at once, client -> TARGET [-> UPSTREAM] and client-b ->
-#          TARGET-b [-> UPSTREAM-b], at half the rate each, in the lab of bench/lab-twin-topology.json (brought up if the lab is down); the probe
-#          watches arm A in the "on" segments and arm B in the "off" ones, so each arm is its own twin's baseline
+#          TARGET-b [-> UPSTREAM-b], at half the rate each, in the lab of bench/lab-twin-topology.json (brought up if
+#          the lab is down); the probe watches arm A in the "on" segments and arm B in the "off" ones, so each arm is
+#          its own twin's baseline
 #          at the same moment and the machine's bursts hit both sides of the ratio alike. It measures what the
 #          probe adds to a watched request, not the CPU it takes from unwatched ones (use the default design,
 #          "segments", for that and for the maximum rate).
 #   --null  calibration: the "on" segments attach the probe only to the pods off the measured path (every pod but the
-#          ones the request crosses: the client, the target and --upstream), so both arms carry the same path and any ratio away from 1 is the design's own
-#          (segment timing, ABBA order, the reloads and the hooks' global switches), not the probe's work. The targets
-#          do not apply to a null run.
+#          ones the request crosses: the client, the target and --upstream), so both arms carry the same path and any
+#          ratio away from 1 is the design's own (segment timing, ABBA order, the reloads and the hooks' global
+#          switches), not the probe's work. The targets do not apply to a null run.
 #   --settings JSON  merged into the probe config's settings (shadow-probe/tests/lab/lab-config.py's), e.g.
 #          '{"ctFlows": 8192, "inflightSlots": 8192}' for tables sized to the lab, or '{"rate": 100}'; the report says so
 #   --perf FREQ  also record the whole machine with perf (cpu-clock at FREQ Hz, call chains) during each kind, and
