@@ -260,7 +260,7 @@ for kind in ${kinds//,/ }; do
   label=$([ "$kind" = fixed ] && echo "fixed $rate/s (open loop)" || echo "max rate (closed loop, $conns connections)")
   [ $null = 0 ] || label="NULL calibration, $label"
   "$NODE" "$REPO/dist/bench/lab-overhead.js" analyze --samples "$base.$kind.samples" "${samples_b[@]}" --segments "$base.$kind.segments.jsonl" \
-    --bpf "$base.$kind.bpf.json" --loader-cpu-ms $((cpu1 - cpu0)) --cores "$(nproc)" --label "$label" --resamples "$resamples" --out "$base.$kind.summary.json" "${bpf_base[@]}"
+    --bpf "$base.$kind.bpf.json" --loader-cpu-ms $((cpu1 - cpu0)) --cores "$(nproc)" --stats-every "$stats_every" --label "$label" --resamples "$resamples" --out "$base.$kind.summary.json" "${bpf_base[@]}"
   for g in "$base.$kind.loadgen.json" ${gen_b:+"$base.$kind.loadgen-b.json"}; do
     jq -r '"  load generator \(.url): \(.requests) requests, \(.errors) errors, \(.rps) req/s over the run"' "$g"
   done

@@ -167,7 +167,7 @@ function analyze(argv: string[]): void {
   const { values: v } = parseArgs({ args: argv, options: {
     samples: { type: 'string', multiple: true }, 'samples-b': { type: 'string', multiple: true }, segments: { type: 'string', multiple: true },
     label: { type: 'string', default: 'run' },
-    bpf: { type: 'string' }, 'bpf-base': { type: 'string' }, 'loader-cpu-ms': { type: 'string' }, cores: { type: 'string', default: '2' }, 'target-p50': { type: 'string', default: '0.02' }, 'target-p99': { type: 'string', default: '0.05' },
+    bpf: { type: 'string' }, 'bpf-base': { type: 'string' }, 'loader-cpu-ms': { type: 'string' }, cores: { type: 'string', default: '2' }, 'stats-every': { type: 'string', default: '0' }, 'target-p50': { type: 'string', default: '0.02' }, 'target-p99': { type: 'string', default: '0.05' },
     resamples: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, out: { type: 'string' },
   } });
   if (!v.samples || !v.segments) return die('analyze needs --samples and --segments');
@@ -271,12 +271,15 @@ function analyze(argv: string[]): void {
   };
   // A/B mode (--bpf-base): the baseline build runs in the "off" segments; its BPF time per request sent then.
   let kernelBase: { runTimeNs: number; runCnt: number; requestsAttached: number; nsPerRequest: number } | null = null;
-  if (v['bpf-base']) {
+  // A run toggled with stats pairs (--stats-every N > 0) but too short to reach one has no kernel estimate: its BPF
+  // counters never ran. Say so rather than print zero runs as if the stats had been on throughout.
+  const noStatsPair = num(v['stats-every'], 'stats-every') > 0 && statsPairs === 0;
+  if (v['bpf-base'] && !noStatsPair) {
     const bpf = JSON.parse(readFileSync(v['bpf-base'], 'utf8')) as BpfDiff;
     const n = attached('off');
     kernelBase = { runTimeNs: bpf.run_time_ns, runCnt: bpf.run_cnt, requestsAttached: n, nsPerRequest: Math.round(n > 0 ? bpf.run_time_ns / n : NaN) };
   }
-  if (v.bpf) {
+  if (v.bpf && !noStatsPair) {
     const bpf = JSON.parse(readFileSync(v.bpf, 'utf8')) as BpfDiff;
     const n = attached('on');
     const ns = n > 0 ? bpf.run_time_ns / n : NaN;
@@ -294,7 +297,8 @@ function analyze(argv: string[]): void {
   const design = concurrent ? ' [concurrent: two twin arms at once, the probe on one of them per segment; on = the watched arm, off = its twin]' : '';
   const lines = [`${v.label}${design}${ab ? ' [A/B: off = the baseline build attached, on = the candidate; the targets do not apply]' : ''}: ${pairs} pairs, ${segs.length} segments; samples off ${pooled.off.latencyUs.length}, on ${pooled.on.latencyUs.length} ` +
     `(of ${written.length}); reload ${r3(reloadMs[Math.floor(reloadMs.length / 2)]! / 1000)} s median` +
-    (statsPairs > 0 ? `; BPF stats on only in ${statsPairs} further pairs (kernel lines)` : '; BPF stats on for the whole run')];
+    (statsPairs > 0 ? `; BPF stats on only in ${statsPairs} further pairs (kernel lines)`
+      : noStatsPair ? `; no pair had BPF stats on (one in ${v['stats-every']}): no kernel lines` : '; BPF stats on for the whole run')];
   const results = est.map((e) => {
     const t = targets[e.p as 0.5 | 0.99];
     const vd = verdict(e, t);
