@@ -173,7 +173,7 @@ static int pod_from(json_t *it, size_t i, struct cfg_pod *p, char *err, size_t e
 			    i, p->name);
 	p->identity = jint(it, "identity", 0);
 	json_t *sc = json_object_get(it, "sidecar");
-	p->sidecar = sc && !json_is_null(sc) && !json_is_false(sc);
+	p->sidecar = !sc ? -1 : json_is_null(sc) || json_is_false(sc) ? 0 : 1;
 	if (json_is_integer(json_object_get(it, "cgroupId"))) {
 		p->cgroup_id = jint(it, "cgroupId", 0);
 		p->has_cgroup_id = 1;
@@ -1021,7 +1021,7 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 		if (!pod->addr)
 			continue; /* named by uid only and not found on this node */
 		struct shadow_endpoint v = {.ep = pod->ep, .identity = pod->identity, .addr = pod->addr,
-					    .flags = (pod->sidecar ? SHADOW_EP_SIDECAR : 0) | all_flags | ep_flags[pod->ep]};
+					    .flags = (pod->sidecar == 1 ? SHADOW_EP_SIDECAR : 0) | all_flags | ep_flags[pod->ep]};
 		if (pod->identity) {
 			struct shadow_ipcache_key k = {.prefixlen = 32, .addr = pod->addr};
 			struct shadow_identity id = {.identity = pod->identity};

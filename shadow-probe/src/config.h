@@ -23,7 +23,10 @@ struct cfg_pod {
 	int has_cgroup_id;
 	__u32 addr;                  /* network order */
 	__u32 identity;
-	int sidecar;                 /* "sidecar": true or an object (the lab's pods.json): outbound goes through it */
+	/* "sidecar": true or an object (the lab's pods.json): 1, outbound goes through it; false or null: 0, the pod
+	 * has none, so it has no app leg and gets no cgroup_skb program; absent: -1, not known, treated as having an
+	 * app leg (cgroup_skb attached) but not a captured outbound (a config written before the field existed) */
+	int sidecar;
 	__u16 ep;                    /* 1-based index */
 	/* named only by "ip" and/or "uid" (no netns/ifname/hostIfname/cgroup/cgroupId): resolved on this node by
 	 * discover.c, which fills netns, ifname and cgroup when found */

@@ -293,8 +293,9 @@ static void detach(struct probe *p, struct attachment *a)
 
 static void pod_key(const struct cfg_pod *pod, char *key, size_t n)
 {
-	snprintf(key, n, "%s|%s|%s|%s|%s|%s", pod->name, pod->netns, pod->ifname, pod->host_netns, pod->host_ifname,
-		 pod->cgroup);
+	/* the sidecar's state is part of the key: a pod that gains or loses one gets or loses its cgroup_skb program */
+	snprintf(key, n, "%s|%s|%s|%s|%s|%s|%d", pod->name, pod->netns, pod->ifname, pod->host_netns, pod->host_ifname,
+		 pod->cgroup, pod->sidecar != 0);
 }
 
 static int attach_pod(struct probe *p, const struct cfg_pod *pod, struct attachment *a)
@@ -336,7 +337,9 @@ static int attach_pod(struct probe *p, const struct cfg_pod *pod, struct attachm
 		struct stat st;
 		if (fstat(cg, &st) == 0)
 			a->cg_id = st.st_ino; /* cgroup v2: the directory's inode number is the cgroup id */
-		if (!p->no_cgroup) {
+		/* the app leg is the hop between sidecar and app: a pod known to have no sidecar has none, and the
+		 * program would only cost a run on each packet it sends (and misread its own loopback HTTP as an app leg) */
+		if (!p->no_cgroup && pod->sidecar != 0) {
 			a->cg_link = bpf_program__attach_cgroup(p->skel->progs.shadow_cg_egress, cg);
 			if (!a->cg_link) {
 				logf_("failed to attach cgroup_skb to %s: %s", path, strerror(errno));
@@ -355,8 +358,9 @@ static int attach_pod(struct probe *p, const struct cfg_pod *pod, struct attachm
 		close(cg);
 	}
 	a->live = 1;
-	logf_("attached pod %s (%s%s%s%s%s)", pod->name, a->ifname[0] ? "tc " : "", a->ifname,
-	      a->legacy_tc ? " clsact" : a->ifname[0] ? " tcx" : "", pod->cgroup[0] ? ", cgroup " : "", pod->cgroup);
+	logf_("attached pod %s (%s%s%s%s%s%s)", pod->name, a->ifname[0] ? "tc " : "", a->ifname,
+	      a->legacy_tc ? " clsact" : a->ifname[0] ? " tcx" : "", pod->cgroup[0] ? ", cgroup " : "", pod->cgroup,
+	      pod->cgroup[0] && !a->cg_link && !p->no_cgroup ? " without cgroup_skb: no sidecar" : "");
 	return 0;
 cleanup:
 	a->live = 1;

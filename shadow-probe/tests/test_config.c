@@ -256,9 +256,28 @@ static void big_parse_memory(void)
 	free(j);
 }
 
+/* "sidecar": whether the pod has an app leg (cgroup_skb) and a captured outbound (SHADOW_EP_SIDECAR); absent is
+ * "not known", which keeps the app leg a config without the field always had */
+static void sidecar_states(void)
+{
+	const char *j = "{\"pods\": [{\"name\": \"t\", \"ip\": \"10.0.0.1\", \"sidecar\": true},"
+			" {\"name\": \"o\", \"ip\": \"10.0.0.2\", \"sidecar\": {\"uid\": 1337}},"
+			" {\"name\": \"f\", \"ip\": \"10.0.0.3\", \"sidecar\": false},"
+			" {\"name\": \"n\", \"ip\": \"10.0.0.4\", \"sidecar\": null},"
+			" {\"name\": \"u\", \"ip\": \"10.0.0.5\"}]}";
+	struct shadow_config c;
+	char err[300] = "";
+	CHECK(shadow_config_parse(j, &c, err, sizeof(err)) == 0, "sidecar states: %s", err);
+	const int want[] = {1, 1, 0, 0, -1};
+	for (size_t i = 0; i < 5 && i < c.n_pods; i++)
+		CHECK(c.pods[i].sidecar == want[i], "pod %s: sidecar %d, want %d", c.pods[i].name, c.pods[i].sidecar, want[i]);
+	shadow_config_free(&c);
+}
+
 int main(void)
 {
 	order_free();
+	sidecar_states();
 	errors();
 	stream();
 	damaged();

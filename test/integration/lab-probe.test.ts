@@ -52,7 +52,7 @@ function attachments(): string[] {
   return out;
 }
 
-for (const mode of ['tcx', 'tc-legacy'] as const) test(`SIGKILL of the probe loader (${mode}) under load: no request fails, and --cleanup leaves nothing attached`, { skip, timeout: 120_000 }, async () => {
+for (const mode of ['tcx', 'tc-legacy'] as const) test(`SIGKILL of the probe loader (${mode}) under load: no request fails, and --cleanup leaves nothing attached`, { skip, timeout: 120_000 }, async (t) => {
   const up = lab.run(['up']);
   assert.equal(up.status, 0, up.stderr);
   assert.deepEqual(attachments(), [], 'nothing attached before the probe');
@@ -67,11 +67,20 @@ for (const mode of ['tcx', 'tc-legacy'] as const) test(`SIGKILL of the probe loa
   }
   const probe = spawn(PROBE, ['--config', config, '--state-dir', probeState, ...(mode === 'tc-legacy' ? ['--tc-legacy'] : [])],
     { stdio: ['ignore', 'ignore', 'pipe'] });
+  // a failed assertion before the planned SIGKILL must not leave the loader running (the run would never end)
+  t.after(() => { if (probe.exitCode === null && probe.signalCode === null) probe.kill('SIGKILL'); });
   let probeErr = '';
   probe.stderr.setEncoding('utf8').on('data', (c: string) => { probeErr += c; });
   for (let i = 0; i < 300 && !/running:/.test(probeErr); i++) await new Promise((r) => setTimeout(r, 100));
   assert.match(probeErr, /running:/, `the probe did not start:\n${probeErr}`);
   assert.notDeepEqual(attachments(), [], 'the probe attached to the lab');
+  // The app leg's program only where there is an app leg: sidecar pods get it, the sidecar-less client only sock_ops.
+  for (const p of lab.file().pods) {
+    const cg = spawnSync('bpftool', ['-j', 'cgroup', 'show', p.cgroup], { encoding: 'utf8' });
+    const types = (JSON.parse(cg.stdout.trim() || '[]') as { attach_type: string }[]).map((x) => x.attach_type).sort();
+    assert.deepEqual(types, p.sidecar ? ['cgroup_inet_egress', 'cgroup_sock_ops'] : ['cgroup_sock_ops'], `${p.name}'s cgroup programs`);
+  }
+  assert.match(probeErr, /attached pod client \(tc .*, cgroup \S+ without cgroup_skb: no sidecar\)/);
 
   // 300 req/s for 4 s through reviews' sidecar; the loader dies 1.5 s in.
   const load = spawn(LAB_SH, ['load', '--target', 'reviews', '--rate', '300', '--duration', '4'], { env: lab.env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -103,7 +103,8 @@ test('pods named only by IP: found in their netns and cgroup, tc on the interfac
       assert.deepEqual(tcxIn(`/run/netns/${pod.netns}`, ids), [
         { ifindex, kind: 'tcx/egress', name: 'shadow_tc' }, { ifindex, kind: 'tcx/ingress', name: 'shadow_tc' },
       ], `${pod.name}: tcx on eth0`);
-      assert.deepEqual(cgroupProgs(pod.cgroup, ids), ['cgroup_inet_egress shadow_cg_egress', 'cgroup_sock_ops shadow_sockops'], `${pod.name}: cgroup programs`);
+      // the app leg's program only where the pod has an app leg (a sidecar); sock_ops on every pod
+      assert.deepEqual(cgroupProgs(pod.cgroup, ids), [...(pod.sidecar ? ['cgroup_inet_egress shadow_cg_egress'] : []), 'cgroup_sock_ops shadow_sockops'], `${pod.name}: cgroup programs`);
     }
     // real requests through the attached programs
     const reviews = lab.pod('reviews');

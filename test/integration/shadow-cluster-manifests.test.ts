@@ -45,7 +45,8 @@ test('the rendered DaemonSet, ServiceAccount, ConfigMap and Roles are accepted b
     const cm = await rest.request<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${probeNs}/configmaps/${PROBE_NAME}-plan`);
     assert.match(cm.data['policies.yaml']!, /istio-ratings-viewer/);
     const cfgPods = (JSON.parse(cm.data['probe.json']!) as { pods: Record<string, unknown>[] }).pods;
-    assert.deepEqual(cfgPods.map((p) => Object.keys(p).sort()), [['identity', 'ip', 'name', 'uid']]);
+    assert.deepEqual(cfgPods.map((p) => Object.keys(p).sort()), [['identity', 'ip', 'name', 'sidecar', 'uid']]);
+    assert.equal(cfgPods[0]!.sidecar, pods[0]!.sidecar, 'the probe learns whether the pod has a sidecar (its app leg)');
     assert.equal(cfgPods[0]!.uid, pods[0]!.uid);
   } finally {
     await rest.request('DELETE', `/api/v1/namespaces/${probeNs}`).catch(() => undefined);

@@ -44,6 +44,8 @@ test('a translated CNP compiles into identities, per-peer policy entries, L7 rul
   assert.equal(c.rules.find((r) => r.id === allow[0]!.ruleId)!.rule, 'ingress[0]');
   // The client has no sidecar, so no tlsMode label: it is not a peer of the rule.
   assert.ok(!allow.some((p) => p.identity === id.client));
+  // and the probe is told so: no app leg program on it, and its own connections stay on the wire leg
+  assert.deepEqual(c.config.pods.map((p) => [p.name, p.sidecar]), [['client', false], ['ratings', true], ['reviews', true]]);
 });
 
 test('no peer field admits any peer (identity 0); headers are reported as not shadowed', () => {

@@ -24,7 +24,9 @@ export interface ProbePodInput {
 
 export interface ProbeConfig {
   settings: Record<string, number>;
-  pods: { name: string; ip: string; identity: number; netns?: string; ifname?: string; cgroup?: string; uid?: string }[];
+  /** sidecar: the probe attaches the app leg's program only to pods with one, and counts their own outbound
+   * connections on the app leg (shadow-probe/README.md "Config file"). */
+  pods: { name: string; ip: string; identity: number; sidecar: boolean; netns?: string; ifname?: string; cgroup?: string; uid?: string }[];
   identities: ({ ip: string; identity: number } | { cidr: string; identity: number })[];
   policy: { pod?: string; identity: number; direction: 'ingress' | 'egress'; protocol: string; port: number; endPort?: number; action: 'allow' | 'deny' | 'audit'; ruleId: number }[];
   l7: L7Rule[];
@@ -91,7 +93,7 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   const labels = new Map(podsSorted.map((p) => [p.name, ciliumLabels(p.namespace, p.serviceAccount, p.labels, p.sidecar)]));
   const cfg: ProbeConfig = {
     settings: { rate: 50000, burst: 5000, intervalMs: 1000, ...settings },
-    pods: podsSorted.map((p, i) => ({ name: p.name, ip: p.ip, identity: 1000 + i, ...(p.netns ? { netns: p.netns } : {}), ...(p.ifname ? { ifname: p.ifname } : {}), ...(p.cgroup ? { cgroup: p.cgroup } : {}), ...(p.uid ? { uid: p.uid } : {}) })),
+    pods: podsSorted.map((p, i) => ({ name: p.name, ip: p.ip, identity: 1000 + i, sidecar: p.sidecar, ...(p.netns ? { netns: p.netns } : {}), ...(p.ifname ? { ifname: p.ifname } : {}), ...(p.cgroup ? { cgroup: p.cgroup } : {}), ...(p.uid ? { uid: p.uid } : {}) })),
     identities: pods.map((p) => ({ ip: p.ip, identity: p.identity })),
     policy: [],
     l7: [],
