@@ -30,8 +30,12 @@ async function setup(tag: string) {
   await rest.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: target } });
   // Three target pods on two nodes (bound by nodeName: no scheduler here); a fourth node runs nothing of ours.
   const pods = [['productpage', 'node-a', '10.1.0.11'], ['reviews', 'node-b', '10.1.0.12'], ['ratings', 'node-a', '10.1.0.14']] as const;
+  // ratings has a native sidecar (Istio >= 1.19: istio-proxy as an init container with restartPolicy Always)
+  const proxy = { name: 'istio-proxy', image: 'istio/proxyv2:1.24' };
   for (const [name, node, ip] of pods) {
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: target, labels: { app: name } }, spec: { nodeName: node, automountServiceAccountToken: false, containers: [{ name: 'app', image: 'example/app:1' }, { name: 'istio-proxy', image: 'istio/proxyv2:1.24' }] } };
+    const containers = name === 'ratings' ? { containers: [{ name: 'app', image: 'example/app:1' }], initContainers: [{ ...proxy, restartPolicy: 'Always' }] }
+      : { containers: [{ name: 'app', image: 'example/app:1' }, proxy] };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: target, labels: { app: name } }, spec: { nodeName: node, automountServiceAccountToken: false, ...containers } };
     await rest.apply(pod);
     await rest.mergePatch(pod, { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } }, 'status');
   }
