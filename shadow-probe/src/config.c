@@ -76,6 +76,20 @@ static long long jint(json_t *o, const char *k, long long dflt)
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
+/* An optional peer identity (policy[], l7[]): absent or null is 0, any peer. Anything else must be an integer in
+ * range: a string or a negative number read as "absent" would widen a rule to every peer. -1 if it is not. */
+static int jpeer(json_t *o, __u32 *out)
+{
+	json_t *v = json_object_get(o, "identity");
+	*out = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0xffffffffLL)
+		return -1;
+	*out = (__u32)json_integer_value(v);
+	return 0;
+}
+
 /* A table size setting: absent, the default; else a power of two 2^(bits + shift) with bits in [min, max]. */
 static int table_bits(json_t *st, const char *k, __u32 min, __u32 dflt, __u32 max, __u32 shift, __u32 *bits, char *err,
 		      size_t errlen)
@@ -199,7 +213,8 @@ static int identity_from(json_t *it, size_t i, struct cfg_identity *d, char *err
 static int policy_from(json_t *it, size_t i, const struct pod_names *names, struct cfg_policy *r, char *err, size_t errlen)
 {
 	const char *s;
-	r->identity = (__u32)jint(it, "identity", 0);
+	if (jpeer(it, &r->identity))
+		return fail(err, errlen, "policy[%zu]: identity must be a number from 0 (any peer) to 4294967295", i);
 	if ((s = jstr(it, "pod"))) {
 		int ep = pod_ep(names, s);
 		if (ep < 0)
@@ -299,6 +314,8 @@ static int l7_from(json_t *it, size_t i, const struct pod_names *names, struct c
 			return fail(err, errlen, "l7[%zu]: invalid regex %s", i, l->path);
 		l->re_ok = 1;
 	}
+	if (jpeer(it, &l->identity))
+		return fail(err, errlen, "l7[%zu]: identity must be a number from 0 (any peer) to 4294967295", i);
 	l->rule_id = (__u32)jint(it, "ruleId", (long long)i + 1);
 	return 0;
 }
@@ -1045,43 +1062,57 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 			}
 		}
 	}
-	for (size_t i = 0; i < c->n_l7; i++) {
-		const struct cfg_l7 *r = &c->l7[i];
-		for (size_t p = 0; p < c->n_pods; p++) {
-			__u16 ep = c->pods[p].ep;
-			if ((r->ep && r->ep != ep) || pod_elsewhere(&c->pods[p]))
+	/* Two passes: rules scoped to a peer (l7[].identity) first, so that their sets are marked per-peer before any
+	 * rule is copied into the kernel: such a set defers every request to userspace and holds no rules (and so
+	 * never hits the kernel's SHADOW_L7_RULES_MAX, which per-peer rules, one per peer identity, easily would). */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < c->n_l7; i++) {
+			const struct cfg_l7 *r = &c->l7[i];
+			if ((pass == 0) != (r->identity != 0))
 				continue;
-			struct shadow_l7_slot k = {.ep = ep, .port = r->port, .dir = r->dir};
-			size_t e = l7.n;
-			for (size_t j = 0; j < l7.n && e == l7.n; j++)
-				if (!memcmp(kv_key(&l7, j), &k, sizeof(k)))
-					e = j;
-			if (e == l7.n) {
-				if (l7.n == SHADOW_L7_SETS_MAX) { /* refused now, before the scans grow past the table */
-					ret = fail(err, errlen, "too many l7 rule sets: more than %d (pod, port, direction) "
-						   "combinations; merge rules or split the pods over several probes", SHADOW_L7_SETS_MAX);
+			for (size_t p = 0; p < c->n_pods; p++) {
+				__u16 ep = c->pods[p].ep;
+				if ((r->ep && r->ep != ep) || pod_elsewhere(&c->pods[p]))
+					continue;
+				struct shadow_l7_slot k = {.ep = ep, .port = r->port, .dir = r->dir};
+				size_t e = l7.n;
+				for (size_t j = 0; j < l7.n && e == l7.n; j++)
+					if (!memcmp(kv_key(&l7, j), &k, sizeof(k)))
+						e = j;
+				if (e == l7.n) {
+					if (l7.n == SHADOW_L7_SETS_MAX) { /* refused now, before the scans grow past the table */
+						ret = fail(err, errlen, "too many l7 rule sets: more than %d (pod, port, direction) "
+							   "combinations; merge rules or split the pods over several probes",
+							   SHADOW_L7_SETS_MAX);
+						goto out;
+					}
+					struct shadow_l7_set empty;
+					memset(&empty, 0, sizeof(empty));
+					e = kvs_add(&l7, &k, &empty);
+				}
+				struct shadow_l7_set *set = kv_val(&l7, e);
+				if (r->identity) {
+					set->per_peer = 1;
+					continue;
+				}
+				if (set->per_peer)
+					continue;
+				if (r->kind == SHADOW_PATH_REGEX) {
+					set->has_regex = 1;
+					continue; /* the kernel does not see regexes: it defers to userspace */
+				}
+				if (set->n >= SHADOW_L7_RULES_MAX) {
+					ret = fail(err, errlen, "failed to add l7 rule %u: more than %d kernel rules for pod %s port %u",
+						   r->rule_id, SHADOW_L7_RULES_MAX, c->pods[p].name, r->port);
 					goto out;
 				}
-				struct shadow_l7_set empty;
-				memset(&empty, 0, sizeof(empty));
-				e = kvs_add(&l7, &k, &empty);
+				struct shadow_l7_rule *kr = &set->rules[set->n++];
+				kr->rule_id = r->rule_id;
+				kr->method = r->method;
+				kr->kind = r->kind;
+				kr->len = (__u8)strlen(r->path);
+				memcpy(kr->path, r->path, kr->len);
 			}
-			struct shadow_l7_set *set = kv_val(&l7, e);
-			if (r->kind == SHADOW_PATH_REGEX) {
-				set->has_regex = 1;
-				continue; /* the kernel does not see regexes: it defers to userspace */
-			}
-			if (set->n >= SHADOW_L7_RULES_MAX) {
-				ret = fail(err, errlen, "failed to add l7 rule %u: more than %d kernel rules for pod %s port %u",
-					   r->rule_id, SHADOW_L7_RULES_MAX, c->pods[p].name, r->port);
-				goto out;
-			}
-			struct shadow_l7_rule *kr = &set->rules[set->n++];
-			kr->rule_id = r->rule_id;
-			kr->method = r->method;
-			kr->kind = r->kind;
-			kr->len = (__u8)strlen(r->path);
-			memcpy(kr->path, r->path, kr->len);
 		}
 	}
 	/* a pod's own address may also be listed as an identity: the pod's wins (added later) */
@@ -1144,28 +1175,67 @@ int shadow_config_switch(const struct shadow_config *prev, const struct shadow_c
 	return ret;
 }
 
+/* A literal rule on a path as the kernel keeps it (cut at SHADOW_PATH_MAX: then exact and suffix rules cannot tell,
+ * as in the kernel) */
+static int l7_literal_user(const struct cfg_l7 *r, const char *path, size_t len, int trunc)
+{
+	size_t n = strlen(r->path);
+	switch (r->kind) {
+	case SHADOW_PATH_ANY:
+		return 1;
+	case SHADOW_PATH_EXACT:
+		return !trunc && n == len && !memcmp(path, r->path, n);
+	case SHADOW_PATH_PREFIX:
+		return n <= len && !memcmp(path, r->path, n);
+	case SHADOW_PATH_SUFFIX:
+		return !trunc && n <= len && !memcmp(path + len - n, r->path, n);
+	}
+	return 0;
+}
+
+static int l7_applies(const struct cfg_l7 *r, const struct shadow_http_rec *rec)
+{
+	return r->port == rec->server_port && r->dir == rec->dir && (!r->ep || r->ep == rec->ep);
+}
+
 int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec *rec)
 {
 	if (rec->where != SHADOW_WHERE_USER)
 		return 0;
 	char path[SHADOW_PATH_MAX + 1];
+	size_t len = rec->path_len < SHADOW_PATH_MAX ? rec->path_len : SHADOW_PATH_MAX;
 	memcpy(path, rec->path, SHADOW_PATH_MAX);
-	path[rec->path_len < SHADOW_PATH_MAX ? rec->path_len : SHADOW_PATH_MAX] = 0;
+	path[len] = 0;
+	int trunc = !!(rec->flags & SHADOW_F_TRUNC);
+	/* A port whose rules name peers: the kernel deferred the request whole (literals included). A rule applies to
+	 * the request's peer when it names none or names that one; a leg that does not know its peer (the app leg,
+	 * remote_id 0) can still allow by a rule for any peer, or deny when no rule of any peer matches. */
+	int per_peer = 0;
+	for (size_t i = 0; i < c->n_l7 && !per_peer; i++)
+		per_peer = c->l7[i].identity && l7_applies(&c->l7[i], rec);
+	int maybe = 0; /* a rule of some other peer matched, and the peer is not known */
 	for (size_t i = 0; i < c->n_l7; i++) {
 		const struct cfg_l7 *r = &c->l7[i];
-		if (r->kind != SHADOW_PATH_REGEX || !r->re_ok || r->port != rec->server_port || r->dir != rec->dir)
+		if (!l7_applies(r, rec) || (r->method && r->method != rec->method))
 			continue;
-		if (r->ep && r->ep != rec->ep)
+		if (!per_peer && r->kind != SHADOW_PATH_REGEX)
+			continue; /* the kernel has tried it */
+		if (r->kind == SHADOW_PATH_REGEX ? !r->re_ok || regexec(&r->re, path, 0, NULL, 0) : !l7_literal_user(r, path, len, trunc))
 			continue;
-		if (r->method && r->method != rec->method)
+		if (r->identity && r->identity != rec->remote_id) {
+			maybe |= !rec->remote_id;
 			continue;
-		if (regexec(&r->re, path, 0, NULL, 0) == 0) {
-			rec->verdict = SHADOW_VERDICT_ALLOW;
-			rec->rule_id = r->rule_id;
-			return 1;
 		}
+		rec->verdict = SHADOW_VERDICT_ALLOW;
+		rec->rule_id = r->rule_id;
+		return 1;
+	}
+	rec->rule_id = 0;
+	if (maybe) {
+		rec->verdict = SHADOW_VERDICT_NONE;
+		rec->flags |= SHADOW_F_PEER;
+		return 1;
 	}
 	rec->verdict = SHADOW_VERDICT_DENY;
-	rec->rule_id = 0;
 	return 1;
 }

@@ -59,6 +59,7 @@ struct cfg_l7 {
 	__u8 kind;
 	char path[CFG_PATH_MAX];
 	__u32 rule_id;
+	__u32 identity; /* the peer it applies to (the client of an ingress request, the server of an egress one); 0 = any */
 	regex_t re; /* kind == SHADOW_PATH_REGEX */
 	int re_ok;
 };
@@ -128,7 +129,9 @@ size_t shadow_config_lpm_entries(const struct shadow_config *c);
  * sets at the peak of the switch, which writes the new entries before it deletes the stale ones. */
 size_t shadow_config_lpm_added(const struct shadow_config *prev, const struct shadow_config *next);
 
-/* Userspace L7 verdict for a record the kernel deferred (regex rules). Returns 1 if it decided. */
+/* Userspace L7 verdict for a record the kernel deferred (regex rules, or a port whose rules name peers). Returns 1 if
+ * it looked: the verdict is then allow or deny, or none with SHADOW_F_PEER when only the peer, which the record does
+ * not know, could tell. */
 int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec *rec);
 
 const char *shadow_method_name(__u8 m);

@@ -102,10 +102,10 @@ static char *put_json_str(char *p, const char *s, size_t n)
 
 static char *put_flags(char *p, __u8 flags)
 {
-	static const char *names[] = {"reply", "midstream", "tls", "truncated", "nopolicy", "closing", "sidecar"};
+	static const char *names[] = {"reply", "midstream", "tls", "truncated", "nopolicy", "closing", "sidecar", "peer"};
 	p = LIT(p, ",\"flags\":[");
 	int first = 1;
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		if (!(flags & (1 << i)))
 			continue;
 		if (!first)

@@ -602,6 +602,12 @@ static __always_inline int shadow_l7_verdict(struct shadow_http_rec *rec, __u16 
 		rec->where = SHADOW_WHERE_NONE;
 		return 0;
 	}
+	if (set->per_peer) {
+		rec->verdict = SHADOW_VERDICT_NONE;
+		rec->where = SHADOW_WHERE_USER;
+		rec->rule_id = 0;
+		return 0;
+	}
 	__u32 n = set->n;
 	for (__u32 i = 0; i < SHADOW_L7_RULES_MAX; i++) {
 		if (i >= n)

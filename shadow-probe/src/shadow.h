@@ -90,6 +90,9 @@ enum shadow_path_kind {
 #define SHADOW_F_NOPOLICY 0x10  /* endpoint has no policy in this direction: allowed by default */
 #define SHADOW_F_CLOSING 0x20   /* FIN or RST seen */
 #define SHADOW_F_SIDECAR 0x40   /* socket owned by the sidecar uid */
+#define SHADOW_F_PEER 0x80      /* HTTP, set by the loader: the port's L7 rules differ by peer, this leg does not know the
+				 * peer (the app leg: the sidecar's hop comes from 127.0.0.6) and only the peer could tell,
+				 * so the verdict stays "none" */
 
 /* Per-CPU counters, exported as the probe's own metrics. */
 enum shadow_counter {
@@ -349,7 +352,9 @@ struct shadow_l7_rule {
 
 struct shadow_l7_set { /* shadow_l7_sets[half * SHADOW_L7_SETS_MAX + set] */
 	__u32 n;
-	__u32 has_regex; /* some rule must be evaluated in userspace */
+	__u16 has_regex; /* some rule must be evaluated in userspace */
+	__u16 per_peer;  /* the rules differ by peer (l7[].identity): userspace decides every request, as Cilium's
+			  * Envoy does with per-selector HTTP rules; the kernel holds none of them */
 	struct shadow_l7_rule rules[SHADOW_L7_RULES_MAX];
 };
 

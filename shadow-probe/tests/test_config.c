@@ -96,6 +96,10 @@ static void errors(void)
 		{"{\"x\": tru}", "line 1: "},
 		{"{\"policy\": [{\"pod\": \"zz\", \"direction\": \"ingress\"}], \"pods\": []}", "policy[0]: unknown pod zz"},
 		{"{\"l7\": [{\"port\": 80}, {\"port\": 80, \"pathRegex\": \"([\"}]}", "l7[1]: invalid regex"},
+		/* a peer given as a string or a negative number is refused, not read as "any peer" */
+		{"{\"policy\": [{\"direction\": \"ingress\", \"identity\": \"100\"}], \"pods\": []}",
+		 "policy[0]: identity must be a number from 0 (any peer)"},
+		{"{\"l7\": [{\"port\": 80, \"identity\": -1}], \"pods\": []}", "l7[0]: identity must be a number"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct shadow_config c;

@@ -110,7 +110,22 @@ static const char *CONFIG_FMT = "{"
 	"  {\"pod\": \"a\", \"port\": 80, \"pathRegex\": \"/re/[0-9]+\", \"ruleId\": 34},"
 	"  {\"pod\": \"a\", \"port\": 8081, \"method\": \"GET\", \"pathExact\": \"/health\", \"ruleId\": 35},"
 	"  {\"pod\": \"a\", \"port\": 8080, \"method\": \"GET\", \"pathPrefix\": \"/app\", \"ruleId\": 36},"
-	"  {\"pod\": \"a\", \"direction\": \"egress\", \"port\": 9999, \"method\": \"GET\", \"pathExact\": \"/ok\", \"ruleId\": 37}"
+	"  {\"pod\": \"a\", \"direction\": \"egress\", \"port\": 9999, \"method\": \"GET\", \"pathExact\": \"/ok\", \"ruleId\": 37},"
+	/* port 9200 (allowed for 100 by rule 25): rules that name peers, so the kernel defers the port whole */
+	"  {\"pod\": \"a\", \"port\": 9200, \"identity\": 100, \"method\": \"GET\", \"pathExact\": \"/mine\", \"ruleId\": 38},"
+	"  {\"pod\": \"a\", \"port\": 9200, \"identity\": 200, \"pathPrefix\": \"/theirs\", \"ruleId\": 39},"
+	"  {\"pod\": \"a\", \"port\": 9200, \"pathRegex\": \"/all/.*\", \"ruleId\": 45},"
+	/* the app port of the same: nine rules of one peer, past the kernel's eight, which a per-peer set does not hold */
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 100, \"pathExact\": \"/1\", \"ruleId\": 51},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 100, \"pathExact\": \"/2\", \"ruleId\": 52},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 100, \"pathExact\": \"/3\", \"ruleId\": 53},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 100, \"pathExact\": \"/4\", \"ruleId\": 54},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 100, \"pathExact\": \"/5\", \"ruleId\": 55},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 100, \"pathExact\": \"/6\", \"ruleId\": 56},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 100, \"pathExact\": \"/7\", \"ruleId\": 57},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 100, \"pathExact\": \"/8\", \"ruleId\": 58},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"identity\": 200, \"method\": \"GET\", \"pathExact\": \"/9\", \"ruleId\": 59},"
+	"  {\"pod\": \"a\", \"port\": 9201, \"pathPrefix\": \"/open/\", \"ruleId\": 60}"
 	"]}";
 
 /* ---- fixture ---- */
@@ -768,6 +783,19 @@ static void t_l7_suffix(void) { expect_l7("GET /static/site.css HTTP/1.1\r\n\r\n
 static void t_l7_method_mismatch(void) { expect_l7("DELETE /api/v1/users HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_DENY, SHADOW_WHERE_USER, 0, "/api/v1/users"); }
 static void t_l7_regex(void) { expect_l7("GET /re/12345 HTTP/1.1\r\n\r\n", 80, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_USER, 34, "/re/12345"); }
 static void t_l7_kernel_deny(void) { expect_l7("GET /other HTTP/1.1\r\n\r\n", 8081, SHADOW_VERDICT_DENY, SHADOW_WHERE_KERNEL, 0, "/other"); }
+/* L7 rules that name peers (Cilium scopes HTTP rules to the peers of their ingress rule): the kernel defers the port
+ * and the loader decides with the wire leg's peer identity (10.0.1.1 is 100) */
+static void t_l7_per_peer_wire(void)
+{
+	expect_l7("GET /mine HTTP/1.1\r\n\r\n", 9200, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_USER, 38, "/mine");
+	/* another peer's rule does not apply to 100: before l7[].identity, any peer's rule allowed it */
+	expect_l7("GET /theirs/x HTTP/1.1\r\n\r\n", 9200, SHADOW_VERDICT_DENY, SHADOW_WHERE_USER, 0, "/theirs/x");
+	/* the method of 100's own rule still counts */
+	expect_l7("POST /mine HTTP/1.1\r\n\r\n", 9200, SHADOW_VERDICT_DENY, SHADOW_WHERE_USER, 0, "/mine");
+	/* a rule without a peer applies to every peer */
+	expect_l7("PUT /all/z HTTP/1.1\r\n\r\n", 9200, SHADOW_VERDICT_ALLOW, SHADOW_WHERE_USER, 45, "/all/z");
+}
+
 static void t_l7_no_rules(void)
 {
 	/* port 7000 has no L7 rules: no L7 verdict, but latency and status still measured */
@@ -1010,6 +1038,48 @@ out:
 	free(scratch);
 	free(add);
 	shadow_bpf__destroy(s2);
+}
+
+/* The app leg of a port whose L7 rules name peers: the hop comes from 127.0.0.6, so the loader allows by a rule for
+ * any peer, denies when no peer's rule matches, and otherwise leaves the verdict to whoever knows the peer (flag
+ * "peer"); nine rules of one peer do not fit the kernel's eight and need not */
+static void t_cgroup_app_leg_per_peer(void)
+{
+	static const struct {
+		const char *req;
+		__u8 verdict;
+		__u32 rule;
+		int peer_flag;
+	} cases[] = {
+		{"GET /8 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_NONE, 0, 1},
+		{"GET /9 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_NONE, 0, 1},
+		{"POST /9 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_DENY, 0, 0},
+		{"GET /open/door HTTP/1.1\r\n\r\n", SHADOW_VERDICT_ALLOW, 60, 0},
+		{"GET /10 HTTP/1.1\r\n\r\n", SHADOW_VERDICT_DENY, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt p;
+		int rv = -1;
+		uint16_t cport = (uint16_t)(50101 + i);
+		pkt_tcp(&p, "127.0.0.6", cport, "127.0.0.1", 9201, TH_PSH | TH_ACK, cases[i].req);
+		CHECK(run(skel->progs.shadow_cg_egress, &p, &rv) == 0 && rv == 1, "%s: run %d", cases[i].req, rv);
+		pkt_tcp(&p, "127.0.0.1", 9201, "127.0.0.6", cport, TH_PSH | TH_ACK, "HTTP/1.1 200 OK\r\n\r\n");
+		drain();
+		run(skel->progs.shadow_cg_egress, &p, &rv);
+		drain();
+		struct shadow_http_rec *h = find_http();
+		CHECK(h != NULL, "%.12s: no app-leg record", cases[i].req);
+		if (!h)
+			continue;
+		CHECK(h->where == SHADOW_WHERE_USER && h->verdict == SHADOW_VERDICT_NONE && h->leg == SHADOW_LEG_APP,
+		      "%.12s: the kernel must defer (where %u verdict %u)", cases[i].req, h->where, h->verdict);
+		struct shadow_http_rec r = *h;
+		CHECK(shadow_config_l7_user(&cfg, &r) == 1, "%.12s: the loader must look", cases[i].req);
+		CHECK(r.verdict == cases[i].verdict && r.rule_id == cases[i].rule && !!(r.flags & SHADOW_F_PEER) == cases[i].peer_flag,
+		      "%.12s: verdict %s rule %u peer flag %d; want %s, %u, %d", cases[i].req, shadow_verdict_name(r.verdict),
+		      r.rule_id, !!(r.flags & SHADOW_F_PEER), shadow_verdict_name(cases[i].verdict), cases[i].rule,
+		      cases[i].peer_flag);
+	}
 }
 
 static void t_cgroup_app_leg(void)
@@ -2294,6 +2364,7 @@ static const struct tcase cases[] = {
 	{"l7_method_mismatch", t_l7_method_mismatch, 1},
 	{"l7_regex_user", t_l7_regex, 1},
 	{"l7_kernel_deny", t_l7_kernel_deny, 1},
+	{"l7_per_peer_wire", t_l7_per_peer_wire, 1},
 	{"l7_no_rules_latency_only", t_l7_no_rules, 1},
 	{"l7_long_path_truncated", t_l7_long_path_truncated, 1},
 	{"l7_egress_rules", t_l7_egress, 1},
@@ -2302,6 +2373,7 @@ static const struct tcase cases[] = {
 	{"cgroup_edge_cache", t_cgroup_edge_cache, 0},
 	{"edge_table_full_overflow_and_gc", t_edge_table_full_and_gc, 0},
 	{"cgroup_skb_app_leg", t_cgroup_app_leg, 1},
+	{"cgroup_skb_app_leg_per_peer", t_cgroup_app_leg_per_peer, 1},
 	{"cgroup_storage_endpoint", t_cgroup_storage_endpoint, 0},
 	{"cgroup_storage_filled_by_program", t_cgroup_storage_filled_by_program, 0},
 	{"cgroup_l7_cache", t_cgroup_l7_cache, 0},

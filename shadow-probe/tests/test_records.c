@@ -73,10 +73,10 @@ static void ref_json_str(struct sbuf *o, const char *s, size_t n)
 }
 static void ref_flags(struct sbuf *o, __u8 flags)
 {
-	static const char *names[] = {"reply", "midstream", "tls", "truncated", "nopolicy", "closing", "sidecar"};
+	static const char *names[] = {"reply", "midstream", "tls", "truncated", "nopolicy", "closing", "sidecar", "peer"};
 	sp(o, ",\"flags\":[");
 	int first = 1;
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		if (flags & (1 << i)) {
 			sp(o, "%s\"%s\"", first ? "" : ",", names[i]);
 			first = 0;
