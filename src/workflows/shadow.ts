@@ -59,7 +59,7 @@ const MATRIX_TO_METRIC: Record<keyof Matrix, string> = {
 };
 
 function joinInputs(meta: ShadowRunMeta): JoinInputs {
-  return { namespace: meta.namespace, pods: meta.pods, rules: meta.rules, l7: meta.l7, gaps: meta.gaps, selectedBy: meta.selectedBy };
+  return { namespace: meta.namespace, pods: meta.pods, rules: meta.rules, l7: meta.l7, gaps: meta.gaps, selectedBy: meta.selectedBy, ...(meta.probeConfig ? { identities: meta.probeConfig.identities } : {}) };
 }
 
 function parseAccess(text: string, pod: string, j: ShadowJoiner, stats: ParseStats): void {

@@ -173,6 +173,46 @@ test('outbound app leg names the real server (from the app socket), not the side
   assert.ok(tls >= 4, `tls counter ${tls}`);
 });
 
+test('L7 rules scoped to a peer: the loader decides the wire leg by its peer, and the app leg, which has none, only where every peer would agree', { skip }, async () => {
+  const probe = new Probe();
+  cfg = probe.writeConfig(podsJson);
+  // reviews keeps its rules for any peer (GET /reviews*, health) and gets one for client and one for productpage
+  (cfg.l7 as Json[]).push(
+    { pod: 'reviews', port: 9080, identity: identity('client'), method: 'GET', pathPrefix: '/mine', ruleId: 301 },
+    { pod: 'reviews', port: 9080, identity: identity('productpage'), method: 'GET', pathPrefix: '/theirs', ruleId: 302 },
+  );
+  probe.setConfig(cfg);
+  await probe.start();
+  const paths = ['/mine/1', '/theirs/1', '/nope', '/reviews/1'];
+  try {
+    // the reviews sidecar lets everything but /admin* through, so each request has both legs
+    for (const path of paths) assert.equal(lab.curl('client', `http://${lab.pod('reviews').ip}:9080${path}`).code === 403, false, path);
+    // productpage calls reviews over mTLS: no plaintext on the wire, the app leg only
+    assert.equal(lab.curl('client', `http://${lab.pod('productpage').ip}:9080/productpage`).code, 200);
+    await probe.waitFor(() => probe.records('http').filter((h) => h.pod === 'reviews' && h.dir === 'ingress').length >= 9, 10_000, 'reviews HTTP records');
+  } finally {
+    assert.equal(await probe.stop('SIGINT'), 0, probe.stderr);
+  }
+  const recs = probe.records('http').filter((h) => h.pod === 'reviews' && h.dir === 'ingress');
+  const c = lab.pod('client').ip;
+  const got = (leg: string, path: string) => recs.filter((h) => h.leg === leg && h.path === path)
+    .map((h) => [h.verdict, h.where, h.rule, ((h.flags as string[] | undefined) ?? []).includes('peer')]);
+  // the wire leg knows the peer: only client's own rules and the rules for any peer apply (before, every peer's
+  // rule applied in the kernel, so /theirs/1 was allowed for client)
+  assert.deepEqual(got('wire', '/mine/1'), [['allow', 'user', 301, false]]);
+  assert.deepEqual(got('wire', '/theirs/1'), [['deny', 'user', 0, false]]);
+  assert.deepEqual(got('wire', '/nope'), [['deny', 'user', 0, false]]);
+  assert.deepEqual(got('wire', '/reviews/1'), [['allow', 'user', 201, false]]);
+  // the app leg (127.0.0.6): a rule for any peer allows, no peer's rule denies, one peer's rule leaves it to the peer
+  assert.deepEqual(got('app', '/mine/1'), [['none', 'user', 0, true]]);
+  assert.deepEqual(got('app', '/theirs/1'), [['none', 'user', 0, true]]);
+  assert.deepEqual(got('app', '/nope'), [['deny', 'user', 0, false]]);
+  assert.deepEqual(got('app', '/reviews/1'), [['allow', 'user', 201, false]]);
+  const fromProductpage = recs.filter((h) => h.leg === 'app' && !paths.includes(String(h.path)));
+  assert.ok(fromProductpage.length >= 1 && fromProductpage.every((h) => h.verdict === 'allow' && h.rule === 201), JSON.stringify(fromProductpage));
+  assert.equal(recs.filter((h) => h.leg === 'wire' && !String(h.client).startsWith(`${c}:`)).length, 0, 'mTLS: no plaintext from productpage');
+});
+
 test('attached to the host-side veths instead of eth0: the same verdicts and wire latency', { skip }, async () => {
   const probe = new Probe();
   cfg = probe.writeConfig(podsJson);

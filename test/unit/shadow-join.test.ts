@@ -198,3 +198,31 @@ test('result: lost counts the kernel\'s losses and the records the loader droppe
   assert.equal(r.probe.lost, 2 + 4 + 1 + 7, 'the last metrics line: kernel counters plus recordsDropped');
   assert.equal(r.probe.recordsOut, 50);
 });
+
+test('join: an app-leg record the probe left to the peer (flag "peer") is decided with the peer of the access log', () => {
+  // reviews serves GET /a to client (1004) only, POST /p to details (1005) only: the rules name their peers
+  const per: JoinInputs = {
+    ...inputs,
+    pods: [...inputs.pods, { name: 'details', namespace: 'bookinfo', ip: '10.0.0.15', identity: 1005, sidecar: true }],
+    rules: [...inputs.rules, { id: 202, policy: 'CiliumNetworkPolicy/bookinfo/istio-reviews', rule: 'ingress[1].toPorts[0].rules.http[0]' }],
+    l7: [{ pod: 'reviews', port: 9080, method: 'GET', pathPrefix: '/a', ruleId: 201, identity: 1004 }, { pod: 'reviews', port: 9080, method: 'POST', pathExact: '/p', ruleId: 202, identity: 1005 }],
+    identities: [{ cidr: '192.168.0.0/16', identity: 16777217 }],
+  };
+  const j = new ShadowJoiner(per, { windowMs: 500 });
+  const undecided = (startMs: number, method: string, path: string): ProbeHttp => ({ ...http('app', startMs, 0.5, '127.0.0.6:5000', '127.0.0.1:9080', method, path, 200, 'none', 'user', 0), flags: ['peer'] });
+  // mTLS on the wire: the probe has the flow and the app leg only
+  const entries = [
+    line(T0 + 10, 'GET', '/a', 200, 'via_upstream', '10.0.0.20:40000', '127.0.0.6:5000', 'client-a'),
+    line(T0 + 20, 'GET', '/a', 403, 'rbac_access_denied_matched_policy[none]', '10.0.0.15:41000', '-', 'details-a'),
+    line(T0 + 30, 'POST', '/p', 200, 'via_upstream', '10.0.0.15:41000', '127.0.0.6:5000', 'details-p'),
+  ].map((l) => parseEnvoyTextLine(l, 'reviews')!);
+  for (const r of [flow(40000, 'allow', 101), { ...flow(41000, 'allow', 101), src: '10.0.0.15', remoteIdentity: 1005 }, undecided(T0 + 10.3, 'GET', '/a'), undecided(T0 + 30.3, 'POST', '/p')]) j.addProbe(r);
+  for (const e of entries) j.addEntry(e);
+  j.flush(Infinity);
+  const r = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 5000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [] });
+  // before: any peer's rule allowed details' GET /a (denyAllow), and a "none" verdict counted as allow
+  assert.deepEqual(r.matrix, { allowAllow: 2, allowDeny: 0, denyAllow: 0, denyDeny: 1, envoyOnly: 0, probeOnly: 0 });
+  assert.equal(j.peerIdentity('10.0.0.15'), 1005);
+  assert.equal(j.peerIdentity('192.168.3.4'), 16777217, 'a CIDR identity by the longest prefix');
+  assert.equal(j.peerIdentity('8.8.8.8'), 2, 'world');
+});

@@ -71,3 +71,66 @@ test('the probe container\'s memory follows its table sizes (BPF maps are charge
   assert.deepEqual(probeMemoryMiB({ ctFlows: 131_072 }, 1024), { request: 144, limit: 1024 }, '--probe-memory sets the limit');
   assert.deepEqual(probeMemoryMiB({ ctFlows: 1_048_576 }, 256), { request: 256, limit: 256 }, 'the request never exceeds the limit');
 });
+
+// Cilium scopes HTTP rules to their ingress rule's peers (reference/cilium-policy.md "Ports and L7"): these fail on the
+// compile before l7[].identity, which gave every allowed peer every rule of the port.
+const ratingsFrom = (sa: string, http: unknown[] | undefined, port = '9080') => ({
+  fromEndpoints: [{ matchLabels: { 'k8s:io.cilium.k8s.policy.serviceaccount': sa } }],
+  toPorts: [{ ports: [{ port, protocol: 'TCP' }], ...(http ? { rules: { http } } : {}) }],
+});
+const peerPods = [...pods, { name: 'details', namespace: 'bookinfo', ip: '10.0.0.15', serviceAccount: 'bookinfo-details', labels: { app: 'details' }, sidecar: true }];
+
+test('L7 rules that differ by peer carry the peer identity; rules every peer shares do not', () => {
+  const c = compilePlan([cnp({
+    endpointSelector: { matchLabels: { app: 'ratings' } },
+    ingress: [ratingsFrom('bookinfo-reviews', [{ method: 'GET', path: '/ratings/.*' }]), ratingsFrom('bookinfo-details', [{ method: 'POST', path: '/ratings' }])],
+  })], peerPods);
+  const id = Object.fromEntries(c.pods.map((p) => [p.name, p.identity]));
+  assert.deepEqual(c.config.l7.map((r) => [r.pod, r.port, r.method, r.pathPrefix ?? r.pathExact, r.identity]), [
+    ['ratings', 9080, 'GET', '/ratings/', id.reviews],
+    ['ratings', 9080, 'POST', '/ratings', id.details],
+  ]);
+  // the same rules for both peers (one rule naming both): one set for any peer, which the kernel decides
+  const shared = compilePlan([cnp({
+    endpointSelector: { matchLabels: { app: 'ratings' } },
+    ingress: [{ fromEndpoints: [{ matchLabels: { app: 'reviews' } }, { matchLabels: { app: 'details' } }], toPorts: [{ ports: [{ port: '9080' }], rules: { http: [{ method: 'GET' }] } }] }],
+  })], peerPods);
+  assert.deepEqual(shared.config.l7.map((r) => [r.method, r.identity]), [['GET', undefined]]);
+});
+
+test('an L4-only rule lifts the L7 rules for its peers only; for every peer it leaves no L7 set', () => {
+  const c = compilePlan([cnp({
+    endpointSelector: { matchLabels: { app: 'ratings' } },
+    ingress: [ratingsFrom('bookinfo-reviews', [{ method: 'GET', path: '/ratings/.*' }]), ratingsFrom('bookinfo-details', undefined)],
+  })], peerPods);
+  const id = Object.fromEntries(c.pods.map((p) => [p.name, p.identity]));
+  const l4only = c.config.policy.find((p) => p.identity === id.details)!;
+  assert.deepEqual(c.config.l7.map((r) => [r.method ?? '*', r.pathPrefix ?? '*', r.identity, r.ruleId]), [
+    ['GET', '/ratings/', id.reviews, c.config.l7[0]!.ruleId],
+    ['*', '*', id.details, l4only.ruleId],
+  ]);
+  // before, details' requests met reviews' rules: GET /ratings/ only
+  const anyPeer = compilePlan([cnp({
+    endpointSelector: { matchLabels: { app: 'ratings' } },
+    ingress: [ratingsFrom('bookinfo-reviews', [{ method: 'GET', path: '/ratings/.*' }]), { toPorts: [{ ports: [{ port: '9000', endPort: 9999, protocol: 'TCP' }] }] }],
+  })], peerPods);
+  assert.deepEqual(anyPeer.config.l7, [], 'a port range open to any peer covers 9080: every request passes, as in Cilium');
+  // a UDP-only rule does not lift TCP's L7 rules
+  const udp = compilePlan([cnp({
+    endpointSelector: { matchLabels: { app: 'ratings' } },
+    ingress: [ratingsFrom('bookinfo-reviews', [{ method: 'GET' }]), { toPorts: [{ ports: [{ port: '9080', protocol: 'UDP' }] }] }],
+  })], peerPods);
+  assert.deepEqual(udp.config.l7.map((r) => [r.method, r.identity]), [['GET', undefined]]);
+});
+
+test('deny rules add no L7 allow rules; a named port is reported, never read as every port', () => {
+  const c = compilePlan([cnp({
+    endpointSelector: { matchLabels: { app: 'ratings' } },
+    ingressDeny: [{ toPorts: [{ ports: [{ port: '9080' }], rules: { http: [{ method: 'DELETE' }] } }] }],
+    ingress: [{ toPorts: [{ ports: [{ port: 'http' }, { port: '9090' }] }] }],
+  })], peerPods);
+  assert.deepEqual(c.config.l7, []);
+  assert.deepEqual(c.config.policy.filter((p) => p.action === 'allow').map((p) => p.port), [9090]);
+  assert.ok(c.unsupported.some((u) => /named port http is not resolved/.test(u)), c.unsupported.join('\n'));
+  assert.ok(c.unsupported.some((u) => /L7 rules in a deny rule/.test(u)));
+});

@@ -75,7 +75,7 @@ export type Direction = 'ingress' | 'egress';
 export type Leg = 'wire' | 'app';
 const WHERE: Where[] = ['none', 'kernel', 'user'];
 const METHODS = ['', 'GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'PATCH', 'OPTIONS'];
-const FLAG_NAMES = ['reply', 'midstream', 'tls', 'truncated', 'nopolicy', 'closing', 'sidecar'];
+const FLAG_NAMES = ['reply', 'midstream', 'tls', 'truncated', 'nopolicy', 'closing', 'sidecar', 'peer'];
 export const COUNTER_NAMES = [
   'packets', 'flows_new', 'ringbuf_full', 'ratelimited', 'ct_full', 'ct_created', 'parse_fail', 'http_requests',
   'http_responses', 'http_unmatched', 'inflight_evicted', 'tls', 'sampled_out', 'non_ipv4', 'no_endpoint',

@@ -10,6 +10,8 @@ import type { AccessLogEntry, KnownGap, L7Rule, ProbeFlow, ProbeHttp, ProbeLine,
 import type { DisagreementClass, Disagreement, ExampleRequest, Matrix, RuleResult } from './result.js';
 import { emptyMatrix } from './result.js';
 import { Samples } from './stats.js';
+import { cidrContains, parseCidr, parseIp } from '../verify/ip.js';
+import type { Cidr } from '../verify/ip.js';
 
 export interface JoinOptions {
   /** Max distance between START_TIME and the probe's request start, ms. */
@@ -167,7 +169,12 @@ export interface JoinInputs {
   gaps: KnownGap[];
   /** Pods selected by plan policies (a miss there is a default deny), with the selecting policies. */
   selectedBy?: Record<string, string[]>;
+  /** The probe config's identities (CIDRs and addresses): a peer that is no shadowed pod is named by the longest. */
+  identities?: ({ ip: string; identity: number } | { cidr: string; identity: number })[];
 }
+
+/** Cilium's reserved:world, the identity of an address no entry names. */
+const WORLD = 2;
 
 export class ShadowJoiner {
   readonly opts: JoinOptions;
@@ -177,6 +184,8 @@ export class ShadowJoiner {
   private readonly ruleNames = new Map<number, string>();
   private readonly gapByObject = new Map<string, KnownGap[]>();
   private readonly l7ByPodPort = new Map<string, { rule: L7Rule; re?: RegExp }[]>();
+  /** Longest prefix first. */
+  private readonly cidrIds: { cidr: Cidr; identity: number }[] = [];
   /** Wire groups by (server, client) address: the pod IP makes the server unique to a pod. */
   private readonly groups = new Nested<Group>();
   /** App legs by (pod, client on loopback): 127.0.0.1 is in every pod. */
@@ -201,6 +210,11 @@ export class ShadowJoiner {
     for (const p of inputs.pods) { this.podByIp.set(p.ip, p); this.podByIdentity.set(p.identity, p); }
     for (const r of inputs.rules) this.ruleById.set(r.id, r);
     for (const g of inputs.gaps) { const l = this.gapByObject.get(g.object); if (l) l.push(g); else this.gapByObject.set(g.object, [g]); }
+    for (const i of inputs.identities ?? []) {
+      const cidr = parseCidr('cidr' in i ? i.cidr : i.ip.includes('/') ? i.ip : `${i.ip}/32`);
+      if (cidr) this.cidrIds.push({ cidr, identity: i.identity });
+    }
+    this.cidrIds.sort((a, b) => b.cidr.bits - a.cidr.bits);
     for (const r of inputs.l7) {
       const k = `${r.pod ?? '*'}|${r.port}`;
       let l = this.l7ByPodPort.get(k);
@@ -350,11 +364,22 @@ export class ShadowJoiner {
     return recs[best];
   }
 
-  private l7Eval(pod: string, port: number, method: string, path: string): { verdict: Verdict; rule: number } | null {
+  /** The identity the probe gives an address: the pod's, else the longest identity prefix, else world. */
+  peerIdentity(ip: string): number {
+    const pod = this.podByIp.get(ip);
+    if (pod) return pod.identity;
+    const a = parseIp(ip);
+    for (const c of this.cidrIds) if (cidrContains(c.cidr, a)) return c.identity;
+    return WORLD;
+  }
+
+  /** The plan's L7 verdict for a request from peer (identity): rules without a peer apply to every peer. */
+  private l7Eval(pod: string, port: number, method: string, path: string, peer: number): { verdict: Verdict; rule: number } | null {
     const rules = [...(this.l7ByPodPort.get(`${pod}|${port}`) ?? []), ...(this.l7ByPodPort.get(`*|${port}`) ?? [])];
     if (!rules.length) return null;
     const p = normPath(path);
     for (const { rule, re } of rules) {
+      if (rule.identity && rule.identity !== peer) continue;
       if (rule.method && rule.method !== '*' && rule.method !== method) continue;
       if (rule.pathExact !== undefined && p !== rule.pathExact) continue;
       if (rule.pathPrefix !== undefined && !p.startsWith(rule.pathPrefix)) continue;
@@ -411,13 +436,17 @@ export class ShadowJoiner {
       verdict = 'deny'; ruleId = flow.rule;
     } else {
       if (flow) ruleId = flow.rule;
-      const l7 = wire && wire.where !== 'none' ? wire : app && app.where !== 'none' ? app : undefined;
+      // A record the probe left undecided (verdict none, flag "peer": the port's rules differ by peer and its leg
+      // does not know the peer) is decided here with the peer the access log names.
+      const decided = (r: ProbeHttp | undefined) => !!r && r.where !== 'none' && r.verdict !== 'none';
+      const l7 = decided(wire) ? wire : decided(app) ? app : undefined;
       if (l7) {
         verdict = l7.verdict === 'deny' || l7.verdict === 'audit' ? 'deny' : 'allow';
         ruleId = l7.rule; layer = 'L7'; where = l7.where; flags = l7.flags;
       } else {
-        const ev = this.l7Eval(e.pod, port, e.method, e.path);
-        if (ev && !(wire || app)) { verdict = ev.verdict; ruleId = ev.rule; layer = 'L7'; where = 'log'; flags = []; }
+        const undecided = (wire && wire.where !== 'none') || (app && app.where !== 'none');
+        const ev = this.l7Eval(e.pod, port, e.method, e.path, this.peerIdentity(ipOf(e.downstreamRemote)));
+        if (ev && (!(wire || app) || undecided)) { verdict = ev.verdict; ruleId = ev.rule; layer = 'L7'; where = 'log'; flags = undecided ? ['peer'] : []; }
       }
     }
     if (wire) edge.wire.push(wire.latencyNs / 1e6);

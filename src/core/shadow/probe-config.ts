@@ -7,6 +7,8 @@ import type { KubeObject } from '../model/k8s.js';
 import type { CiliumRuleSpec, IngressRule, PortRuleHTTP } from '../cilium/types.js';
 import { ciliumLabels, compileSelector } from '../cilium/labels.js';
 import type { L7Rule, RuleRef, ShadowPod } from './types.js';
+import { l7RulesOf } from './l7-peers.js';
+import type { PortGrant } from './l7-peers.js';
 
 export interface ProbePodInput {
   name: string;
@@ -104,6 +106,7 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   let nextRule = 100;
   let nextCidrId = 16_777_217;
   const cidrIds = new Map<string, number>();
+  const grants: PortGrant[] = [];
 
   const cnps = manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' || m.kind === 'CiliumClusterwideNetworkPolicy')
     .sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
@@ -142,30 +145,45 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
           peers.add(cid);
         }
         const portRules = r.toPorts?.length ? r.toPorts : [{}];
+        const peerList = [...peers].sort((a, b) => a - b);
         portRules.forEach((pr, pi) => {
-          const ports = pr.ports?.length ? pr.ports : [{ port: '0', protocol: 'ANY' as const }];
-          for (const t of targets) for (const pe of [...peers].sort((a, b) => a - b)) for (const po of ports) {
-            const port = Number(po.port) || 0;
-            cfg.policy.push({ pod: t.name, identity: pe, direction: 'ingress', protocol: po.protocol && po.protocol !== 'SCTP' ? po.protocol : 'TCP', port, ...(po.endPort ? { endPort: po.endPort } : {}), action, ruleId });
-          }
+          const ports = (pr.ports?.length ? pr.ports : [{ port: '0', protocol: 'ANY' as const }]).filter((po) => {
+            // a named port needs the pod's container ports, which the plan does not have: left out (narrower), never
+            // read as port 0 (every port)
+            if (/^\d+$/.test(String(po.port ?? '0'))) return true;
+            unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}]: named port ${po.port} is not resolved; that port is not shadowed`);
+            return false;
+          });
           const http: PortRuleHTTP[] = pr.rules?.http ?? [];
           if (action === 'deny' && http.length) unsupported.push(`${id} ${field}[${ri}]: L7 rules in a deny rule (Cilium rejects them)`);
-          http.forEach((h, hi) => {
-            const hid = nextRule++;
-            rules.push({ id: hid, policy: id, rule: `${field}[${ri}].toPorts[${pi}].rules.http[${hi}]`, ...(source ? { source } : {}) });
-            const methods = methodsOf(h.method);
-            if (methods === null) unsupported.push(`${id}: method regex ${h.method} is not a list of methods; shadowed as any method`);
-            if (h.headers?.length || h.headerMatches?.length || h.host) unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}].rules.http[${hi}]: host/header matches are not shadowed by the probe`);
-            const path = pathMatch(h.path);
-            for (const t of targets) for (const po of ports) for (const meth of methods && methods.length ? methods : [undefined]) {
-              cfg.l7.push({ pod: t.name, port: Number(po.port) || 0, ...(meth ? { method: meth } : {}), ...path, ruleId: hid });
-            }
-          });
+          const l7: Omit<L7Rule, 'pod' | 'identity'>[] = [];
+          if (action === 'allow') {
+            http.forEach((h, hi) => {
+              const hid = nextRule++;
+              rules.push({ id: hid, policy: id, rule: `${field}[${ri}].toPorts[${pi}].rules.http[${hi}]`, ...(source ? { source } : {}) });
+              const methods = methodsOf(h.method);
+              if (methods === null) unsupported.push(`${id}: method regex ${h.method} is not a list of methods; shadowed as any method`);
+              if (h.headers?.length || h.headerMatches?.length || h.host) unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}].rules.http[${hi}]: host/header matches are not shadowed by the probe`);
+              const path = pathMatch(h.path);
+              for (const po of ports) for (const meth of methods && methods.length ? methods : [undefined]) {
+                l7.push({ port: Number(po.port) || 0, ...(meth ? { method: meth } : {}), ...path, ruleId: hid });
+              }
+            });
+          }
+          const protocolOf = (po: { protocol?: string }) => (po.protocol && po.protocol !== 'SCTP' ? po.protocol : 'TCP');
+          for (const t of targets) for (const pe of peerList) for (const po of ports) {
+            cfg.policy.push({ pod: t.name, identity: pe, direction: 'ingress', protocol: protocolOf(po), port: Number(po.port) || 0, ...(po.endPort ? { endPort: po.endPort } : {}), action, ruleId });
+          }
+          if (action === 'allow') for (const t of targets) for (const po of ports) {
+            const port = Number(po.port) || 0;
+            grants.push({ pod: t.name, port, ...(po.endPort ? { endPort: po.endPort } : {}), protocol: protocolOf(po), peers: peerList, ruleId, http: http.length ? l7.filter((h) => h.port === port) : null });
+          }
         });
       });
     };
     emit(spec.ingressDeny, 'ingressDeny', 'deny');
     emit(spec.ingress, 'ingress', 'allow');
   }
+  cfg.l7 = l7RulesOf(grants);
   return { config: cfg, pods, rules, selectedBy, unsupported: [...new Set(unsupported)].sort() };
 }

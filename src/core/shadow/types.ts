@@ -87,6 +87,8 @@ export interface RuleRef {
 export interface L7Rule {
   pod?: string; port: number; method?: string; pathExact?: string; pathPrefix?: string; pathSuffix?: string;
   pathRegex?: string; ruleId: number;
+  /** The peer it applies to (Cilium scopes HTTP rules to their ingress rule's peers); absent: any peer. */
+  identity?: number;
 }
 
 /** A translation gap the plan knows it cannot express in the eBPF plane (TranslateResult gaps). */
