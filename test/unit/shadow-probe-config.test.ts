@@ -134,3 +134,22 @@ test('deny rules add no L7 allow rules; a named port is reported, never read as 
   assert.ok(c.unsupported.some((u) => /named port http is not resolved/.test(u)), c.unsupported.join('\n'));
   assert.ok(c.unsupported.some((u) => /L7 rules in a deny rule/.test(u)));
 });
+
+test('CIDR peers: every prefix inside the selector but outside its excepts, as the ipcache resolves the longest', () => {
+  const c = compilePlan([
+    cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ fromCIDR: ['10.0.0.0/8'] }, { fromEntities: ['world'], toPorts: [{ ports: [{ port: '443' }] }] }] }),
+    { ...cnp({ endpointSelector: { matchLabels: { app: 'reviews' } }, ingress: [{ fromCIDRSet: [{ cidr: '10.1.0.0/16', except: ['10.1.2.0/24'] }, { cidr: 'fd00::/8' }] }] }), metadata: { name: 'other', namespace: 'bookinfo' } } as KubeObject,
+  ], pods);
+  const idOf = (cidr: string) => c.config.identities.find((i) => 'cidr' in i && i.cidr === cidr)!.identity;
+  const peersOf = (pod: string, port = 0) => c.config.policy.filter((p) => p.pod === pod && p.port === port).map((p) => p.identity);
+  // before: 10.1.9.9 (identity of 10.1.0.0/16 by the longest prefix) was not a peer of ratings' 10.0.0.0/8 rule
+  assert.deepEqual(peersOf('ratings'), [idOf('10.0.0.0/8'), idOf('10.1.0.0/16'), idOf('10.1.2.0/24')].sort((a, b) => a - b));
+  // before: the except was ignored (wider) and reported
+  assert.deepEqual(peersOf('reviews'), [idOf('10.1.0.0/16')]);
+  // world: addresses no prefix names, and every CIDR identity (before: 2 alone, so 10.x never matched it)
+  assert.deepEqual(peersOf('ratings', 443), [2, idOf('10.0.0.0/8'), idOf('10.1.0.0/16'), idOf('10.1.2.0/24')]);
+  // the probe is IPv4 only: an IPv6 prefix is reported and left out (before, it went into the config, which the probe refuses)
+  assert.ok(!c.config.identities.some((i) => 'cidr' in i && i.cidr.includes(':')));
+  assert.ok(c.unsupported.some((u) => /CIDR fd00::\/8 is not shadowed/.test(u)), c.unsupported.join('\n'));
+  assert.ok(!c.unsupported.some((u) => /except/.test(u)));
+});

@@ -8,6 +8,8 @@ import type { CiliumRuleSpec, IngressRule, PortRuleHTTP } from '../cilium/types.
 import { ciliumLabels, compileSelector } from '../cilium/labels.js';
 import type { L7Rule, RuleRef, ShadowPod } from './types.js';
 import { l7RulesOf } from './l7-peers.js';
+import { cidrContains, parseCidr } from '../verify/ip.js';
+import type { Cidr } from '../verify/ip.js';
 import type { PortGrant } from './l7-peers.js';
 
 export interface ProbePodInput {
@@ -45,6 +47,44 @@ export interface CompiledPlan {
 }
 
 const WORLD = 2;
+
+/**
+ * CIDR identities as Cilium derives them: one per distinct IPv4 prefix the plan names (selectors and their excepts).
+ * The probe's ipcache gives an address the longest prefix that holds it, so a selector must take every prefix inside
+ * it that no except covers: its own identity alone would miss an address that a longer prefix of another rule claims,
+ * and the except's prefixes are exactly the ones left out.
+ */
+class CidrIdentities {
+  private readonly byPrefix = new Map<string, { cidr: Cidr; text: string; identity: number }>();
+  private next = 16_777_217;
+
+  private static key(c: Cidr): string { return `${c.base4}/${c.bits}`; }
+
+  add(text: string): void {
+    const c = parseCidr(text);
+    if (!c || c.v6 || this.byPrefix.has(CidrIdentities.key(c))) return;
+    this.byPrefix.set(CidrIdentities.key(c), { cidr: c, text, identity: this.next++ });
+  }
+
+  entries(): { cidr: string; identity: number }[] {
+    return [...this.byPrefix.values()].map((e) => ({ cidr: e.text, identity: e.identity }));
+  }
+
+  all(): number[] { return [...this.byPrefix.values()].map((e) => e.identity); }
+
+  /** The identities an address inside `base` but outside every except can have; null: base is no IPv4 prefix. */
+  inside(base: string, except: string[]): number[] | null {
+    const b = parseCidr(base);
+    if (!b || b.v6) return null;
+    const ex = except.map((e) => parseCidr(e)).filter((e): e is Cidr => e !== null && !e.v6);
+    const within = (inner: Cidr, outer: Cidr) => inner.bits >= outer.bits && cidrContains(outer, { v6: false, n: inner.base, n4: inner.base4 });
+    const out: number[] = [];
+    for (const e of this.byPrefix.values()) if (within(e.cidr, b) && !ex.some((x) => within(e.cidr, x))) out.push(e.identity);
+    // 0.0.0.0/0 also holds the addresses no prefix names: world
+    if (b.bits === 0 && !ex.length) out.push(WORLD);
+    return out;
+  }
+}
 
 /** The probe's CT sizes (settings.ctFlows, shadow-probe/src/shadow.h): powers of two, 256 bytes per flow. */
 export const CT_FLOWS = { min: 8192, default: 65_536, max: 1_048_576 } as const;
@@ -104,12 +144,20 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   const selectedBy: Record<string, string[]> = {};
   const unsupported: string[] = [];
   let nextRule = 100;
-  let nextCidrId = 16_777_217;
-  const cidrIds = new Map<string, number>();
   const grants: PortGrant[] = [];
 
   const cnps = manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' || m.kind === 'CiliumClusterwideNetworkPolicy')
     .sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+  // every prefix of the plan first: a rule's CIDR peers are the prefixes inside its selector (see CidrIdentities)
+  const cidrs = new CidrIdentities();
+  for (const m of cnps) {
+    const spec = ((m as unknown as { spec?: CiliumRuleSpec }).spec ?? {}) as CiliumRuleSpec;
+    for (const r of [...(spec.ingress ?? []), ...(spec.ingressDeny ?? [])]) {
+      for (const c of r.fromCIDR ?? []) cidrs.add(c);
+      for (const x of r.fromCIDRSet ?? []) for (const c of [x.cidr, ...(x.except ?? [])]) cidrs.add(c);
+    }
+  }
+  cfg.identities.push(...cidrs.entries());
   for (const m of cnps) {
     const ns = m.metadata.namespace;
     const id = `${m.kind}/${ns ? `${ns}/` : ''}${m.metadata.name}`;
@@ -135,14 +183,15 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
         }
         for (const e of r.fromEntities ?? []) {
           if (e === 'all') peers.add(0);
-          else if (e === 'world') peers.add(WORLD);
+          // CIDR identities are world's too (Cilium labels them reserved:world)
+          else if (e === 'world') for (const i of [WORLD, ...cidrs.all()]) peers.add(i);
           else if (e === 'cluster') for (const p of pods) peers.add(p.identity);
           else unsupported.push(`${id} ${field}[${ri}]: entity ${e} has no peer in the shadowed pods`);
         }
-        for (const c of [...(r.fromCIDR ?? []), ...(r.fromCIDRSet ?? []).map((x) => { if (x.except?.length) unsupported.push(`${id} ${field}[${ri}]: CIDR except ${x.except.join(',')} ignored`); return x.cidr; })]) {
-          let cid = cidrIds.get(c);
-          if (cid === undefined) { cid = nextCidrId++; cidrIds.set(c, cid); cfg.identities.push({ cidr: c, identity: cid }); }
-          peers.add(cid);
+        for (const x of [...(r.fromCIDR ?? []).map((cidr) => ({ cidr, except: [] as string[] })), ...(r.fromCIDRSet ?? [])]) {
+          const inside = cidrs.inside(x.cidr, x.except ?? []);
+          if (inside === null) { unsupported.push(`${id} ${field}[${ri}]: CIDR ${x.cidr} is not shadowed (not an IPv4 prefix; the probe is IPv4 only)`); continue; }
+          for (const i of inside) peers.add(i);
         }
         const portRules = r.toPorts?.length ? r.toPorts : [{}];
         const peerList = [...peers].sort((a, b) => a - b);
