@@ -153,3 +153,22 @@ test('CIDR peers: every prefix inside the selector but outside its excepts, as t
   assert.ok(c.unsupported.some((u) => /CIDR fd00::\/8 is not shadowed/.test(u)), c.unsupported.join('\n'));
   assert.ok(!c.unsupported.some((u) => /except/.test(u)));
 });
+
+test('`ingress: [{}]` allows nothing, and a policy with enableDefaultDeny.ingress false keeps its pods default-allow', () => {
+  // the translation of an ALLOW policy with no expressible rule (Istio allow-nothing): before, an allow of every peer and port
+  const none = compilePlan([cnp({ endpointSelector: {}, ingress: [{}] })], pods);
+  assert.deepEqual(none.config.policy, []);
+  assert.deepEqual(Object.keys(none.selectedBy).sort(), ['client', 'ratings', 'reviews'], 'selected: default deny');
+  // the translation of a DENY policy: before, the probe default-denied everything else (any entry switches it on)
+  const deny = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, enableDefaultDeny: { ingress: false }, ingressDeny: [{ toPorts: [{ ports: [{ port: '22' }] }] }] })], pods);
+  assert.deepEqual(deny.config.policy.map((p) => [p.pod, p.identity, p.port, p.protocol, p.action]), [['ratings', 0, 22, 'TCP', 'deny'], ['ratings', 0, 0, 'ANY', 'allow']]);
+  assert.equal(deny.rules.find((r) => r.id === deny.config.policy[1]!.ruleId)!.rule, '(no default deny: enableDefaultDeny.ingress false)');
+  assert.deepEqual(deny.selectedBy, {});
+  // with an allow policy beside it, default deny is on again and no such allow is added
+  const both = compilePlan([
+    cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, enableDefaultDeny: { ingress: false }, ingressDeny: [{ toPorts: [{ ports: [{ port: '22' }] }] }] }),
+    { ...cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080' }] }] }] }), metadata: { name: 'z-allow', namespace: 'bookinfo' } } as KubeObject,
+  ], pods);
+  assert.deepEqual(both.config.policy.map((p) => [p.port, p.action]), [[22, 'deny'], [9080, 'allow']]);
+  assert.deepEqual(both.selectedBy, { ratings: ['CiliumNetworkPolicy/bookinfo/z-allow'] });
+});

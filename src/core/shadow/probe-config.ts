@@ -145,6 +145,8 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   const unsupported: string[] = [];
   let nextRule = 100;
   const grants: PortGrant[] = [];
+  /** Pods selected by a policy that keeps default allow, with the first such policy. */
+  const noDefaultDeny = new Map<string, string>();
 
   const cnps = manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' || m.kind === 'CiliumClusterwideNetworkPolicy')
     .sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
@@ -168,14 +170,18 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     if (spec.egress?.length) unsupported.push(`${id}: egress rules are not shadowed (the translation emits ingress policy)`);
     const hasIngress = (spec.ingress?.length ?? 0) + (spec.ingressDeny?.length ?? 0) > 0;
     if (!hasIngress) continue;
-    for (const t of targets) (selectedBy[t.name] ??= []).push(id);
+    // A policy with enableDefaultDeny.ingress false (the translation's DENY policies) does not switch its pods to
+    // default deny; the probe would (any entry does), so such pods get an explicit allow below.
+    if (spec.enableDefaultDeny?.ingress === false) { for (const t of targets) if (!noDefaultDeny.has(t.name)) noDefaultDeny.set(t.name, id); }
+    else for (const t of targets) (selectedBy[t.name] ??= []).push(id);
     const emit = (list: IngressRule[] | undefined, field: 'ingress' | 'ingressDeny', action: 'allow' | 'deny') => {
       (list ?? []).forEach((r, ri) => {
         const ruleId = nextRule++;
         rules.push({ id: ruleId, policy: id, rule: `${field}[${ri}]`, ...(source ? { source } : {}) });
-        // Peer identities of this rule (0 = any peer).
+        // Peer identities of this rule (0 = any peer). `{}` (no peer field, no ports) selects and allows nothing.
         const peers = new Set<number>();
         const hasPeer = r.fromEndpoints !== undefined || r.fromCIDR !== undefined || r.fromCIDRSet !== undefined || r.fromEntities !== undefined;
+        if (!hasPeer && !r.toPorts?.length) return;
         if (!hasPeer) peers.add(0);
         for (const sel of r.fromEndpoints ?? []) {
           const pred = compileSelector(sel, ns);
@@ -232,6 +238,12 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     };
     emit(spec.ingressDeny, 'ingressDeny', 'deny');
     emit(spec.ingress, 'ingress', 'allow');
+  }
+  for (const [pod, policy] of noDefaultDeny) {
+    if (selectedBy[pod]) continue;
+    const ruleId = nextRule++;
+    rules.push({ id: ruleId, policy, rule: '(no default deny: enableDefaultDeny.ingress false)' });
+    cfg.policy.push({ pod, identity: 0, direction: 'ingress', protocol: 'ANY', port: 0, action: 'allow', ruleId });
   }
   cfg.l7 = l7RulesOf(grants);
   return { config: cfg, pods, rules, selectedBy, unsupported: [...new Set(unsupported)].sort() };
