@@ -172,3 +172,14 @@ test('`ingress: [{}]` allows nothing, and a policy with enableDefaultDeny.ingres
   assert.deepEqual(both.config.policy.map((p) => [p.port, p.action]), [[22, 'deny'], [9080, 'allow']]);
   assert.deepEqual(both.selectedBy, { ratings: ['CiliumNetworkPolicy/bookinfo/z-allow'] });
 });
+
+test('a policy\'s `specs` list is read like `spec` (before, it was skipped: its pods stayed default-allow)', () => {
+  const m = { ...cnp(undefined), specs: [
+    { endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080' }] }] }] },
+    { endpointSelector: { matchLabels: { app: 'reviews' } }, ingress: [{ toPorts: [{ ports: [{ port: '9090' }] }] }] },
+  ] } as unknown as KubeObject;
+  delete (m as { spec?: unknown }).spec;
+  const c = compilePlan([m], pods);
+  assert.deepEqual(c.config.policy.map((p) => [p.pod, p.port]), [['ratings', 9080], ['reviews', 9090]]);
+  assert.deepEqual(c.selectedBy, { ratings: ['CiliumNetworkPolicy/bookinfo/istio-ratings-viewer[0]'], reviews: ['CiliumNetworkPolicy/bookinfo/istio-ratings-viewer[1]'] });
+});

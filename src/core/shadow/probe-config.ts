@@ -129,6 +129,15 @@ export function pathMatch(re: string | undefined): Pick<L7Rule, 'pathExact' | 'p
   return { pathRegex: re };
 }
 
+/** A policy's rule specs: `spec`, and each of `specs` (named `<policy>[i]` when there are several), as Cilium reads them. */
+function specsOf(m: KubeObject): { m: KubeObject; spec: CiliumRuleSpec; id: string }[] {
+  const ns = m.metadata.namespace;
+  const id = `${m.kind}/${ns ? `${ns}/` : ''}${m.metadata.name}`;
+  const o = m as unknown as { spec?: CiliumRuleSpec; specs?: CiliumRuleSpec[] };
+  const list = [...(o.spec ? [o.spec] : []), ...(Array.isArray(o.specs) ? o.specs : [])];
+  return list.map((spec, i) => ({ m, spec, id: list.length > 1 ? `${id}[${i}]` : id }));
+}
+
 export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], settings: Record<string, number> = {}): CompiledPlan {
   const podsSorted = [...podsIn].sort((a, b) => (a.name < b.name ? -1 : 1));
   const pods: ShadowPod[] = podsSorted.map((p, i) => ({ name: p.name, namespace: p.namespace, ip: p.ip, identity: 1000 + i, sidecar: p.sidecar }));
@@ -152,19 +161,16 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     .sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
   // every prefix of the plan first: a rule's CIDR peers are the prefixes inside its selector (see CidrIdentities)
   const cidrs = new CidrIdentities();
-  for (const m of cnps) {
-    const spec = ((m as unknown as { spec?: CiliumRuleSpec }).spec ?? {}) as CiliumRuleSpec;
+  for (const { spec } of cnps.flatMap(specsOf)) {
     for (const r of [...(spec.ingress ?? []), ...(spec.ingressDeny ?? [])]) {
       for (const c of r.fromCIDR ?? []) cidrs.add(c);
       for (const x of r.fromCIDRSet ?? []) for (const c of [x.cidr, ...(x.except ?? [])]) cidrs.add(c);
     }
   }
   cfg.identities.push(...cidrs.entries());
-  for (const m of cnps) {
+  for (const { m, spec, id } of cnps.flatMap(specsOf)) {
     const ns = m.metadata.namespace;
-    const id = `${m.kind}/${ns ? `${ns}/` : ''}${m.metadata.name}`;
     const source = (m.metadata.annotations ?? {})['migrate.io/source'];
-    const spec = ((m as unknown as { spec?: CiliumRuleSpec }).spec ?? {}) as CiliumRuleSpec;
     const selects = compileSelector(spec.endpointSelector ?? {}, ns);
     const targets = podsSorted.filter((p) => selects(labels.get(p.name)!));
     if (spec.egress?.length) unsupported.push(`${id}: egress rules are not shadowed (the translation emits ingress policy)`);
