@@ -183,3 +183,11 @@ test('a policy\'s `specs` list is read like `spec` (before, it was skipped: its 
   assert.deepEqual(c.config.policy.map((p) => [p.pod, p.port]), [['ratings', 9080], ['reviews', 9090]]);
   assert.deepEqual(c.selectedBy, { ratings: ['CiliumNetworkPolicy/bookinfo/istio-ratings-viewer[0]'], reviews: ['CiliumNetworkPolicy/bookinfo/istio-ratings-viewer[1]'] });
 });
+
+test('a CNP selects pods of its own namespace only, even when its endpointSelector names another', () => {
+  const other = { name: 'intruder', namespace: 'other', ip: '10.0.1.9', serviceAccount: 'x', labels: { app: 'ratings' }, sidecar: true };
+  const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings', 'k8s:io.kubernetes.pod.namespace': 'other' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080' }] }] }] })], [...pods, other]);
+  assert.deepEqual(c.config.policy, []);
+  const cc = compilePlan([{ ...cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080' }] }] }] }), kind: 'CiliumClusterwideNetworkPolicy', metadata: { name: 'cc' } } as KubeObject], [...pods, other]);
+  assert.deepEqual(cc.config.policy.map((p) => p.pod), ['intruder', 'ratings'], 'a CCNP selects in every namespace');
+});

@@ -172,7 +172,8 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     const ns = m.metadata.namespace;
     const source = (m.metadata.annotations ?? {})['migrate.io/source'];
     const selects = compileSelector(spec.endpointSelector ?? {}, ns);
-    const targets = podsSorted.filter((p) => selects(labels.get(p.name)!));
+    // a CNP selects pods of its own namespace only, whatever its selector names (a CCNP has no namespace)
+    const targets = podsSorted.filter((p) => (!ns || p.namespace === ns) && selects(labels.get(p.name)!));
     if (spec.egress?.length) unsupported.push(`${id}: egress rules are not shadowed (the translation emits ingress policy)`);
     const hasIngress = (spec.ingress?.length ?? 0) + (spec.ingressDeny?.length ?? 0) > 0;
     if (!hasIngress) continue;
