@@ -188,6 +188,21 @@ static int pod_from(json_t *it, size_t i, struct cfg_pod *p, char *err, size_t e
 	p->identity = jint(it, "identity", 0);
 	json_t *sc = json_object_get(it, "sidecar");
 	p->sidecar = !sc ? -1 : json_is_null(sc) || json_is_false(sc) ? 0 : 1;
+	p->default_deny[SHADOW_DIR_INGRESS] = p->default_deny[SHADOW_DIR_EGRESS] = -1;
+	json_t *dd = json_object_get(it, "defaultDeny");
+	if (dd && !json_is_null(dd)) {
+		if (!json_is_object(dd))
+			return fail(err, errlen, "pods[%zu] (%s): defaultDeny must be an object like {\"ingress\": true}", i, p->name);
+		static const char *const dirs[2] = {[SHADOW_DIR_INGRESS] = "ingress", [SHADOW_DIR_EGRESS] = "egress"};
+		for (int d = 0; d < 2; d++) {
+			json_t *v = json_object_get(dd, dirs[d]);
+			if (!v || json_is_null(v))
+				continue;
+			if (!json_is_boolean(v))
+				return fail(err, errlen, "pods[%zu] (%s): defaultDeny.%s must be true or false", i, p->name, dirs[d]);
+			p->default_deny[d] = json_is_true(v);
+		}
+	}
 	if (json_is_integer(json_object_get(it, "cgroupId"))) {
 		p->cgroup_id = jint(it, "cgroupId", 0);
 		p->has_cgroup_id = 1;
@@ -1037,8 +1052,21 @@ int shadow_config_apply(const struct shadow_config *c, const struct shadow_map_f
 		const struct cfg_pod *pod = &c->pods[p];
 		if (!pod->addr)
 			continue; /* named by uid only and not found on this node */
+		__u8 policy = all_flags | ep_flags[pod->ep];
+		static const __u8 dir_flag[2] = {[SHADOW_DIR_INGRESS] = SHADOW_EP_POLICY_INGRESS,
+						 [SHADOW_DIR_EGRESS] = SHADOW_EP_POLICY_EGRESS};
+		static const __u8 miss_allow[2] = {[SHADOW_DIR_INGRESS] = SHADOW_EP_MISS_ALLOW_INGRESS,
+						   [SHADOW_DIR_EGRESS] = SHADOW_EP_MISS_ALLOW_EGRESS};
+		/* the config's word on default deny wins over "has an entry": true with no entry denies everything;
+		 * false keeps the entries (a deny still denies) but lets a miss pass */
+		for (int d = 0; d < 2; d++) {
+			if (pod->default_deny[d] == 1)
+				policy |= dir_flag[d];
+			else if (pod->default_deny[d] == 0 && (policy & dir_flag[d]))
+				policy |= miss_allow[d];
+		}
 		struct shadow_endpoint v = {.ep = pod->ep, .identity = pod->identity, .addr = pod->addr,
-					    .flags = (pod->sidecar == 1 ? SHADOW_EP_SIDECAR : 0) | all_flags | ep_flags[pod->ep]};
+					    .flags = (pod->sidecar == 1 ? SHADOW_EP_SIDECAR : 0) | policy};
 		if (pod->identity) {
 			struct shadow_ipcache_key k = {.prefixlen = 32, .addr = pod->addr};
 			struct shadow_identity id = {.identity = pod->identity};

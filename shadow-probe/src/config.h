@@ -27,6 +27,9 @@ struct cfg_pod {
 	 * has none, so it has no app leg and gets no cgroup_skb program; absent: -1, not known, treated as having an
 	 * app leg (cgroup_skb attached) but not a captured outbound (a config written before the field existed) */
 	int sidecar;
+	/* "defaultDeny": {"ingress": bool, "egress": bool}, per direction 1 or 0, as Cilium's enableDefaultDeny settles
+	 * it for the endpoint; -1 (absent): default deny once any policy entry names the direction for this pod */
+	int default_deny[2];
 	__u16 ep;                    /* 1-based index */
 	/* named only by "ip" and/or "uid" (no netns/ifname/hostIfname/cgroup/cgroupId): resolved on this node by
 	 * discover.c, which fills netns, ifname and cgroup when found */

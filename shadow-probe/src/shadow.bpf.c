@@ -317,7 +317,7 @@ static __always_inline int action_rank(__u8 action)
 }
 
 /* Cilium-style: look up the exact peer identity, then identity 0 (any); deny wins; a miss is a deny when
- * the endpoint has policy in that direction, an allow when it has none. */
+ * the endpoint has policy in that direction (unless its policies keep default allow), an allow when it has none. */
 static __always_inline __u8 policy_verdict(const struct shadow_endpoint *ep, __u8 dir, __u32 remote_id,
 					   __u8 proto, __u16 dport, __u32 *rule_id, __u8 *flags)
 {
@@ -343,6 +343,10 @@ static __always_inline __u8 policy_verdict(const struct shadow_endpoint *ep, __u
 		w = b;
 	if (!w) {
 		*rule_id = 0;
+		if (ep->flags & (dir == SHADOW_DIR_INGRESS ? SHADOW_EP_MISS_ALLOW_INGRESS : SHADOW_EP_MISS_ALLOW_EGRESS)) {
+			*flags |= SHADOW_F_NOPOLICY;
+			return SHADOW_VERDICT_ALLOW;
+		}
 		return SHADOW_VERDICT_DENY;
 	}
 	*rule_id = w->rule_id;

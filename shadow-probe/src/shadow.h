@@ -211,6 +211,10 @@ struct shadow_policy_val {
 #define SHADOW_EP_POLICY_INGRESS 0x01 /* the endpoint has ingress policy: a miss is a deny */
 #define SHADOW_EP_POLICY_EGRESS 0x02
 #define SHADOW_EP_SIDECAR 0x04 /* the pod has a sidecar that captures its outbound connections */
+/* with POLICY_*: the entries are looked up but a miss is an allow (flagged nopolicy), for an endpoint whose policies
+ * keep default allow (Cilium's enableDefaultDeny false: a DENY policy alone) */
+#define SHADOW_EP_MISS_ALLOW_INGRESS 0x08
+#define SHADOW_EP_MISS_ALLOW_EGRESS 0x10
 
 struct shadow_endpoint { /* values of shadow_endpoints (key: pod IPv4, network order) and shadow_cgroups (key: cgroup id) */
 	__u16 ep;

@@ -100,6 +100,9 @@ static void errors(void)
 		{"{\"policy\": [{\"direction\": \"ingress\", \"identity\": \"100\"}], \"pods\": []}",
 		 "policy[0]: identity must be a number from 0 (any peer)"},
 		{"{\"l7\": [{\"port\": 80, \"identity\": -1}], \"pods\": []}", "l7[0]: identity must be a number"},
+		{"{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"defaultDeny\": true}]}", "pods[0] (a): defaultDeny must be an object"},
+		{"{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"defaultDeny\": {\"ingress\": 1}}]}",
+		 "pods[0] (a): defaultDeny.ingress must be true or false"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct shadow_config c;

@@ -356,6 +356,30 @@ static void t_no_policy_allows(void)
 	CHECK(r && r->verdict == SHADOW_VERDICT_ALLOW && (r->flags & SHADOW_F_NOPOLICY),
 	      "direction without policy: want allow with the no-policy flag");
 }
+/* pods[].defaultDeny settles default deny as Cilium's enableDefaultDeny does, over "has an entry": a pod selected by a
+ * policy that allows nothing (ingress: [{}]) denies with no entry at all, and a pod whose only policy keeps default
+ * allow (a translated DENY policy) is not switched to default deny by its deny entries */
+static void t_default_deny_setting(void)
+{
+	struct shadow_map_fds fds = SHADOW_MAP_FDS(skel);
+	struct shadow_config c2;
+	char err[256] = "";
+	const char *j = "{\"pods\": [{\"name\": \"a\", \"ip\": \"10.0.0.1\", \"identity\": 1001, \"defaultDeny\": {\"ingress\": true}},"
+			" {\"name\": \"b\", \"ip\": \"10.0.0.2\", \"identity\": 1002, \"defaultDeny\": {\"ingress\": false}}],"
+			" \"identities\": [{\"ip\": \"10.0.1.1\", \"identity\": 100}],"
+			" \"policy\": [{\"pod\": \"b\", \"direction\": \"ingress\", \"protocol\": \"TCP\", \"port\": 22, \"action\": \"deny\", \"ruleId\": 91}]}";
+	CHECK(shadow_config_parse(j, &c2, err, sizeof(err)) == 0 && shadow_config_apply(&c2, &fds, err, sizeof(err)) == 0,
+	      "apply: %s", err);
+	shadow_config_free(&c2);
+	expect_flow(1, "10.0.1.1", 40501, "10.0.0.1", 80, 6, SHADOW_VERDICT_DENY, 0, 100);
+	expect_flow(1, "10.0.1.1", 40502, "10.0.0.2", 22, 6, SHADOW_VERDICT_DENY, 91, 100);
+	struct pkt p;
+	pkt_build(&p, "10.0.1.1", 40503, "10.0.0.2", 80, 6, TH_SYN, NULL, 0);
+	struct shadow_flow_rec *r = tc_flow(1, &p, NULL);
+	CHECK(r && r->verdict == SHADOW_VERDICT_ALLOW && (r->flags & SHADOW_F_NOPOLICY),
+	      "b keeps default allow: verdict %s, flags %x", r ? shadow_verdict_name(r->verdict) : "(none)", r ? r->flags : 0);
+	CHECK(shadow_config_apply(&cfg, &fds, err, sizeof(err)) == 0, "the test config back: %s", err);
+}
 static void t_any_protocol(void)
 {
 	/* protocol ANY without a port: every protocol from the CIDR identity */
@@ -2341,6 +2365,7 @@ static const struct tcase cases[] = {
 	{"deny_world_peer", t_deny_world, 0},
 	{"deny_precedence_nested_allow", t_deny_wins_nested_allow, 0},
 	{"deny_precedence_any_peer", t_deny_wins_any_peer, 0},
+	{"default_deny_setting", t_default_deny_setting, 0},
 	{"deny_inside_allow_range", t_deny_inside_allow_range, 0},
 	{"audit_reported_and_passed", t_audit_passes, 0},
 	{"egress_policy", t_egress, 0},

@@ -159,10 +159,12 @@ test('`ingress: [{}]` allows nothing, and a policy with enableDefaultDeny.ingres
   const none = compilePlan([cnp({ endpointSelector: {}, ingress: [{}] })], pods);
   assert.deepEqual(none.config.policy, []);
   assert.deepEqual(Object.keys(none.selectedBy).sort(), ['client', 'ratings', 'reviews'], 'selected: default deny');
+  // with no entry the probe would allow (no policy): the pods say default deny themselves
+  assert.deepEqual(none.config.pods.map((p) => p.defaultDeny), [{ ingress: true }, { ingress: true }, { ingress: true }]);
   // the translation of a DENY policy: before, the probe default-denied everything else (any entry switches it on)
   const deny = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, enableDefaultDeny: { ingress: false }, ingressDeny: [{ toPorts: [{ ports: [{ port: '22' }] }] }] })], pods);
-  assert.deepEqual(deny.config.policy.map((p) => [p.pod, p.identity, p.port, p.protocol, p.action]), [['ratings', 0, 22, 'TCP', 'deny'], ['ratings', 0, 0, 'ANY', 'allow']]);
-  assert.equal(deny.rules.find((r) => r.id === deny.config.policy[1]!.ruleId)!.rule, '(no default deny: enableDefaultDeny.ingress false)');
+  assert.deepEqual(deny.config.policy.map((p) => [p.pod, p.identity, p.port, p.protocol, p.action]), [['ratings', 0, 22, 'TCP', 'deny']]);
+  assert.deepEqual(deny.config.pods.map((p) => [p.name, p.defaultDeny]), [['client', undefined], ['ratings', { ingress: false }], ['reviews', undefined]]);
   assert.deepEqual(deny.selectedBy, {});
   // with an allow policy beside it, default deny is on again and no such allow is added
   const both = compilePlan([
@@ -171,6 +173,7 @@ test('`ingress: [{}]` allows nothing, and a policy with enableDefaultDeny.ingres
   ], pods);
   assert.deepEqual(both.config.policy.map((p) => [p.port, p.action]), [[22, 'deny'], [9080, 'allow']]);
   assert.deepEqual(both.selectedBy, { ratings: ['CiliumNetworkPolicy/bookinfo/z-allow'] });
+  assert.deepEqual(both.config.pods.find((p) => p.name === 'ratings')!.defaultDeny, { ingress: true });
 });
 
 test('a policy\'s `specs` list is read like `spec` (before, it was skipped: its pods stayed default-allow)', () => {

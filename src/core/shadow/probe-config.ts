@@ -30,7 +30,7 @@ export interface ProbeConfig {
   settings: Record<string, number>;
   /** sidecar: the probe attaches the app leg's program only to pods with one, and counts their own outbound
    * connections on the app leg (shadow-probe/README.md "Config file"). */
-  pods: { name: string; ip: string; identity: number; sidecar: boolean; netns?: string; ifname?: string; cgroup?: string; uid?: string }[];
+  pods: { name: string; ip: string; identity: number; sidecar: boolean; netns?: string; ifname?: string; cgroup?: string; uid?: string; defaultDeny?: { ingress: boolean } }[];
   identities: ({ ip: string; identity: number } | { cidr: string; identity: number })[];
   policy: { pod?: string; identity: number; direction: 'ingress' | 'egress'; protocol: string; port: number; endPort?: number; action: 'allow' | 'deny' | 'audit'; ruleId: number }[];
   l7: L7Rule[];
@@ -178,7 +178,7 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     const hasIngress = (spec.ingress?.length ?? 0) + (spec.ingressDeny?.length ?? 0) > 0;
     if (!hasIngress) continue;
     // A policy with enableDefaultDeny.ingress false (the translation's DENY policies) does not switch its pods to
-    // default deny; the probe would (any entry does), so such pods get an explicit allow below.
+    // default deny (see defaultDeny below).
     if (spec.enableDefaultDeny?.ingress === false) { for (const t of targets) if (!noDefaultDeny.has(t.name)) noDefaultDeny.set(t.name, id); }
     else for (const t of targets) (selectedBy[t.name] ??= []).push(id);
     const emit = (list: IngressRule[] | undefined, field: 'ingress' | 'ingressDeny', action: 'allow' | 'deny') => {
@@ -246,11 +246,12 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     emit(spec.ingressDeny, 'ingressDeny', 'deny');
     emit(spec.ingress, 'ingress', 'allow');
   }
-  for (const [pod, policy] of noDefaultDeny) {
-    if (selectedBy[pod]) continue;
-    const ruleId = nextRule++;
-    rules.push({ id: ruleId, policy, rule: '(no default deny: enableDefaultDeny.ingress false)' });
-    cfg.policy.push({ pod, identity: 0, direction: 'ingress', protocol: 'ANY', port: 0, action: 'allow', ruleId });
+  // Default deny as Cilium settles it, said to the probe per pod (it would otherwise switch on any entry): on for a
+  // pod a default-deny policy selects, even with no entry (`ingress: [{}]`); off for one only policies that keep
+  // default allow select, whose deny entries still deny.
+  for (const p of cfg.pods) {
+    if (selectedBy[p.name]) p.defaultDeny = { ingress: true };
+    else if (noDefaultDeny.has(p.name)) p.defaultDeny = { ingress: false };
   }
   cfg.l7 = l7RulesOf(grants);
   return { config: cfg, pods, rules, selectedBy, unsupported: [...new Set(unsupported)].sort() };
