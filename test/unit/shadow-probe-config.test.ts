@@ -194,3 +194,25 @@ test('a CNP selects pods of its own namespace only, even when its endpointSelect
   const cc = compilePlan([{ ...cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080' }] }] }] }), kind: 'CiliumClusterwideNetworkPolicy', metadata: { name: 'cc' } } as KubeObject], [...pods, other]);
   assert.deepEqual(cc.config.policy.map((p) => p.pod), ['intruder', 'ratings'], 'a CCNP selects in every namespace');
 });
+
+test('a policy Cilium refuses (L7 rules on port 0 or with no port, or on UDP) is reported and not shadowed', () => {
+  for (const [toPorts, why] of [
+    [[{ rules: { http: [{ method: 'GET' }] } }], /port is 0/],
+    [[{ ports: [{ port: '0' }], rules: { http: [{ method: 'GET' }] } }], /port is 0/],
+    [[{ ports: [{ port: '53', protocol: 'UDP' }], rules: { http: [{ method: 'GET' }] } }], /only apply to TCP \(not UDP\)/],
+  ] as const) {
+    const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts }] })], pods);
+    // before, port 0 went into l7[], which the probe refuses ("l7[0]: port missing"): the whole run failed
+    assert.deepEqual([c.config.policy, c.config.l7, c.selectedBy], [[], [], {}]);
+    assert.ok(c.unsupported.some((u) => why.test(u) && /Cilium rejects this policy/.test(u)), c.unsupported.join('\n'));
+  }
+});
+
+test('an L7 rule whose selector names no peer (a CIDR set its excepts cover) restricts no one', () => {
+  const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [
+    { fromEndpoints: [{ matchLabels: { app: 'reviews' } }], toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/x' }] } }] },
+    { fromCIDRSet: [{ cidr: '192.0.2.0/24', except: ['0.0.0.0/0'] }], toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/z' }] } }] },
+  ] })], pods);
+  // before, GET /z went into the port's set for every peer (found by the random differential)
+  assert.deepEqual(c.config.l7.map((r) => r.pathExact), ['/x']);
+});

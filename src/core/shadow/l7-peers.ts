@@ -48,7 +48,8 @@ export function l7RulesOf(grants: PortGrant[]): L7Rule[] {
   const ports = new Map<string, { pod: string; port: number }>();
   for (const g of grants) if (g.http?.length) for (const h of g.http) ports.set(`${g.pod}|${h.port}`, { pod: g.pod, port: h.port });
   for (const { pod, port } of ports.values()) {
-    const covering = grants.filter((g) => g.pod === pod && covers(g, port));
+    // a grant whose selector names no peer (a CIDR set whose excepts cover it) grants nothing
+    const covering = grants.filter((g) => g.pod === pod && g.peers.length && covers(g, port));
     const specific = [...new Set(covering.flatMap((g) => g.peers).filter((p) => p !== 0))].sort((a, b) => a - b);
     const views = new Map<number, string>(specific.map((p) => [p, view(covering, p)]));
     // peers no rule names get what the any-peer grants give; without such grants they are denied at L4

@@ -129,6 +129,20 @@ export function pathMatch(re: string | undefined): Pick<L7Rule, 'pathExact' | 'p
   return { pathRegex: re };
 }
 
+/** Why Cilium's agent refuses a spec whose L7 rules it cannot place (PortRule.sanitize), or undefined. Such a
+ * policy has no effect in Cilium, and its L7 rules have no port the probe could hold them on. */
+function rejectedByCilium(spec: CiliumRuleSpec): string | undefined {
+  for (const r of spec.ingress ?? []) {
+    for (const pr of r.toPorts ?? []) {
+      if (!pr.rules?.http?.length) continue;
+      if (!pr.ports?.length || pr.ports.some((po) => /^0*$/.test(String(po.port ?? '')))) return 'L7 rules can not be used when a port is 0';
+      const proto = pr.ports.find((po) => po.protocol && po.protocol !== 'TCP' && po.protocol !== 'ANY')?.protocol;
+      if (proto) return `L7 rules can only apply to TCP (not ${proto})`;
+    }
+  }
+  return undefined;
+}
+
 /** A policy's rule specs: `spec`, and each of `specs` (named `<policy>[i]` when there are several), as Cilium reads them. */
 function specsOf(m: KubeObject): { m: KubeObject; spec: CiliumRuleSpec; id: string }[] {
   const ns = m.metadata.namespace;
@@ -169,6 +183,8 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   }
   cfg.identities.push(...cidrs.entries());
   for (const { m, spec, id } of cnps.flatMap(specsOf)) {
+    const rejected = rejectedByCilium(spec);
+    if (rejected) { unsupported.push(`${id}: Cilium rejects this policy (${rejected}); not shadowed`); continue; }
     const ns = m.metadata.namespace;
     const source = (m.metadata.annotations ?? {})['migrate.io/source'];
     const selects = compileSelector(spec.endpointSelector ?? {}, ns);
