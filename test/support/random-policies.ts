@@ -1,0 +1,76 @@
+// Random CiliumNetworkPolicy sets over a small universe, with every request of the universe, for differential tests of
+// the shadow against the Cilium reference evaluator (test/unit/shadow-probe-differential.test.ts on a model of the
+// probe, test/integration/probe-differential.test.ts on the real programs). Seeded (mulberry32: an LCG's low bits
+// cycle too fast for `% 4`), so a failure reproduces.
+import type { KubeObject } from '../../src/core/model/k8s.js';
+import type { ProbePodInput } from '../../src/core/shadow/probe-config.js';
+import type { Peer, Request } from '../../src/core/verify/request.js';
+
+export interface PolicySet { index: number; policies: KubeObject[] }
+
+export const UNIVERSE = (() => {
+  const apps = ['a', 'b', 'c'];
+  const pods: ProbePodInput[] = apps.map((a, i) => ({ name: a, namespace: 'ns', ip: `10.250.0.${i + 1}`, serviceAccount: a, labels: { app: a }, sidecar: i !== 2 }));
+  const peers: Peer[] = [
+    ...pods.map((p) => ({ kind: 'pod' as const, namespace: 'ns', serviceAccount: p.serviceAccount, labels: p.labels, ip: p.ip, inMesh: p.sidecar })),
+    ...['192.0.2.1', '192.0.2.130', '198.51.100.5', '203.0.113.9'].map((ip) => ({ kind: 'external' as const, ip })),
+  ];
+  return { apps, pods, peers, ports: [80, 81, 8080], cidrs: ['192.0.2.0/24', '192.0.2.128/25', '0.0.0.0/0', '198.51.100.0/24'] };
+})();
+
+/** Every request of the universe to pod `dst` (plain TCP, and three HTTP requests). */
+export function* requestsTo(dst: ProbePodInput): Generator<Request> {
+  for (const src of UNIVERSE.peers) for (const port of [...UNIVERSE.ports, 8100]) for (const h of [null, { method: 'GET', path: '/x' }, { method: 'POST', path: '/x/y' }, { method: 'GET', path: '/z' }]) {
+    yield { source: src, mtls: false, destination: { id: dst.name, namespace: 'ns', serviceAccount: dst.serviceAccount, labels: dst.labels }, port, protocol: h ? 'HTTP' : 'TCP', ...(h ?? {}) };
+  }
+}
+
+/**
+ * Peers by label, CIDR (overlapping, with excepts), entities; L4-only and L7 rules on shared ports; port ranges; deny
+ * rules; policies that keep default allow; `specs` lists. L7 rules only where Cilium accepts them (TCP ports, not 0:
+ * compilePlan reports and skips the rest, as the agent refuses such a policy), and only in default-deny policies: in
+ * one that keeps default allow, the reference evaluator lets every request pass while the probe (like Cilium's
+ * port-specific proxy redirect, we believe) applies them. The translation never writes that combination;
+ * docs/shadow.md "Limits" says it is unsettled.
+ */
+export function* randomPolicySets(seed: number, count: number): Generator<PolicySet> {
+  let s = seed | 0;
+  const rnd = (n: number) => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+  const pick = <T>(xs: T[]): T => xs[rnd(xs.length)]!;
+  const some = <T>(xs: T[]): T[] => xs.filter(() => rnd(2) === 0);
+  const { apps, ports, cidrs } = UNIVERSE;
+  const http = [{ method: 'GET', path: '/x' }, { method: 'POST' }, { path: '/x/.*' }, { method: 'GET', path: '/z' }];
+  const peerFields = (): Record<string, unknown> => {
+    switch (rnd(6)) {
+      case 0: return {};
+      case 1: return { fromEndpoints: some(apps).map((a) => ({ matchLabels: { app: a } })) };
+      case 2: return { fromCIDRSet: [{ cidr: pick(cidrs), ...(rnd(2) ? { except: [pick(cidrs)] } : {}) }] };
+      case 3: return { fromEntities: [pick(['world', 'cluster', 'all'])] };
+      case 4: return { fromCIDR: some(cidrs) };
+      default: return { fromEndpoints: [{ matchLabels: { app: pick(apps) } }], fromCIDR: [pick(cidrs)] };
+    }
+  };
+  const toPorts = (l7: boolean) => {
+    if (l7 && rnd(2)) return [{ ports: [pick(ports), ...some(ports)].map((p) => ({ port: String(p), protocol: 'TCP' })), rules: { http: some(http) } }];
+    return [{ ports: some(ports).map((p) => (rnd(4) === 0 ? { port: String(p), endPort: p + 50, protocol: 'TCP' } : { port: String(p), protocol: pick(['TCP', 'ANY']) })) }];
+  };
+  const rule = (l7: boolean) => ({ ...peerFields(), ...(rnd(4) ? { toPorts: toPorts(l7) } : {}) });
+  for (let index = 0; index < count; index++) {
+    const policies: KubeObject[] = [];
+    for (let k = 0, n = 1 + rnd(3); k < n; k++) {
+      const keepsAllow = rnd(3) === 0;
+      const spec = { endpointSelector: rnd(3) ? { matchLabels: { app: pick(apps) } } : {}, ...(keepsAllow ? { enableDefaultDeny: { ingress: false } } : {}),
+        ...(rnd(4) ? { ingress: Array.from({ length: rnd(3) + 1 }, () => rule(!keepsAllow)) } : {}), ...(rnd(3) === 0 ? { ingressDeny: [rule(false)] } : {}) };
+      policies.push({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: `p${k}`, namespace: 'ns' }, ...(rnd(5) ? { spec } : { specs: [spec] }) } as unknown as KubeObject);
+    }
+    yield { index, policies };
+  }
+}
+
+/** The policies, for a failure message. */
+export const specsOf = (set: PolicySet) => JSON.stringify(set.policies.map((p) => p.spec ?? (p as { specs?: unknown }).specs));
