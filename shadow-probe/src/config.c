@@ -1241,7 +1241,21 @@ int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec 
 	int per_peer = 0;
 	for (size_t i = 0; i < c->n_l7 && !per_peer; i++)
 		per_peer = c->l7[i].identity && l7_applies(&c->l7[i], rec);
-	int maybe = 0; /* a rule of some other peer matched, and the peer is not known */
+	/* On a pod whose policies keep default allow (pods[].defaultDeny false), a peer no rule names is not held to the
+	 * rules at all (Cilium redirects only the peers its L7 rules select): the known peer passes with no L7 verdict,
+	 * and an unknown one can be denied by nobody's rule. */
+	int free_others = per_peer && rec->ep && rec->ep <= c->n_pods && c->pods[rec->ep - 1].default_deny[rec->dir & 1] == 0;
+	if (free_others && rec->remote_id) {
+		int named = 0;
+		for (size_t i = 0; i < c->n_l7 && !named; i++)
+			named = l7_applies(&c->l7[i], rec) && (!c->l7[i].identity || c->l7[i].identity == rec->remote_id);
+		if (!named) {
+			rec->verdict = SHADOW_VERDICT_NONE;
+			rec->rule_id = 0;
+			return 1;
+		}
+	}
+	int maybe = free_others && !rec->remote_id; /* a rule of some other peer matched, and the peer is not known */
 	for (size_t i = 0; i < c->n_l7; i++) {
 		const struct cfg_l7 *r = &c->l7[i];
 		if (!l7_applies(r, rec) || (r->method && r->method != rec->method))

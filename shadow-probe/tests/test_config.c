@@ -281,8 +281,46 @@ static void sidecar_states(void)
 	shadow_config_free(&c);
 }
 
+/* The loader's userspace L7 step on a port whose rules name peers (l7[].identity), on a default-deny pod and on one
+ * whose policies keep default allow (pods[].defaultDeny false), where a peer no rule names is not held to them */
+static void l7_user_per_peer(void)
+{
+	const char *j = "{\"pods\": [{\"name\": \"dd\", \"ip\": \"10.0.0.1\"},"
+			" {\"name\": \"da\", \"ip\": \"10.0.0.2\", \"defaultDeny\": {\"ingress\": false}}],"
+			" \"l7\": [{\"pod\": \"dd\", \"port\": 80, \"identity\": 100, \"pathPrefix\": \"/a\", \"ruleId\": 1},"
+			"        {\"pod\": \"da\", \"port\": 80, \"identity\": 100, \"pathPrefix\": \"/a\", \"ruleId\": 2}]}";
+	struct shadow_config c;
+	char err[300] = "";
+	CHECK(shadow_config_parse(j, &c, err, sizeof(err)) == 0, "per-peer config: %s", err);
+	static const struct {
+		__u16 ep;
+		__u32 peer;
+		const char *path;
+		__u8 verdict;
+		int peer_flag;
+	} cases[] = {
+		{1, 100, "/a/x", SHADOW_VERDICT_ALLOW, 0}, {1, 100, "/b", SHADOW_VERDICT_DENY, 0},
+		{1, 200, "/a/x", SHADOW_VERDICT_DENY, 0},  /* default deny: another peer's rule does not apply */
+		{1, 0, "/a/x", SHADOW_VERDICT_NONE, 1},    /* the app leg: only the peer could tell */
+		{1, 0, "/b", SHADOW_VERDICT_DENY, 0},      /* no peer's rule matches */
+		{2, 100, "/b", SHADOW_VERDICT_DENY, 0},    /* default allow: a named peer still answers to its rules */
+		{2, 200, "/b", SHADOW_VERDICT_NONE, 0},    /* ... a peer no rule names passes, with no L7 verdict */
+		{2, 0, "/b", SHADOW_VERDICT_NONE, 1},      /* ... so the app leg cannot deny it either */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct shadow_http_rec r = {.ep = cases[i].ep, .server_port = 80, .dir = SHADOW_DIR_INGRESS, .where = SHADOW_WHERE_USER,
+					    .remote_id = cases[i].peer, .path_len = (__u16)strlen(cases[i].path)};
+		memcpy(r.path, cases[i].path, r.path_len);
+		CHECK(shadow_config_l7_user(&c, &r) == 1 && r.verdict == cases[i].verdict && !!(r.flags & SHADOW_F_PEER) == cases[i].peer_flag,
+		      "case %zu (pod %u, peer %u, %s): verdict %u flag %d", i, cases[i].ep, cases[i].peer, cases[i].path, r.verdict,
+		      !!(r.flags & SHADOW_F_PEER));
+	}
+	shadow_config_free(&c);
+}
+
 int main(void)
 {
+	l7_user_per_peer();
 	order_free();
 	sidecar_states();
 	errors();

@@ -28,10 +28,8 @@ export function* requestsTo(dst: ProbePodInput): Generator<Request> {
 /**
  * Peers by label, CIDR (overlapping, with excepts), entities; L4-only and L7 rules on shared ports; port ranges; deny
  * rules; policies that keep default allow; `specs` lists. L7 rules only where Cilium accepts them (TCP ports, not 0:
- * compilePlan reports and skips the rest, as the agent refuses such a policy), and only in default-deny policies: in
- * one that keeps default allow, the reference evaluator lets every request pass while the probe (like Cilium's
- * port-specific proxy redirect, we believe) applies them. The translation never writes that combination;
- * docs/shadow.md "Limits" says it is unsettled.
+ * compilePlan reports and skips the rest, as the agent refuses such a policy), in default-deny policies and in ones
+ * that keep default allow (whose L7 rules still apply: Cilium's EnableDefaultDeny does not cover L7).
  */
 export function* randomPolicySets(seed: number, count: number): Generator<PolicySet> {
   let s = seed | 0;
@@ -65,7 +63,7 @@ export function* randomPolicySets(seed: number, count: number): Generator<Policy
     for (let k = 0, n = 1 + rnd(3); k < n; k++) {
       const keepsAllow = rnd(3) === 0;
       const spec = { endpointSelector: rnd(3) ? { matchLabels: { app: pick(apps) } } : {}, ...(keepsAllow ? { enableDefaultDeny: { ingress: false } } : {}),
-        ...(rnd(4) ? { ingress: Array.from({ length: rnd(3) + 1 }, () => rule(!keepsAllow)) } : {}), ...(rnd(3) === 0 ? { ingressDeny: [rule(false)] } : {}) };
+        ...(rnd(4) ? { ingress: Array.from({ length: rnd(3) + 1 }, () => rule(true)) } : {}), ...(rnd(3) === 0 ? { ingressDeny: [rule(false)] } : {}) };
       policies.push({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: `p${k}`, namespace: 'ns' }, ...(rnd(5) ? { spec } : { specs: [spec] }) } as unknown as KubeObject);
     }
     yield { index, policies };

@@ -81,3 +81,13 @@ test('RE2 (?i) prefix becomes the JS i flag', () => {
   assert.ok(compileAnchored('(?i)abc').test('ABC'));
   assert.ok(!compileAnchored('abc').test('xabc'));
 });
+
+test('enableDefaultDeny does not apply to L7: on a default-allow endpoint the peers an L7 rule selects answer to it, others pass', () => {
+  // Cilium, Documentation/security/policy/intro.rst: "EnableDefaultDeny does not apply to layer-7 policy". Before, the
+  // evaluator allowed everything on an endpoint no default-deny policy selects.
+  const p = cnp('p', { endpointSelector: sel, enableDefaultDeny: { ingress: false }, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'web' } }], toPorts: [{ ports: [{ port: '8080', protocol: 'TCP' }], rules: { http: [{ method: 'GET', path: '/a' }] } }] }] });
+  assert.equal(ev([p]).evaluate(req({ path: '/a' })).decision, 'allow');
+  assert.equal(ev([p]).evaluate(req({ path: '/b' })).decision, 'deny', 'web is selected by the L7 rule');
+  assert.equal(ev([p]).evaluate(req({ path: '/b', source: ext })).decision, 'allow', 'a peer the rule does not select is not redirected');
+  assert.equal(ev([p]).evaluate(req({ path: '/b', port: 9090 })).decision, 'allow', 'another port is not redirected');
+});

@@ -225,4 +225,15 @@ test('join: an app-leg record the probe left to the peer (flag "peer") is decide
   assert.equal(j.peerIdentity('10.0.0.15'), 1005);
   assert.equal(j.peerIdentity('192.168.3.4'), 16777217, 'a CIDR identity by the longest prefix');
   assert.equal(j.peerIdentity('8.8.8.8'), 2, 'world');
+  // on a pod no default-deny policy selects, a peer the rules do not name has no L7 verdict (it passes)
+  const open = new ShadowJoiner({ ...per, selectedBy: {} }, { windowMs: 500 });
+  open.addProbe(flow(40000, 'allow', 101));
+  open.addEntry(parseEnvoyTextLine(line(T0 + 10, 'GET', '/x', 200, 'via_upstream', '10.0.0.20:40000', '127.0.0.6:5000', 'c-x'), 'reviews')!);
+  open.flush(Infinity);
+  assert.deepEqual(open.matrix, { allowAllow: 0, allowDeny: 1, denyAllow: 0, denyDeny: 0, envoyOnly: 0, probeOnly: 0 }, 'client is named: its GET /x answers to its rules');
+  const stranger = new ShadowJoiner({ ...per, selectedBy: {} }, { windowMs: 500 });
+  stranger.addProbe({ ...flow(42000, 'allow', 0), src: '10.0.0.99', remoteIdentity: 2 });
+  stranger.addEntry(parseEnvoyTextLine(line(T0 + 10, 'GET', '/x', 200, 'via_upstream', '10.0.0.99:42000', '127.0.0.6:5000', 's-x'), 'reviews')!);
+  stranger.flush(Infinity);
+  assert.deepEqual(stranger.matrix, { allowAllow: 1, allowDeny: 0, denyAllow: 0, denyDeny: 0, envoyOnly: 0, probeOnly: 0 }, 'a peer no rule names passes');
 });

@@ -216,3 +216,14 @@ test('an L7 rule whose selector names no peer (a CIDR set its excepts cover) res
   // before, GET /z went into the port's set for every peer (found by the random differential)
   assert.deepEqual(c.config.l7.map((r) => r.pathExact), ['/x']);
 });
+
+test('on a pod that keeps default allow, L7 rules always name their peers: a peer no rule names is not held to them', () => {
+  const spec = { endpointSelector: { matchLabels: { app: 'ratings' } }, enableDefaultDeny: { ingress: false }, ingress: [ratingsFrom('bookinfo-reviews', [{ method: 'GET' }])] };
+  const c = compilePlan([cnp(spec)], peerPods);
+  const id = Object.fromEntries(c.pods.map((p) => [p.name, p.identity]));
+  // before, one peer-less set: the kernel held every peer (details, the world) to reviews' GET
+  assert.deepEqual(c.config.l7.map((r) => [r.method, r.identity]), [['GET', id.reviews]]);
+  assert.deepEqual(c.config.pods.find((p) => p.name === 'ratings')!.defaultDeny, { ingress: false });
+  // on a default-deny pod the same rule stays peer-less: no other peer gets past L4
+  assert.deepEqual(compilePlan([cnp({ ...spec, enableDefaultDeny: undefined })], peerPods).config.l7.map((r) => [r.method, r.identity]), [['GET', undefined]]);
+});

@@ -211,7 +211,6 @@ export class CiliumEvaluator {
       if (!hit) for (const p of d.ports!) if (portMatches(p, port)) { hit = true; break; }
       if (hit) return explain ? { decision: 'deny', reason: 'deny rule matched', rules: [d.id] } : 'deny';
     }
-    if (!sel.defaultDeny) return explain ? { decision: 'allow', reason: 'no default-deny policy selects the endpoint', rules: [] } : 'allow';
     let l7Rules: string[] | undefined;
     let l7 = false;
     const http = req.protocol === 'HTTP';
@@ -229,6 +228,9 @@ export class CiliumEvaluator {
         }
       }
     }
+    // EnableDefaultDeny does not apply to L7 (Cilium, Documentation/security/policy/intro.rst): on an endpoint that
+    // keeps default allow, a request an L7 rule covers still answers to the L7 rules; anything else passes.
+    if (!sel.defaultDeny && !l7) return explain ? { decision: 'allow', reason: 'no default-deny policy selects the endpoint', rules: [] } : 'allow';
     if (!explain) return 'deny';
     if (l7) return { decision: 'deny', reason: http ? 'no HTTP rule matched (403)' : 'non-HTTP traffic on an L7 port', rules: l7Rules ?? [] };
     return { decision: 'deny', reason: 'default deny: no rule matched', rules: [] };

@@ -377,6 +377,8 @@ export class ShadowJoiner {
   private l7Eval(pod: string, port: number, method: string, path: string, peer: number): { verdict: Verdict; rule: number } | null {
     const rules = [...(this.l7ByPodPort.get(`${pod}|${port}`) ?? []), ...(this.l7ByPodPort.get(`*|${port}`) ?? [])];
     if (!rules.length) return null;
+    // a pod no default-deny policy selects holds only the peers its rules name to them (Cilium redirects those alone)
+    if (!this.inputs.selectedBy?.[pod] && !rules.some(({ rule }) => !rule.identity || rule.identity === peer)) return null;
     const p = normPath(path);
     for (const { rule, re } of rules) {
       if (rule.identity && rule.identity !== peer) continue;

@@ -37,8 +37,13 @@ function view(grants: PortGrant[], peer: number): string {
   return [...new Set(gs.flatMap((g) => g.http!.map(ruleKey)))].sort().join('\n');
 }
 
-/** The probe's l7[] for the grants of the plan, in the order the grants name them. */
-export function l7RulesOf(grants: PortGrant[]): L7Rule[] {
+/**
+ * The probe's l7[] for the grants of the plan, in the order the grants name them. defaultAllow: pods whose policies
+ * keep default allow. There a peer no grant names is not redirected to the L7 proxy in Cilium and may send anything,
+ * while a peer-less rule set would hold it to the rules: such pods' rules always name their peers (the probe lets a
+ * peer no rule names through there), unless an any-peer grant covers the port and so names every peer.
+ */
+export function l7RulesOf(grants: PortGrant[], defaultAllow: ReadonlySet<string> = new Set()): L7Rule[] {
   const out: L7Rule[] = [];
   const seen = new Set<string>();
   const push = (r: L7Rule) => {
@@ -52,10 +57,12 @@ export function l7RulesOf(grants: PortGrant[]): L7Rule[] {
     const covering = grants.filter((g) => g.pod === pod && g.peers.length && covers(g, port));
     const specific = [...new Set(covering.flatMap((g) => g.peers).filter((p) => p !== 0))].sort((a, b) => a - b);
     const views = new Map<number, string>(specific.map((p) => [p, view(covering, p)]));
-    // peers no rule names get what the any-peer grants give; without such grants they are denied at L4
-    if (covering.some((g) => g.peers.includes(0))) views.set(0, view(covering, 0));
+    // peers no rule names get what the any-peer grants give; without such grants they are denied at L4 (or, where
+    // the pod keeps default allow, pass untouched)
+    const anyPeer = covering.some((g) => g.peers.includes(0));
+    if (anyPeer) views.set(0, view(covering, 0));
     const distinct = new Set(views.values());
-    if (distinct.size === 1) {
+    if (distinct.size === 1 && (anyPeer || !defaultAllow.has(pod) || distinct.has(EVERY_REQUEST))) {
       if (distinct.has(EVERY_REQUEST)) continue; // every allowed peer may send any request: no L7 set
       for (const g of covering) for (const h of g.http ?? []) if (h.port === port) push({ pod, ...h });
       continue;

@@ -269,6 +269,6 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     if (selectedBy[p.name]) p.defaultDeny = { ingress: true };
     else if (noDefaultDeny.has(p.name)) p.defaultDeny = { ingress: false };
   }
-  cfg.l7 = l7RulesOf(grants);
+  cfg.l7 = l7RulesOf(grants, new Set(cfg.pods.filter((p) => p.defaultDeny?.ingress === false).map((p) => p.name)));
   return { config: cfg, pods, rules, selectedBy, unsupported: [...new Set(unsupported)].sort() };
 }
