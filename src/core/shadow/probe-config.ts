@@ -8,8 +8,7 @@ import type { CiliumRuleSpec, IngressRule, PortRuleHTTP } from '../cilium/types.
 import { ciliumLabels, compileSelector } from '../cilium/labels.js';
 import type { L7Rule, RuleRef, ShadowPod } from './types.js';
 import { l7RulesOf } from './l7-peers.js';
-import { cidrContains, parseCidr } from '../verify/ip.js';
-import type { Cidr } from '../verify/ip.js';
+import { CidrIdentities } from './cidr-identities.js';
 import type { PortGrant } from './l7-peers.js';
 
 export interface ProbePodInput {
@@ -47,44 +46,6 @@ export interface CompiledPlan {
 }
 
 const WORLD = 2;
-
-/**
- * CIDR identities as Cilium derives them: one per distinct IPv4 prefix the plan names (selectors and their excepts).
- * The probe's ipcache gives an address the longest prefix that holds it, so a selector must take every prefix inside
- * it that no except covers: its own identity alone would miss an address that a longer prefix of another rule claims,
- * and the except's prefixes are exactly the ones left out.
- */
-class CidrIdentities {
-  private readonly byPrefix = new Map<string, { cidr: Cidr; text: string; identity: number }>();
-  private next = 16_777_217;
-
-  private static key(c: Cidr): string { return `${c.base4}/${c.bits}`; }
-
-  add(text: string): void {
-    const c = parseCidr(text);
-    if (!c || c.v6 || this.byPrefix.has(CidrIdentities.key(c))) return;
-    this.byPrefix.set(CidrIdentities.key(c), { cidr: c, text, identity: this.next++ });
-  }
-
-  entries(): { cidr: string; identity: number }[] {
-    return [...this.byPrefix.values()].map((e) => ({ cidr: e.text, identity: e.identity }));
-  }
-
-  all(): number[] { return [...this.byPrefix.values()].map((e) => e.identity); }
-
-  /** The identities an address inside `base` but outside every except can have; null: base is no IPv4 prefix. */
-  inside(base: string, except: string[]): number[] | null {
-    const b = parseCidr(base);
-    if (!b || b.v6) return null;
-    const ex = except.map((e) => parseCidr(e)).filter((e): e is Cidr => e !== null && !e.v6);
-    const within = (inner: Cidr, outer: Cidr) => inner.bits >= outer.bits && cidrContains(outer, { v6: false, n: inner.base, n4: inner.base4 });
-    const out: number[] = [];
-    for (const e of this.byPrefix.values()) if (within(e.cidr, b) && !ex.some((x) => within(e.cidr, x))) out.push(e.identity);
-    // 0.0.0.0/0 also holds the addresses no prefix names: world
-    if (b.bits === 0 && !ex.length) out.push(WORLD);
-    return out;
-  }
-}
 
 /** The probe's CT sizes (settings.ctFlows, shadow-probe/src/shadow.h): powers of two, 256 bytes per flow. */
 export const CT_FLOWS = { min: 8192, default: 65_536, max: 1_048_576 } as const;
@@ -168,13 +129,13 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   const unsupported: string[] = [];
   let nextRule = 100;
   const grants: PortGrant[] = [];
-  /** Pods selected by a policy that keeps default allow, with the first such policy. */
-  const noDefaultDeny = new Map<string, string>();
+  /** Pods selected by a policy that keeps default allow. */
+  const noDefaultDeny = new Set<string>();
 
   const cnps = manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' || m.kind === 'CiliumClusterwideNetworkPolicy')
     .sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
   // every prefix of the plan first: a rule's CIDR peers are the prefixes inside its selector (see CidrIdentities)
-  const cidrs = new CidrIdentities();
+  const cidrs = new CidrIdentities(WORLD);
   for (const { spec } of cnps.flatMap(specsOf)) {
     for (const r of [...(spec.ingress ?? []), ...(spec.ingressDeny ?? [])]) {
       for (const c of r.fromCIDR ?? []) cidrs.add(c);
@@ -195,7 +156,7 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     if (!hasIngress) continue;
     // A policy with enableDefaultDeny.ingress false (the translation's DENY policies) does not switch its pods to
     // default deny (see defaultDeny below).
-    if (spec.enableDefaultDeny?.ingress === false) { for (const t of targets) if (!noDefaultDeny.has(t.name)) noDefaultDeny.set(t.name, id); }
+    if (spec.enableDefaultDeny?.ingress === false) for (const t of targets) noDefaultDeny.add(t.name);
     else for (const t of targets) (selectedBy[t.name] ??= []).push(id);
     const emit = (list: IngressRule[] | undefined, field: 'ingress' | 'ingressDeny', action: 'allow' | 'deny') => {
       (list ?? []).forEach((r, ri) => {
