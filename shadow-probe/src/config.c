@@ -1255,7 +1255,9 @@ int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec 
 			return 1;
 		}
 	}
-	int maybe = free_others && !rec->remote_id; /* a rule of some other peer matched, and the peer is not known */
+	/* undecided: the peer is not known and a rule of another peer matched, or (default allow) it may be one no rule
+	 * names, which passes */
+	int maybe = free_others && !rec->remote_id;
 	for (size_t i = 0; i < c->n_l7; i++) {
 		const struct cfg_l7 *r = &c->l7[i];
 		if (!l7_applies(r, rec) || (r->method && r->method != rec->method))
