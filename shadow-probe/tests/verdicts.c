@@ -5,7 +5,8 @@
  *   config FILE                          parse FILE and apply it (replaces the previous config)
  *   req PEER POD PORT TCP                one connection from PEER to POD:PORT
  *   req PEER POD PORT METHOD PATH        the same, carrying one HTTP request
- * and answers each req with one line: "allow" or "deny", then the parts it came from:
+ * and answers each req with one line: "allow" or "deny" ("unparsed" for a request line the kernel does not parse, an
+ * unknown method), then the parts it came from:
  *   flow=<verdict of the flow's first packet> [http=<L7 verdict>/<where>]
  * TCP: the flow's verdict (audit counts as deny: it would be denied). HTTP: deny at L3/L4 ends it; else the wire leg's
  * L7 verdict after the loader's userspace step (shadow_config_l7_user), as the loader prints it; "none" (the port
@@ -130,6 +131,10 @@ int main(void)
 			e = e ?: run_tc(s, &p, 0);
 		}
 		ring_buffer__consume(rb);
+		if (!e && got.flow && http && !got.http) { /* a request line the kernel does not parse (an unknown method) */
+			printf("unparsed flow=%s\n", shadow_verdict_name(got.f.verdict));
+			continue;
+		}
 		if (e || !got.flow || (http && !got.http)) {
 			printf("error no %s record (%s)\n", !got.flow ? "flow" : "HTTP", e ? strerror(errno) : "not emitted");
 			continue;
