@@ -5,7 +5,8 @@
 # (shadow-probe/bench/config_apply.c), with the ratios; then checks on random nested configs that both builds write
 # the same entries (a difference in an action fails the run; a difference only in which rule is named is listed).
 # Usage: bench/config-apply.sh [--baseline REV] [CASE...]   (root: it creates BPF maps; default baseline HEAD)
-#   cases: rules:N, pods:P:R, named:P:R, ids:N, nested:N (see config_apply.c); default: small to the policy trie's capacity
+#   cases: rules:N, pods:P:R, named:P:R, l7:P:R, peerl7:P:R, ids:N, nested:N (see config_apply.c); default: small to the
+#   policy trie's capacity
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 rev=HEAD
@@ -28,7 +29,7 @@ python3 - "$out/config-apply-$stamp.jsonl" "$out/config-apply-$stamp.base.jsonl"
 import json, sys
 cand = {r["case"]: r for r in map(json.loads, open(sys.argv[1]))}
 base = {r["case"]: r for r in map(json.loads, open(sys.argv[2]))}
-print(f"{'case':<14}{'entries':>9}  {'apply ms':>18}  {'reload ms':>18}  {'start ms*':>18}  {'peak RSS MiB':>18}")
+print(f"{'case':<16}{'entries':>9}  {'apply ms':>18}  {'reload ms':>18}  {'start ms*':>18}  {'peak RSS MiB':>18}  {'L7 user ns**':>18}")
 for k, c in cand.items():
     b = base.get(k)
     def col(f):
@@ -38,8 +39,10 @@ for k, c in cand.items():
     start = dict(c, start=c["parse_ms"] + c["count_ms"] + c["apply_ms"])
     bstart = b and dict(b, start=b["parse_ms"] + b["count_ms"] + b["apply_ms"])
     s = f"{start['start']:>9.1f} x{start['start'] / max(bstart['start'], 0.05):<7.3f}" if b else f"{start['start']:>9.1f}"
-    print(f"{k:<14}{c['lpm_entries']:>9}  {col('apply_ms')}  {col('reapply_ms')}  {s}  {col('peak_rss_mib')}")
+    l7 = f"{c['l7_user_ns']:>9.0f} x{c['l7_user_ns'] / max(b['l7_user_ns'], 1):<7.3f}" if b and 'l7_user_ns' in b else f"{c.get('l7_user_ns', 0):>9.0f}"
+    print(f"{k:<16}{c['lpm_entries']:>9}  {col('apply_ms')}  {col('reapply_ms')}  {s}  {col('peak_rss_mib')}  {l7}")
 print("ratios: this tree / baseline. *start: parse + counting the LPM entries for the memory check + first apply")
+print("**the loader's userspace L7 step for one deferred record (per-peer rules: peerl7 cases), ns")
 EOF
 mkdir -p "$tmp/c" "$tmp/b"
 bad=0

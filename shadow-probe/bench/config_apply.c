@@ -6,7 +6,8 @@
  *
  *   config_apply [CASE...]   cases: rules:N (N port-range rules on one pod), pods:P:R (R rules on each of P pods,
  *                            as rules for every pod), named:P:R (R rules naming one of P pods each), l7:P:R (R L7
- *                            rules for every one of P pods, 8 per port), ids:N (N
+ *                            rules for every one of P pods, 8 per port), peerl7:P:R (R L7 rules naming a peer on
+ *                            each of P pods: every request decided by the loader, timed as l7_user_ns), ids:N (N
  *                            identities), nested:N (N allows under N denies), random:N:SEED (see make())
  *
  * Prints one JSON line per case: parse and apply milliseconds (first apply into empty maps, then the same config
@@ -112,6 +113,17 @@ static char *make(const char *cs)
 		for (unsigned i = 0; i < b; i++)
 			put(&j, "%s{\"port\": %u, \"method\": \"GET\", \"pathPrefix\": \"/api/%u/\", \"ruleId\": %u}", i ? ", " : "",
 			    8000 + i / 8, i, 1 + i);
+	} else if (sscanf(cs, "peerl7:%u:%u", &a, &b) == 2) {
+		/* R L7 rules on each of P pods, each naming a peer (ten ports, a peer per rule): the sets are per-peer, so the
+		 * loader decides every request there in userspace (l7_user_ns) */
+		put(&j, "{\"pods\": [");
+		for (unsigned p = 0; p < a; p++)
+			put(&j, "%s{\"name\": \"p%u\", \"ip\": \"10.1.%u.%u\"}", p ? ", " : "", p, p >> 8, p & 255);
+		put(&j, "], \"l7\": [");
+		for (unsigned p = 0, n = 0; p < a; p++)
+			for (unsigned i = 0; i < b; i++, n++)
+				put(&j, "%s{\"pod\": \"p%u\", \"port\": %u, \"identity\": %u, \"method\": \"GET\", "
+					"\"pathPrefix\": \"/r%u\", \"ruleId\": %u}", n ? ", " : "", p, 8000 + i % 10, 1000 + i, i, 1 + n);
 	} else if (sscanf(cs, "ids:%u", &a) == 1) {
 		put(&j, "{\"pods\": [{\"name\": \"p\", \"ip\": \"10.0.0.1\"}], \"identities\": [");
 		for (unsigned i = 0; i < a; i++)
@@ -197,7 +209,8 @@ static int run(const char *cs)
 {
 	char *json = make(cs);
 	if (!json) {
-		fprintf(stderr, "config_apply: case %s not understood (rules:N, pods:P:R, named:P:R, l7:P:R, ids:N, nested:N, random:N:SEED)\n", cs);
+		fprintf(stderr, "config_apply: case %s not understood (rules:N, pods:P:R, named:P:R, l7:P:R, peerl7:P:R, ids:N, nested:N, "
+			"random:N:SEED)\n", cs);
 		return 2;
 	}
 	struct shadow_map_fds fds;
@@ -231,9 +244,20 @@ static int run(const char *cs)
 	const char *dump = getenv("CONFIG_APPLY_DUMP");
 	if (dump && dump_maps(dump, cs, &fds))
 		return 1;
-	printf("{\"case\": \"%s\", \"rules\": %zu, \"identities\": %zu, \"lpm_entries\": %zu, \"parse_ms\": %.1f, "
-	       "\"count_ms\": %.1f, \"apply_ms\": %.1f, \"reapply_ms\": %.1f",
-	       cs, c.n_rules, c.n_ids, entries, parse, count, first, again);
+	/* the loader's userspace L7 step for one record of the middle pod's fourth port (where the kernel deferred) */
+	struct shadow_http_rec rec = {.ep = (__u16)(c.n_pods / 2 + 1), .server_port = 8003, .dir = SHADOW_DIR_INGRESS,
+				      .where = SHADOW_WHERE_USER, .remote_id = 1003, .method = SHADOW_M_GET, .path_len = 4};
+	memcpy(rec.path, "/r3x", 4);
+	const int reps = 20000;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < reps; i++) {
+		struct shadow_http_rec r = rec;
+		shadow_config_l7_user(&c, &r);
+	}
+	double l7_user_ns = ms_since(&t0) * 1e6 / reps;
+	printf("{\"case\": \"%s\", \"rules\": %zu, \"identities\": %zu, \"l7\": %zu, \"lpm_entries\": %zu, \"parse_ms\": %.1f, "
+	       "\"count_ms\": %.1f, \"apply_ms\": %.1f, \"reapply_ms\": %.1f, \"l7_user_ns\": %.0f",
+	       cs, c.n_rules, c.n_ids, c.n_l7, entries, parse, count, first, again, l7_user_ns);
 	fflush(stdout);
 	shadow_config_free(&c);
 	return 0;

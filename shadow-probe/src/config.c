@@ -417,6 +417,29 @@ static int cfg_array(struct cfg_parse *x, struct jstream *js, enum cfg_array a)
 
 /* Element by element (json_stream.h): the parse holds the config's own arrays and one element's JSON tree, never the
  * whole document's. Members may come in any order; a policy or l7 array before the pods is read after them. */
+static __u64 l7_key(__u16 ep, __u16 port, __u8 dir)
+{
+	return (__u64)ep << 24 | (__u64)port << 8 | dir;
+}
+
+static int l7_ref_cmp(const void *a, const void *b)
+{
+	const struct cfg_l7_ref *x = a, *y = b;
+	return x->key != y->key ? (x->key < y->key ? -1 : 1) : (x->i < y->i ? -1 : x->i > y->i);
+}
+
+/* c->l7_by_key: every rule under its key, sorted by key and then config order */
+static int l7_index(struct shadow_config *c)
+{
+	c->l7_by_key = malloc((c->n_l7 + 1) * sizeof(*c->l7_by_key));
+	if (!c->l7_by_key)
+		return -1;
+	for (size_t i = 0; i < c->n_l7; i++)
+		c->l7_by_key[i] = (struct cfg_l7_ref){.key = l7_key(c->l7[i].ep, c->l7[i].port, c->l7[i].dir), .i = (__u32)i};
+	qsort(c->l7_by_key, c->n_l7, sizeof(*c->l7_by_key), l7_ref_cmp);
+	return 0;
+}
+
 int shadow_config_parse(const char *text, struct shadow_config *c, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
@@ -487,6 +510,10 @@ int shadow_config_parse(const char *text, struct shadow_config *c, char *err, si
 			goto out;
 		}
 		*arrs[a] = p;
+	}
+	if (l7_index(c)) {
+		fail(err, errlen, "l7: out of memory");
+		goto out;
 	}
 	ret = 0;
 out:
@@ -610,6 +637,7 @@ size_t shadow_config_parse_need(const char *text)
 	size_t need = (max_tokens + 1) * PARSE_BYTES_PER_TOKEN + regex + n[CFG_PODS] * sizeof(void *) + 65536;
 	for (int a = 0; a < CFG__ARRAYS; a++)
 		need += 3 * n[a] * cfg_elem_size[a];
+	need += n[CFG_L7] * sizeof(struct cfg_l7_ref); /* l7_by_key */
 	return need;
 }
 
@@ -622,6 +650,7 @@ void shadow_config_free(struct shadow_config *c)
 	free(c->ids);
 	free(c->rules);
 	free(c->l7);
+	free(c->l7_by_key);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1221,9 +1250,42 @@ static int l7_literal_user(const struct cfg_l7 *r, const char *path, size_t len,
 	return 0;
 }
 
-static int l7_applies(const struct cfg_l7 *r, const struct shadow_http_rec *rec)
+/* The rules of a record's key (its pod's, and those for every pod) in config order: two runs of l7_by_key merged. */
+struct l7_runs {
+	const struct cfg_l7_ref *p[2], *end[2];
+};
+
+static void l7_run(const struct shadow_config *c, __u64 key, const struct cfg_l7_ref **p, const struct cfg_l7_ref **end)
 {
-	return r->port == rec->server_port && r->dir == rec->dir && (!r->ep || r->ep == rec->ep);
+	size_t lo = 0, hi = c->n_l7;
+	while (lo < hi) { /* the first ref with this key or above */
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->l7_by_key[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*p = *end = c->l7_by_key + lo;
+	while (*end < c->l7_by_key + c->n_l7 && (*end)->key == key)
+		(*end)++;
+}
+
+static void l7_runs_of(const struct shadow_config *c, const struct shadow_http_rec *rec, struct l7_runs *r)
+{
+	l7_run(c, l7_key(rec->ep, rec->server_port, rec->dir), &r->p[0], &r->end[0]);
+	if (rec->ep)
+		l7_run(c, l7_key(0, rec->server_port, rec->dir), &r->p[1], &r->end[1]);
+	else
+		r->p[1] = r->end[1] = NULL;
+}
+
+static const struct cfg_l7 *l7_next(const struct shadow_config *c, struct l7_runs *r)
+{
+	int a = r->p[0] < r->end[0], b = r->p[1] < r->end[1];
+	if (!a && !b)
+		return NULL;
+	int k = !a || (b && r->p[1]->i < r->p[0]->i);
+	return &c->l7[(r->p[k]++)->i];
 }
 
 int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec *rec)
@@ -1235,32 +1297,32 @@ int shadow_config_l7_user(const struct shadow_config *c, struct shadow_http_rec 
 	memcpy(path, rec->path, SHADOW_PATH_MAX);
 	path[len] = 0;
 	int trunc = !!(rec->flags & SHADOW_F_TRUNC);
+	struct l7_runs runs;
+	const struct cfg_l7 *r;
 	/* A port whose rules name peers: the kernel deferred the request whole (literals included). A rule applies to
 	 * the request's peer when it names none or names that one; a leg that does not know its peer (the app leg,
 	 * remote_id 0) can still allow by a rule for any peer, or deny when no rule of any peer matches. */
-	int per_peer = 0;
-	for (size_t i = 0; i < c->n_l7 && !per_peer; i++)
-		per_peer = c->l7[i].identity && l7_applies(&c->l7[i], rec);
+	int per_peer = 0, named = 0;
+	l7_runs_of(c, rec, &runs);
+	while ((r = l7_next(c, &runs))) {
+		per_peer |= r->identity != 0;
+		named |= !r->identity || r->identity == rec->remote_id;
+	}
 	/* On a pod whose policies keep default allow (pods[].defaultDeny false), a peer no rule names is not held to the
 	 * rules at all (Cilium redirects only the peers its L7 rules select): the known peer passes with no L7 verdict,
 	 * and an unknown one can be denied by nobody's rule. */
 	int free_others = per_peer && rec->ep && rec->ep <= c->n_pods && c->pods[rec->ep - 1].default_deny[rec->dir & 1] == 0;
-	if (free_others && rec->remote_id) {
-		int named = 0;
-		for (size_t i = 0; i < c->n_l7 && !named; i++)
-			named = l7_applies(&c->l7[i], rec) && (!c->l7[i].identity || c->l7[i].identity == rec->remote_id);
-		if (!named) {
-			rec->verdict = SHADOW_VERDICT_NONE;
-			rec->rule_id = 0;
-			return 1;
-		}
+	if (free_others && rec->remote_id && !named) {
+		rec->verdict = SHADOW_VERDICT_NONE;
+		rec->rule_id = 0;
+		return 1;
 	}
 	/* undecided: the peer is not known and a rule of another peer matched, or (default allow) it may be one no rule
 	 * names, which passes */
 	int maybe = free_others && !rec->remote_id;
-	for (size_t i = 0; i < c->n_l7; i++) {
-		const struct cfg_l7 *r = &c->l7[i];
-		if (!l7_applies(r, rec) || (r->method && r->method != rec->method))
+	l7_runs_of(c, rec, &runs);
+	while ((r = l7_next(c, &runs))) {
+		if (r->method && r->method != rec->method)
 			continue;
 		if (!per_peer && r->kind != SHADOW_PATH_REGEX)
 			continue; /* the kernel has tried it */

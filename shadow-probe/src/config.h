@@ -67,6 +67,11 @@ struct cfg_l7 {
 	int re_ok;
 };
 
+struct cfg_l7_ref {
+	__u64 key; /* ep << 24 | port << 8 | dir */
+	__u32 i;   /* index in l7[] */
+};
+
 struct shadow_config {
 	struct cfg_pod *pods;
 	size_t n_pods;
@@ -76,6 +81,9 @@ struct shadow_config {
 	size_t n_rules;
 	struct cfg_l7 *l7;
 	size_t n_l7;
+	/* the L7 rules by (pod, port, direction), then config order: the loader's userspace step looks up the rules of a
+	 * record's key instead of scanning them all (one record per request on a port whose rules name peers) */
+	struct cfg_l7_ref *l7_by_key;
 	/* settings (rodata: take effect at start only) */
 	__u64 rate;          /* records per second, all CPUs */
 	__u64 burst;
