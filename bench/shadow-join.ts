@@ -58,15 +58,18 @@ const endToEnd = best(() => {
 // The join proper: entries and probe records already parsed (as the live run holds them after each tick).
 const entries: AccessLogEntry[] = [];
 parseEnvoyText(text, 'reviews', (e) => entries.push(e));
-const joinOnly = best(() => {
-  const j = new ShadowJoiner(inputs, { windowMs: 1000 });
+const joinWith = (inp: typeof inputs) => () => {
+  const j = new ShadowJoiner(inp, { windowMs: 1000 });
   for (const r of probe) j.addProbe(r);
   let nextFlush = T0 + 1000;
   for (const e of entries) { if (e.startMs >= nextFlush) { j.flush(nextFlush - 1000); nextFlush += 1000; } j.addEntry(e); }
   j.flush(Infinity);
   buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + N / 20, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [] });
   return N;
-});
+};
+const joinOnly = best(joinWith(inputs));
+// The lab's case: the sidecar leaves a port to its app, so every wire record of reviews is checked for it (bypass.ts).
+const joinOnlyBypassCheck = best(joinWith({ ...inputs, pods: inputs.pods.map((p) => (p.sidecar ? { ...p, inbound: { include: '*' as const, exclude: [9081] } } : p)) }));
 const parseOnly = best(() => parseEnvoyText(text, 'reviews', () => {}).parsed);
 const lookup = best(() => {
   const m = new Map<string, number>();
@@ -79,6 +82,6 @@ const rate = (x: { s: number; n: number }) => x.n / x.s;
 const load1 = (await import('node:os')).loadavg()[0]!.toFixed(2);
 console.log(JSON.stringify({
   lines: N, probeRecords: probe.length, matched, expectedEbpfWouldAllow: denyAllow,
-  loadAvg1m: load1, joinOnlyLinesPerSec: Math.round(rate(joinOnly)), joinOnlyLinesPerCpuSec: perCpu(joinOnly), parseAndJoinLinesPerSec: Math.round(rate(full)), parseAndJoinLinesPerCpuSec: perCpu(full), endToEndLinesPerSec: Math.round(rate(endToEnd)), endToEndLinesPerCpuSec: perCpu(endToEnd), mapLookupBaselineLinesPerCpuSec: perCpu(lookup), parseOnlyLinesPerSec: Math.round(rate(parseOnly)), mapLookupBaselineLinesPerSec: Math.round(rate(lookup)),
+  loadAvg1m: load1, joinOnlyLinesPerSec: Math.round(rate(joinOnly)), joinOnlyLinesPerCpuSec: perCpu(joinOnly), joinOnlyBypassCheckLinesPerCpuSec: perCpu(joinOnlyBypassCheck), bypassCheckCpuRatio: Math.round((perCpu(joinOnly) / perCpu(joinOnlyBypassCheck)) * 1000) / 1000, parseAndJoinLinesPerSec: Math.round(rate(full)), parseAndJoinLinesPerCpuSec: perCpu(full), endToEndLinesPerSec: Math.round(rate(endToEnd)), endToEndLinesPerCpuSec: perCpu(endToEnd), mapLookupBaselineLinesPerCpuSec: perCpu(lookup), parseOnlyLinesPerSec: Math.round(rate(parseOnly)), mapLookupBaselineLinesPerSec: Math.round(rate(lookup)),
   ratioVsLookupBaseline: Math.round((rate(full) / rate(lookup)) * 100) / 100, target: 500_000, passJoinWall: rate(joinOnly) >= 500_000, passJoinCpu: perCpu(joinOnly) >= 500_000, passParseAndJoinCpu: perCpu(full) >= 500_000,
 }));

@@ -105,7 +105,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
       try {
         result = await runShadow({
           namespace: f.namespace, mode: 'local', store, clock: systemClock, plan, probeSettings,
-          pods: lab.pods.map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip, serviceAccount: p.serviceAccount, labels: p.labels, sidecar: p.sidecar !== null, netns: p.netns, ifname: p.ifname, cgroup: p.cgroup, ...(p.sidecar ? { accessLog: p.sidecar.accessLog, metrics: { url: `http://${p.ip}:15020/stats/prometheus`, netns: p.netns } } : {}) })),
+          pods: lab.pods.map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip, serviceAccount: p.serviceAccount, labels: p.labels, sidecar: p.sidecar !== null, netns: p.netns, ifname: p.ifname, cgroup: p.cgroup, ...(p.sidecar ? { inbound: { include: '*' as const, exclude: [p.bypassPort] }, accessLog: p.sidecar.accessLog, metrics: { url: `http://${p.ip}:15020/stats/prometheus`, netns: p.netns } } : {}) })),
           probe: new LocalProbeRunner(resolve(f['probe-bin'].startsWith('/') ? f['probe-bin'] : packagePath(f['probe-bin'])), resultsDir),
           telemetry: fileTelemetry, durationMs: parseDuration(f.duration), signal: ac.signal, resume: f.resume, ...(metrics ? { metrics } : {}),
           live, renderMarkdown: renderShadowMarkdown, windowMs: f['window-ms'], tolerance: { relative: Number(f.tolerance), absolute: 2 },

@@ -17,6 +17,7 @@ export interface ApiPod {
   ip?: string;
   serviceAccount?: string;
   labels: Record<string, string>;
+  annotations?: Record<string, string>;
   /** Names of the containers that run for the pod's life: spec.containers and native sidecars (init containers
    * with restartPolicy Always, which is how Istio >= 1.19 can inject istio-proxy). */
   containers: string[];

@@ -1,5 +1,5 @@
 // ShadowResult -> the final summary table (text) and the Markdown report.
-import type { ShadowResult, Disagreement } from '../core/shadow/result.js';
+import type { ShadowResult, Disagreement, ExampleRequest } from '../core/shadow/result.js';
 import type { Percentiles } from '../core/shadow/stats.js';
 import { markdownTable, textTable } from './table.js';
 
@@ -21,6 +21,7 @@ function header(r: ShadowResult): string[] {
     `envoy requests ${s.envoyRequests}, probe requests ${s.probeRequests}, matched ${s.matched}, agree ${s.agree}` +
       `${s.agreement === null ? '' : ` (${(s.agreement * 100).toFixed(2)}%)`}; ebpf-would-deny ${s.ebpfWouldDeny}, ebpf-would-allow ${s.ebpfWouldAllow} ` +
       `(expected ${s.expectedDisagreements}, unexpected ${s.unexpectedDisagreements}); unmatched envoy-only ${s.unmatchedEnvoyOnly}, probe-only ${s.unmatchedProbeOnly}`,
+    ...(r.bypass.edges.length ? [`traffic no sidecar handled (Istio does not police it): ${bypassCounts(r.bypass)}`] : []),
     `probe: ${r.probe.flows} flow and ${r.probe.http} http records, lost ${r.probe.lost}; access log lines ${r.parse.entries} parsed, ${r.parse.failed} failed`,
   ];
 }
@@ -37,8 +38,21 @@ function rbacLine(r: ShadowResult): string | null {
     (bad.length ? `; LOG INCOMPLETE (the verdict matrix is a sample): ${bad.join('; ')}` : ' (every decision logged)');
 }
 
+function bypassCounts(b: { flows: number; flowsDenied: number; requests: number; requestsDenied: number }): string {
+  return `${b.flows} flows (eBPF would deny ${b.flowsDenied}), ${b.requests} HTTP requests on allowed flows (eBPF would deny ${b.requestsDenied})`;
+}
+
+/** A flow (no request line) by its addresses, a request by its line and status. */
+const example = (e: ExampleRequest) => (e.method === '-' && e.layer === 'L3/L4' ? `${e.client} -> ${e.server}` : `${e.method} ${e.path} -> ${e.status}`);
+
+function exampleLine(e: ExampleRequest): string {
+  return e.method === '-' && e.layer === 'L3/L4'
+    ? `- \`${e.time}\` flow ${e.client} -> ${e.server}, eBPF verdict at L3/L4 (${e.where})`
+    : `- \`${e.time} ${e.method} ${e.path}\` -> ${e.status}, ${e.client} -> ${e.server}, request id ${e.requestId}, eBPF verdict at ${e.layer} (${e.where})`;
+}
+
 function disRow(d: Disagreement): (string | number)[] {
-  return [d.class + (d.expected ? ` (expected: ${d.gapCode})` : ''), d.edge, d.count, d.envoyRule, d.ebpfRule, d.examples.map((e) => `${e.method} ${e.path} -> ${e.status}`).slice(0, 2).join('; ')];
+  return [d.class + (d.expected ? ` (expected: ${d.gapCode})` : ''), d.edge, d.count, d.envoyRule, d.ebpfRule, d.examples.map(example).slice(0, 2).join('; ')];
 }
 
 export function renderShadowText(r: ShadowResult): string {
@@ -47,6 +61,10 @@ export function renderShadowText(r: ShadowResult): string {
     r.edges.map((e) => [e.edge, e.matrix.allowAllow, e.matrix.allowDeny, e.matrix.denyAllow, e.matrix.denyDeny, e.matrix.envoyOnly, e.matrix.probeOnly, pct(e.latency.wire), pct(e.latency.app), pct(e.latency.sidecarOverhead), e.parity.ok ? 'ok' : `DIFF (log ${e.parity.requests.envoy} / kernel ${e.parity.requests.probe}${e.parity.istioMetrics ? ` / istio ${e.parity.istioMetrics.envoy}` : ''})`])));
   if (r.disagreements.length) {
     out.push('', textTable(['CLASS', 'EDGE', 'COUNT', 'ENVOY RULE', 'EBPF RULE', 'EXAMPLES'], r.disagreements.slice(0, 20).map(disRow)));
+  }
+  if (r.bypass.edges.length) {
+    out.push('', textTable(['NO SIDECAR ON THE PATH', 'WHY', 'FLOWS', 'FLOWS EBPF DENIES', 'REQUESTS', 'REQUESTS EBPF DENIES'],
+      r.bypass.edges.map((e) => [e.edge, e.reason, e.flows, e.flowsDenied, e.requests, e.requestsDenied])));
   }
   const rl = rbacLine(r);
   if (rl) out.push('', rl);
@@ -64,8 +82,12 @@ export function renderShadowMarkdown(r: ShadowResult): string {
   else {
     out.push(markdownTable(['class', 'risk', 'edge', 'count', 'Envoy rule', 'eBPF rule', 'expected'], r.disagreements.map((d) => [d.class, d.risk, d.edge, d.count, d.envoyRule, d.ebpfRule, d.expected ? `yes (${d.gapCode} ${d.gapObject})` : 'no'])), '');
     for (const d of r.disagreements.slice(0, 20)) {
-      out.push(`### ${d.class}: ${d.edge} (${d.count})`, '', ...d.examples.map((e) => `- \`${e.time} ${e.method} ${e.path}\` -> ${e.status}, ${e.client} -> ${e.server}, request id ${e.requestId}, eBPF verdict at ${e.layer} (${e.where})`), '');
+      out.push(`### ${d.class}: ${d.edge} (${d.count})`, '', ...d.examples.map(exampleLine), '');
     }
+  }
+  if (r.bypass.edges.length) {
+    out.push('## Traffic no sidecar handled', '', `${r.bypass.note} Flow counts from ${r.bypass.flowSource === 'edge-aggregate' ? 'the kernel\'s edge aggregates' : 'flow records (sampled)'}; ${bypassCounts(r.bypass)}.`, '',
+      markdownTable(['edge', 'why', 'flows', 'eBPF denies', 'HTTP requests', 'eBPF denies'], r.bypass.edges.map((e) => [e.edge, e.reason, e.flows, e.flowsDenied, e.requests, e.requestsDenied])), '');
   }
   out.push('## Edges', '', markdownTable(['edge', 'agreement', 'wire p50/p90/p99/p99.9 ms', 'app', 'sidecar overhead', 'projected after cutover', 'requests envoy log/kernel', 'istio_requests_total', 'parity'],
     r.edges.map((e) => [e.edge, e.agreement === null ? '-' : `${(e.agreement * 100).toFixed(2)}%`, pct(e.latency.wire), pct(e.latency.app), pct(e.latency.sidecarOverhead), pct(e.latency.projected), `${e.parity.requests.envoy}/${e.parity.requests.probe}`, e.parity.istioMetrics ? String(e.parity.istioMetrics.envoy) : '-', e.parity.ok ? 'ok' : 'differs'])), '');

@@ -2,6 +2,7 @@
 // access logs (pods/log of istio-proxy) and metrics (pod proxy to :15090), and the nodes the DaemonSet may use.
 import { userError } from '../core/errors.js';
 import { compilePlan } from '../core/shadow/probe-config.js';
+import { inboundCapture } from '../core/shadow/bypass.js';
 import type { ProbeConfig } from '../core/shadow/probe-config.js';
 import type { KubeWriter } from '../ports/kube-writer.js';
 import type { ShadowPlanInput, ShadowRequest } from './shadow.js';
@@ -19,8 +20,12 @@ export async function clusterTargets(kube: KubeWriter, namespace: string, metric
     nodes: [...new Set(running.map((p) => p.nodeName!))].sort(),
     pods: running.map((p) => {
       const sidecar = p.containers.includes('istio-proxy');
+      let inbound;
+      try { inbound = sidecar ? inboundCapture(p.name, p.annotations) : undefined; } catch (e) {
+        throw userError('MIGRATE_SHADOW_BAD_POD', (e as Error).message, { object: `Pod/${namespace}/${p.name}`, next: 'fix the annotation (a comma-separated list of ports, or * for includeInboundPorts)' });
+      }
       return {
-        name: p.name, namespace, ip: p.ip!, ...(p.uid ? { uid: p.uid } : {}), serviceAccount: p.serviceAccount ?? 'default', labels: p.labels, sidecar,
+        name: p.name, namespace, ip: p.ip!, ...(p.uid ? { uid: p.uid } : {}), serviceAccount: p.serviceAccount ?? 'default', labels: p.labels, sidecar, ...(inbound ? { inbound } : {}),
         ...(sidecar ? { accessLog: `${namespace}/${p.name}`, metrics: { url: metricsPath(namespace, p.name) } } : {}),
       };
     }),

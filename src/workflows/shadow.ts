@@ -166,7 +166,7 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
         req.metrics.verdicts(d);
       }
       const lost = ['ringbuf_full', 'ratelimited', 'ct_full', 'inflight_evicted'].reduce((a, c) => a + (joiner.metrics?.counters[c] ?? 0), 0);
-      req.live?.(`shadow ${Math.round((clock.now().getTime() - started) / 1000)}s: envoy ${joiner.counts.entries} probe ${joiner.counts.probeRequests} | agree ${m.allowAllow + m.denyDeny} ebpf-would-deny ${m.allowDeny} ebpf-would-allow ${m.denyAllow} unmatched ${m.envoyOnly}/${m.probeOnly} | pending ${joiner.pending()} lost ${lost}`);
+      req.live?.(`shadow ${Math.round((clock.now().getTime() - started) / 1000)}s: envoy ${joiner.counts.entries} probe ${joiner.counts.probeRequests} | agree ${m.allowAllow + m.denyDeny} ebpf-would-deny ${m.allowDeny} ebpf-would-allow ${m.denyAllow} unmatched ${m.envoyOnly}/${m.probeOnly} no-sidecar-would-deny ${joiner.bypass.denied()} | pending ${joiner.pending()} lost ${lost}`);
     };
     try {
       while (clock.now().getTime() < deadline && !req.signal?.aborted && !crashed) {

@@ -35,7 +35,9 @@ async function setup(tag: string) {
   for (const [name, node, ip] of pods) {
     const containers = name === 'ratings' ? { containers: [{ name: 'app', image: 'example/app:1' }], initContainers: [{ ...proxy, restartPolicy: 'Always' }] }
       : { containers: [{ name: 'app', image: 'example/app:1' }, proxy] };
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: target, labels: { app: name } }, spec: { nodeName: node, automountServiceAccountToken: false, ...containers } };
+    // reviews leaves a port to its app (Istio's annotation): the diff judges that port as traffic no sidecar handles
+    const annotations = name === 'reviews' ? { annotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': '9081' } } : {};
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: target, labels: { app: name }, ...annotations }, spec: { nodeName: node, automountServiceAccountToken: false, ...containers } };
     await rest.apply(pod);
     await rest.mergePatch(pod, { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } }, 'status');
   }
@@ -54,6 +56,7 @@ test('shadow --cluster: apply creates exactly the rendered objects (strict valid
   try {
     assert.deepEqual(s.targets.nodes, ['node-a', 'node-b']);
     assert.deepEqual(s.targets.pods.map((p) => [p.name, p.ip, p.sidecar]).sort(), [['productpage', '10.1.0.11', true], ['ratings', '10.1.0.14', true], ['reviews', '10.1.0.12', true]]);
+    assert.deepEqual(s.targets.pods.map((p) => [p.name, p.inbound]).sort(), [['productpage', undefined], ['ratings', undefined], ['reviews', { include: '*', exclude: [9081] }]]);
     const lines: string[] = [];
     const runner = new ClusterProbeRunner(s.kube, { namespace: s.target, image: 'ghcr.io/migrate/shadow-probe:0.1.0', plan, nodes: s.targets.nodes, probeNamespace: s.probeNs, keep: false, readyTimeoutMs: 1500, log: (l) => lines.push(l) });
     const rendered = runner.objects(s.config);

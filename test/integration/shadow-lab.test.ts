@@ -153,6 +153,45 @@ test('L7 DENY gap: reported as an expected disagreement with its gap code', { sk
   assert.ok(d.count >= 40);
 });
 
+test('traffic no sidecar handles (UDP, a port the sidecar does not intercept, a pod without one) is judged against allowed', { skip }, async () => {
+  const l = await startShadow('bypass', planLab);
+  const ratings = lab.pod('ratings');
+  const client = lab.pod('client');
+  // UDP: Istio's redirect takes TCP only, so nothing polices these today. Five sockets, five flows.
+  const udp = lab.inPod('client', ['python3', '-c', `import socket\nfor i in range(5):\n  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("${ratings.ip}", 5353)); s.close()`]);
+  assert.equal(udp.status, 0, udp.stderr);
+  // The port ratings' sidecar leaves alone (excludeInboundPorts): the app answers, no RBAC in the way.
+  for (let i = 0; i < 5; i++) assert.equal(lab.curl('client', `http://${ratings.ip}:${ratings.bypassPort}/ratings/1`).code, 200);
+  // A pod without a sidecar (client), which no translated policy selects: flows allowed, nothing to report.
+  for (let i = 0; i < 3; i++) assert.equal(lab.curl('reviews', `http://${client.ip}:${client.appPort}/`).code, 200);
+  load('reviews', '/reviews/1', 20, 1);
+  const { code, result } = await stop(l);
+  const edge = (name: string) => {
+    const e = result.bypass.edges.find((x) => x.edge === name);
+    assert.ok(e, `bypass edge ${name} missing; have ${JSON.stringify(result.bypass.edges)}`);
+    return e;
+  };
+  // ratings admits only reviews' identity: the sidecar-less client's UDP and bypass-port flows break at cutover.
+  const u = edge('client -> ratings:5353/udp');
+  assert.deepEqual([u.reason, u.flows, u.flowsDenied], ['not-tcp', 5, 5]);
+  const b = edge(`client -> ratings:${ratings.bypassPort}`);
+  assert.deepEqual([b.reason, b.flows, b.flowsDenied], ['not-intercepted', 5, 5]);
+  const c = edge(`reviews -> client:${client.appPort}`);
+  assert.deepEqual([c.reason, c.flowsDenied, c.requestsDenied], ['no-sidecar', 0, 0]);
+  assert.ok(c.flows >= 3 && c.requests >= 3, JSON.stringify(c));
+  assert.equal(result.bypass.flowSource, 'edge-aggregate');
+  assert.equal(result.summary.bypassWouldDeny, 10);
+  assert.equal(code, 10, 'outage risks no sidecar saw are disagreements');
+  const d = result.disagreements.find((x) => x.edge === 'client -> ratings:5353/udp')!;
+  assert.equal(d.risk, 'outage');
+  assert.match(d.ebpfRule, /^\(default deny L3\/L4: no rule of CiliumNetworkPolicy\/bookinfo\/istio-ratings-viewer matched\)$/);
+  assert.ok(d.examples.length > 0 && d.examples.every((e) => e.server === `${ratings.ip}:5353`));
+  // What the sidecars did see still agrees, and the bypass port is no coverage gap.
+  assert.equal(result.matrix.allowDeny + result.matrix.denyAllow, 0);
+  assert.ok(result.summary.matched >= 15);
+  assert.deepEqual(result.coverage.probeOnly, []);
+});
+
 test('TLS on the wire (L3/L4 from eth0, L7 from the plaintext hop)', { skip }, async () => {
   // Mesh callers: the load leaves productpage's or reviews' outbound sidecar as mTLS (the lab's default,
   // PERMISSIVE like Istio's), so eth0 carries TLS; the inbound sidecar talks plaintext to its app over loopback.

@@ -133,7 +133,7 @@ test('join: TLS on the wire: L3/L4 from the flow, L7 re-evaluated from the log w
 
 test('parity: in-kernel edge aggregates vs Envoy counts, with restarts carried over', () => {
   const j = new ShadowJoiner(inputs, { windowMs: 500 });
-  const edge = (ts: number, requests: number, s2: number, s4: number): ProbeEdge => ({ type: 'edge', ts, pod: 'reviews', dir: 'ingress', leg: 'wire', remoteIdentity: 1004, port: 9080, proto: 'TCP', flows: 1, requests, verdicts: { none: 0, allow: requests, deny: 0, audit: 0 }, status: { '2xx': s2, '4xx': s4 }, bytesSent: 1000, bytesReceived: 500, latencySumNs: 0 });
+  const edge = (ts: number, requests: number, s2: number, s4: number): ProbeEdge => ({ type: 'edge', ts, pod: 'reviews', dir: 'ingress', leg: 'wire', remoteIdentity: 1004, port: 9080, proto: 'TCP', flows: 1, requests, flowVerdicts: { none: 0, allow: 1, deny: 0, audit: 0 }, l7Verdicts: { none: requests, allow: 0, deny: 0, audit: 0 }, status: { '2xx': s2, '4xx': s4 }, bytesSent: 1000, bytesReceived: 500, latencySumNs: 0 });
   j.addProbe(edge(1, 50, 45, 5));
   j.addProbe(edge(2, 60, 54, 6));
   j.addProbe(edge(3, 40, 40, 0)); // probe restarted: 60 + 40
@@ -174,7 +174,7 @@ test('Envoy RBAC counters vs the access log: complete log is ok, a sampled log i
 test('parity: kernel bytes are compared only once every connection of the edge has closed (sock_ops counts at close)', () => {
   const run = (flows: number, connsClosed: number | undefined) => {
     const j = new ShadowJoiner(inputs, { windowMs: 500 });
-    j.addProbe({ type: 'edge', ts: 1, pod: 'reviews', dir: 'ingress', leg: 'wire', remoteIdentity: 1004, port: 9080, proto: 'TCP', flows, requests: 10, verdicts: { none: 0, allow: 10, deny: 0, audit: 0 }, status: { '2xx': 10 }, bytesSent: 60, bytesReceived: 40, latencySumNs: 0, ...(connsClosed === undefined ? {} : { connsClosed }) });
+    j.addProbe({ type: 'edge', ts: 1, pod: 'reviews', dir: 'ingress', leg: 'wire', remoteIdentity: 1004, port: 9080, proto: 'TCP', flows, requests: 10, flowVerdicts: { none: 0, allow: flows, deny: 0, audit: 0 }, status: { '2xx': 10 }, bytesSent: 60, bytesReceived: 40, latencySumNs: 0, ...(connsClosed === undefined ? {} : { connsClosed }) });
     for (let i = 0; i < 10; i++) j.addEntry(parseEnvoyTextLine(line(T0 + i, 'GET', '/a', 200, 'via_upstream', `10.0.0.20:${50000 + i}`, '-', `r${i}`), 'reviews')!);
     j.flush(Infinity);
     return buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 1000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 1, parse: [] }).edges[0]!.parity.bytes;

@@ -25,12 +25,12 @@ function message(text: string): string {
 }
 
 type Terminated = { exitCode?: number; reason?: string; message?: string };
-function toPod(p: { metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string> }; spec: { nodeName?: string; serviceAccountName?: string; containers: { name: string }[]; initContainers?: { name: string; restartPolicy?: string }[] }; status?: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string; message?: string }; terminated?: Terminated }; lastState?: { terminated?: Terminated }; restartCount?: number }[] } }): ApiPod {
+function toPod(p: { metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: { nodeName?: string; serviceAccountName?: string; containers: { name: string }[]; initContainers?: { name: string; restartPolicy?: string }[] }; status?: { podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string; message?: string }; terminated?: Terminated }; lastState?: { terminated?: Terminated }; restartCount?: number }[] } }): ApiPod {
   const waiting = (p.status?.containerStatuses ?? []).map((c) => c.state?.waiting).find((w) => w?.reason);
   const failed = (p.status?.containerStatuses ?? []).map((c) => c.state?.terminated ?? c.lastState?.terminated).find((t) => t && t.exitCode !== 0);
   const lastFailure = failed ? `exit ${failed.exitCode ?? '?'} (${failed.reason ?? 'Error'})${failed.message?.trim() ? `: ${failed.message.trim().split('\n').pop()}` : ''}` : undefined;
   return {
-    name: p.metadata.name, namespace: p.metadata.namespace, ...(p.metadata.uid ? { uid: p.metadata.uid } : {}), labels: p.metadata.labels ?? {}, containers: [...p.spec.containers.map((c) => c.name), ...(p.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name)],
+    name: p.metadata.name, namespace: p.metadata.namespace, ...(p.metadata.uid ? { uid: p.metadata.uid } : {}), labels: p.metadata.labels ?? {}, ...(p.metadata.annotations ? { annotations: p.metadata.annotations } : {}), containers: [...p.spec.containers.map((c) => c.name), ...(p.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name)],
     ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
     ...(p.spec.nodeName ? { nodeName: p.spec.nodeName } : {}), ...(p.status?.podIP ? { ip: p.status.podIP } : {}),
     ...(p.spec.serviceAccountName ? { serviceAccount: p.spec.serviceAccountName } : {}),

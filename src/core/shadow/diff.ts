@@ -1,7 +1,7 @@
 // Assembles the ShadowResult from a settled ShadowJoiner: verdict matrices per edge and rule, disagreement
 // groups, latency percentiles per leg, telemetry parity against the in-kernel edge aggregates, coverage.
 import type { ShadowJoiner, EdgeAcc } from './join.js';
-import { SIDECAR_PORTS } from './join.js';
+import { SIDECAR_PORTS } from './bypass.js';
 import type { EdgeParity, EdgeResult, Matrix, ParityCheck, RbacParity, ShadowResult } from './result.js';
 import { EXIT_SHADOW } from './result.js';
 import { round3 } from './stats.js';
@@ -132,10 +132,13 @@ export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult
     };
   });
   const m = j.matrix;
-  const disagreements = [...j.disagreements.values()].map((g) => g.d).sort((a, b) => b.count - a.count || (a.class + a.edge + a.envoyRule + a.ebpfRule < b.class + b.edge + b.envoyRule + b.ebpfRule ? -1 : 1));
+  const bypass = j.bypass.result();
+  const disagreements = [...[...j.disagreements.values()].map((g) => g.d), ...bypass.disagreements].sort((a, b) => b.count - a.count || (a.class + a.edge + a.envoyRule + a.ebpfRule < b.class + b.edge + b.envoyRule + b.ebpfRule ? -1 : 1));
   const expected = disagreements.filter((d) => d.expected && (d.class === 'ebpf-would-deny' || d.class === 'ebpf-would-allow')).reduce((s, d) => s + d.count, 0);
   const verdictDis = m.allowDeny + m.denyAllow;
-  const unexpected = verdictDis - expected;
+  // A deny of traffic no sidecar handled is an outage nobody has seen yet: never expected.
+  const bypassDenied = bypass.bypass.flowsDenied + bypass.bypass.requestsDenied;
+  const unexpected = verdictDis - expected + bypassDenied;
   const matched = m.allowAllow + m.allowDeny + m.denyAllow + m.denyDeny;
   const envoyRequests = matched + m.envoyOnly;
   const unmatchedShare = envoyRequests ? (m.envoyOnly + m.probeOnly) / envoyRequests : 0;
@@ -162,7 +165,7 @@ export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult
     durationSeconds: round3((o.endedAtMs - o.startedAtMs) / 1000),
     summary: {
       envoyRequests, probeRequests: j.counts.probeRequests, matched, agree: m.allowAllow + m.denyDeny,
-      ebpfWouldDeny: m.allowDeny, ebpfWouldAllow: m.denyAllow, unmatchedEnvoyOnly: m.envoyOnly, unmatchedProbeOnly: m.probeOnly,
+      ebpfWouldDeny: m.allowDeny, ebpfWouldAllow: m.denyAllow, unmatchedEnvoyOnly: m.envoyOnly, unmatchedProbeOnly: m.probeOnly, bypassWouldDeny: bypassDenied,
       expectedDisagreements: expected, unexpectedDisagreements: unexpected, agreement: agreementOf(m), outcome, exitCode,
     },
     matrix: { ...m },
@@ -170,6 +173,7 @@ export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult
     rules: [...j.ruleMatrix.values()].sort((a, b) => (a.side + a.rule < b.side + b.rule ? -1 : 1)),
     disagreements,
     coverage: { both: all.filter((e) => envoyEdges.has(e) && probeEdges.has(e)), envoyOnly: all.filter((e) => !probeEdges.has(e)), probeOnly: all.filter((e) => !envoyEdges.has(e)) },
+    bypass: bypass.bypass,
     telemetry: {
       tolerance: o.tolerance, edgesOk: checked.filter((e) => e.parity.ok).length, edgesChecked: checked.length,
       note: `request counts and status classes agree when |envoy - kernel| <= max(${o.tolerance.absolute}, ${o.tolerance.relative * 100}% of the larger); requests in flight at the start or end of the run account for the absolute slack`,

@@ -10,6 +10,7 @@ import type { AccessLogEntry, KnownGap, L7Rule, ProbeFlow, ProbeHttp, ProbeLine,
 import type { DisagreementClass, Disagreement, ExampleRequest, Matrix, RuleResult } from './result.js';
 import { emptyMatrix } from './result.js';
 import { Samples } from './stats.js';
+import { BypassJudge, bypassReason, SIDECAR_PORTS } from './bypass.js';
 import { cidrContains, parseCidr, parseIp } from '../verify/ip.js';
 import type { Cidr } from '../verify/ip.js';
 
@@ -21,8 +22,7 @@ export interface JoinOptions {
 }
 export const DEFAULT_JOIN: JoinOptions = { windowMs: 1000, examples: 3 };
 
-/** The sidecar's own ports: traffic to them is not application traffic (reference/envoy-telemetry.md). */
-export const SIDECAR_PORTS = new Set([15000, 15001, 15004, 15006, 15008, 15020, 15021, 15090]);
+export { SIDECAR_PORTS };
 
 /** Two-level map: the join keys are two strings already in hand (server, client), so nothing is concatenated per line. */
 class Nested<V> {
@@ -180,6 +180,11 @@ export class ShadowJoiner {
   readonly opts: JoinOptions;
   private readonly podByIp = new Map<string, ShadowPod>();
   private readonly podByIdentity = new Map<number, ShadowPod>();
+  private readonly podByName = new Map<string, ShadowPod>();
+  /** Pods some of whose inbound traffic no sidecar handles (none, or ports it does not intercept). */
+  private readonly bypassPods = new Set<string>();
+  /** Traffic no sidecar handles, judged against today's "allowed" (bypass.ts). */
+  readonly bypass: BypassJudge;
   private readonly ruleById = new Map<number, RuleRef>();
   private readonly ruleNames = new Map<number, string>();
   private readonly gapByObject = new Map<string, KnownGap[]>();
@@ -207,7 +212,18 @@ export class ShadowJoiner {
 
   constructor(readonly inputs: JoinInputs, opts: Partial<JoinOptions> = {}) {
     this.opts = { ...DEFAULT_JOIN, ...opts };
-    for (const p of inputs.pods) { this.podByIp.set(p.ip, p); this.podByIdentity.set(p.identity, p); }
+    for (const p of inputs.pods) {
+      this.podByIp.set(p.ip, p); this.podByIdentity.set(p.identity, p); this.podByName.set(p.name, p);
+      if (!p.sidecar || p.inbound) this.bypassPods.add(p.name);
+    }
+    const cidrOf = new Map<number, string>();
+    for (const i of inputs.identities ?? []) if ('cidr' in i) cidrOf.set(i.identity, i.cidr);
+    this.bypass = new BypassJudge({
+      pod: (name) => this.podByName.get(name),
+      peerName: (id) => this.podByIdentity.get(id)?.name ?? (id === WORLD ? 'world' : cidrOf.has(id) ? `cidr:${cidrOf.get(id)}` : `identity:${id}`),
+      ruleName: (id, layer, flags, pod) => this.ruleName(id, layer, 'deny', flags, pod),
+      flowOf: (server, client) => this.flows.get(server, client),
+    }, this.opts.examples);
     for (const r of inputs.rules) this.ruleById.set(r.id, r);
     for (const g of inputs.gaps) { const l = this.gapByObject.get(g.object); if (l) l.push(g); else this.gapByObject.set(g.object, [g]); }
     for (const i of inputs.identities ?? []) {
@@ -242,7 +258,7 @@ export class ShadowJoiner {
     switch (r.type) {
       case 'flow':
         this.counts.flows++;
-        if (r.dir === 'ingress') { this.flows.set(`${r.dst}:${r.dport}`, `${r.src}:${r.sport}`, r); this.flowsVer++; }
+        if (r.dir === 'ingress') { this.flows.set(`${r.dst}:${r.dport}`, `${r.src}:${r.sport}`, r); this.flowsVer++; this.bypass.addFlow(r); }
         return;
       case 'http': {
         this.counts.http++;
@@ -252,6 +268,8 @@ export class ShadowJoiner {
           const sv = r.server;
           if (sv.charCodeAt(sv.length - 6) === 58 && sv.charCodeAt(sv.length - 5) === 49 && sv.charCodeAt(sv.length - 4) === 53 && SIDECAR_PORTS.has(portOf(sv))) return;
           this.counts.probeRequests++;
+          // No access log entry will come for a request no sidecar handled: it is judged on its own.
+          if (this.bypassPods.size && this.bypassPods.has(r.pod) && this.bypass.takeRequest(r)) return;
           let g = this.groups.get(r.server, r.client);
           if (!g) this.groups.set(r.server, r.client, (g = newGroup()));
           if (g.wireSorted && g.wire.length && ShadowJoiner.startOf(g.wire[g.wire.length - 1]!) > ShadowJoiner.startOf(r)) g.wireSorted = false;
@@ -268,6 +286,7 @@ export class ShadowJoiner {
       }
       case 'edge': {
         this.probeEdgeSeen = true;
+        this.bypass.addEdge(r);
         const k = `${r.pod}|${r.dir}|${r.leg}|${r.remoteIdentity}|${r.port}|${r.proto}`;
         const cur = this.probeEdges.get(k);
         if (!cur) { this.probeEdges.set(k, { last: r, carry: { requests: 0, bytes: 0, flows: 0, connsClosed: 0, status: {} } }); return; }
@@ -627,6 +646,8 @@ export class ShadowJoiner {
     for (const f of this.flows.values()) {
       // A flow picked up mid-stream is a connection from before the run (e.g. a pooled upstream closing).
       if (f.flags?.includes('midstream')) continue;
+      // Traffic no sidecar handles is in the bypass section, not a coverage gap.
+      if (bypassReason(this.podByName.get(f.pod), f.dport, f.proto)) continue;
       const e = { source: this.podName(f.src), destination: f.pod, port: f.dport };
       seen.set(`${e.source}|${e.destination}|${e.port}`, e);
     }

@@ -6,7 +6,7 @@
 import type { KubeObject } from '../model/k8s.js';
 import type { CiliumRuleSpec, IngressRule, PortRuleHTTP } from '../cilium/types.js';
 import { ciliumLabels, compileSelector } from '../cilium/labels.js';
-import type { L7Rule, RuleRef, ShadowPod } from './types.js';
+import type { InboundCapture, L7Rule, RuleRef, ShadowPod } from './types.js';
 import { l7RulesOf } from './l7-peers.js';
 import { CidrIdentities } from './cidr-identities.js';
 import type { PortGrant } from './l7-peers.js';
@@ -23,6 +23,8 @@ export interface ProbePodInput {
   cgroup?: string;
   /** Cluster mode: no netns/ifname/cgroup; the probe finds the pod on its node by IP and UID. */
   uid?: string;
+  /** The inbound ports its sidecar intercepts (absent: all); the diff judges the rest as traffic no sidecar handles. */
+  inbound?: InboundCapture;
 }
 
 export interface ProbeConfig {
@@ -115,7 +117,7 @@ function specsOf(m: KubeObject): { m: KubeObject; spec: CiliumRuleSpec; id: stri
 
 export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], settings: Record<string, number> = {}): CompiledPlan {
   const podsSorted = [...podsIn].sort((a, b) => (a.name < b.name ? -1 : 1));
-  const pods: ShadowPod[] = podsSorted.map((p, i) => ({ name: p.name, namespace: p.namespace, ip: p.ip, identity: 1000 + i, sidecar: p.sidecar }));
+  const pods: ShadowPod[] = podsSorted.map((p, i) => ({ name: p.name, namespace: p.namespace, ip: p.ip, identity: 1000 + i, sidecar: p.sidecar, ...(p.sidecar && p.inbound ? { inbound: p.inbound } : {}) }));
   const labels = new Map(podsSorted.map((p) => [p.name, ciliumLabels(p.namespace, p.serviceAccount, p.labels, p.sidecar)]));
   const cfg: ProbeConfig = {
     settings: { rate: 50000, burst: 5000, intervalMs: 1000, ...settings },

@@ -2,6 +2,7 @@
 // differently from the sidecars, what the sidecars cost in latency, and whether kernel telemetry matches theirs.
 import type { Percentiles } from './stats.js';
 import type { ParseStats } from './envoy-text.js';
+import type { BypassResult } from './bypass.js';
 
 export type DisagreementClass = 'ebpf-would-deny' | 'ebpf-would-allow' | 'unmatched-envoy-only' | 'unmatched-probe-only';
 
@@ -126,6 +127,8 @@ export interface ShadowResult {
     ebpfWouldAllow: number;
     unmatchedEnvoyOnly: number;
     unmatchedProbeOnly: number;
+    /** Flows and requests no sidecar handled (Istio does not police them) that the eBPF plane would deny. */
+    bypassWouldDeny: number;
     expectedDisagreements: number;
     unexpectedDisagreements: number;
     /** agree / matched */
@@ -138,6 +141,8 @@ export interface ShadowResult {
   rules: RuleResult[];
   disagreements: Disagreement[];
   coverage: { both: string[]; envoyOnly: string[]; probeOnly: string[] };
+  /** Traffic no sidecar handled, judged against today's "allowed" (core/shadow/bypass.ts). */
+  bypass: BypassResult;
   telemetry: {
     tolerance: { relative: number; absolute: number };
     edgesOk: number;

@@ -51,7 +51,9 @@ export interface ProbeConn {
 }
 export interface ProbeEdge {
   type: 'edge'; ts: number; pod: string; dir: 'ingress' | 'egress'; leg: 'wire' | 'app'; remoteIdentity: number;
-  port: number; proto: string; flows: number; requests: number; verdicts: Record<ProbeVerdict, number>;
+  port: number; proto: string; flows: number; requests: number;
+  /** Flows by their L3/L4 verdict, requests by their kernel L7 verdict (none: no L7 rules, or decided in userspace). */
+  flowVerdicts?: Record<ProbeVerdict, number>; l7Verdicts?: Record<ProbeVerdict, number>;
   status: Record<string, number>; bytesSent: number; bytesReceived: number; latencySumNs: number;
   /** Connections of the edge sock_ops saw close (its byte counters count at close); absent in older recordings. */
   connsClosed?: number;
@@ -71,7 +73,13 @@ export interface ShadowPod {
   ip: string;
   identity: number;
   sidecar: boolean;
+  /** The inbound ports a sidecar intercepts (Istio's traffic.sidecar.istio.io/includeInboundPorts and
+   * excludeInboundPorts); absent: every port. Traffic to another port bypasses the sidecar. */
+  inbound?: InboundCapture;
 }
+
+/** Ports a sidecar's inbound redirect takes: `include` ('*' for all) minus `exclude`. */
+export interface InboundCapture { include: number[] | '*'; exclude: number[] }
 
 /** What a probe rule id stands for: the plan resource and the rule inside it. */
 export interface RuleRef {
