@@ -27,7 +27,7 @@ export function* requestsTo(dst: ProbePodInput): Generator<Request> {
 
 /**
  * Peers by label, CIDR (overlapping, with excepts), entities; L4-only and L7 rules on shared ports; port ranges; deny
- * rules; policies that keep default allow; `specs` lists. L7 rules only where Cilium accepts them (TCP ports, not 0:
+ * rules; L4 entries of every protocol, or none (any: Cilium's default); policies that keep default allow; `specs` lists. L7 rules only where Cilium accepts them (TCP ports, not 0:
  * compilePlan reports and skips the rest, as the agent refuses such a policy), in default-deny policies and in ones
  * that keep default allow (whose L7 rules still apply: Cilium's EnableDefaultDeny does not cover L7).
  */
@@ -55,7 +55,7 @@ export function* randomPolicySets(seed: number, count: number): Generator<Policy
   };
   const toPorts = (l7: boolean) => {
     if (l7 && rnd(2)) return [{ ports: [pick(ports), ...some(ports)].map((p) => ({ port: String(p), protocol: 'TCP' })), rules: { http: some(http) } }];
-    return [{ ports: some(ports).map((p) => (rnd(4) === 0 ? { port: String(p), endPort: p + 50, protocol: 'TCP' } : { port: String(p), protocol: pick(['TCP', 'ANY']) })) }];
+    return [{ ports: some(ports).map((p) => (rnd(4) === 0 ? { port: String(p), endPort: p + 50, protocol: 'TCP' } : { port: String(p), ...(rnd(6) ? { protocol: pick(['TCP', 'ANY', 'UDP', 'SCTP']) } : {}) })) }];
   };
   const rule = (l7: boolean) => ({ ...peerFields(), ...(rnd(4) ? { toPorts: toPorts(l7) } : {}) });
   for (let index = 0; index < count; index++) {

@@ -83,6 +83,7 @@ test('UDP to a sidecar pod that the translated policy denies: an outage risk, ex
   assert.equal(d.ebpfRule, '(default deny L3/L4: no rule of CiliumNetworkPolicy/bookinfo/istio-ratings-viewer matched)');
   assert.deepEqual(d.examples.map((e) => `${e.client} -> ${e.server}`), ['10.0.0.13:5001 -> 10.0.0.14:5353', '10.0.0.13:5002 -> 10.0.0.14:5353']);
   assert.equal(r.matrix.allowDeny, 0, 'the Envoy/eBPF matrix holds only what a sidecar decided');
+  assert.deepEqual(r.coverage.probeOnly, [], 'neither UDP nor ICMP is a coverage gap of the sidecars');
   assert.match(renderShadowText(r), /reviews -> ratings:5353\/udp +not-tcp +2 +2/);
   assert.match(renderShadowMarkdown(r), /## Traffic no sidecar handled/);
   assert.match(renderShadowMarkdown(r), /flow 10\.0\.0\.13:5001 -> 10\.0\.0\.14:5353, eBPF verdict at L3\/L4/);

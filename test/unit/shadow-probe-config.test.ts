@@ -163,7 +163,7 @@ test('`ingress: [{}]` allows nothing, and a policy with enableDefaultDeny.ingres
   assert.deepEqual(none.config.pods.map((p) => p.defaultDeny), [{ ingress: true }, { ingress: true }, { ingress: true }]);
   // the translation of a DENY policy: before, the probe default-denied everything else (any entry switches it on)
   const deny = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, enableDefaultDeny: { ingress: false }, ingressDeny: [{ toPorts: [{ ports: [{ port: '22' }] }] }] })], pods);
-  assert.deepEqual(deny.config.policy.map((p) => [p.pod, p.identity, p.port, p.protocol, p.action]), [['ratings', 0, 22, 'TCP', 'deny']]);
+  assert.deepEqual(deny.config.policy.map((p) => [p.pod, p.identity, p.port, p.protocol, p.action]), [['ratings', 0, 22, 'ANY', 'deny']]);
   assert.deepEqual(deny.config.pods.map((p) => [p.name, p.defaultDeny]), [['client', undefined], ['ratings', { ingress: false }], ['reviews', undefined]]);
   assert.deepEqual(deny.selectedBy, {});
   // with an allow policy beside it, default deny is on again and no such allow is added
@@ -226,4 +226,10 @@ test('on a pod that keeps default allow, L7 rules always name their peers: a pee
   assert.deepEqual(c.config.pods.find((p) => p.name === 'ratings')!.defaultDeny, { ingress: false });
   // on a default-deny pod the same rule stays peer-less: no other peer gets past L4
   assert.deepEqual(compilePlan([cnp({ ...spec, enableDefaultDeny: undefined })], peerPods).config.l7.map((r) => [r.method, r.identity]), [['GET', undefined]]);
+});
+
+test("a port's protocol: omitted is any (Cilium's default, TCP and UDP in the probe); SCTP is reported, never read as TCP", () => {
+  const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts: [{ ports: [{ port: '53' }, { port: '5000', protocol: 'SCTP' }, { port: '9080', protocol: 'TCP' }] }] }] })], pods);
+  assert.deepEqual(c.config.policy.map((p) => [p.port, p.protocol]), [[53, 'ANY'], [9080, 'TCP']]);
+  assert.ok(c.unsupported.some((u) => /SCTP port 5000 is not shadowed/.test(u)), c.unsupported.join('; '));
 });

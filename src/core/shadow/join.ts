@@ -646,8 +646,8 @@ export class ShadowJoiner {
     for (const f of this.flows.values()) {
       // A flow picked up mid-stream is a connection from before the run (e.g. a pooled upstream closing).
       if (f.flags?.includes('midstream')) continue;
-      // Traffic no sidecar handles is in the bypass section, not a coverage gap.
-      if (bypassReason(this.podByName.get(f.pod), f.dport, f.proto)) continue;
+      // Coverage compares with what sidecars see (TCP); traffic no sidecar handles is in the bypass section.
+      if (f.proto !== 'TCP' || bypassReason(this.podByName.get(f.pod), f.dport, f.proto)) continue;
       const e = { source: this.podName(f.src), destination: f.pod, port: f.dport };
       seen.set(`${e.source}|${e.destination}|${e.port}`, e);
     }

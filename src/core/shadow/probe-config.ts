@@ -191,9 +191,16 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
           const ports = (pr.ports?.length ? pr.ports : [{ port: '0', protocol: 'ANY' as const }]).filter((po) => {
             // a named port needs the pod's container ports, which the plan does not have: left out (narrower), never
             // read as port 0 (every port)
-            if (/^\d+$/.test(String(po.port ?? '0'))) return true;
-            unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}]: named port ${po.port} is not resolved; that port is not shadowed`);
-            return false;
+            if (!/^\d+$/.test(String(po.port ?? '0'))) {
+              unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}]: named port ${po.port} is not resolved; that port is not shadowed`);
+              return false;
+            }
+            // the probe reads no SCTP ports: an SCTP entry left out is narrower for SCTP; read as TCP it was wider
+            if (po.protocol === 'SCTP') {
+              unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}]: SCTP port ${po.port} is not shadowed (the probe parses TCP and UDP ports)`);
+              return false;
+            }
+            return true;
           });
           const http: PortRuleHTTP[] = pr.rules?.http ?? [];
           if (action === 'deny' && http.length) unsupported.push(`${id} ${field}[${ri}]: L7 rules in a deny rule (Cilium rejects them)`);
@@ -211,7 +218,8 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
               }
             });
           }
-          const protocolOf = (po: { protocol?: string }) => (po.protocol && po.protocol !== 'SCTP' ? po.protocol : 'TCP');
+          // Cilium: an omitted protocol is any protocol (the probe takes a port of ANY as TCP and UDP)
+          const protocolOf = (po: { protocol?: string }) => po.protocol || 'ANY';
           for (const t of targets) for (const pe of peerList) for (const po of ports) {
             cfg.policy.push({ pod: t.name, identity: pe, direction: 'ingress', protocol: protocolOf(po), port: Number(po.port) || 0, ...(po.endPort ? { endPort: po.endPort } : {}), action, ruleId });
           }
