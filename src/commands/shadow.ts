@@ -105,7 +105,9 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
       try {
         result = await runShadow({
           namespace: f.namespace, mode: 'local', store, clock: systemClock, plan, probeSettings,
-          pods: lab.pods.map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip, serviceAccount: p.serviceAccount, labels: p.labels, sidecar: p.sidecar !== null, netns: p.netns, ifname: p.ifname, cgroup: p.cgroup, ...(p.sidecar ? { inbound: { include: '*' as const, exclude: [p.bypassPort] }, accessLog: p.sidecar.accessLog, metrics: { url: `http://${p.ip}:15020/stats/prometheus`, netns: p.netns } } : {}) })),
+          pods: lab.pods.map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip, serviceAccount: p.serviceAccount, labels: p.labels, sidecar: p.sidecar !== null, netns: p.netns, ifname: p.ifname, cgroup: p.cgroup, node: 'lab', ...(p.sidecar ? { inbound: { include: '*' as const, exclude: [p.bypassPort] }, accessLog: p.sidecar.accessLog, metrics: { url: `http://${p.ip}:15020/stats/prometheus`, netns: p.netns } } : {}) })),
+          // the lab's node is its bridge address in the node namespace: what the node's own traffic comes from
+          nodes: [{ name: 'lab', addresses: [lab.gateway] }],
           probe: new LocalProbeRunner(resolve(f['probe-bin'].startsWith('/') ? f['probe-bin'] : packagePath(f['probe-bin'])), resultsDir),
           telemetry: fileTelemetry, durationMs: parseDuration(f.duration), signal: ac.signal, resume: f.resume, ...(metrics ? { metrics } : {}),
           live, renderMarkdown: renderShadowMarkdown, windowMs: f['window-ms'], tolerance: { relative: Number(f.tolerance), absolute: 2 },
@@ -135,7 +137,8 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     const kube = new ApiKubeWriter(loadKubeAccess({ ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), ...(f.context ? { context: f.context } : {}) }));
     // Read only: the pods' IPs, UIDs and nodes go into the probe config and the DaemonSet's node affinity.
     const targets = await clusterTargets(kube, namespace, istioMetricsPath);
-    const probeConfig = clusterProbeConfig(plan, namespace, targets.pods, probeSettings);
+    if (!targets.nodeAddresses) process.stderr.write('warning: nodes: not allowed to list them, so their own traffic (kubelet probes) is judged as world, not as Cilium\'s host (grant list on nodes for an exact verdict)\n');
+    const probeConfig = clusterProbeConfig(plan, namespace, targets.pods, probeSettings, targets.nodeAddresses ?? []);
     const files = renderClusterShadow({ namespace, image: f.image, plan, outDir: join(resultsDir, 'cluster'), nodes: targets.nodes, probeConfig, ...(f['probe-memory'] ? { memoryLimitMiB: f['probe-memory'] } : {}) });
     if (f['render-only']) {
       live(`rendered ${files.join(', ')}`);
@@ -148,7 +151,7 @@ Exit codes: ${EXIT_SHADOW.agreement} = agreement; ${EXIT_SHADOW.disagreements} =
     const probe = new ClusterProbeRunner(kube, { namespace, image: f.image, plan, nodes: targets.nodes, ...(f['probe-memory'] ? { memoryLimitMiB: f['probe-memory'] } : {}), keep: f.keep, readyTimeoutMs: parseDuration(f['ready-timeout']), signal: ac.signal, log: live });
     try {
       return await runShadow({
-        namespace, mode: 'cluster', store, clock: systemClock, plan, probeSettings, pods: targets.pods, probe, telemetry: apiTelemetry(kube),
+        namespace, mode: 'cluster', store, clock: systemClock, plan, probeSettings, pods: targets.pods, ...(targets.nodeAddresses ? { nodes: targets.nodeAddresses } : {}), probe, telemetry: apiTelemetry(kube),
         durationMs: parseDuration(f.duration), signal: ac.signal, resume: f.resume, live, renderMarkdown: renderShadowMarkdown,
         windowMs: f['window-ms'], tolerance: { relative: Number(f.tolerance), absolute: 2 },
       });

@@ -46,6 +46,8 @@ export interface KubeWriter {
   /** Resolves when every scheduled pod of the DaemonSet is ready; throws a MigrateError after timeoutMs. */
   waitDaemonSetReady(namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<ApiPod[]>;
   listPods(namespace: string, labelSelector?: string): Promise<ApiPod[]>;
+  /** Every node's name and addresses (status.addresses); null when listing nodes is not allowed. */
+  listNodes(): Promise<{ name: string; addresses: string[] }[] | null>;
   /** pods/log?follow=true: `onText` gets the chunks as they arrive. */
   followLog(namespace: string, pod: string, container: string | undefined, onText: (t: string) => void, opts?: { sinceTime?: string; tailLines?: number }): LogStream;
   /** GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH; null when unreachable. */

@@ -14,7 +14,7 @@ import { parseProbeLines } from '../core/shadow/probe-lines.js';
 import { compilePlan } from '../core/shadow/probe-config.js';
 import { istioDelta, parseIstioRequests, parseRbacStats, rbacDelta } from '../core/shadow/prom-text.js';
 import type { RbacByPort } from '../core/shadow/prom-text.js';
-import type { ProbePodInput } from '../core/shadow/probe-config.js';
+import type { NodeInput, ProbePodInput } from '../core/shadow/probe-config.js';
 import type { ShadowResult, Matrix } from '../core/shadow/result.js';
 import type { ShadowRunMeta } from '../core/shadow/run.js';
 import type { KnownGap } from '../core/shadow/types.js';
@@ -36,6 +36,8 @@ export interface ShadowRequest {
   /** Live modes: the plan, the pods with their sidecar access logs, the probe and the telemetry source. */
   plan?: ShadowPlanInput;
   pods?: (ProbePodInput & { accessLog?: string; metrics?: { url: string; netns?: string } })[];
+  /** The nodes of those pods and their addresses (Cilium's host and remote-node identities); absent: unknown. */
+  nodes?: NodeInput[];
   probe?: ProbeRunner;
   telemetry?: EnvoyTelemetry;
   durationMs?: number;
@@ -59,7 +61,7 @@ const MATRIX_TO_METRIC: Record<keyof Matrix, string> = {
 };
 
 function joinInputs(meta: ShadowRunMeta): JoinInputs {
-  return { namespace: meta.namespace, pods: meta.pods, rules: meta.rules, l7: meta.l7, gaps: meta.gaps, selectedBy: meta.selectedBy, ...(meta.probeConfig ? { identities: meta.probeConfig.identities } : {}) };
+  return { namespace: meta.namespace, pods: meta.pods, rules: meta.rules, l7: meta.l7, gaps: meta.gaps, selectedBy: meta.selectedBy, ...(meta.probeConfig ? { identities: meta.probeConfig.identities } : {}), ...(meta.nodes ? { nodes: meta.nodes } : {}) };
 }
 
 function parseAccess(text: string, pod: string, j: ShadowJoiner, stats: ParseStats): void {
@@ -72,7 +74,7 @@ function newMeta(req: ShadowRequest): ShadowRunMeta {
   const pods = req.pods ?? [];
   if (!pods.some((p) => p.namespace === req.namespace)) throw userError('MIGRATE_NS_NOT_FOUND', `no pods of namespace "${req.namespace}" to shadow`, { object: `Namespace/${req.namespace}`, next: 'check --namespace (the lab uses bookinfo) and that the pods are up (`migrate lab status`)' });
   const nsManifests = req.plan.manifests.filter((m) => m.kind === 'CiliumClusterwideNetworkPolicy' || m.metadata.namespace === req.namespace);
-  const compiled = compilePlan(nsManifests, pods, req.probeSettings);
+  const compiled = compilePlan(nsManifests, pods, req.probeSettings, req.nodes);
   const accessLogs: Record<string, string> = {};
   const metricsSources: Record<string, { url: string; netns?: string }> = {};
   for (const p of pods) if (p.sidecar && p.accessLog && p.namespace === req.namespace) accessLogs[p.name] = p.accessLog;
@@ -80,7 +82,7 @@ function newMeta(req: ShadowRequest): ShadowRunMeta {
   return {
     version: 1, namespace: req.namespace, mode: req.mode, plan: req.plan.source, startedAtMs: req.clock.now().getTime(),
     pods: compiled.pods, rules: compiled.rules, l7: compiled.config.l7, gaps: req.plan.gaps.filter((g) => g.object.split('/')[1] === req.namespace || g.object.split('/').length === 2),
-    selectedBy: compiled.selectedBy, unsupported: compiled.unsupported, probeConfig: compiled.config, accessLogs, metricsSources,
+    selectedBy: compiled.selectedBy, unsupported: compiled.unsupported, nodes: compiled.nodes, probeConfig: compiled.config, accessLogs, metricsSources,
   };
 }
 

@@ -159,13 +159,19 @@ test('shadow --cluster --render-only reads the target pods (read only), writes t
     const err = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
     assert.equal(err.code, 'MIGRATE_SHADOW_RENDERED', r.stderr);
     assert.deepEqual(api.created, [], 'nothing created');
-    const cfg = JSON.parse(readFileSync(join(results, 'cluster', 'probe.json'), 'utf8')) as { settings: Record<string, number>; pods: Record<string, unknown>[]; policy: unknown[] };
+    const cfg = JSON.parse(readFileSync(join(results, 'cluster', 'probe.json'), 'utf8')) as { settings: Record<string, number>; pods: Record<string, unknown>[]; policy: { pod: string; identity: number; ruleId: number }[]; identities: { ip?: string; identity: number }[] };
     assert.equal(cfg.settings.ctFlows, 262144, '--ct-flows sizes the CT of every node\'s probe');
     // The fake API gives each pod a UID; the probe finds the pod on its node by it (and by IP).
     assert.deepEqual(cfg.pods.map((p) => [p.name, p.ip]).sort(), meta.pods.map((p) => [p.name, p.ip]).sort());
     assert.ok(cfg.pods.every((p) => typeof p.uid === 'string' && /^00000000-0000-4000-8000-[0-9a-f]{12}$/.test(p.uid as string)), JSON.stringify(cfg.pods));
     assert.ok(cfg.pods.every((p) => p.netns === undefined && p.cgroup === undefined && p.ifname === undefined));
     assert.ok(cfg.policy.length > 0, 'the plan compiled into policy entries');
+    // The pods' nodes (read from the API) are identities of their own; each default-deny pod admits its own node
+    // (Cilium's allow-localhost: kubelet probes), not the other node, and nodes running none of the pods are left out.
+    assert.deepEqual(cfg.identities.filter((i) => i.ip?.startsWith('172.18.')).map((i) => [i.ip, i.identity]), [['172.18.0.2', 0xf00000], ['172.18.0.3', 0xf00001]]);
+    const nodeOf = Object.fromEntries(options().pods.map((p) => [p.name, p.nodeName === 'node-a' ? 0xf00000 : 0xf00001]));
+    const localhost = cfg.policy.filter((e) => e.ruleId === 1);
+    assert.ok(localhost.length > 0 && localhost.every((e) => e.identity === nodeOf[e.pod]), JSON.stringify(localhost));
     // The ConfigMap in the manifests carries the same config; the DaemonSet runs only on the pods' nodes.
     const yamlText = readFileSync(join(results, 'cluster', 'shadow-probe.yaml'), 'utf8');
     const docs = yamlText.split(/^---$/m).map((d) => yaml.load(d) as { kind: string; data?: Record<string, string>; spec?: { template: { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchFields: { values: string[] }[] }[] } } } } } } });
@@ -181,5 +187,18 @@ test('shadow --cluster --render-only reads the target pods (read only), writes t
     assert.match(r2.stdout, /MIGRATE_SHADOW_RENDERED/, r2.stderr);
     assert.match(readFileSync(join(results2, 'cluster', 'shadow-probe.yaml'), 'utf8'), /limits:\n\s+cpu: '1'\n\s+memory: 2048Mi/);
     assert.deepEqual(docs.find((d) => d.kind === 'DaemonSet')!.spec!.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.map((t) => t.matchFields[0]!.values[0]), ['node-a', 'node-b']);
+  } finally { await api.close(); }
+});
+
+test('shadow --cluster --render-only by a user who may not list nodes: said, and no node identities', async () => {
+  const api = await startFakeShadowApi(options({ forbidNodes: true }));
+  try {
+    const results = join(mkdtempSync(join(tmpdir(), 'migrate-shadow-cluster-')), 'run');
+    const r = await runCli(['shadow', '-n', 'bookinfo', '--cluster', '--render-only', '--plan', join(FIX, 'plan'), '--kubeconfig', api.kubeconfig, '--results', results, '--json'], { MIGRATE_NO_PROGRESS: '1' });
+    assert.match(r.stdout, /MIGRATE_SHADOW_RENDERED/, r.stderr);
+    assert.match(r.stderr, /not allowed to list them, so their own traffic \(kubelet probes\) is judged as world/);
+    const cfg = JSON.parse(readFileSync(join(results, 'cluster', 'probe.json'), 'utf8')) as { policy: { ruleId: number }[]; identities: { identity: number }[] };
+    assert.ok(cfg.identities.every((i) => i.identity < 0xf00000 || i.identity >= 0x1000000));
+    assert.ok(cfg.policy.every((e) => e.ruleId !== 1));
   } finally { await api.close(); }
 });

@@ -4,7 +4,7 @@
 // SIGKILL. SKIPs with the reason where not root, the lab cannot run or the probe is unavailable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +164,12 @@ test('traffic no sidecar handles (UDP, a port the sidecar does not intercept, a 
   for (let i = 0; i < 5; i++) assert.equal(lab.curl('client', `http://${ratings.ip}:${ratings.bypassPort}/ratings/1`).code, 200);
   // A pod without a sidecar (client), which no translated policy selects: flows allowed, nothing to report.
   for (let i = 0; i < 3; i++) assert.equal(lab.curl('reviews', `http://${client.ip}:${client.appPort}/`).code, 200);
+  // The node itself (a kubelet probe) to the port ratings' sidecar leaves alone: Cilium's allow-localhost admits it.
+  const node = lab.file().node.netns;
+  for (let i = 0; i < 2; i++) {
+    const r = spawnSync('nsenter', [`--net=/run/netns/${node}`, 'curl', '-sS', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', `http://${ratings.ip}:${ratings.bypassPort}/ratings/1`], { encoding: 'utf8' });
+    assert.equal(r.stdout, '200', r.stderr);
+  }
   load('reviews', '/reviews/1', 20, 1);
   const { code, result } = await stop(l);
   const edge = (name: string) => {
@@ -179,6 +185,8 @@ test('traffic no sidecar handles (UDP, a port the sidecar does not intercept, a 
   const c = edge(`reviews -> client:${client.appPort}`);
   assert.deepEqual([c.reason, c.flowsDenied, c.requestsDenied], ['no-sidecar', 0, 0]);
   assert.ok(c.flows >= 3 && c.requests >= 3, JSON.stringify(c));
+  const h = edge(`node:lab -> ratings:${ratings.bypassPort}`);
+  assert.deepEqual([h.flows, h.flowsDenied, h.requests, h.requestsDenied], [2, 0, 2, 0]);
   assert.equal(result.bypass.flowSource, 'edge-aggregate');
   assert.equal(result.summary.bypassWouldDeny, 10);
   assert.equal(code, 10, 'outage risks no sidecar saw are disagreements');

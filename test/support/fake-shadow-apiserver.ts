@@ -37,6 +37,8 @@ export interface FakeShadowOptions {
   lastTerminated?: { exitCode: number; message: string; restartCount: number };
   /** Answer 403 to creates of this kind. */
   forbidKind?: string;
+  /** Answer 403 to a list of nodes (a user without that permission). */
+  forbidNodes?: boolean;
 }
 
 export async function startFakeShadowApi(o: FakeShadowOptions): Promise<FakeShadowApi> {
@@ -82,6 +84,12 @@ export async function startFakeShadowApi(o: FakeShadowOptions): Promise<FakeShad
       const parts = p.split('/');
       deleted.push(`${parts[parts.length - 2]}/${parts[parts.length - 1]}`);
       return send(200, { kind: 'Status', status: 'Success' });
+    }
+    if (p === '/api/v1/nodes') {
+      if (o.forbidNodes) return send(403, { kind: 'Status', code: 403, reason: 'Forbidden', message: 'nodes is forbidden: User "dev" cannot list resource "nodes"' });
+      // every node of the pods, plus one that runs none of them
+      const names = [...new Set(o.pods.map((x) => x.nodeName)), 'node-z'];
+      return send(200, { items: names.map((n, i) => ({ metadata: { name: n }, status: { addresses: [{ type: 'Hostname', address: n }, { type: 'InternalIP', address: `172.18.0.${i + 2}` }] } })) });
     }
     let m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/daemonsets\/([^/]+)$/.exec(p);
     if (m) return send(200, { metadata: { name: m[2] }, spec: { selector: { matchLabels: probePod?.labels ?? {} } }, status: { desiredNumberScheduled: 1, numberReady: o.notReady ? 0 : 1 } });

@@ -233,3 +233,30 @@ test("a port's protocol: omitted is any (Cilium's default, TCP and UDP in the pr
   assert.deepEqual(c.config.policy.map((p) => [p.port, p.protocol]), [[53, 'ANY'], [9080, 'TCP']]);
   assert.ok(c.unsupported.some((u) => /SCTP port 5000 is not shadowed/.test(u)), c.unsupported.join('; '));
 });
+
+test("nodes: each its own identity; a default-deny pod admits its own node (Cilium's allow-localhost); host, remote-node and cluster resolve per pod", () => {
+  const onNodes = pods.map((p) => ({ ...p, node: p.name === 'reviews' ? 'node-b' : 'node-a' }));
+  // node-a also lists a pod's address (a hostNetwork pod keeps it), and an IPv6 one (not shadowed)
+  const nodes = [{ name: 'node-b', addresses: ['172.18.0.3'] }, { name: 'node-a', addresses: ['172.18.0.2', '10.0.0.20', 'fd00::2'] }];
+  const c = compilePlan([
+    cnp({ endpointSelector: {}, ingress: [{ fromEntities: ['remote-node'], toPorts: [{ ports: [{ port: '9100', protocol: 'TCP' }] }] }] }),
+    { ...cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ fromEntities: ['host', 'cluster'], toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }] }] }] }), metadata: { name: 'p2', namespace: 'bookinfo' } } as KubeObject,
+  ], onNodes, {}, nodes);
+  const A = 0xf00000; const B = 0xf00001;
+  assert.deepEqual(c.nodes, [{ name: 'node-a', identity: A }, { name: 'node-b', identity: B }]);
+  assert.deepEqual(c.config.identities.filter((i) => 'ip' in i && i.identity >= A), [{ ip: '172.18.0.2', identity: A }, { ip: '172.18.0.3', identity: B }]);
+  const entries = (pod: string, port: number) => c.config.policy.filter((e) => e.pod === pod && e.port === port).map((e) => e.identity).sort((x, y) => x - y);
+  // remote-node: the node a pod does not run on
+  assert.deepEqual(entries('ratings', 9100), [B]);
+  assert.deepEqual(entries('reviews', 9100), [A]);
+  // host is the pod's own node; cluster is every pod and every node
+  assert.deepEqual(entries('ratings', 9080), [...c.pods.map((p) => p.identity), A, B].sort((x, y) => x - y));
+  // allow-localhost: every default-deny pod, from its own node only, every port
+  const localhost = c.config.policy.filter((e) => e.ruleId === 1).map((e) => [e.pod, e.identity, e.protocol, e.port]);
+  assert.deepEqual(localhost.sort(), [['client', A, 'ANY', 0], ['ratings', A, 'ANY', 0], ['reviews', B, 'ANY', 0]]);
+  assert.ok(c.rules.some((r) => r.id === 1 && /allow-localhost/.test(r.policy)));
+  // without nodes: nothing of this, and host/remote-node name no peer
+  const none = compilePlan([cnp({ endpointSelector: {}, ingress: [{ fromEntities: ['host'] }] })], onNodes);
+  assert.deepEqual([none.nodes, none.config.policy.filter((e) => e.ruleId === 1)], [[], []]);
+  assert.deepEqual(none.config.policy.length, 0);
+});

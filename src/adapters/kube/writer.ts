@@ -95,6 +95,14 @@ export class ApiKubeWriter implements KubeWriter {
     return (JSON.parse(r.text) as { items: Parameters<typeof toPod>[0][] }).items.map(toPod);
   }
 
+  async listNodes(): Promise<{ name: string; addresses: string[] }[] | null> {
+    const r = await this.call('GET', '/api/v1/nodes');
+    if (r.status === 403) return null;
+    if (r.status !== 200) throw clusterError('MIGRATE_CLUSTER_ERROR', `listing nodes failed (HTTP ${r.status}): ${message(r.text)}`, { object: 'nodes' });
+    const items = (JSON.parse(r.text) as { items: { metadata: { name: string }; status?: { addresses?: { type: string; address: string }[] } }[] }).items;
+    return items.map((n) => ({ name: n.metadata.name, addresses: (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address) }));
+  }
+
   async waitDaemonSetReady(namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<ApiPod[]> {
     const t0 = Date.now();
     let last = 'not observed yet';

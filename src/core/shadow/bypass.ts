@@ -4,8 +4,8 @@
 // verdict decides it. No access log entry ever names it, so the Envoy-side diff cannot see it, and a deny there is
 // an outage found only here. It is judged against "allowed" (the status quo): flows at L3/L4 from the probe's
 // in-kernel edge aggregates (complete; the sampled flow records where no aggregate covers them), requests at L7
-// from the wire leg's records. ICMP is not judged: Cilium passes ICMP errors related to an allowed connection,
-// and the probe does not relate them.
+// from the wire leg's records. ICMP is not judged: Cilium passes an ICMP error about a tracked connection
+// (CT_RELATED), while the probe evaluates each ICMP packet as a flow of its own.
 import type { InboundCapture, ProbeEdge, ProbeFlow, ProbeHttp, ProbeVerdict, ShadowPod } from './types.js';
 import type { Disagreement, ExampleRequest } from './result.js';
 

@@ -171,6 +171,8 @@ export interface JoinInputs {
   selectedBy?: Record<string, string[]>;
   /** The probe config's identities (CIDRs and addresses): a peer that is no shadowed pod is named by the longest. */
   identities?: ({ ip: string; identity: number } | { cidr: string; identity: number })[];
+  /** The nodes' identities (their addresses are among `identities`). */
+  nodes?: { name: string; identity: number }[];
 }
 
 /** Cilium's reserved:world, the identity of an address no entry names. */
@@ -216,11 +218,12 @@ export class ShadowJoiner {
       this.podByIp.set(p.ip, p); this.podByIdentity.set(p.identity, p); this.podByName.set(p.name, p);
       if (!p.sidecar || p.inbound) this.bypassPods.add(p.name);
     }
-    const cidrOf = new Map<number, string>();
-    for (const i of inputs.identities ?? []) if ('cidr' in i) cidrOf.set(i.identity, i.cidr);
+    const peerNames = new Map<number, string>([[WORLD, 'world']]);
+    for (const i of inputs.identities ?? []) if ('cidr' in i) peerNames.set(i.identity, `cidr:${i.cidr}`);
+    for (const n of inputs.nodes ?? []) peerNames.set(n.identity, `node:${n.name}`);
     this.bypass = new BypassJudge({
       pod: (name) => this.podByName.get(name),
-      peerName: (id) => this.podByIdentity.get(id)?.name ?? (id === WORLD ? 'world' : cidrOf.has(id) ? `cidr:${cidrOf.get(id)}` : `identity:${id}`),
+      peerName: (id) => this.podByIdentity.get(id)?.name ?? peerNames.get(id) ?? `identity:${id}`,
       ruleName: (id, layer, flags, pod) => this.ruleName(id, layer, 'deny', flags, pod),
       flowOf: (server, client) => this.flows.get(server, client),
     }, this.opts.examples);

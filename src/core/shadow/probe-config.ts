@@ -25,7 +25,19 @@ export interface ProbePodInput {
   uid?: string;
   /** The inbound ports its sidecar intercepts (absent: all); the diff judges the rest as traffic no sidecar handles. */
   inbound?: InboundCapture;
+  /** The node it runs on (a name of `NodeInput`): its node's traffic reaches it, as Cilium's allow-localhost lets it. */
+  node?: string;
 }
+
+/** A node and its IPv4 addresses: Cilium's reserved:host for its own pods, reserved:remote-node for the others. */
+export interface NodeInput { name: string; addresses: string[] }
+
+/** Identities of nodes in the probe config, one per node (Cilium: host 1 on the node itself, remote-node 6 elsewhere;
+ * the probe's config is one for every node, so each node gets its own identity and the policy entries say which one
+ * is a pod's host). Below the CIDR identities (2^24 and up), far above the pods' (1000 + i). */
+export const NODE_IDENTITY_BASE = 0xf00000;
+/** The rule id of allow-localhost entries (plan rules start at 100). */
+export const ALLOW_LOCALHOST_RULE = 1;
 
 export interface ProbeConfig {
   settings: Record<string, number>;
@@ -40,6 +52,8 @@ export interface ProbeConfig {
 export interface CompiledPlan {
   config: ProbeConfig;
   pods: ShadowPod[];
+  /** The nodes' identities (their addresses are in config.identities). */
+  nodes: { name: string; identity: number }[];
   rules: RuleRef[];
   /** Pods selected by at least one policy (their misses are default denies), with the policies. */
   selectedBy: Record<string, string[]>;
@@ -115,7 +129,7 @@ function specsOf(m: KubeObject): { m: KubeObject; spec: CiliumRuleSpec; id: stri
   return list.map((spec, i) => ({ m, spec, id: list.length > 1 ? `${id}[${i}]` : id }));
 }
 
-export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], settings: Record<string, number> = {}): CompiledPlan {
+export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], settings: Record<string, number> = {}, nodesIn: NodeInput[] = []): CompiledPlan {
   const podsSorted = [...podsIn].sort((a, b) => (a.name < b.name ? -1 : 1));
   const pods: ShadowPod[] = podsSorted.map((p, i) => ({ name: p.name, namespace: p.namespace, ip: p.ip, identity: 1000 + i, sidecar: p.sidecar, ...(p.sidecar && p.inbound ? { inbound: p.inbound } : {}) }));
   const labels = new Map(podsSorted.map((p) => [p.name, ciliumLabels(p.namespace, p.serviceAccount, p.labels, p.sidecar)]));
@@ -126,6 +140,12 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     policy: [],
     l7: [],
   };
+  // Nodes: an address that is also a pod's (a hostNetwork pod) stays the pod's; IPv6 addresses are not shadowed.
+  const podIps = new Set(pods.map((p) => p.ip));
+  const nodes = [...nodesIn].sort((a, b) => (a.name < b.name ? -1 : 1)).map((n, i) => ({ name: n.name, identity: NODE_IDENTITY_BASE + i, addresses: n.addresses.filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a) && !podIps.has(a)) }));
+  const nodeId = new Map(nodes.map((n) => [n.name, n.identity]));
+  for (const n of nodes) for (const a of n.addresses) cfg.identities.push({ ip: a, identity: n.identity });
+  const hostOf = new Map(podsSorted.map((p) => [p.name, p.node === undefined ? undefined : nodeId.get(p.node)]));
   const rules: RuleRef[] = [];
   const selectedBy: Record<string, string[]> = {};
   const unsupported: string[] = [];
@@ -177,7 +197,10 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
           if (e === 'all') peers.add(0);
           // CIDR identities are world's too (Cilium labels them reserved:world)
           else if (e === 'world') for (const i of [WORLD, ...cidrs.all()]) peers.add(i);
-          else if (e === 'cluster') for (const p of pods) peers.add(p.identity);
+          else if (e === 'cluster') for (const i of [...pods.map((p) => p.identity), ...nodes.map((n) => n.identity)]) peers.add(i);
+          // a pod's own node is its host, every other node a remote node: resolved per target below
+          else if (e === 'host') peers.add(HOST_PEER);
+          else if (e === 'remote-node') peers.add(REMOTE_NODE_PEER);
           else unsupported.push(`${id} ${field}[${ri}]: entity ${e} has no peer in the shadowed pods`);
         }
         for (const x of [...(r.fromCIDR ?? []).map((cidr) => ({ cidr, except: [] as string[] })), ...(r.fromCIDRSet ?? [])]) {
@@ -220,12 +243,15 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
           }
           // Cilium: an omitted protocol is any protocol (the probe takes a port of ANY as TCP and UDP)
           const protocolOf = (po: { protocol?: string }) => po.protocol || 'ANY';
-          for (const t of targets) for (const pe of peerList) for (const po of ports) {
-            cfg.policy.push({ pod: t.name, identity: pe, direction: 'ingress', protocol: protocolOf(po), port: Number(po.port) || 0, ...(po.endPort ? { endPort: po.endPort } : {}), action, ruleId });
-          }
-          if (action === 'allow') for (const t of targets) for (const po of ports) {
-            const port = Number(po.port) || 0;
-            grants.push({ pod: t.name, port, ...(po.endPort ? { endPort: po.endPort } : {}), protocol: protocolOf(po), peers: peerList, ruleId, http: http.length ? l7.filter((h) => h.port === port) : null });
+          for (const t of targets) {
+            const tPeers = peersFor(peerList, hostOf.get(t.name), nodes);
+            for (const pe of tPeers) for (const po of ports) {
+              cfg.policy.push({ pod: t.name, identity: pe, direction: 'ingress', protocol: protocolOf(po), port: Number(po.port) || 0, ...(po.endPort ? { endPort: po.endPort } : {}), action, ruleId });
+            }
+            if (action === 'allow') for (const po of ports) {
+              const port = Number(po.port) || 0;
+              grants.push({ pod: t.name, port, ...(po.endPort ? { endPort: po.endPort } : {}), protocol: protocolOf(po), peers: tPeers, ruleId, http: http.length ? l7.filter((h) => h.port === port) : null });
+            }
           }
         });
       });
@@ -240,6 +266,29 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
     if (selectedBy[p.name]) p.defaultDeny = { ingress: true };
     else if (noDefaultDeny.has(p.name)) p.defaultDeny = { ingress: false };
   }
+  // Cilium's allow-localhost (default): a node's own traffic reaches its pods whatever their policy (kubelet probes).
+  // Deny entries still win, as in Cilium's policy map.
+  let localhost = false;
+  for (const p of podsSorted) {
+    const host = hostOf.get(p.name);
+    if (host === undefined || !selectedBy[p.name]) continue;
+    cfg.policy.push({ pod: p.name, identity: host, direction: 'ingress', protocol: 'ANY', port: 0, action: 'allow', ruleId: ALLOW_LOCALHOST_RULE });
+    localhost = true;
+  }
+  if (localhost) rules.push({ id: ALLOW_LOCALHOST_RULE, policy: 'Cilium allow-localhost', rule: "the node's own traffic reaches its pods" });
   cfg.l7 = l7RulesOf(grants, new Set(cfg.pods.filter((p) => p.defaultDeny?.ingress === false).map((p) => p.name)));
-  return { config: cfg, pods, rules, selectedBy, unsupported: [...new Set(unsupported)].sort() };
+  return { config: cfg, pods, rules, selectedBy, unsupported: [...new Set(unsupported)].sort(), nodes: nodes.map((n) => ({ name: n.name, identity: n.identity })) };
+}
+
+/** Markers in a rule's peer set for the entities whose identity depends on the target's node. */
+const HOST_PEER = -1;
+const REMOTE_NODE_PEER = -2;
+
+/** A rule's peers for one target: `host` is its node, `remote-node` every other (a target on no known node has neither). */
+function peersFor(peers: number[], host: number | undefined, nodes: { identity: number }[]): number[] {
+  if (!peers.includes(HOST_PEER) && !peers.includes(REMOTE_NODE_PEER)) return peers;
+  const out = new Set(peers.filter((p) => p >= 0));
+  if (peers.includes(HOST_PEER) && host !== undefined) out.add(host);
+  if (peers.includes(REMOTE_NODE_PEER)) for (const n of nodes) if (n.identity !== host) out.add(n.identity);
+  return [...out].sort((a, b) => a - b);
 }

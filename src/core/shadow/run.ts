@@ -21,6 +21,8 @@ export interface ShadowRunMeta {
   gaps: KnownGap[];
   selectedBy: Record<string, string[]>;
   unsupported: string[];
+  /** The nodes' probe identities (absent in older runs). */
+  nodes?: { name: string; identity: number }[];
   /** The probe config the run used (absent in cluster mode before the DaemonSet exists). */
   probeConfig?: ProbeConfig;
   /** Where each sidecar's Istio metrics are scraped (url, inside netns when set). */
