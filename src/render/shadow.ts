@@ -68,6 +68,7 @@ export function renderShadowText(r: ShadowResult): string {
   }
   const rl = rbacLine(r);
   if (rl) out.push('', rl);
+  if (r.notShadowed.length) out.push('', `not shadowed (${r.notShadowed.length}): ${r.notShadowed.slice(0, 5).join('; ')}${r.notShadowed.length > 5 ? '; ... (all in the report)' : ''}`);
   if (r.coverage.envoyOnly.length || r.coverage.probeOnly.length) out.push('', `coverage: envoy-only edges ${r.coverage.envoyOnly.join(', ') || '-'}; probe-only edges ${r.coverage.probeOnly.join(', ') || '-'}`);
   return out.join('\n');
 }
@@ -101,6 +102,7 @@ export function renderShadowMarkdown(r: ShadowResult): string {
   }
   out.push('## Rules', '', markdownTable(['side', 'rule', 'source', 'allow/allow', 'allow/deny', 'deny/allow', 'deny/deny'], r.rules.map((x) => [x.side, x.rule, x.source ?? '-', x.matrix.allowAllow, x.matrix.allowDeny, x.matrix.denyAllow, x.matrix.denyDeny])), '');
   out.push('## Coverage', '', `- both sides: ${r.coverage.both.join(', ') || '-'}`, `- Envoy only: ${r.coverage.envoyOnly.join(', ') || '-'}`, `- probe only: ${r.coverage.probeOnly.join(', ') || '-'}`, '');
+  if (r.notShadowed.length) out.push('## Not shadowed', '', 'What the plan holds that the probe does not check; requests that depend on it were judged without it.', '', ...r.notShadowed.map((u) => `- ${u}`), '');
   if (r.gaps.length) out.push('## Known translation gaps', '', ...r.gaps.map((g) => `- ${g.code} ${g.object}: ${g.reason}`), '');
   return out.join('\n');
 }

@@ -215,7 +215,7 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
     ...(istio ? { istio } : {}), ...(rbac ? { rbac } : {}),
     namespace: meta.namespace, mode: req.mode, ...(meta.plan ? { plan: meta.plan } : {}), resultsDir: store.dir,
     startedAtMs: meta.startedAtMs, endedAtMs, tolerance: req.tolerance ?? DEFAULT_TOLERANCE, ebpfCostUs: req.ebpfCostUs ?? DEFAULT_EBPF_COST_US,
-    unmatchedTolerance: req.unmatchedTolerance ?? 0.01, parse: [...parse.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([pod, stats]) => ({ pod, stats })),
+    unmatchedTolerance: req.unmatchedTolerance ?? 0.01, notShadowed: meta.unsupported ?? [], parse: [...parse.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([pod, stats]) => ({ pod, stats })),
   });
   if (probeStats.failed) result.parse.failures.push(...probeStats.failures.map((f) => ({ pod: '(probe.jsonl)', ...f })));
   if (req.mode !== 'replay') store.writeResult(JSON.stringify(result, null, 2) + '\n', req.renderMarkdown(result));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ShadowJoiner } from '../../src/core/shadow/join.js';
 import { buildShadowResult, DEFAULT_TOLERANCE } from '../../src/core/shadow/diff.js';
 import { parseEnvoyTextLine } from '../../src/core/shadow/envoy-text.js';
+import { renderShadowMarkdown, renderShadowText } from '../../src/render/shadow.js';
 import type { JoinInputs } from '../../src/core/shadow/join.js';
 import type { ProbeHttp, ProbeFlow, ProbeEdge } from '../../src/core/shadow/types.js';
 
@@ -236,4 +237,17 @@ test('join: an app-leg record the probe left to the peer (flag "peer") is decide
   stranger.addEntry(parseEnvoyTextLine(line(T0 + 10, 'GET', '/x', 200, 'via_upstream', '10.0.0.99:42000', '127.0.0.6:5000', 's-x'), 'reviews')!);
   stranger.flush(Infinity);
   assert.deepEqual(stranger.matrix, { allowAllow: 1, allowDeny: 0, denyAllow: 0, denyDeny: 0, envoyOnly: 0, probeOnly: 0 }, 'a peer no rule names passes');
+});
+
+test('what the plan holds that the probe does not check is in the Result and both reports', () => {
+  const j = scenario('probe-first');
+  j.flush(Infinity);
+  const notShadowed = ['CiliumNetworkPolicy/bookinfo/x ingress[0].toPorts[0]: named port http is not resolved; that port is not shadowed'];
+  const r = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 5000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [], notShadowed });
+  assert.deepEqual(r.notShadowed, notShadowed);
+  assert.match(renderShadowText(r), /not shadowed \(1\): CiliumNetworkPolicy\/bookinfo\/x .*named port http/);
+  assert.match(renderShadowMarkdown(r), /## Not shadowed\n\n.*\n\n- CiliumNetworkPolicy\/bookinfo\/x/);
+  const none = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 5000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [] });
+  assert.deepEqual(none.notShadowed, []);
+  assert.doesNotMatch(renderShadowMarkdown(none), /## Not shadowed/);
 });

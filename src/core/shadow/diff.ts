@@ -22,6 +22,8 @@ export interface DiffOptions {
   /** Unmatched share of Envoy requests above which the evidence counts as incomplete. */
   unmatchedTolerance: number;
   parse: { pod: string; stats: ParseStats }[];
+  /** What the plan holds that the probe does not check (compilePlan's report). */
+  notShadowed?: string[];
   /** istio_requests_total deltas over the run, by `source|destination` (absent: not scraped). */
   istio?: IstioCounts;
   /** Envoy RBAC counter deltas over the run, by pod (absent: not scraped). */
@@ -182,6 +184,7 @@ export function buildShadowResult(j: ShadowJoiner, o: DiffOptions): ShadowResult
     latencyAssumptions: { ebpfCostUs: o.ebpfCostUs, note: 'projected = app leg + the stated eBPF per-request cost; sidecar overhead = wire leg - app leg per joined request' },
     probe: { counters: { ...counters }, lost, recordsOut: j.metrics?.recordsOut ?? 0, flows: j.counts.flows, http: j.counts.http },
     parse: { entries: o.parse.reduce((s, p) => s + p.stats.parsed, 0), failed: o.parse.reduce((s, p) => s + p.stats.failed, 0), failures },
+    notShadowed: [...(o.notShadowed ?? [])],
     gaps: j.inputs.gaps.map((g) => ({ code: g.code, object: g.object, reason: g.reason })).sort((a, b) => (a.object + a.code < b.object + b.code ? -1 : 1)),
   };
 }
