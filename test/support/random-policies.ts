@@ -27,9 +27,10 @@ export function* requestsTo(dst: ProbePodInput): Generator<Request> {
 
 /**
  * Peers by label, CIDR (overlapping, with excepts), entities; L4-only and L7 rules on shared ports; port ranges; deny
- * rules; L4 entries of every protocol, or none (any: Cilium's default); policies that keep default allow; `specs` lists. L7 rules only where Cilium accepts them (TCP ports, not 0:
- * compilePlan reports and skips the rest, as the agent refuses such a policy), in default-deny policies and in ones
- * that keep default allow (whose L7 rules still apply: Cilium's EnableDefaultDeny does not cover L7).
+ * rules; L4 entries of every protocol, or none (any: Cilium's default); toPorts entries without ports (which allow
+ * nothing); policies that keep default allow; `specs` lists. L7 rules mostly where Cilium accepts them (TCP ports, not
+ * 0), sometimes where it refuses them (ANY or no protocol: the policy has no effect), in default-deny policies and
+ * in ones that keep default allow (whose L7 rules still apply: Cilium's EnableDefaultDeny does not cover L7).
  */
 export function* randomPolicySets(seed: number, count: number): Generator<PolicySet> {
   let s = seed | 0;
@@ -54,7 +55,12 @@ export function* randomPolicySets(seed: number, count: number): Generator<Policy
     }
   };
   const toPorts = (l7: boolean) => {
-    if (l7 && rnd(2)) return [{ ports: [pick(ports), ...some(ports)].map((p) => ({ port: String(p), protocol: 'TCP' })), rules: { http: some(http) } }];
+    // now and then L7 rules Cilium refuses (on ANY or no protocol: the whole policy is left out) or that have no port
+    // to sit on (no ports: the entry allows nothing)
+    if (l7 && rnd(2)) {
+      const proto = () => (rnd(10) === 0 ? pick([{ protocol: 'ANY' }, {}]) : { protocol: 'TCP' });
+      return [{ ...(rnd(12) ? { ports: [pick(ports), ...some(ports)].map((p) => ({ port: String(p), ...proto() })) } : {}), rules: { http: some(http) } }];
+    }
     return [{ ports: some(ports).map((p) => (rnd(4) === 0 ? { port: String(p), endPort: p + 50, protocol: 'TCP' } : { port: String(p), ...(rnd(6) ? { protocol: pick(['TCP', 'ANY', 'UDP', 'SCTP']) } : {}) })) }];
   };
   const rule = (l7: boolean) => ({ ...peerFields(), ...(rnd(4) ? { toPorts: toPorts(l7) } : {}) });

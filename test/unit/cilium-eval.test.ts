@@ -66,9 +66,16 @@ test('ports and endPort; L7 rules: anchored regexes, path carries the query, emp
   assert.equal(e.evaluate(req({ port: 8081, path: '/a' })).decision, 'deny');
   const l4 = cnp('q', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8000', endPort: 8100, protocol: 'TCP' }] }] }] });
   assert.equal(ev([cnp('p', l7), l4]).evaluate(req({ path: '/zzz' })).decision, 'allow', 'union: the L4 rule makes the L7 restriction moot');
-  const hdr = cnp('h', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8080' }], rules: { http: [{ headerMatches: [{ name: 'X-Tenant', value: 'blue' }], headers: ['x-req'] }] } }] }] });
+  const hdr = cnp('h', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8080', protocol: 'TCP' }], rules: { http: [{ headerMatches: [{ name: 'X-Tenant', value: 'blue' }], headers: ['x-req'] }] } }] }] });
   assert.equal(ev([hdr]).evaluate(req({ headers: { 'x-tenant': 'blue', 'x-req': '' } })).decision, 'allow');
   assert.equal(ev([hdr]).evaluate(req({ headers: { 'x-tenant': 'blue' } })).decision, 'deny');
+  // the same rule without `protocol: TCP`: Cilium reads no protocol as ANY and refuses HTTP rules on it, so the
+  // policy is not in force and nothing selects the pod
+  const noProto = cnp('h', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8080' }], rules: { http: [{ method: 'POST' }] } }] }] });
+  assert.deepEqual(ev([noProto]).evaluate(req({ headers: {} })), { decision: 'allow', reason: 'no default-deny policy selects the endpoint', rules: [] });
+  // an entry without ports: no filter, so it allows nothing; the policy is in force (default deny)
+  const noPorts = cnp('n', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{}] }] });
+  assert.equal(ev([noPorts]).evaluate(req({ protocol: 'TCP' })).decision, 'deny');
 });
 
 test('mutual authentication required admits cluster endpoints only', () => {

@@ -2,12 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePlan, ctFlowsProblem, methodsOf, pathMatch, probeMemoryMiB } from '../../src/core/shadow/probe-config.js';
 import type { KubeObject } from '../../src/core/model/k8s.js';
+import { CiliumEvaluator } from '../../src/core/cilium/evaluator.js';
+import type { Request } from '../../src/core/verify/request.js';
 
 const pods = [
   { name: 'ratings', namespace: 'bookinfo', ip: '10.0.0.14', serviceAccount: 'bookinfo-ratings', labels: { app: 'ratings' }, sidecar: true },
   { name: 'reviews', namespace: 'bookinfo', ip: '10.0.0.13', serviceAccount: 'bookinfo-reviews', labels: { app: 'reviews' }, sidecar: true },
   { name: 'client', namespace: 'bookinfo', ip: '10.0.0.20', serviceAccount: 'sleep', labels: { app: 'sleep' }, sidecar: false },
 ];
+/** Plain TCP from an address outside the cluster to ratings, for the reference evaluator. */
+const toRatings = (ip: string, port: number): Request => ({ source: { kind: 'external', ip }, mtls: false, destination: { id: 'ratings', namespace: 'bookinfo', serviceAccount: 'bookinfo-ratings', labels: { app: 'ratings' } }, port, protocol: 'TCP' });
 const cnp = (spec: unknown): KubeObject => ({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'istio-ratings-viewer', namespace: 'bookinfo', annotations: { 'migrate.io/source': 'AuthorizationPolicy/bookinfo/ratings-viewer' } }, spec } as unknown as KubeObject);
 
 test('method and path regexes become the probe literals where they are literals', () => {
@@ -49,7 +53,7 @@ test('a translated CNP compiles into identities, per-peer policy entries, L7 rul
 });
 
 test('no peer field admits any peer (identity 0); headers are reported as not shadowed', () => {
-  const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'reviews' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080' }], rules: { http: [{ path: '/x', headerMatches: [{ name: 'x-a', value: '1' }] }] } }] }] })], pods);
+  const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'reviews' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }], rules: { http: [{ path: '/x', headerMatches: [{ name: 'x-a', value: '1' }] }] } }] }] })], pods);
   assert.deepEqual(c.config.policy.map((p) => [p.pod, p.identity, p.port]), [['reviews', 0, 9080]]);
   assert.equal(c.unsupported.length, 1);
   assert.match(c.unsupported[0]!, /header/);
@@ -93,7 +97,7 @@ test('L7 rules that differ by peer carry the peer identity; rules every peer sha
   // the same rules for both peers (one rule naming both): one set for any peer, which the kernel decides
   const shared = compilePlan([cnp({
     endpointSelector: { matchLabels: { app: 'ratings' } },
-    ingress: [{ fromEndpoints: [{ matchLabels: { app: 'reviews' } }, { matchLabels: { app: 'details' } }], toPorts: [{ ports: [{ port: '9080' }], rules: { http: [{ method: 'GET' }] } }] }],
+    ingress: [{ fromEndpoints: [{ matchLabels: { app: 'reviews' } }, { matchLabels: { app: 'details' } }], toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }], rules: { http: [{ method: 'GET' }] } }] }],
   })], peerPods);
   assert.deepEqual(shared.config.l7.map((r) => [r.method, r.identity]), [['GET', undefined]]);
 });
@@ -195,17 +199,35 @@ test('a CNP selects pods of its own namespace only, even when its endpointSelect
   assert.deepEqual(cc.config.policy.map((p) => p.pod), ['intruder', 'ratings'], 'a CCNP selects in every namespace');
 });
 
-test('a policy Cilium refuses (L7 rules on port 0 or with no port, or on UDP) is reported and not shadowed', () => {
+test('a policy Cilium refuses (L7 rules on port 0, or on a protocol other than TCP: ANY and none too) is reported and has no effect', () => {
   for (const [toPorts, why] of [
-    [[{ rules: { http: [{ method: 'GET' }] } }], /port is 0/],
-    [[{ ports: [{ port: '0' }], rules: { http: [{ method: 'GET' }] } }], /port is 0/],
+    [[{ ports: [{ port: '0', protocol: 'TCP' }], rules: { http: [{ method: 'GET' }] } }], /port is 0/],
     [[{ ports: [{ port: '53', protocol: 'UDP' }], rules: { http: [{ method: 'GET' }] } }], /only apply to TCP \(not UDP\)/],
+    [[{ ports: [{ port: '9080', protocol: 'ANY' }], rules: { http: [{ method: 'GET' }] } }], /only apply to TCP \(not ANY\)/],
+    // Cilium reads an omitted protocol as ANY before it checks (ParseL4Proto), so this one is refused too
+    [[{ ports: [{ port: '9080' }], rules: { http: [{ method: 'GET' }] } }], /only apply to TCP \(not ANY\)/],
   ] as const) {
-    const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts }] })], pods);
-    // before, port 0 went into l7[], which the probe refuses ("l7[0]: port missing"): the whole run failed
+    // the refused rule next to a valid one: the agent drops the policy whole, so the valid rule and the default deny go too
+    const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts }, { fromEntities: ['world'], toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }] }] }] })], pods);
+    // before, port 0 went into l7[], which the probe refuses ("l7[0]: port missing"): the whole run failed; and an ANY
+    // or omitted protocol was shadowed as if the agent enforced it
     assert.deepEqual([c.config.policy, c.config.l7, c.selectedBy], [[], [], {}]);
     assert.ok(c.unsupported.some((u) => why.test(u) && /Cilium rejects this policy/.test(u)), c.unsupported.join('\n'));
+    assert.equal(new CiliumEvaluator([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ toPorts }] })]).decide(toRatings('198.51.100.7', 9080)), 'allow', 'the evaluator: no policy in force');
   }
+});
+
+test('a toPorts entry without ports allows nothing (Cilium puts no filter on it); a rule without toPorts allows every port', () => {
+  for (const entry of [{}, { ports: [] }, { rules: { http: [{ method: 'GET' }] } }]) {
+    const policies = [cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ fromEntities: ['world'], toPorts: [entry] }] })];
+    const c = compilePlan(policies, pods);
+    // before, an entry without ports was every port (an L7 one was refused): wider than Cilium, which denies here
+    assert.deepEqual([c.config.policy, c.config.l7, c.unsupported], [[], [], []], JSON.stringify(entry));
+    assert.deepEqual(c.config.pods.find((p) => p.name === 'ratings')!.defaultDeny, { ingress: true }, 'the policy is in force: default deny');
+    assert.equal(new CiliumEvaluator(policies).decide(toRatings('198.51.100.7', 9080)), 'deny', JSON.stringify(entry));
+  }
+  const l3 = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ fromEntities: ['world'], toPorts: [] }] })], pods);
+  assert.deepEqual(l3.config.policy.filter((p) => p.ruleId >= 100).map((p) => [p.protocol, p.port]), [['ANY', 0]]);
 });
 
 test('an L7 rule whose selector names no peer (a CIDR set its excepts cover) restricts no one', () => {

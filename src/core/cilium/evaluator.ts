@@ -2,11 +2,13 @@
 // policy with an ingress section selects the endpoint (unless every such policy sets enableDefaultDeny false),
 // allow rules form a union, deny rules win, peers by label selector (CNP peers default to the policy's
 // namespace), CIDR sets with except only for non-cluster peers, L4 ports, and L7 HTTP rules as anchored
-// regexes on method, path (with query string), host and headers. Compiled once into data.
+// regexes on method, path (with query string), host and headers. A policy the agent refuses (admission.ts) is left
+// out, as the agent leaves it out. Compiled once into data.
 import type { KubeObject, Labels } from '../model/k8s.js';
 import type { Decision, Request, Verdict, Workload } from '../verify/request.js';
 import { cidrContains, parseCidr, parseIp } from '../verify/ip.js';
 import { labelsOfPeer, labelsOfWorkload, matchSelector, selectorData } from './labels.js';
+import { ciliumRejects, l4Proto } from './admission.js';
 import type { SelectorData } from './labels.js';
 import type { Cidr } from '../verify/ip.js';
 import type { CiliumRuleSpec, IngressRule, PortRule, PortRuleHTTP } from './types.js';
@@ -99,13 +101,14 @@ function httpMatches(h: HttpData, req: Request): boolean {
   return true;
 }
 
-/** Ports as flat [lo, hi, lo, hi, ...] (lo 0 = every port); anyPort when the entry lists no ports. */
-interface PortData { anyPort: boolean; ranges: number[]; http: HttpData[] | null }
+/** Ports as flat [lo, hi, lo, hi, ...] (lo 0 = every port). An entry that lists no ports matches none: Cilium puts
+ * its filters on the listed ports only (a rule without toPorts is the one that covers every port). */
+interface PortData { ranges: number[]; http: HttpData[] | null }
 
 function portData(pr: PortRule): PortData {
   const ranges: number[] = [];
   for (const pp of pr.ports ?? []) {
-    const proto = pp.protocol ?? 'ANY';
+    const proto = l4Proto(pp);
     // UDP/SCTP entries never carry the modelled (TCP) traffic; named ports do not occur in translations.
     if (proto !== 'TCP' && proto !== 'ANY') continue;
     if (!/^\d+$/.test(pp.port)) continue;
@@ -113,11 +116,10 @@ function portData(pr: PortRule): PortData {
     ranges.push(lo, lo === 0 ? 65535 : pp.endPort && pp.endPort > lo ? pp.endPort : lo);
   }
   const http = pr.rules?.http;
-  return { anyPort: (pr.ports ?? []).length === 0, ranges, http: http && http.length > 0 ? http.map(httpData) : null };
+  return { ranges, http: http && http.length > 0 ? http.map(httpData) : null };
 }
 
 function portMatches(p: PortData, port: number): boolean {
-  if (p.anyPort) return true;
   const r = p.ranges;
   for (let i = 0; i < r.length; i += 2) if (port >= r[i]! && port <= r[i + 1]!) return true;
   return false;
@@ -176,7 +178,8 @@ export class CiliumEvaluator {
 
   constructor(policies: KubeObject[]) {
     const sorted = [...policies].sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
-    this.specs = sorted.filter((p) => p.kind === 'CiliumNetworkPolicy' || p.kind === 'CiliumClusterwideNetworkPolicy').flatMap(compileSpecs);
+    // a policy the agent refuses (ciliumRejects) is not in force: none of its rules, no default deny
+    this.specs = sorted.filter((p) => (p.kind === 'CiliumNetworkPolicy' || p.kind === 'CiliumClusterwideNetworkPolicy') && ciliumRejects(p) === undefined).flatMap(compileSpecs);
     for (const s of this.specs) { const l = this.byNamespace.get(s.namespace) ?? []; l.push(s); this.byNamespace.set(s.namespace, l); }
   }
 

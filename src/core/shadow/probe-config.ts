@@ -6,6 +6,7 @@
 import type { KubeObject } from '../model/k8s.js';
 import type { CiliumRuleSpec, IngressRule, PortRuleHTTP } from '../cilium/types.js';
 import { ciliumLabels, compileSelector } from '../cilium/labels.js';
+import { ciliumRejects, l4Proto } from '../cilium/admission.js';
 import type { InboundCapture, L7Rule, RuleRef, ShadowPod } from './types.js';
 import { l7RulesOf } from './l7-peers.js';
 import { CidrIdentities } from './cidr-identities.js';
@@ -106,20 +107,6 @@ export function pathMatch(re: string | undefined): Pick<L7Rule, 'pathExact' | 'p
   return { pathRegex: re };
 }
 
-/** Why Cilium's agent refuses a spec whose L7 rules it cannot place (PortRule.sanitize), or undefined. Such a
- * policy has no effect in Cilium, and its L7 rules have no port the probe could hold them on. */
-function rejectedByCilium(spec: CiliumRuleSpec): string | undefined {
-  for (const r of spec.ingress ?? []) {
-    for (const pr of r.toPorts ?? []) {
-      if (!pr.rules?.http?.length) continue;
-      if (!pr.ports?.length || pr.ports.some((po) => /^0*$/.test(String(po.port ?? '')))) return 'L7 rules can not be used when a port is 0';
-      const proto = pr.ports.find((po) => po.protocol && po.protocol !== 'TCP' && po.protocol !== 'ANY')?.protocol;
-      if (proto) return `L7 rules can only apply to TCP (not ${proto})`;
-    }
-  }
-  return undefined;
-}
-
 /** A policy's rule specs: `spec`, and each of `specs` (named `<policy>[i]` when there are several), as Cilium reads them. */
 function specsOf(m: KubeObject): { m: KubeObject; spec: CiliumRuleSpec; id: string }[] {
   const ns = m.metadata.namespace;
@@ -154,7 +141,13 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   /** Pods selected by a policy that keeps default allow. */
   const noDefaultDeny = new Set<string>();
 
+  // a policy the agent refuses has no effect at all: reported, and left out whole (its CIDRs too)
   const cnps = manifests.filter((m) => m.kind === 'CiliumNetworkPolicy' || m.kind === 'CiliumClusterwideNetworkPolicy')
+    .filter((m) => {
+      const rejected = ciliumRejects(m);
+      if (rejected) unsupported.push(`${m.kind}/${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}: Cilium rejects this policy (${rejected}); it has no effect and is not shadowed`);
+      return !rejected;
+    })
     .sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
   // every prefix of the plan first: a rule's CIDR peers are the prefixes inside its selector (see CidrIdentities)
   const cidrs = new CidrIdentities(WORLD);
@@ -166,8 +159,6 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   }
   cfg.identities.push(...cidrs.entries());
   for (const { m, spec, id } of cnps.flatMap(specsOf)) {
-    const rejected = rejectedByCilium(spec);
-    if (rejected) { unsupported.push(`${id}: Cilium rejects this policy (${rejected}); not shadowed`); continue; }
     const ns = m.metadata.namespace;
     const source = (m.metadata.annotations ?? {})['migrate.io/source'];
     const selects = compileSelector(spec.endpointSelector ?? {}, ns);
@@ -208,10 +199,12 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
           if (inside === null) { unsupported.push(`${id} ${field}[${ri}]: CIDR ${x.cidr} is not shadowed (not an IPv4 prefix; the probe is IPv4 only)`); continue; }
           for (const i of inside) peers.add(i);
         }
-        const portRules = r.toPorts?.length ? r.toPorts : [{}];
+        // no toPorts: every port (an L3 rule). A toPorts entry without ports gives Cilium no port to put a filter
+        // on, so it allows (or denies) nothing, whatever its L7 rules say.
+        const portRules = r.toPorts?.length ? r.toPorts : [{ ports: [{ port: '0', protocol: 'ANY' as const }] }];
         const peerList = [...peers].sort((a, b) => a - b);
         portRules.forEach((pr, pi) => {
-          const ports = (pr.ports?.length ? pr.ports : [{ port: '0', protocol: 'ANY' as const }]).filter((po) => {
+          const ports = (pr.ports ?? []).filter((po) => {
             // a named port needs the pod's container ports, which the plan does not have: left out (narrower), never
             // read as port 0 (every port)
             if (!/^\d+$/.test(String(po.port ?? '0'))) {
@@ -219,7 +212,7 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
               return false;
             }
             // the probe reads no SCTP ports: an SCTP entry left out is narrower for SCTP; read as TCP it was wider
-            if (po.protocol === 'SCTP') {
+            if (l4Proto(po) === 'SCTP') {
               unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}]: SCTP port ${po.port} is not shadowed (the probe parses TCP and UDP ports)`);
               return false;
             }
@@ -241,16 +234,15 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
               }
             });
           }
-          // Cilium: an omitted protocol is any protocol (the probe takes a port of ANY as TCP and UDP)
-          const protocolOf = (po: { protocol?: string }) => po.protocol || 'ANY';
           for (const t of targets) {
             const tPeers = peersFor(peerList, hostOf.get(t.name), nodes);
             for (const pe of tPeers) for (const po of ports) {
-              cfg.policy.push({ pod: t.name, identity: pe, direction: 'ingress', protocol: protocolOf(po), port: Number(po.port) || 0, ...(po.endPort ? { endPort: po.endPort } : {}), action, ruleId });
+              // an omitted protocol is any (the probe takes a port of ANY as TCP and UDP)
+              cfg.policy.push({ pod: t.name, identity: pe, direction: 'ingress', protocol: l4Proto(po), port: Number(po.port) || 0, ...(po.endPort ? { endPort: po.endPort } : {}), action, ruleId });
             }
             if (action === 'allow') for (const po of ports) {
               const port = Number(po.port) || 0;
-              grants.push({ pod: t.name, port, ...(po.endPort ? { endPort: po.endPort } : {}), protocol: protocolOf(po), peers: tPeers, ruleId, http: http.length ? l7.filter((h) => h.port === port) : null });
+              grants.push({ pod: t.name, port, ...(po.endPort ? { endPort: po.endPort } : {}), protocol: l4Proto(po), peers: tPeers, ruleId, http: http.length ? l7.filter((h) => h.port === port) : null });
             }
           }
         });
