@@ -4,11 +4,12 @@
  * (test/integration/probe-differential.test.ts). Loads the BPF object once, then reads stdin line by line:
  *   config FILE                          parse FILE and apply it (replaces the previous config)
  *   req PEER POD PORT TCP                one connection from PEER to POD:PORT
- *   req PEER POD PORT METHOD PATH        the same, carrying one HTTP request
+ *   req PEER POD PORT UDP                one datagram from PEER to POD:PORT (a new UDP flow)
+ *   req PEER POD PORT METHOD PATH        a connection carrying one HTTP request
  * and answers each req with one line: "allow" or "deny" ("unparsed" for a request line the kernel does not parse, an
  * unknown method), then the parts it came from:
  *   flow=<verdict of the flow's first packet> [http=<L7 verdict>/<where>]
- * TCP: the flow's verdict (audit counts as deny: it would be denied). HTTP: deny at L3/L4 ends it; else the wire leg's
+ * TCP, UDP: the flow's verdict (audit counts as deny: it would be denied). HTTP: deny at L3/L4 ends it; else the wire leg's
  * L7 verdict after the loader's userspace step (shadow_config_l7_user), as the loader prints it; "none" (the port
  * has no L7 rules) is an allow. Each request is a new connection into the pod through the tc body as it sits on
  * the pod's eth0: SYN (flow record), the request on it, the pod's response (HTTP record). Root; BPF_PROG_TEST_RUN.
@@ -104,12 +105,13 @@ int main(void)
 			continue;
 		}
 		if (n < 5 || strcmp(a[0], "req") || !have_cfg) {
-			printf("error bad line (want: config FILE | req PEER POD PORT TCP|METHOD [PATH]): %s\n", line);
+			printf("error bad line (want: config FILE | req PEER POD PORT TCP|UDP|METHOD [PATH]): %s\n", line);
 			continue;
 		}
 		const char *peer = a[1], *pod = a[2];
 		uint16_t port = (uint16_t)atoi(a[3]);
-		int http = strcmp(a[4], "TCP") != 0;
+		int udp = !strcmp(a[4], "UDP");
+		int http = !udp && strcmp(a[4], "TCP") != 0;
 		if (++sport > 65535) { /* the ports come round again: forget every flow, so each request is a new one */
 			sport = 1024;
 			static struct shadow_ct_set empty;
@@ -120,7 +122,10 @@ int main(void)
 		ring_buffer__consume(rb);
 		memset(&got, 0, sizeof(got));
 		struct pkt p;
-		pkt_tcp(&p, peer, (uint16_t)sport, pod, port, TH_SYN, NULL);
+		if (udp)
+			pkt_build(&p, peer, (uint16_t)sport, pod, port, 17, 0, "q", 1);
+		else
+			pkt_tcp(&p, peer, (uint16_t)sport, pod, port, TH_SYN, NULL);
 		int e = run_tc(s, &p, 1);
 		if (!e && http) {
 			char req[2200];

@@ -64,13 +64,14 @@ async function differ(v: Verdicts, label: string, policies: KubeObject[], pods: 
     // plain TCP on a port with L7 rules: Cilium's proxy refuses it, the probe parses no HTTP there (known gap)
     if (req.protocol === 'TCP' && compiled.config.l7.some((r) => (!r.pod || r.pod === dst.name) && r.port === req.port)) continue;
     if (excused(compiled.unsupported, req)) continue;
-    asked.push({ line: `req ${req.source.ip} ${dst.ip} ${req.port} ${req.protocol === 'HTTP' ? `${req.method} ${req.path}` : 'TCP'}`, want: evaluator.decide(req), what: describeRequest(req) });
+    asked.push({ line: `req ${req.source.ip} ${dst.ip} ${req.port} ${req.protocol === 'HTTP' ? `${req.method} ${req.path}` : req.protocol}`, want: evaluator.decide(req), what: describeRequest(req) });
   }
   v.send([`config ${file}`, ...asked.map((a) => a.line)]);
   assert.equal(await v.answer(), 'ok', `${label}: config refused`);
   const diffs: string[] = [];
-  let l7 = 0; let unparsed = 0;
+  let l7 = 0; let unparsed = 0; let udp = 0;
   for (const a of asked) {
+    if (a.line.endsWith(' UDP')) udp++;
     const got = await v.answer();
     assert.ok(!got.startsWith('error'), `${label}: ${a.line}: ${got}`);
     // a method the kernel does not parse (lower case, or not one of the seven it knows): no HTTP record, so the
@@ -83,23 +84,23 @@ async function differ(v: Verdicts, label: string, policies: KubeObject[], pods: 
     if (got.includes('http=') && !got.includes('http=none')) l7++;
     if (got.split(' ')[0] !== a.want && diffs.length < keep) diffs.push(`${a.what} (${a.line}): the probe says "${got}", Cilium ${a.want}`);
   }
-  return { diffs, compared: asked.length - unparsed, l7, config: cfg };
+  return { diffs, compared: asked.length - unparsed, l7, udp, config: cfg };
 }
 
-test('the real programs and loader give Cilium\'s verdicts on random policy sets (100; DIFF_SETS and DIFF_SEED pick others)', { skip }, async () => {
+test('the real programs and loader give Cilium\'s verdicts on random policy sets, UDP flows too (100; DIFF_SETS and DIFF_SEED pick others)', { skip }, async () => {
   const v = new Verdicts();
-  let compared = 0; let l7 = 0;
+  let compared = 0; let l7 = 0; let udp = 0;
   try {
     for (const set of randomPolicySets(Number(process.env.DIFF_SEED ?? 0x5eed), Number(process.env.DIFF_SETS ?? 100))) {
       const requests = UNIVERSE.pods.flatMap((dst) => [...requestsTo(dst)]);
       const r = await differ(v, `set ${set.index}`, set.policies, UNIVERSE.pods, requests, (w) => UNIVERSE.pods.find((p) => p.name === w.id)!, 1);
-      compared += r.compared; l7 += r.l7;
+      compared += r.compared; l7 += r.l7; udp += r.udp;
       assert.deepEqual(r.diffs, [], `set ${set.index}\n${specsOf(set)}\nprobe config: ${JSON.stringify({ policy: r.config.policy, l7: r.config.l7 })}`);
     }
   } finally {
     await v.close();
   }
-  assert.ok(compared > 15_000 && l7 > 1000, `compared ${compared} requests, ${l7} with an L7 verdict`);
+  assert.ok(compared > 15_000 && l7 > 1000 && udp > 3000, `compared ${compared} requests, ${l7} with an L7 verdict, ${udp} UDP flows`);
 });
 
 test('the real programs and loader give Cilium\'s verdicts on every translate golden case', { skip }, async () => {

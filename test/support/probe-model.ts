@@ -1,8 +1,9 @@
 // A model of how shadow-probe reads its config (shadow-probe/README.md "Verdicts"), written from the documentation,
 // not from the C code, for unit tests that need the probe's verdict without a kernel: the peer's identity by the
 // longest prefix (a pod's /32 first), policy entries of the peer and of any peer where deny wins over audit wins over
-// allow, default deny once an endpoint has an entry unless the pod's defaultDeny says otherwise, then the L7 rules of the port that apply to the peer (path cut
-// at '?', as the kernel keeps it). The real probe is checked against the same semantics by test_progs (kernel) and
+// allow (by protocol: an ANY entry is TCP and UDP), default deny once an endpoint has an entry unless the pod's
+// defaultDeny says otherwise, then, for TCP, the L7 rules of the port that apply to the peer (path cut at '?', as the
+// kernel keeps it). The real probe is checked against the same semantics by test_progs (kernel) and
 // the lab tests.
 import { cidrContains, parseCidr, parseIp } from '../../src/core/verify/ip.js';
 import type { ProbeConfig } from '../../src/core/shadow/probe-config.js';
@@ -13,8 +14,9 @@ export interface ProbeModelRequest {
   pod: string;
   peerIp: string;
   port: number;
-  /** null: plain TCP (no HTTP request parsed). */
+  /** null: plain TCP (no HTTP request parsed), or a UDP flow when `udp`. */
   http: { method: string; path: string } | null;
+  udp?: boolean;
 }
 
 export class ProbeModel {
@@ -40,14 +42,16 @@ export class ProbeModel {
   verdict(r: ProbeModelRequest): 'allow' | 'deny' | 'tcp-on-l7' {
     const peer = this.identityOf(r.peerIp);
     const entries = this.cfg.policy.filter((e) => (!e.pod || e.pod === r.pod) && e.direction === 'ingress');
-    const hit = entries.filter((e) => (e.identity === 0 || e.identity === peer) && (e.protocol === 'TCP' || e.protocol === 'ANY')
+    const proto = r.udp ? 'UDP' : 'TCP';
+    const hit = entries.filter((e) => (e.identity === 0 || e.identity === peer) && (e.protocol === proto || e.protocol === 'ANY')
       && (e.port === 0 || (r.port >= e.port && r.port <= (e.endPort ?? e.port))));
     if (hit.some((e) => e.action === 'deny' || e.action === 'audit')) return 'deny';
     if (!hit.length) {
       const dd = this.cfg.pods.find((p) => p.name === r.pod)?.defaultDeny?.ingress;
       return (dd ?? entries.length > 0) ? 'deny' : 'allow';
     }
-    const rules = this.cfg.l7.filter((l) => (!l.pod || l.pod === r.pod) && l.port === r.port);
+    // L7 rules are HTTP: the probe parses TCP only, and a UDP flow ends at L4
+    const rules = r.udp ? [] : this.cfg.l7.filter((l) => (!l.pod || l.pod === r.pod) && l.port === r.port);
     if (!rules.length) return 'allow';
     if (!r.http) return 'tcp-on-l7';
     const path = r.http.path.split('?')[0]!;

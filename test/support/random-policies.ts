@@ -18,10 +18,12 @@ export const UNIVERSE = (() => {
   return { apps, pods, peers, ports: [80, 81, 8080], cidrs: ['192.0.2.0/24', '192.0.2.128/25', '0.0.0.0/0', '198.51.100.0/24'] };
 })();
 
-/** Every request of the universe to pod `dst` (plain TCP, and three HTTP requests). */
+/** Every request of the universe to pod `dst` (a UDP flow, plain TCP, and three HTTP requests). */
 export function* requestsTo(dst: ProbePodInput): Generator<Request> {
-  for (const src of UNIVERSE.peers) for (const port of [...UNIVERSE.ports, 8100]) for (const h of [null, { method: 'GET', path: '/x' }, { method: 'POST', path: '/x/y' }, { method: 'GET', path: '/z' }]) {
-    yield { source: src, mtls: false, destination: { id: dst.name, namespace: 'ns', serviceAccount: dst.serviceAccount, labels: dst.labels }, port, protocol: h ? 'HTTP' : 'TCP', ...(h ?? {}) };
+  for (const src of UNIVERSE.peers) for (const port of [...UNIVERSE.ports, 8100]) for (const h of ['UDP' as const, null, { method: 'GET', path: '/x' }, { method: 'POST', path: '/x/y' }, { method: 'GET', path: '/z' }]) {
+    const destination = { id: dst.name, namespace: 'ns', serviceAccount: dst.serviceAccount, labels: dst.labels };
+    if (h === 'UDP') yield { source: src, mtls: false, destination, port, protocol: 'UDP' };
+    else yield { source: src, mtls: false, destination, port, protocol: h ? 'HTTP' : 'TCP', ...(h ?? {}) };
   }
 }
 

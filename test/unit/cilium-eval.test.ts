@@ -98,3 +98,16 @@ test('enableDefaultDeny does not apply to L7: on a default-allow endpoint the pe
   assert.equal(ev([p]).evaluate(req({ path: '/b', source: ext })).decision, 'allow', 'a peer the rule does not select is not redirected');
   assert.equal(ev([p]).evaluate(req({ path: '/b', port: 9090 })).decision, 'allow', 'another port is not redirected');
 });
+
+test('UDP: entries of protocol UDP or ANY (or none) carry it, TCP and HTTP entries do not; default deny and deny rules cover it', () => {
+  const udp = (port = 8080) => req({ protocol: 'UDP', port });
+  const tcpL7 = cnp('p', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8080', protocol: 'TCP' }], rules: { http: [{ method: 'GET' }] } }] }] });
+  assert.deepEqual(ev([tcpL7]).evaluate(udp()), { decision: 'deny', reason: 'default deny: no rule matched', rules: [] }, 'an HTTP rule sits on TCP only');
+  const anyL4 = cnp('q', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8000', endPort: 8100 }] }] }] });
+  assert.equal(ev([tcpL7, anyL4]).evaluate(udp()).decision, 'allow', 'no protocol: ANY, TCP and UDP');
+  assert.equal(ev([cnp('u', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '53', protocol: 'UDP' }] }] }] })]).evaluate(udp(53)).decision, 'allow');
+  assert.equal(ev([cnp('u', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '53', protocol: 'UDP' }] }] }] })]).evaluate(req({ protocol: 'TCP', port: 53 })).decision, 'deny', 'a UDP entry does not carry TCP');
+  const denyUdp = cnp('d', { endpointSelector: sel, ingressDeny: [{ fromEntities: ['all'], toPorts: [{ ports: [{ port: '8080', protocol: 'UDP' }] }] }], ingress: [{ fromEntities: ['all'] }] });
+  assert.equal(ev([denyUdp]).evaluate(udp()).decision, 'deny');
+  assert.equal(ev([denyUdp]).evaluate(req()).decision, 'allow', 'the UDP deny leaves TCP alone');
+});

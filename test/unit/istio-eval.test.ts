@@ -117,3 +117,10 @@ test('when: headers exact / absent, destination.port, source.namespace', () => {
   assert.equal(not.evaluate(req()).decision, 'allow');
   assert.equal(not.evaluate(req({ headers: { 'x-debug': '1' } })).decision, 'deny');
 });
+
+test('UDP is never the sidecar\'s: istio-iptables redirects TCP only, so no policy or PeerAuthentication applies', () => {
+  const denyAll: KubeObject = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny', namespace: 'app' }, spec: {} } as KubeObject;
+  const strict: KubeObject = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'strict', namespace: 'app' }, spec: { mtls: { mode: 'STRICT' } } } as KubeObject;
+  assert.equal(ev([denyAll], [strict]).evaluate(req({ protocol: 'TCP', mtls: false })).decision, 'deny');
+  assert.deepEqual(ev([denyAll], [strict]).evaluate(req({ protocol: 'UDP', mtls: false })), { decision: 'allow', reason: 'UDP: not intercepted by the sidecar', rules: [] });
+});

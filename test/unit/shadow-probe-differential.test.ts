@@ -26,7 +26,7 @@ for (const c of goldenCases()) {
     const diffs: string[] = [];
     let compared = 0;
     for (const r of sc.requests) {
-      const probe = model.verdict({ pod: sc.podOf(r.destination).name, peerIp: r.source.ip, port: r.port, http: r.protocol === 'HTTP' ? { method: r.method ?? '', path: r.path ?? '/' } : null });
+      const probe = model.verdict({ pod: sc.podOf(r.destination).name, peerIp: r.source.ip, port: r.port, http: r.protocol === 'HTTP' ? { method: r.method ?? '', path: r.path ?? '/' } : null, udp: r.protocol === 'UDP' });
       if (probe === 'tcp-on-l7' || excused(compiled.unsupported, r)) continue;
       compared++;
       const want = evaluator.decide(r);
@@ -39,18 +39,19 @@ for (const c of goldenCases()) {
 
 // The same check on random policies over a small universe (test/support/random-policies.ts). Every request of the
 // universe is compared.
-test('shadow verdicts equal Cilium\'s on random policy sets (300; DIFF_SETS and DIFF_SEED pick others)', () => {
-  let compared = 0;
+test('shadow verdicts equal Cilium\'s on random policy sets, UDP flows too (300; DIFF_SETS and DIFF_SEED pick others)', () => {
+  let compared = 0; let udp = 0;
   for (const set of randomPolicySets(Number(process.env.DIFF_SEED ?? 0x5eed), Number(process.env.DIFF_SETS ?? 300))) {
     const compiled = compilePlan(set.policies, UNIVERSE.pods);
     const model = new ProbeModel(compiled.config);
     const evaluator = new CiliumEvaluator(set.policies);
     for (const dst of UNIVERSE.pods) for (const req of requestsTo(dst)) {
-      const probe = model.verdict({ pod: dst.name, peerIp: req.source.ip, port: req.port, http: req.protocol === 'HTTP' ? { method: req.method!, path: req.path! } : null });
+      const probe = model.verdict({ pod: dst.name, peerIp: req.source.ip, port: req.port, http: req.protocol === 'HTTP' ? { method: req.method!, path: req.path! } : null, udp: req.protocol === 'UDP' });
       if (probe === 'tcp-on-l7') continue;
       compared++;
+      if (req.protocol === 'UDP') udp++;
       assert.equal(probe, evaluator.decide(req), `set ${set.index}: ${describeRequest(req)}\n${specsOf(set)}\nprobe config: ${JSON.stringify({ policy: compiled.config.policy, l7: compiled.config.l7, pods: compiled.config.pods.map((p) => [p.name, p.identity, p.defaultDeny]), ids: compiled.config.identities.slice(3) })}`);
     }
   }
-  assert.ok(compared > 50_000, `compared ${compared}`);
+  assert.ok(compared > 50_000 && udp > 10_000, `compared ${compared}, ${udp} of them UDP`);
 });

@@ -101,26 +101,29 @@ function httpMatches(h: HttpData, req: Request): boolean {
   return true;
 }
 
-/** Ports as flat [lo, hi, lo, hi, ...] (lo 0 = every port). An entry that lists no ports matches none: Cilium puts
- * its filters on the listed ports only (a rule without toPorts is the one that covers every port). */
-interface PortData { ranges: number[]; http: HttpData[] | null }
+/** Ports as flat [lo, hi, lo, hi, ...] (lo 0 = every port), for TCP and for UDP. An entry that lists no ports
+ * matches none: Cilium puts its filters on the listed ports only (a rule without toPorts covers every port). */
+interface PortData { tcp: number[]; udp: number[]; http: HttpData[] | null }
 
 function portData(pr: PortRule): PortData {
-  const ranges: number[] = [];
+  const tcp: number[] = [];
+  const udp: number[] = [];
   for (const pp of pr.ports ?? []) {
     const proto = l4Proto(pp);
-    // UDP/SCTP entries never carry the modelled (TCP) traffic; named ports do not occur in translations.
-    if (proto !== 'TCP' && proto !== 'ANY') continue;
+    // SCTP is not modelled; named ports do not occur in translations.
     if (!/^\d+$/.test(pp.port)) continue;
     const lo = Number(pp.port);
-    ranges.push(lo, lo === 0 ? 65535 : pp.endPort && pp.endPort > lo ? pp.endPort : lo);
+    const hi = lo === 0 ? 65535 : pp.endPort && pp.endPort > lo ? pp.endPort : lo;
+    if (proto === 'TCP' || proto === 'ANY') tcp.push(lo, hi);
+    if (proto === 'UDP' || proto === 'ANY') udp.push(lo, hi);
   }
   const http = pr.rules?.http;
-  return { ranges, http: http && http.length > 0 ? http.map(httpData) : null };
+  // HTTP rules sit on TCP ports only (admission.ts refuses the rest), so a UDP filter never carries them
+  return { tcp, udp, http: http && http.length > 0 ? http.map(httpData) : null };
 }
 
-function portMatches(p: PortData, port: number): boolean {
-  const r = p.ranges;
+function portMatches(p: PortData, port: number, udp: boolean): boolean {
+  const r = udp ? p.udp : p.tcp;
   for (let i = 0; i < r.length; i += 2) if (port >= r[i]! && port <= r[i + 1]!) return true;
   return false;
 }
@@ -208,10 +211,11 @@ export class CiliumEvaluator {
     const sel = this.selecting(req.destination);
     const c: Ctx = { req, srcLabels: req.source.kind === 'pod' ? labelsOfPeer(req.source) : undefined, srcIp: parseIp(req.source.ip) };
     const port = req.port;
+    const udp = req.protocol === 'UDP';
     for (const d of sel.deny) {
       if (!peerMatches(d.peer, c)) continue;
       let hit = d.ports === null;
-      if (!hit) for (const p of d.ports!) if (portMatches(p, port)) { hit = true; break; }
+      if (!hit) for (const p of d.ports!) if (portMatches(p, port, udp)) { hit = true; break; }
       if (hit) return explain ? { decision: 'deny', reason: 'deny rule matched', rules: [d.id] } : 'deny';
     }
     let l7Rules: string[] | undefined;
@@ -222,7 +226,7 @@ export class CiliumEvaluator {
         if (!peerMatches(r.peer, c)) continue;
         if (r.ports === null) return explain ? { decision: 'allow', reason: 'L3 rule matched', rules: [r.id] } : 'allow';
         for (const p of r.ports) {
-          if (!portMatches(p, port)) continue;
+          if (!portMatches(p, port, udp)) continue;
           if (p.http === null) return explain ? { decision: 'allow', reason: 'L4 rule matched', rules: [r.id] } : 'allow';
           l7 = true;
           if (explain) (l7Rules ??= []).push(r.id);

@@ -286,6 +286,8 @@ export class IstioEvaluator {
   }
 
   private run(req: Request, explain: boolean): Verdict | Decision {
+    // istio-iptables redirects TCP only: the sidecar never sees UDP, so no Istio policy applies to it
+    if (req.protocol === 'UDP') return explain ? { decision: 'allow', reason: 'UDP: not intercepted by the sidecar', rules: [] } : 'allow';
     const mode = this.peerAuthn.modeFor(req.destination, req.port);
     if (mode === 'STRICT' && !req.mtls) return explain ? { decision: 'deny', reason: 'PeerAuthentication STRICT rejects plaintext', rules: [] } : 'deny';
     const mtls = req.mtls && mode !== 'DISABLE';

@@ -30,7 +30,8 @@ export interface Workload {
   labels: Labels;
 }
 
-export type Protocol = 'TCP' | 'HTTP';
+/** UDP: a datagram flow, which Istio's redirect does not take (no sidecar sees it); the rest are TCP. */
+export type Protocol = 'TCP' | 'UDP' | 'HTTP';
 
 export interface Request {
   source: Peer;
