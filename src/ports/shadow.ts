@@ -2,6 +2,7 @@
 // metrics) and the results directory. Narrow: only the calls the workflow makes.
 import type { ProbeConfig } from '../core/shadow/probe-config.js';
 import type { ShadowCursor, ShadowRunMeta } from '../core/shadow/run.js';
+import type { BypassTotal } from '../core/shadow/bypass.js';
 
 export interface ProbeExit { code: number | null; signal: string | null; stderrTail: string }
 
@@ -55,5 +56,7 @@ export interface ShadowMetricsSink {
   latency(leg: 'wire' | 'app' | 'overhead', ms: number): void;
   probeCounters(c: Record<string, number>): void;
   accessLines(pod: string, n: number, failed: number): void;
+  /** Traffic no sidecar handles, cumulative since the start (BypassJudge.totals). */
+  noSidecar(totals: BypassTotal[]): void;
   close(): Promise<void>;
 }

@@ -166,6 +166,7 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
         const d: Record<string, number> = {};
         for (const k of Object.keys(m) as (keyof Matrix)[]) { const metric = MATRIX_TO_METRIC[k]; d[metric] = (d[metric] ?? 0) + m[k] - lastMatrix[k]; lastMatrix[k] = m[k]; }
         req.metrics.verdicts(d);
+        req.metrics.noSidecar(joiner.bypass.totals());
       }
       const lost = ['ringbuf_full', 'ratelimited', 'ct_full', 'inflight_evicted'].reduce((a, c) => a + (joiner.metrics?.counters[c] ?? 0), 0);
       req.live?.(`shadow ${Math.round((clock.now().getTime() - started) / 1000)}s: envoy ${joiner.counts.entries} probe ${joiner.counts.probeRequests} | agree ${m.allowAllow + m.denyDeny} ebpf-would-deny ${m.allowDeny} ebpf-would-allow ${m.denyAllow} unmatched ${m.envoyOnly}/${m.probeOnly} no-sidecar-would-deny ${joiner.bypass.denied()} | pending ${joiner.pending()} lost ${lost}`);

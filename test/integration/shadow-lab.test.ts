@@ -153,8 +153,9 @@ test('L7 DENY gap: reported as an expected disagreement with its gap code', { sk
   assert.ok(d.count >= 40);
 });
 
-test('traffic no sidecar handles (UDP, a port the sidecar does not intercept, a pod without one) is judged against allowed', { skip }, async () => {
-  const l = await startShadow('bypass', planLab);
+test('traffic no sidecar handles (UDP, a port the sidecar does not intercept, a pod without one) is judged against allowed; live metrics count it', { skip }, async () => {
+  const port = 19690 + Math.floor(Math.random() * 100);
+  const l = await startShadow('bypass', planLab, ['--metrics-addr', `127.0.0.1:${port}`]);
   const ratings = lab.pod('ratings');
   const client = lab.pod('client');
   // UDP: Istio's redirect takes TCP only, so nothing polices these today. Five sockets, five flows.
@@ -171,6 +172,18 @@ test('traffic no sidecar handles (UDP, a port the sidecar does not intercept, a 
     assert.equal(r.stdout, '200', r.stderr);
   }
   load('reviews', '/reviews/1', 20, 1);
+  // The live metrics, scraped while the run goes on: the kernel's edge aggregates arrive once a second.
+  const scrape = async (series: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const line = text.split('\n').find((x) => x.startsWith(series));
+    return line === undefined ? -1 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  const udpDenied = 'migrate_shadow_no_sidecar_would_deny_total{unit="flows",reason="not_tcp"}';
+  const portDenied = 'migrate_shadow_no_sidecar_would_deny_total{unit="flows",reason="not_intercepted"}';
+  let live = [-1, -1];
+  for (const t0 = Date.now(); Date.now() - t0 < 15_000 && !(live[0] === 5 && live[1] === 5); await new Promise((r) => setTimeout(r, 500))) live = [await scrape(udpDenied), await scrape(portDenied)];
+  assert.deepEqual(live, [5, 5], 'live: 5 UDP flows and 5 flows to the port the sidecar leaves alone would be denied');
+  assert.ok(await scrape('migrate_shadow_no_sidecar_total{unit="flows",reason="not_intercepted"}') >= 7, 'seen: the client\'s 5 and the node\'s 2');
   const { code, result } = await stop(l);
   const edge = (name: string) => {
     const e = result.bypass.edges.find((x) => x.edge === name);

@@ -130,4 +130,6 @@ test('a port the sidecar does not intercept; flow counts from the kernel aggrega
   ]);
   assert.equal(r.summary.bypassWouldDeny, 14);
   assert.deepEqual(r.coverage.probeOnly, [], 'a port the sidecar does not intercept is no coverage gap');
+  // the live metrics' totals: the same counts, by unit and reason
+  assert.deepEqual(j.bypass.totals(), [{ unit: 'flows', reason: 'not-intercepted', seen: 33, denied: 14 }, { unit: 'requests', reason: 'not-intercepted', seen: 0, denied: 0 }]);
 });

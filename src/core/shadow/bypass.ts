@@ -65,6 +65,8 @@ export interface BypassEdge {
   requestsDenied: number;
 }
 
+export interface BypassTotal { unit: 'flows' | 'requests'; reason: BypassReason; seen: number; denied: number }
+
 export interface BypassResult {
   note: string;
   /** Where the flow counts come from: the kernel's edge aggregates (complete), or flow records only (sampled). */
@@ -189,6 +191,22 @@ export class BypassJudge {
     let n = 0;
     for (const a of this.accs.values()) n += Math.max(a.aggDenied, a.recDenied) + a.e.requestsDenied;
     return n;
+  }
+
+  /** Cumulative counts so far by unit and reason (the live metrics); each only ever grows. */
+  totals(): BypassTotal[] {
+    const t = new Map<string, BypassTotal>();
+    const add = (unit: BypassTotal['unit'], reason: BypassReason, seen: number, denied: number) => {
+      const k = `${unit}|${reason}`;
+      const x = t.get(k) ?? { unit, reason, seen: 0, denied: 0 };
+      x.seen += seen; x.denied += denied;
+      t.set(k, x);
+    };
+    for (const a of this.accs.values()) {
+      add('flows', a.e.reason, Math.max(a.aggFlows, a.recFlows), Math.max(a.aggDenied, a.recDenied));
+      add('requests', a.e.reason, a.e.requests, a.e.requestsDenied);
+    }
+    return [...t.values()];
   }
 
   result(): { bypass: BypassResult; disagreements: Disagreement[] } {
