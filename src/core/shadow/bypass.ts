@@ -6,30 +6,14 @@
 // in-kernel edge aggregates (complete; the sampled flow records where no aggregate covers them), requests at L7
 // from the wire leg's records. ICMP is not judged: Cilium passes an ICMP error about a tracked connection
 // (CT_RELATED), while the probe evaluates each ICMP packet as a flow of its own.
-import type { InboundCapture, ProbeEdge, ProbeFlow, ProbeHttp, ProbeVerdict, ShadowPod } from './types.js';
+import type { ProbeEdge, ProbeFlow, ProbeHttp, ProbeVerdict, ShadowPod } from './types.js';
+import { intercepts } from '../istio/capture.js';
+export { inboundCapture } from '../istio/capture.js';
 import type { Disagreement, ExampleRequest } from './result.js';
 
 /** The sidecar's own ports: traffic to them is not application traffic (reference/envoy-telemetry.md), and they
  * are gone with the sidecar after cutover. */
 export const SIDECAR_PORTS = new Set([15000, 15001, 15004, 15006, 15008, 15020, 15021, 15090]);
-
-const INCLUDE = 'traffic.sidecar.istio.io/includeInboundPorts';
-const EXCLUDE = 'traffic.sidecar.istio.io/excludeInboundPorts';
-
-/** The inbound ports a pod's sidecar intercepts, from Istio's annotations (istio-iptables: include '*' unless the
- * annotation lists ports, '' for none; exclude a list); undefined without either annotation (every port). A port
- * that is no number is an error naming the pod and the annotation: guessing would misjudge that traffic. */
-export function inboundCapture(pod: string, annotations: Record<string, string> | undefined): InboundCapture | undefined {
-  const inc = annotations?.[INCLUDE];
-  const exc = annotations?.[EXCLUDE];
-  if (inc === undefined && exc === undefined) return undefined;
-  const ports = (name: string, v: string) => v.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`pod ${pod}: annotation ${name}: "${x}" is not a port (1-65535)`);
-    return n;
-  });
-  return { include: inc === undefined || inc.trim() === '*' ? '*' : ports(INCLUDE, inc), exclude: exc === undefined ? [] : ports(EXCLUDE, exc) };
-}
 
 export type BypassReason = 'not-tcp' | 'no-sidecar' | 'not-intercepted';
 export const BYPASS_REASON_TEXT: Record<BypassReason, string> = {
@@ -45,8 +29,7 @@ export function bypassReason(pod: ShadowPod | undefined, port: number, proto: st
   if (proto !== 'TCP') return 'not-tcp';
   if (!pod.sidecar) return 'no-sidecar';
   if (SIDECAR_PORTS.has(port)) return null;
-  const c = pod.inbound;
-  return c && (c.exclude.includes(port) || (c.include !== '*' && !c.include.includes(port))) ? 'not-intercepted' : null;
+  return intercepts(pod.inbound, port) ? null : 'not-intercepted';
 }
 
 export interface BypassEdge {

@@ -1,6 +1,7 @@
 // Inputs of the shadow diff: the sidecars' access log entries and shadow-probe's JSON-line records, as plain
 // data (the core never reads files). Field names of probe records follow the loader's JSON output
 // (shadow-probe/README.md "Output"); addresses stay "ip:port" strings because they are join keys.
+import type { InboundCapture } from '../istio/capture.js';
 
 export type Verdict = 'allow' | 'deny';
 export type ProbeVerdict = 'none' | 'allow' | 'deny' | 'audit';
@@ -79,7 +80,7 @@ export interface ShadowPod {
 }
 
 /** Ports a sidecar's inbound redirect takes: `include` ('*' for all) minus `exclude`. */
-export interface InboundCapture { include: number[] | '*'; exclude: number[] }
+export type { InboundCapture };
 
 /** What a probe rule id stands for: the plan resource and the rule inside it. */
 export interface RuleRef {

@@ -12,6 +12,7 @@ export const GAP = {
   PATH_TEMPLATE: 'TR_PATH_TEMPLATE',
   MESH_WAYPOINT: 'TR_MESH_WIDE_WAYPOINT',
   NARROWED: 'TR_NARROWED',
+  NOT_CAPTURED: 'TR_NOT_CAPTURED',
   PA_PERMISSIVE: 'TR_PA_PERMISSIVE',
   PA_PORT_LEVEL: 'TR_PA_PORT_LEVEL',
   PA_DISABLE: 'TR_PA_DISABLE',
@@ -43,4 +44,5 @@ export const TARGET = {
   egress: 'CiliumNetworkPolicy egress toEndpoints / toFQDNs',
   mutualAuth: 'Cilium mutual authentication (SPIRE) per rule + cluster encryption (WireGuard/IPsec)',
   gateway: 'ingress gateway or waypoint (X-Forwarded-For aware)',
+  uncapturedPorts: 'an explicit CiliumNetworkPolicy ingress rule for those ports, after review (the shadow\'s no-sidecar judgement shows who uses them)',
 } as const;

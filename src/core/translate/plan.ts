@@ -16,6 +16,8 @@ import { translatePeerAuthentication } from './peer-authn.js';
 import type { Gap, KnownWorkload, PolicyTranslation } from './types.js';
 import { servicesFor, waypointGateway, waypointPolicy } from './waypoint.js';
 import { knownWorkloads } from './workloads.js';
+import type { CiliumRuleSpec } from '../cilium/types.js';
+import { l4Proto } from '../cilium/admission.js';
 
 export interface TranslateInput {
   objects: KubeObject[];
@@ -134,6 +136,15 @@ export function translatePlan(input: TranslateInput): TranslationPlan {
     const targetPorts = [...new Set(targets.flatMap((t) => t.ports))].sort((a, b) => a - b);
     const out = translateAuthzToCnp({ policy: p, rootNamespace: root, modes, targetPorts });
     const gaps: Gap[] = out.narrowing.length ? [{ code: GAP.NARROWED, level: 'Warning', object: ref, reason: `translated narrower: ${out.narrowing.join('; ')}`, target: TARGET.waypointAuthz }] : [];
+    // Ports the sidecars never intercept: Istio polices none of their traffic, so today it all flows. The CNP
+    // polices it (narrower, and invisible to the verification's TCP requests).
+    const policed = targets.map((t) => ({ t, ports: out.manifest ? policedUncaptured(out.manifest.spec as CiliumRuleSpec, t.uncaptured ?? []) : [] })).filter((x) => x.ports.length);
+    if (policed.length) {
+      const what = policed.map((x) => `${x.t.namespace}/${x.t.name} ${x.ports.map((u) => `${u.port}/${u.protocol}`).join(', ')}`).join('; ');
+      const line = `ports the sidecar does not intercept (not TCP, or left out by traffic.sidecar.istio.io/*InboundPorts): ${what}. No Istio policy applies to them today; this policy's ${(out.manifest!.spec as CiliumRuleSpec).enableDefaultDeny?.ingress === false ? 'deny rules do' : 'default deny does'}`;
+      out.narrowing.push(line);
+      gaps.push({ code: GAP.NOT_CAPTURED, level: 'Warning', object: ref, reason: line, target: TARGET.uncapturedPorts });
+    }
     translations.push({ ...base, fidelity: out.narrowing.length ? 'narrower' : 'exact', manifests: out.manifest ? [out.manifest] : [], narrowing: out.narrowing, gaps });
   }
 
@@ -186,4 +197,15 @@ export function translatePlan(input: TranslateInput): TranslationPlan {
     authorizationPolicies: aps,
     peerAuthentications: pas,
   };
+}
+
+/** The uncaptured ports a translated policy polices: every one under default deny; else those its deny rules cover
+ * (a rule without toPorts covers every port and protocol). */
+function policedUncaptured(spec: CiliumRuleSpec, uncaptured: { port: number; protocol: string }[]): { port: number; protocol: string }[] {
+  if (spec.enableDefaultDeny?.ingress !== false && spec.ingress?.length) return uncaptured;
+  return uncaptured.filter((u) => (spec.ingressDeny ?? []).some((r) => !r.toPorts?.length || r.toPorts.some((pr) => (pr.ports ?? []).some((po) => {
+    const proto = l4Proto(po);
+    const lo = Number(po.port);
+    return (proto === 'ANY' || proto === u.protocol) && (lo === 0 || (u.port >= lo && u.port <= (po.endPort ?? lo)));
+  }))));
 }

@@ -25,6 +25,9 @@ export interface KnownWorkload {
   ports: number[];
   /** Has a sidecar: only these are governed by Istio authorization (and are verification destinations). */
   inMesh: boolean;
+  /** Container ports its sidecar does not intercept (UDP, SCTP; TCP its capture annotations leave out): no Istio
+   * policy applies to their traffic. */
+  uncaptured?: { port: number; protocol: string }[];
 }
 
 export interface PolicyTranslation {
