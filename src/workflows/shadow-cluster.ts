@@ -2,7 +2,7 @@
 // access logs (pods/log of istio-proxy) and metrics (pod proxy to :15090), and the nodes the DaemonSet may use.
 import { userError } from '../core/errors.js';
 import { compilePlan } from '../core/shadow/probe-config.js';
-import { inboundCapture } from '../core/shadow/bypass.js';
+import { inboundCapture } from '../core/istio/capture.js';
 import type { NodeInput, ProbeConfig } from '../core/shadow/probe-config.js';
 import type { KubeWriter } from '../ports/kube-writer.js';
 import type { ShadowPlanInput, ShadowRequest } from './shadow.js';

@@ -8,7 +8,6 @@
 // (CT_RELATED), while the probe evaluates each ICMP packet as a flow of its own.
 import type { ProbeEdge, ProbeFlow, ProbeHttp, ProbeVerdict, ShadowPod } from './types.js';
 import { intercepts } from '../istio/capture.js';
-export { inboundCapture } from '../istio/capture.js';
 import type { Disagreement, ExampleRequest } from './result.js';
 
 /** The sidecar's own ports: traffic to them is not application traffic (reference/envoy-telemetry.md), and they
