@@ -11,6 +11,7 @@ import { CORE_TYPES, ISTIO_API_GROUPS } from '../core/model/resources.js';
 import { userError } from '../core/errors.js';
 import { translatePlan } from '../core/translate/plan.js';
 import { buildTranslateResult, manifestFile } from '../core/translate/result.js';
+import { ciliumRejects } from '../core/cilium/admission.js';
 import type { TranslateResult } from '../core/translate/result.js';
 import type { KubeReader, Progress } from '../ports/kube.js';
 import { silentProgress } from '../ports/kube.js';
@@ -85,6 +86,9 @@ export async function runTranslate(req: TranslateRequest): Promise<TranslateResu
   for (const m of plan.manifests) {
     const errs = req.validator.validate(m);
     if (errs.length) result.gaps.unshift({ code: 'TR_SCHEMA_INVALID', level: 'Error', object: objectRef(m), reason: `emitted manifest fails its schema: ${errs.slice(0, 3).join('; ')}`, target: 'report this as a bug in migrate' });
+    // schema-valid is not enough: cilium-agent refuses some policies whole, and a refused one has no effect at all
+    const refused = m.kind.startsWith('Cilium') ? ciliumRejects(m) : undefined;
+    if (refused) result.gaps.unshift({ code: 'TR_SCHEMA_INVALID', level: 'Error', object: objectRef(m), reason: `cilium-agent would refuse the emitted policy (${refused}), so it would have no effect`, target: 'report this as a bug in migrate' });
   }
   result.summary.gapsByLevel.Error = result.gaps.filter((g) => g.level === 'Error').length;
 

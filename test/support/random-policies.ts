@@ -53,19 +53,21 @@ export function* randomPolicySets(seed: number, count: number): Generator<Policy
       case 2: return { fromCIDRSet: [{ cidr: pick(cidrs), ...(rnd(2) ? { except: [pick(cidrs)] } : {}) }] };
       case 3: return { fromEntities: [pick(['world', 'cluster', 'all'])] };
       case 4: return { fromCIDR: some(cidrs) };
-      default: return { fromEndpoints: [{ matchLabels: { app: pick(apps) } }], fromCIDR: [pick(cidrs)] };
+      // two kinds of peer in one rule: the agent refuses the policy (admission.ts), now and then
+      default: return rnd(8) ? { fromEndpoints: [{ matchLabels: { app: pick(apps) } }] } : { fromEndpoints: [{ matchLabels: { app: pick(apps) } }], fromCIDR: [pick(cidrs)] };
     }
   };
   const toPorts = (l7: boolean) => {
     // now and then L7 rules Cilium refuses (on ANY or no protocol: the whole policy is left out) or that have no port
     // to sit on (no ports: the entry allows nothing)
     if (l7 && rnd(2)) {
-      const proto = () => (rnd(10) === 0 ? pick([{ protocol: 'ANY' }, {}]) : { protocol: 'TCP' });
-      return [{ ...(rnd(12) ? { ports: [pick(ports), ...some(ports)].map((p) => ({ port: String(p), ...proto() })) } : {}), rules: { http: some(http) } }];
+      const proto = rnd(16) === 0 ? pick([{ protocol: 'ANY' }, {}]) : { protocol: 'TCP' };
+      return [{ ...(rnd(12) ? { ports: [pick(ports), ...some(ports)].map((p) => ({ port: String(p), ...proto })) } : {}), rules: { http: some(http) } }];
     }
     return [{ ports: some(ports).map((p) => (rnd(4) === 0 ? { port: String(p), endPort: p + 50, protocol: 'TCP' } : { port: String(p), ...(rnd(6) ? { protocol: pick(['TCP', 'ANY', 'UDP', 'SCTP']) } : {}) })) }];
   };
-  const rule = (l7: boolean) => ({ ...peerFields(), ...(rnd(4) ? { toPorts: toPorts(l7) } : {}) });
+  // a rule without toPorts covers every port, unless it lists ICMP types (ICMP only)
+  const rule = (l7: boolean) => ({ ...peerFields(), ...(rnd(4) ? { toPorts: toPorts(l7) } : rnd(4) ? {} : { icmps: [{ fields: [{ type: 8 }] }] }) });
   for (let index = 0; index < count; index++) {
     const policies: KubeObject[] = [];
     for (let k = 0, n = 1 + rnd(3); k < n; k++) {

@@ -111,3 +111,15 @@ test('UDP: entries of protocol UDP or ANY (or none) carry it, TCP and HTTP entri
   assert.equal(ev([denyUdp]).evaluate(udp()).decision, 'deny');
   assert.equal(ev([denyUdp]).evaluate(req()).decision, 'allow', 'the UDP deny leaves TCP alone');
 });
+
+test('the agent refuses a rule with two kinds of peer selector (the whole policy); a rule with only ICMP types allows no TCP or UDP', () => {
+  // fromEndpoints + fromEntities in one rule: "combining FromEndpoints and FromEntities is not supported yet"
+  const combined = cnp('c', { endpointSelector: sel, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'web' } }], fromEntities: ['world'] }] });
+  assert.deepEqual(ev([combined]).evaluate(req({ source: ext })), { decision: 'allow', reason: 'no default-deny policy selects the endpoint', rules: [] }, 'not in force: no default deny');
+  const split = cnp('c', { endpointSelector: sel, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'web' } }] }, { fromEntities: ['world'] }] });
+  assert.equal(ev([split]).evaluate(req({ source: ext })).decision, 'allow');
+  assert.equal(ev([split]).evaluate(req({ source: other })).decision, 'deny', 'split into two rules: in force');
+  const icmp = cnp('i', { endpointSelector: sel, ingress: [{ fromEntities: ['all'], icmps: [{ fields: [{ type: 8 }] }] }] });
+  assert.equal(ev([icmp]).evaluate(req({ protocol: 'TCP' })).decision, 'deny', 'ICMP only, not an L3 rule');
+  assert.equal(ev([icmp]).evaluate(req({ protocol: 'UDP' })).decision, 'deny');
+});

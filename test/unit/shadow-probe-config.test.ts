@@ -282,3 +282,14 @@ test("nodes: each its own identity; a default-deny pod admits its own node (Cili
   assert.deepEqual([none.nodes, none.config.policy.filter((e) => e.ruleId === 1)], [[], []]);
   assert.deepEqual(none.config.policy.length, 0);
 });
+
+test('a rule with two kinds of peer selector refuses the policy; a rule with only ICMP types is ICMP only (not shadowed), not every port', () => {
+  const combined = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: 'reviews' } }], fromCIDR: ['192.0.2.0/24'] }] })], pods);
+  assert.deepEqual([combined.config.policy, combined.selectedBy], [[], {}]);
+  assert.ok(combined.unsupported.some((u) => /combining FromEndpoints and FromCIDR is not supported yet/.test(u)), combined.unsupported.join('\n'));
+  const icmp = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'ratings' } }, ingress: [{ fromEntities: ['world'], icmps: [{ fields: [{ type: 8 }] }] }] })], pods);
+  // before, the rule had no toPorts and was read as every port and protocol: wider than Cilium
+  assert.deepEqual(icmp.config.policy.filter((p) => p.ruleId >= 100), []);
+  assert.deepEqual(icmp.config.pods.find((p) => p.name === 'ratings')!.defaultDeny, { ingress: true });
+  assert.ok(icmp.unsupported.some((u) => /ICMP rules are not shadowed/.test(u)));
+});

@@ -12,6 +12,7 @@ import { translatePlan } from '../../src/core/translate/plan.js';
 import { buildTranslateResult } from '../../src/core/translate/result.js';
 import { manifestYaml } from '../../src/workflows/translate.js';
 import { SchemaValidator } from '../../src/adapters/schema/validator.js';
+import { ciliumRejects } from '../../src/core/cilium/admission.js';
 import { REPO_ROOT } from '../support/cluster.js';
 
 const DIR = join(REPO_ROOT, 'fixtures', 'translate');
@@ -47,6 +48,9 @@ for (const c of cases) {
     assert.equal(manifests, readFileSync(expYaml, 'utf8'), `${c}: manifests differ from golden (UPDATE_GOLDEN=1 to regenerate)`);
     assert.equal(report, readFileSync(expReport, 'utf8'), `${c}: report differs from golden`);
     for (const m of plan.manifests) assert.deepEqual(validator.validate(m), [], `${c}: ${m.kind} ${m.metadata.name} fails its schema`);
+    // the schema is not all: the agent refuses some schema-valid policies whole (a rule combining fromEndpoints and
+    // fromEntities, HTTP rules without protocol TCP), and such a policy has no effect at all
+    for (const m of plan.manifests) if (m.kind.startsWith('Cilium')) assert.equal(ciliumRejects(m), undefined, `${c}: cilium-agent refuses ${m.kind} ${m.metadata.name}`);
     if (EXPECT_WIDER.has(c)) assert.ok(result.gaps.some((g) => g.level === 'Error'), `${c}: a wider source must yield an Error`);
     else {
       assert.equal(result.summary.wider, 0, `${c}: wider translation`);

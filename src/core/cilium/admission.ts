@@ -1,4 +1,5 @@
-// What cilium-agent refuses when it parses a policy (pkg/policy/api/rule_validation.go, PortRule.sanitize). The
+// What cilium-agent refuses when it parses a policy (pkg/policy/api/rule_validation.go: the rules' Validate and
+// PortRule.sanitize). The
 // agent imports a CiliumNetworkPolicy whole or not at all (its Parse stops at the first bad spec), so a refused
 // policy has no effect: none of its rules, and no default deny. Only the checks a policy that passed the CRD's
 // schema can still fail are modelled; both the shadow's compile and the reference evaluator read them from here.
@@ -24,7 +25,28 @@ function portRuleError(pr: PortRule, ingress: boolean): string | undefined {
   return undefined;
 }
 
+const INGRESS_L3 = ['fromEndpoints', 'fromCIDR', 'fromCIDRSet', 'fromEntities', 'fromNodes', 'fromGroups'];
+const EGRESS_L3 = ['toEndpoints', 'toCIDR', 'toCIDRSet', 'toEntities', 'toServices', 'toFQDNs', 'toGroups', 'toNodes'];
+const cap = (k: string) => k[0]!.toUpperCase() + k.slice(1);
+
+/** IngressCommonRule.Validate / EgressCommonRule.Validate: one kind of peer selector per rule, and ICMP rules apart
+ * from toPorts. */
+function ruleError(r: Record<string, unknown>, l3: string[]): string | undefined {
+  const used = l3.filter((k) => Array.isArray(r[k]) && (r[k] as unknown[]).length > 0);
+  if (used.length > 1) return `combining ${cap(used[0]!)} and ${cap(used[1]!)} is not supported yet`;
+  const icmps = Array.isArray(r['icmps']) && (r['icmps'] as unknown[]).length > 0;
+  if (icmps && Array.isArray(r['toPorts']) && (r['toPorts'] as unknown[]).length > 0) return 'the ICMPs block may only be present without ToPorts';
+  return undefined;
+}
+
 function specError(spec: CiliumRuleSpec): string | undefined {
+  const s = spec as Record<string, unknown>;
+  for (const [field, l3] of [['ingress', INGRESS_L3], ['ingressDeny', INGRESS_L3], ['egress', EGRESS_L3], ['egressDeny', EGRESS_L3]] as const) {
+    for (const [i, r] of ((s[field] as Record<string, unknown>[] | undefined) ?? []).entries()) {
+      const e = ruleError(r, l3);
+      if (e) return `${field}[${i}]: ${e}`;
+    }
+  }
   for (const [list, ingress] of [[spec.ingress, true], [spec.egress, false]] as const) {
     for (const r of list ?? []) for (const pr of r.toPorts ?? []) {
       const e = portRuleError(pr, ingress);

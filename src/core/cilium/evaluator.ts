@@ -157,7 +157,8 @@ function compileSpecs(p: KubeObject): CompiledSpec[] {
     const comp = (rules: IngressRule[] | undefined, kind: string): CompiledIngress[] => (rules ?? []).map((r, i) => ({
       id: `${tag}#${kind}[${i}]`,
       peer: peerData(r, ns),
-      ports: r.toPorts && r.toPorts.length ? r.toPorts.map(portData) : null,
+      // no toPorts: every port (an L3 rule), unless the rule lists ICMP types: then ICMP only, no TCP or UDP port
+      ports: r.toPorts && r.toPorts.length ? r.toPorts.map(portData) : r.icmps?.length ? [] : null,
     }));
     const hasIngress = (s.ingress !== undefined && s.ingress.length > 0) || (s.ingressDeny !== undefined && s.ingressDeny.length > 0);
     return {

@@ -42,6 +42,8 @@ export interface IngressRule {
   fromCIDRSet?: CidrRule[];
   fromEntities?: string[];
   toPorts?: PortRule[];
+  /** ICMP types (never with toPorts): a rule with only these allows ICMP only, not every port. */
+  icmps?: { fields: { type: number | string; family?: string }[] }[];
   authentication?: { mode: 'disabled' | 'required' | 'test-always-fail' };
 }
 

@@ -199,9 +199,11 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
           if (inside === null) { unsupported.push(`${id} ${field}[${ri}]: CIDR ${x.cidr} is not shadowed (not an IPv4 prefix; the probe is IPv4 only)`); continue; }
           for (const i of inside) peers.add(i);
         }
-        // no toPorts: every port (an L3 rule). A toPorts entry without ports gives Cilium no port to put a filter
-        // on, so it allows (or denies) nothing, whatever its L7 rules say.
-        const portRules = r.toPorts?.length ? r.toPorts : [{ ports: [{ port: '0', protocol: 'ANY' as const }] }];
+        // no toPorts: every port (an L3 rule), unless it lists ICMP types (ICMP only, which the probe does not
+        // judge). A toPorts entry without ports gives Cilium no port to put a filter on, so it allows (or denies)
+        // nothing, whatever its L7 rules say.
+        if (!r.toPorts?.length && r.icmps?.length) unsupported.push(`${id} ${field}[${ri}]: ICMP rules are not shadowed (ICMP is not judged)`);
+        const portRules = r.toPorts?.length ? r.toPorts : r.icmps?.length ? [] : [{ ports: [{ port: '0', protocol: 'ANY' as const }] }];
         const peerList = [...peers].sort((a, b) => a - b);
         portRules.forEach((pr, pi) => {
           const ports = (pr.ports ?? []).filter((po) => {

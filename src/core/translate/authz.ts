@@ -11,7 +11,7 @@ import { ruleHasHttpOnly } from '../istio/evaluator.js';
 import type { IngressDenyRule, IngressRule, PortRule, PortRuleHTTP } from '../cilium/types.js';
 import { CILIUM_API_VERSION, LABEL_NAMESPACE, LABEL_SERVICE_ACCOUNT } from '../cilium/types.js';
 import { overlapsPodRanges, parseCidr } from '../verify/ip.js';
-import { ANY, NONE, WORLD, allPods, identity, intersect, meshPods, plainPods, toPeerFields, union } from './peers.js';
+import { ANY, NONE, WORLD, allPods, identity, intersect, meshPods, plainPods, toPeerFields, toPeerRules, union } from './peers.js';
 import type { PeerSet, Term } from './peers.js';
 import type { PortSet, Range } from './ports.js';
 import { chunk40, complement, intersectPorts, isSingles, portsOf, toPortProtocols } from './ports.js';
@@ -347,10 +347,13 @@ export function translateAuthzToCnp(inp: AuthzCnpInput): AuthzCnpOutput {
     const t = translateRule(r ?? {}, ctx);
     if (!t) continue;
     const fields = toPeerFields(t.peers);
-    const rule: IngressRule = { ...fields, ...(t.toPorts ? { toPorts: t.toPorts } : {}) };
     // PeerAuthentication STRICT: the source required a client certificate; Cilium's equivalent is per rule.
-    if (action === 'ALLOW' && strictAll && fields.fromEndpoints && !fields.fromCIDRSet && !fields.fromEntities) rule.authentication = { mode: 'required' };
-    rules.push(rule);
+    const auth = action === 'ALLOW' && strictAll && fields.fromEndpoints && !fields.fromCIDRSet && !fields.fromEntities;
+    for (const peer of toPeerRules(t.peers)) {
+      const rule: IngressRule = { ...peer, ...(t.toPorts ? { toPorts: t.toPorts } : {}) };
+      if (auth) rule.authentication = { mode: 'required' };
+      rules.push(rule);
+    }
   }
   const uniq = [...new Map(rules.map((r) => [JSON.stringify(r), r])).values()];
   const body: Record<string, unknown> = { endpointSelector: endpointSelectorFor(p) };

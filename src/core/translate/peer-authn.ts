@@ -9,7 +9,7 @@ import { CILIUM_API_VERSION, LABEL_NAMESPACE } from '../cilium/types.js';
 import type { IngressDenyRule } from '../cilium/types.js';
 import { MANAGED_BY } from './authz.js';
 import { GAP, TARGET } from './gaps.js';
-import { WORLD, plainPods, toPeerFields } from './peers.js';
+import { WORLD, plainPods, toPeerRules } from './peers.js';
 import { chunk40, complement, portsOf, toPortProtocols } from './ports.js';
 import type { Range } from './ports.js';
 import type { Gap } from './types.js';
@@ -21,9 +21,9 @@ function modeOf(spec: PeerAuthenticationSpec | undefined): MtlsMode {
 }
 
 function denyRules(ports: Range[] | 'any'): IngressDenyRule[] {
-  const peers = toPeerFields([plainPods(), WORLD]);
-  if (ports === 'any') return [peers];
-  return chunk40(toPortProtocols(ports)).map((part) => ({ ...peers, toPorts: [{ ports: part }] }));
+  const peers = toPeerRules([plainPods(), WORLD]);
+  if (ports === 'any') return peers;
+  return peers.flatMap((peer) => chunk40(toPortProtocols(ports)).map((part) => ({ ...peer, toPorts: [{ ports: part }] })));
 }
 
 export interface PeerAuthnTranslation { manifest?: KubeObject; gaps: Gap[]; narrowing: string[]; requirements: string[] }

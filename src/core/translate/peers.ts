@@ -129,3 +129,16 @@ export function toPeerFields(s: PeerSet): Pick<IngressRule, 'fromEndpoints' | 'f
     ...(entities.size ? { fromEntities: [...entities].sort() } : {}),
   };
 }
+
+/** The same peers as Cilium rules take them: one rule per kind of selector (fromEndpoints, fromCIDRSet,
+ * fromEntities), because the agent refuses a rule that combines two ("combining FromEndpoints and FromEntities is
+ * not supported yet", IngressCommonRule.Validate) and drops the whole policy. Separate rules are a union, the same
+ * peers. */
+export function toPeerRules(s: PeerSet): Pick<IngressRule, 'fromEndpoints' | 'fromCIDRSet' | 'fromEntities'>[] {
+  const f = toPeerFields(s);
+  return [
+    ...(f.fromEndpoints ? [{ fromEndpoints: f.fromEndpoints }] : []),
+    ...(f.fromCIDRSet ? [{ fromCIDRSet: f.fromCIDRSet }] : []),
+    ...(f.fromEntities ? [{ fromEntities: f.fromEntities }] : []),
+  ];
+}
