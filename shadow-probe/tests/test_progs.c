@@ -31,6 +31,7 @@
 #include "ct_gc.h"
 #include "edge_gc.h"
 #include "pkt.h"
+#include "self_cgroup.h"
 #include "memory.h"
 
 static int passed, failed, skipped;
@@ -46,32 +47,6 @@ static int cur_failed;
 			cur_failed = 1;                                                                    \
 		}                                                                                          \
 	} while (0)
-
-/* BPF_PROG_TEST_RUN gives cgroup_skb a dummy socket charged to the caller's cgroup: that is the cgroup id
- * bpf_skb_cgroup_id() sees, so pod "a" claims it. */
-static unsigned long long self_cgroup_id(void)
-{
-	char line[512], path[700];
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	unsigned long long id = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		struct stat st;
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/unified%s", line + 3);
-		if (stat(path, &st) != 0) {
-			snprintf(path, sizeof(path), "/sys/fs/cgroup%s", line + 3);
-			if (stat(path, &st) != 0)
-				break;
-		}
-		id = st.st_ino;
-	}
-	fclose(f);
-	return id;
-}
 
 static const char *CONFIG_FMT = "{"
 	"\"settings\": {\"rate\": 1000000, \"burst\": 100000},"
