@@ -234,7 +234,9 @@ test('a kubelet-style pod named only by UID: found under kubepods.slice (the def
 
     assert.equal(lab.curl('client', `http://${late.ip}:9080/`).code, 200);
     lab.inPod('client', ['curl', '-s', '--max-time', '1', `http://${late.ip}:9081/`]); // no policy allows port 9081
-    await probe.waitFor(() => probe.records('flow').filter((f) => f.pod === 'late' && f.dir === 'ingress').length >= 2, 10_000, 'flows into late');
+    // wait for the two flows themselves: other traffic into the pod (once seen in make test) must not end the wait
+    const fromClient = (port: number) => probe.records('flow').find((f) => f.pod === 'late' && f.dir === 'ingress' && f.src === lab.pod('client').ip && f.dport === port);
+    await probe.waitFor(() => !!fromClient(9080) && !!fromClient(9081), 10_000, 'the client\'s flows into late on 9080 and 9081');
     const flows = probe.records('flow').filter((f) => f.pod === 'late' && f.dir === 'ingress');
     const allowed = flows.find((f) => f.src === lab.pod('client').ip && f.dport === 9080)!;
     assert.equal(allowed.verdict, 'allow');
