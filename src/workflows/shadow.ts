@@ -5,7 +5,6 @@
 import type { KubeObject } from '../core/model/k8s.js';
 import { userError, probeError } from '../core/errors.js';
 import { ShadowJoiner } from '../core/shadow/join.js';
-import type { JoinInputs } from '../core/shadow/join.js';
 import { buildShadowResult, DEFAULT_EBPF_COST_US, DEFAULT_TOLERANCE } from '../core/shadow/diff.js';
 import { parseEnvoyText, emptyParseStats } from '../core/shadow/envoy-text.js';
 import type { ParseStats } from '../core/shadow/envoy-text.js';
@@ -16,6 +15,7 @@ import { istioDelta, parseIstioRequests, parseRbacStats, rbacDelta } from '../co
 import type { RbacByPort } from '../core/shadow/prom-text.js';
 import type { NodeInput, ProbePodInput } from '../core/shadow/probe-config.js';
 import type { ShadowResult, Matrix } from '../core/shadow/result.js';
+import { joinInputsOf } from '../core/shadow/run.js';
 import type { ShadowRunMeta } from '../core/shadow/run.js';
 import type { KnownGap } from '../core/shadow/types.js';
 import type { Clock } from '../ports/clock.js';
@@ -60,10 +60,6 @@ const MATRIX_TO_METRIC: Record<keyof Matrix, string> = {
   allowAllow: 'agree', denyDeny: 'agree', allowDeny: 'ebpf_would_deny', denyAllow: 'ebpf_would_allow', envoyOnly: 'unmatched_envoy_only', probeOnly: 'unmatched_probe_only',
 };
 
-function joinInputs(meta: ShadowRunMeta): JoinInputs {
-  return { namespace: meta.namespace, pods: meta.pods, rules: meta.rules, l7: meta.l7, gaps: meta.gaps, selectedBy: meta.selectedBy, ...(meta.probeConfig ? { identities: meta.probeConfig.identities } : {}), ...(meta.nodes ? { nodes: meta.nodes } : {}) };
-}
-
 function parseAccess(text: string, pod: string, j: ShadowJoiner, stats: ParseStats): void {
   if (detectFormat(text) === 'json') parseEnvoyJson(text, pod, (e) => j.addEntry(e), stats);
   else parseEnvoyText(text, pod, (e) => j.addEntry(e), stats);
@@ -98,7 +94,7 @@ export async function runShadow(req: ShadowRequest): Promise<ShadowResult> {
   }
   if (!meta) throw userError('MIGRATE_SHADOW_NO_RUN', `${store.dir} holds no shadow run`, { object: store.dir });
 
-  const joiner = new ShadowJoiner(joinInputs(meta), { windowMs });
+  const joiner = new ShadowJoiner(joinInputsOf(meta), { windowMs });
   const parse = new Map<string, ParseStats>();
   const statsOf = (pod: string) => { let s = parse.get(pod); if (!s) parse.set(pod, (s = emptyParseStats())); return s; };
   const probeStats = emptyParseStats();

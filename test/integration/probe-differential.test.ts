@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { compilePlan } from '../../src/core/shadow/probe-config.js';
 import { ShadowJoiner } from '../../src/core/shadow/join.js';
+import { joinInputsOf } from '../../src/core/shadow/run.js';
 import { parseEnvoyTextLine } from '../../src/core/shadow/envoy-text.js';
 import { parseProbeLines } from '../../src/core/shadow/probe-lines.js';
 import type { ProbeFlow, ProbeHttp, ProbeLine } from '../../src/core/shadow/types.js';
@@ -117,7 +118,7 @@ async function differMeshed(v: Verdicts, label: string, policies: KubeObject[], 
   writeFileSync(file, JSON.stringify(cfg));
   v.send([`config ${file}`]);
   assert.equal(await v.answer(), 'ok', `${label}: config refused`);
-  const joiner = new ShadowJoiner({ namespace: 'ns', pods: compiled.pods, rules: compiled.rules, l7: compiled.config.l7, gaps: [], selectedBy: compiled.selectedBy, identities: compiled.config.identities, nodes: compiled.nodes });
+  const joiner = new ShadowJoiner(joinInputsOf({ namespace: 'ns', pods: compiled.pods, rules: compiled.rules, l7: compiled.config.l7, gaps: [], selectedBy: compiled.selectedBy, probeConfig: compiled.config, nodes: compiled.nodes }));
   const evaluator = new CiliumEvaluator(policies);
   const diffs: string[] = [];
   const n = { compared: 0, app: 0, join: 0, noL7: 0, l4Deny: 0 };

@@ -8,6 +8,7 @@
 // Everything but meta/cursor/result is append-only, so a crash loses at most the last tick.
 import type { KnownGap, L7Rule, RuleRef, ShadowPod } from './types.js';
 import type { ProbeConfig } from './probe-config.js';
+import type { JoinInputs } from './join.js';
 
 export interface ShadowRunMeta {
   version: 1;
@@ -31,6 +32,11 @@ export interface ShadowRunMeta {
   accessLogs: Record<string, string>;
   /** Scenario fixtures: how the recording was made. */
   recordedWith?: string;
+}
+
+/** What the join reads of a run: the plan's side of every verdict (also what the differential tests join with). */
+export function joinInputsOf(meta: Pick<ShadowRunMeta, 'namespace' | 'pods' | 'rules' | 'l7' | 'gaps' | 'selectedBy' | 'probeConfig' | 'nodes'>): JoinInputs {
+  return { namespace: meta.namespace, pods: meta.pods, rules: meta.rules, l7: meta.l7, gaps: meta.gaps, selectedBy: meta.selectedBy, ...(meta.probeConfig ? { identities: meta.probeConfig.identities } : {}), ...(meta.nodes ? { nodes: meta.nodes } : {}) };
 }
 
 export interface ShadowCursor {
