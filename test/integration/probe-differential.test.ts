@@ -97,10 +97,11 @@ async function differ(v: Verdicts, label: string, policies: KubeObject[], pods: 
 
 /** One access log line of the inbound sidecar (Istio's default TEXT format), as the lab's sidecars write it: allowed
  * (handed to the app over loopback, from the app leg's client address when the probe saw it) or denied by RBAC. */
-function logLine(startMs: number, method: string, path: string, flow: ProbeFlow, allowed: boolean, app: ProbeHttp | undefined): string {
+function logLine(startMs: number, req: Request, flow: ProbeFlow, allowed: boolean, app: ProbeHttp | undefined): string {
   const details = allowed ? 'via_upstream' : 'rbac_access_denied_matched_policy[none]';
   const up = allowed ? `"127.0.0.1:${flow.dport}" inbound|${flow.dport}|| ${app?.client ?? '127.0.0.6:1'} ` : `"-" inbound|${flow.dport}|| - `;
-  return `[${new Date(startMs).toISOString()}] "${method} ${path} HTTP/1.1" ${allowed ? 200 : 403} - ${details} - "-" 0 19 1 1 "-" "t" "id" "x" ${up}${flow.dst}:${flow.dport} ${flow.src}:${flow.sport} - default`;
+  // the request's Host and User-Agent as the sidecar logs them ('-': not sent); the join checks host conditions on them
+  return `[${new Date(startMs).toISOString()}] "${req.method} ${req.path} HTTP/1.1" ${allowed ? 200 : 403} - ${details} - "-" 0 19 1 1 "-" "${req.headers?.['user-agent'] ?? '-'}" "id" "${req.host ?? '-'}" ${up}${flow.dst}:${flow.dport} ${flow.src}:${flow.sport} - default`;
 }
 
 /**
@@ -123,7 +124,7 @@ async function differMeshed(v: Verdicts, label: string, policies: KubeObject[], 
   const diffs: string[] = [];
   const n = { compared: 0, app: 0, join: 0, noL7: 0, l4Deny: 0 };
   for (const req of requests) {
-    if (req.protocol !== 'HTTP' || excused(compiled.unsupported, req)) continue;
+    if (req.protocol !== 'HTTP' || excused(compiled.unsupported, req, true)) continue;
     const dst = podOf(req.destination);
     v.send([`mtls ${req.source.ip} ${dst.ip} ${req.port} ${req.method} ${req.path}`]);
     const recs: ProbeLine[] = [];
@@ -137,7 +138,7 @@ async function differMeshed(v: Verdicts, label: string, policies: KubeObject[], 
     assert.ok(!app || app.leg === 'app', `${label}: an HTTP record on the TLS wire`);
     recs.forEach((r) => joiner.addProbe(r));
     const start = app ? (app.ts - app.latencyNs) / 1e6 - 0.2 : flow.ts / 1e6;
-    for (const [i, allowed] of [true, false].entries()) joiner.addEntry(parseEnvoyTextLine(logLine(start + i * 0.5, req.method!, req.path!, flow, allowed, app), dst.name)!);
+    for (const [i, allowed] of [true, false].entries()) joiner.addEntry(parseEnvoyTextLine(logLine(start + i * 0.5, req, flow, allowed, app), dst.name)!);
     const before = { ...joiner.matrix };
     joiner.flush(Infinity);
     const d = (k: keyof typeof before) => joiner.matrix[k] - before[k];

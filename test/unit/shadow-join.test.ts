@@ -251,3 +251,97 @@ test('what the plan holds that the probe does not check is in the Result and bot
   assert.deepEqual(none.notShadowed, []);
   assert.doesNotMatch(renderShadowMarkdown(none), /## Not shadowed/);
 });
+
+test('join: a rule\'s host and header conditions, which the probe does not see, are checked on the access log entry', () => {
+  // the probe matched each request on method and path alone (kernel "allow" by the first such rule)
+  const P = 'CiliumNetworkPolicy/bookinfo/istio-reviews';
+  const cond: JoinInputs = {
+    ...inputs,
+    rules: [
+      ...inputs.rules,
+      { id: 211, policy: P, rule: 'ingress[0].toPorts[0].rules.http[1]', source: 'AuthorizationPolicy/bookinfo/hosts', when: { host: '(?i)reviews\\.example' } },
+      { id: 212, policy: P, rule: 'ingress[0].toPorts[0].rules.http[2]', source: 'AuthorizationPolicy/bookinfo/open' },
+      { id: 213, policy: P, rule: 'ingress[0].toPorts[0].rules.http[3]', source: 'AuthorizationPolicy/bookinfo/token', when: { headerMatches: [{ name: 'x-token', value: 'a' }] } },
+      { id: 214, policy: P, rule: 'ingress[0].toPorts[0].rules.http[4]', source: 'AuthorizationPolicy/bookinfo/ua', when: { headerMatches: [{ name: 'user-agent', value: 'probe/1' }] } },
+    ],
+    l7: [
+      { pod: 'reviews', port: 9080, method: 'GET', pathPrefix: '/h', ruleId: 211 },
+      { pod: 'reviews', port: 9080, method: 'GET', pathPrefix: '/h/open', ruleId: 212 },
+      { pod: 'reviews', port: 9080, method: 'POST', pathExact: '/w', ruleId: 213 },
+      { pod: 'reviews', port: 9080, method: 'GET', pathExact: '/ua', ruleId: 214 },
+    ],
+    selectedBy: { reviews: [P] },
+  };
+  const logged = (ms: number, method: string, path: string, allowed: boolean, host: string, ua: string, id: string) =>
+    line(ms, method, path, allowed ? 200 : 403, allowed ? 'via_upstream' : 'rbac_access_denied_matched_policy[none]', '10.0.0.20:40000', allowed ? '127.0.0.6:5000' : '-', id)
+      .replace('"t" ', `"${ua}" `).replace('"reviews:9080"', `"${host}"`);
+  const cases: [string, string, boolean, string, string, number][] = [
+    // method, path, sidecar allowed, Host, User-Agent, probe's rule
+    ['GET', '/h/1', true, 'Reviews.EXAMPLE', 'c', 211], // host holds (case-insensitive): allowAllow
+    ['GET', '/h/2', false, 'reviews:9080', 'c', 211], // host fails, no other rule: eBPF denies too (was a false would-allow)
+    ['GET', '/h/3', true, 'other', 'c', 211], // the sidecar allowed a host the plan does not: a real would-deny
+    ['GET', '/h/open', false, 'other', 'c', 211], // the probe named 211, whose host fails; 212 allows: would-allow by 212
+    ['POST', '/w', false, 'reviews:9080', 'c', 213], // x-token is not in the log: allowed as if it held, expected
+    ['GET', '/ua', true, 'x', 'probe/1', 214], // user-agent is in the log and holds
+    ['GET', '/ua', false, 'x', 'curl/8', 214], // and here it does not
+    ['GET', '/ua', false, 'x', '-', 214], // none sent: a condition on its value fails
+  ];
+  const j = new ShadowJoiner(cond, { windowMs: 500 });
+  j.addProbe(flow(40000, 'allow', 101));
+  cases.forEach(([m, p, allowed, host, ua, rule], i) => {
+    const t = T0 + 10 + i * 10;
+    j.addProbe(http('wire', t + 0.2, 1, '10.0.0.20:40000', '10.0.0.13:9080', m, p, allowed ? 200 : 403, 'allow', 'kernel', rule));
+    j.addEntry(parseEnvoyTextLine(logged(t, m, p, allowed, host, ua, `id-${i}`), 'reviews')!);
+  });
+  j.flush(Infinity);
+  const r = buildShadowResult(j, { namespace: 'bookinfo', mode: 'replay', startedAtMs: T0, endedAtMs: T0 + 5000, tolerance: DEFAULT_TOLERANCE, ebpfCostUs: 5, unmatchedTolerance: 0.01, parse: [] });
+  assert.deepEqual(r.matrix, { allowAllow: 2, allowDeny: 1, denyAllow: 2, denyDeny: 3, envoyOnly: 0, probeOnly: 0 });
+  const byPath = (cls: string, path: string) => r.disagreements.find((d) => d.class === cls && d.examples.some((x) => x.path === path));
+  const deny = byPath('ebpf-would-deny', '/h/3')!;
+  assert.equal(deny.ebpfRule, `(default deny L7: no rule of ${P} matched)`);
+  assert.equal(deny.expected, false);
+  assert.equal(deny.examples[0]!.where, 'log');
+  const open = byPath('ebpf-would-allow', '/h/open')!;
+  assert.equal(open.ebpfRule, `${P} ingress[0].toPorts[0].rules.http[2]`, 'the rule whose conditions hold decides, not the one the probe named');
+  assert.equal(open.expected, false);
+  const token = byPath('ebpf-would-allow', '/w')!;
+  assert.equal(token.ebpfRule, `${P} ingress[0].toPorts[0].rules.http[3] (if its x-token header holds)`);
+  assert.equal(token.expected, true);
+  assert.equal(token.gapCode, 'SHADOW_HEADER_NOT_LOGGED');
+  assert.equal(token.gapObject, 'AuthorizationPolicy/bookinfo/token');
+  assert.equal(r.disagreements.length, 3);
+  // without the conditions (the probe's view alone) /h/2, /ua (curl) and /ua (none) would be false would-allows
+  const blind = new ShadowJoiner({ ...cond, rules: cond.rules.map(({ when: _w, ...x }) => x) }, { windowMs: 500 });
+  blind.addProbe(flow(40000, 'allow', 101));
+  cases.forEach(([m, p, allowed, host, ua, rule], i) => {
+    const t = T0 + 10 + i * 10;
+    blind.addProbe(http('wire', t + 0.2, 1, '10.0.0.20:40000', '10.0.0.13:9080', m, p, allowed ? 200 : 403, 'allow', 'kernel', rule));
+    blind.addEntry(parseEnvoyTextLine(logged(t, m, p, allowed, host, ua, `id-${i}`), 'reviews')!);
+  });
+  blind.flush(Infinity);
+  assert.deepEqual(blind.matrix, { allowAllow: 3, allowDeny: 0, denyAllow: 5, denyDeny: 0, envoyOnly: 0, probeOnly: 0 });
+});
+
+test('join: host and user-agent come from both log formats; an entry that does not say leaves a condition unseen', async () => {
+  const { compileConditions, checkConditions } = await import('../../src/core/shadow/http-conditions.js');
+  const { entryFromJson } = await import('../../src/core/shadow/envoy-json.js');
+  const text = parseEnvoyTextLine(line(T0, 'GET', '/a', 200, 'via_upstream', '10.0.0.20:40000', '127.0.0.6:5000', 'i').replace('"t" ', '"probe/1" '), 'reviews')!;
+  assert.equal(text.userAgent, 'probe/1');
+  assert.equal(text.authority, 'reviews:9080');
+  const json = entryFromJson({ start_time: iso(T0), method: 'GET', path: '/a', protocol: 'HTTP/1.1', response_code: 200, authority: 'reviews:9080', user_agent: null, upstream_cluster: 'inbound|9080||' }, 'reviews');
+  assert.ok(typeof json === 'object');
+  assert.equal(json.userAgent, '-', 'JSON null: none sent');
+  const ua = compileConditions({ headers: ['User-Agent'] });
+  assert.equal(checkConditions(ua, text), 'pass');
+  assert.equal(checkConditions(ua, json), 'fail');
+  const { userAgent: _u, ...older } = text;
+  assert.equal(checkConditions(ua, older), 'unseen', 'an entry without the field does not say');
+  const host = compileConditions({ host: 'reviews(:9080)?' });
+  assert.equal(checkConditions(host, text), 'pass');
+  assert.equal(checkConditions(host, { ...text, authority: 'reviews.other' }), 'fail');
+  assert.equal(checkConditions(host, { ...text, authority: '-' }), 'fail', 'no Host: the regex meets the empty value');
+  const both = compileConditions({ host: 'reviews(:9080)?', headers: ['x-b'], headerMatches: [{ name: 'X-A', value: '1' }] });
+  assert.deepEqual(both.unseen, ['x-a', 'x-b']);
+  assert.equal(checkConditions(both, text), 'unseen');
+  assert.equal(checkConditions(both, { ...text, authority: 'nope' }), 'fail', 'a condition the log shows failing decides');
+});

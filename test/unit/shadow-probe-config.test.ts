@@ -52,11 +52,20 @@ test('a translated CNP compiles into identities, per-peer policy entries, L7 rul
   assert.deepEqual(c.config.pods.map((p) => [p.name, p.sidecar]), [['client', false], ['ratings', true], ['reviews', true]]);
 });
 
-test('no peer field admits any peer (identity 0); headers are reported as not shadowed', () => {
-  const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'reviews' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }], rules: { http: [{ path: '/x', headerMatches: [{ name: 'x-a', value: '1' }] }] } }] }] })], pods);
+test('no peer field admits any peer (identity 0); host and header conditions go to the join, named in the report', () => {
+  const c = compilePlan([cnp({ endpointSelector: { matchLabels: { app: 'reviews' } }, ingress: [{ toPorts: [{ ports: [{ port: '9080', protocol: 'TCP' }], rules: { http: [{ path: '/x', headerMatches: [{ name: 'x-a', value: '1' }] }, { path: '/y', host: '(?i)reviews', headers: ['User-Agent'] }, { path: '/z' }] } }] }] })], pods);
   assert.deepEqual(c.config.policy.map((p) => [p.pod, p.identity, p.port]), [['reviews', 0, 9080]]);
-  assert.equal(c.unsupported.length, 1);
-  assert.match(c.unsupported[0]!, /header/);
+  // the probe matches on method and path alone; the rule table keeps what the join checks
+  assert.equal(c.config.l7.length, 3);
+  assert.ok(c.config.l7.every((r) => !('when' in r) && !('host' in r)));
+  const when = c.rules.filter((r) => r.when).map((r) => [r.rule, r.when]);
+  assert.deepEqual(when, [
+    ['ingress[0].toPorts[0].rules.http[0]', { headerMatches: [{ name: 'x-a', value: '1' }] }],
+    ['ingress[0].toPorts[0].rules.http[1]', { host: '(?i)reviews', headers: ['User-Agent'] }],
+  ]);
+  assert.equal(c.unsupported.length, 2);
+  assert.match(c.unsupported[0]!, /http\[0\]: its header conditions are checked on the sidecars' access log.*the log does not carry x-a/);
+  assert.match(c.unsupported[1]!, /http\[1\]: its host and header conditions are checked on the sidecars' access log, not by the probe \(traffic no sidecar handles is judged without them\)$/);
 });
 
 test('ctFlows: the CT sizes the probe accepts (powers of two, 8192 to 1048576), and compilePlan passes settings through', () => {

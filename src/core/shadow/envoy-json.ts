@@ -23,7 +23,7 @@ export function entryFromJson(o: Record<string, unknown>, pod: string): AccessLo
     pod, startMs, method: str(o.method), path: str(o.path), protocol: str(o.protocol), status,
     flags: str(o.response_flags), details: str(o.response_code_details), termination: str(o.connection_termination_details),
     bytesReceived: Number.isNaN(br) ? 0 : br, bytesSent: Number.isNaN(bs) ? 0 : bs, durationMs: num(o.duration),
-    upstreamMs: num(o.upstream_service_time), requestId: str(o.request_id), authority: str(o.authority),
+    upstreamMs: num(o.upstream_service_time), requestId: str(o.request_id), authority: str(o.authority), userAgent: str(o.user_agent),
     upstreamHost: str(o.upstream_host), upstreamCluster: str(o.upstream_cluster), upstreamLocal: str(o.upstream_local_address),
     downstreamLocal: str(o.downstream_local_address), downstreamRemote: str(o.downstream_remote_address),
     sni: str(o.requested_server_name), route: str(o.route_name),

@@ -124,7 +124,7 @@ function scan(s: string, b: number, end: number, pod: string): AccessLogEntry | 
   j = qend(s, i, end); if (j < 0) return fail('missing "X-FORWARDED-FOR"');
   i = j + 2;
   j = qend(s, i, end); if (j < 0) return fail('missing "USER-AGENT"');
-  i = j + 2;
+  const userAgent = s.slice(i + 1, j); i = j + 2;
   j = qend(s, i, end); if (j < 0) return fail('missing "X-REQUEST-ID"');
   const requestId = s.slice(i + 1, j); i = j + 2;
   j = qend(s, i, end); if (j < 0) return fail('missing ":AUTHORITY"');
@@ -146,7 +146,7 @@ function scan(s: string, b: number, end: number, pod: string): AccessLogEntry | 
   return {
     pod, startMs, method, path, protocol, status, flags, details, termination,
     bytesReceived: bytesReceived === bytesReceived ? bytesReceived : 0, bytesSent: bytesSent === bytesSent ? bytesSent : 0,
-    durationMs, upstreamMs, requestId, authority, upstreamHost, upstreamCluster, upstreamLocal, downstreamLocal,
+    durationMs, upstreamMs, requestId, authority, userAgent, upstreamHost, upstreamCluster, upstreamLocal, downstreamLocal,
     downstreamRemote, sni, route,
   };
 }

@@ -12,6 +12,8 @@ import { emptyMatrix } from './result.js';
 import { Samples } from './stats.js';
 import { BypassJudge, bypassReason, SIDECAR_PORTS } from './bypass.js';
 import { cidrContains, parseCidr, parseIp } from '../verify/ip.js';
+import { checkConditions, compileConditions, unseenOf } from './http-conditions.js';
+import type { CompiledConditions } from './http-conditions.js';
 import type { Cidr } from '../verify/ip.js';
 
 export interface JoinOptions {
@@ -99,6 +101,9 @@ export interface GroupAcc {
  */
 export const EXPLAINS_ALLOW = new Set(['TR_DENY_L7', 'TR_CUSTOM_EXTAUTHZ', 'TR_NEGATIVE_L7', 'TR_JWT', 'TR_HEADER_MATCH', 'TR_REMOTE_IP', 'TR_PATH_TEMPLATE', 'TR_REQUEST_AUTHN', 'TR_PA_DISABLE', 'TR_PA_PERMISSIVE', 'TR_WIDER']);
 export const EXPLAINS_DENY = new Set(['TR_CUSTOM_EXTAUTHZ', 'TR_NEGATIVE_L7', 'TR_JWT', 'TR_HEADER_MATCH', 'TR_REMOTE_IP', 'TR_PATH_TEMPLATE', 'TR_REQUEST_AUTHN', 'TR_PA_STRICT']);
+
+/** Why a would-allow is expected when the rule that allowed needs a header the access log does not carry. */
+export const UNSEEN_HEADER_GAP = 'SHADOW_HEADER_NOT_LOGGED';
 
 const CLASS_RISK: Record<DisagreementClass, Disagreement['risk']> = {
   'ebpf-would-deny': 'outage', 'ebpf-would-allow': 'security', 'unmatched-envoy-only': 'evidence', 'unmatched-probe-only': 'evidence',
@@ -191,6 +196,8 @@ export class ShadowJoiner {
   private readonly ruleNames = new Map<number, string>();
   private readonly gapByObject = new Map<string, KnownGap[]>();
   private readonly l7ByPodPort = new Map<string, { rule: L7Rule; re?: RegExp }[]>();
+  /** HTTP rules with conditions the probe does not see (host, headers), by rule id. */
+  private readonly condById = new Map<number, CompiledConditions>();
   /** Longest prefix first. */
   private readonly cidrIds: { cidr: Cidr; identity: number }[] = [];
   /** Wire groups by (server, client) address: the pod IP makes the server unique to a pod. */
@@ -227,7 +234,10 @@ export class ShadowJoiner {
       ruleName: (id, layer, flags, pod) => this.ruleName(id, layer, 'deny', flags, pod),
       flowOf: (server, client) => this.flows.get(server, client),
     }, this.opts.examples);
-    for (const r of inputs.rules) this.ruleById.set(r.id, r);
+    for (const r of inputs.rules) {
+      this.ruleById.set(r.id, r);
+      if (r.when) this.condById.set(r.id, compileConditions(r.when));
+    }
     for (const g of inputs.gaps) { const l = this.gapByObject.get(g.object); if (l) l.push(g); else this.gapByObject.set(g.object, [g]); }
     for (const i of inputs.identities ?? []) {
       const cidr = parseCidr('cidr' in i ? i.cidr : i.ip.includes('/') ? i.ip : `${i.ip}/32`);
@@ -395,23 +405,29 @@ export class ShadowJoiner {
     return WORLD;
   }
 
-  /** The plan's L7 verdict for a request from peer (identity): rules without a peer apply to every peer. */
-  private l7Eval(pod: string, port: number, method: string, path: string, peer: number): { verdict: Verdict; rule: number } | null {
+  /** The plan's L7 verdict for the logged request e from peer (identity): rules without a peer apply to every peer.
+   * A rule whose host or headers the log shows not to hold does not match; one whose headers the log does not carry
+   * allows only where no other rule does, and says so (`unseen`). */
+  private l7Eval(pod: string, port: number, e: AccessLogEntry, peer: number): { verdict: Verdict; rule: number; unseen?: string[] } | null {
     const rules = [...(this.l7ByPodPort.get(`${pod}|${port}`) ?? []), ...(this.l7ByPodPort.get(`*|${port}`) ?? [])];
     if (!rules.length) return null;
     // a pod no default-deny policy selects holds only the peers its rules name to them (Cilium redirects those alone)
     if (!this.inputs.selectedBy?.[pod] && !rules.some(({ rule }) => !rule.identity || rule.identity === peer)) return null;
-    const p = normPath(path);
+    const p = normPath(e.path);
+    let maybe: { verdict: Verdict; rule: number; unseen: string[] } | undefined;
     for (const { rule, re } of rules) {
       if (rule.identity && rule.identity !== peer) continue;
-      if (rule.method && rule.method !== '*' && rule.method !== method) continue;
+      if (rule.method && rule.method !== '*' && rule.method !== e.method) continue;
       if (rule.pathExact !== undefined && p !== rule.pathExact) continue;
       if (rule.pathPrefix !== undefined && !p.startsWith(rule.pathPrefix)) continue;
       if (rule.pathSuffix !== undefined && !p.endsWith(rule.pathSuffix)) continue;
       if (re && !re.test(p)) continue;
-      return { verdict: 'allow', rule: rule.ruleId };
+      const c = this.condById.get(rule.ruleId);
+      const held = c ? checkConditions(c, e) : 'pass';
+      if (held === 'pass') return { verdict: 'allow', rule: rule.ruleId };
+      if (held === 'unseen' && !maybe) maybe = { verdict: 'allow', rule: rule.ruleId, unseen: unseenOf(c!, e) };
     }
-    return { verdict: 'deny', rule: 0 };
+    return maybe ?? { verdict: 'deny', rule: 0 };
   }
 
   ruleName(id: number, layer: string, verdict: Verdict, flags?: string[], pod?: string): string {
@@ -456,6 +472,7 @@ export class ShadowJoiner {
     let layer: ExampleRequest['layer'] = 'L3/L4';
     let where = 'kernel';
     let flags = flow?.flags;
+    let unseen: string[] | undefined;
     if (flow && (flow.verdict === 'deny' || flow.verdict === 'audit')) {
       verdict = 'deny'; ruleId = flow.rule;
     } else {
@@ -467,10 +484,15 @@ export class ShadowJoiner {
       if (l7) {
         verdict = l7.verdict === 'deny' || l7.verdict === 'audit' ? 'deny' : 'allow';
         ruleId = l7.rule; layer = 'L7'; where = l7.where; flags = l7.flags;
+        // the probe matched a rule on method and path alone: its host and headers are checked here, on the log
+        if (verdict === 'allow' && this.condById.has(ruleId)) {
+          const ev = this.l7Eval(e.pod, port, e, this.peerIdentity(ipOf(e.downstreamRemote)));
+          if (ev) { verdict = ev.verdict; ruleId = ev.rule; where = 'log'; unseen = ev.unseen; flags = [...(flags ?? []), 'when']; }
+        }
       } else {
         const undecided = (wire && wire.where !== 'none') || (app && app.where !== 'none');
-        const ev = this.l7Eval(e.pod, port, e.method, e.path, this.peerIdentity(ipOf(e.downstreamRemote)));
-        if (ev && (!(wire || app) || undecided)) { verdict = ev.verdict; ruleId = ev.rule; layer = 'L7'; where = 'log'; flags = undecided ? ['peer'] : []; }
+        const ev = this.l7Eval(e.pod, port, e, this.peerIdentity(ipOf(e.downstreamRemote)));
+        if (ev && (!(wire || app) || undecided)) { verdict = ev.verdict; ruleId = ev.rule; layer = 'L7'; where = 'log'; flags = undecided ? ['peer'] : []; unseen = ev.unseen; }
       }
     }
     if (wire) edge.wire.push(wire.latencyNs / 1e6);
@@ -481,11 +503,17 @@ export class ShadowJoiner {
       if (app) this.onLatency('app', app.latencyNs / 1e6);
       if (wire && app) this.onLatency('overhead', (wire.latencyNs - app.latencyNs) / 1e6);
     }
-    const ebpfRule = this.ruleName(ruleId, layer, verdict, flags, e.pod);
-    this.record(edge, envVerdict, verdict, envRule, ebpfRule, 'matched', e, this.ruleById.get(ruleId)?.source, where, layer);
+    let ebpfRule = this.ruleName(ruleId, layer, verdict, flags, e.pod);
+    const ref = this.ruleById.get(ruleId);
+    let unseenGap: KnownGap | undefined;
+    if (unseen?.length) {
+      ebpfRule += ` (if its ${unseen.join(', ')} header${unseen.length > 1 ? 's' : ''} hold${unseen.length > 1 ? '' : 's'})`;
+      unseenGap = { code: UNSEEN_HEADER_GAP, object: ref?.source ?? ref?.policy ?? ebpfRule, reason: `the access log does not carry ${unseen.join(', ')}: allowed as if the rule's header conditions held` };
+    }
+    this.record(edge, envVerdict, verdict, envRule, ebpfRule, 'matched', e, ref?.source, where, layer, unseenGap);
   }
 
-  private record(edge: EdgeAcc, envoy: Verdict, ebpf: Verdict | null, envoyRule: string, ebpfRule: string, kind: 'matched' | 'envoy-only', e: AccessLogEntry, ebpfSource: string | undefined, where: string, layer: ExampleRequest['layer']): void {
+  private record(edge: EdgeAcc, envoy: Verdict, ebpf: Verdict | null, envoyRule: string, ebpfRule: string, kind: 'matched' | 'envoy-only', e: AccessLogEntry, ebpfSource: string | undefined, where: string, layer: ExampleRequest['layer'], unseenGap?: KnownGap): void {
     const cell: keyof Matrix = ebpf === null ? 'envoyOnly' : envoy === 'allow' ? (ebpf === 'allow' ? 'allowAllow' : 'allowDeny') : ebpf === 'allow' ? 'denyAllow' : 'denyDeny';
     this.matrix[cell]++;
     edge.matrix[cell]++;
@@ -496,7 +524,8 @@ export class ShadowJoiner {
     if (!cls) return;
     const edgeName = edge.name;
     const explains = cls === 'ebpf-would-allow' ? EXPLAINS_ALLOW : EXPLAINS_DENY;
-    const gap = [...(envoyObj ? this.gapByObject.get(envoyObj) ?? [] : []), ...(ebpfSource ? this.gapByObject.get(ebpfSource) ?? [] : [])].find((x) => explains.has(x.code));
+    const gap = [...(envoyObj ? this.gapByObject.get(envoyObj) ?? [] : []), ...(ebpfSource ? this.gapByObject.get(ebpfSource) ?? [] : [])].find((x) => explains.has(x.code))
+      ?? (cls === 'ebpf-would-allow' ? unseenGap : undefined);
     this.addDisagreement(cls, edgeName, envoyRule, ebpfRule, gap, () => ({
       time: new Date(e.startMs).toISOString(), method: e.method, path: e.path, status: e.status, client: e.downstreamRemote,
       server: e.downstreamLocal, requestId: e.requestId, envoyRule, ebpfRule, where, layer,

@@ -7,7 +7,8 @@ import type { KubeObject } from '../model/k8s.js';
 import type { CiliumRuleSpec, IngressRule, PortRuleHTTP } from '../cilium/types.js';
 import { ciliumLabels, compileSelector } from '../cilium/labels.js';
 import { ciliumRejects, l4Proto } from '../cilium/admission.js';
-import type { InboundCapture, L7Rule, RuleRef, ShadowPod } from './types.js';
+import type { HttpConditions, InboundCapture, L7Rule, RuleRef, ShadowPod } from './types.js';
+import { compileConditions } from './http-conditions.js';
 import { l7RulesOf } from './l7-peers.js';
 import { CidrIdentities } from './cidr-identities.js';
 import type { PortGrant } from './l7-peers.js';
@@ -226,10 +227,11 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
           if (action === 'allow') {
             http.forEach((h, hi) => {
               const hid = nextRule++;
-              rules.push({ id: hid, policy: id, rule: `${field}[${ri}].toPorts[${pi}].rules.http[${hi}]`, ...(source ? { source } : {}) });
+              const when = conditionsOf(h);
+              rules.push({ id: hid, policy: id, rule: `${field}[${ri}].toPorts[${pi}].rules.http[${hi}]`, ...(source ? { source } : {}), ...(when ? { when } : {}) });
               const methods = methodsOf(h.method);
               if (methods === null) unsupported.push(`${id}: method regex ${h.method} is not a list of methods; shadowed as any method`);
-              if (h.headers?.length || h.headerMatches?.length || h.host) unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}].rules.http[${hi}]: host/header matches are not shadowed by the probe`);
+              if (when) unsupported.push(`${id} ${field}[${ri}].toPorts[${pi}].rules.http[${hi}]: ${conditionsNote(when)}`);
               const path = pathMatch(h.path);
               for (const po of ports) for (const meth of methods && methods.length ? methods : [undefined]) {
                 l7.push({ port: Number(po.port) || 0, ...(meth ? { method: meth } : {}), ...path, ruleId: hid });
@@ -272,6 +274,20 @@ export function compilePlan(manifests: KubeObject[], podsIn: ProbePodInput[], se
   if (localhost) rules.push({ id: ALLOW_LOCALHOST_RULE, policy: 'Cilium allow-localhost', rule: "the node's own traffic reaches its pods" });
   cfg.l7 = l7RulesOf(grants, new Set(cfg.pods.filter((p) => p.defaultDeny?.ingress === false).map((p) => p.name)));
   return { config: cfg, pods, rules, selectedBy, unsupported: [...new Set(unsupported)].sort(), nodes: nodes.map((n) => ({ name: n.name, identity: n.identity })) };
+}
+
+/** An HTTP rule's host and header conditions (the join checks them; the probe matches method and path alone). */
+function conditionsOf(h: PortRuleHTTP): HttpConditions | undefined {
+  if (h.host === undefined && !h.headers?.length && !h.headerMatches?.length) return undefined;
+  return { ...(h.host !== undefined ? { host: h.host } : {}), ...(h.headers?.length ? { headers: h.headers } : {}), ...(h.headerMatches?.length ? { headerMatches: h.headerMatches.map((m) => ({ name: m.name, ...(m.value !== undefined ? { value: m.value } : {}) })) } : {}) };
+}
+
+/** How the shadow judges a rule's conditions, for the report's "not shadowed" list. */
+function conditionsNote(w: HttpConditions): string {
+  const what = [w.host !== undefined ? 'host' : '', w.headers?.length || w.headerMatches?.length ? 'header' : ''].filter(Boolean).join(' and ');
+  const unseen = compileConditions(w).unseen;
+  return `its ${what} conditions are checked on the sidecars' access log, not by the probe (traffic no sidecar handles is judged without them)` +
+    (unseen.length ? `; the log does not carry ${unseen.join(', ')}: a request only this rule allows counts as allowed, and a would-allow it causes as expected` : '');
 }
 
 /** Markers in a rule's peer set for the entities whose identity depends on the target's node. */

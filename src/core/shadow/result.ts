@@ -154,8 +154,9 @@ export interface ShadowResult {
   latencyAssumptions: { ebpfCostUs: number; note: string };
   probe: { counters: Record<string, number>; lost: number; recordsOut: number; flows: number; http: number };
   parse: { entries: number; failed: number; failures: (ParseStats['failures'][number] & { pod: string })[] };
-  /** What the plan holds that the probe does not check, and why (a named port, SCTP, host/header matches, a policy
-   * Cilium refuses...): requests that depend on it are judged without it. */
+  /** What the plan holds that the probe does not check, and why (a named port, SCTP, a policy Cilium refuses...):
+   * requests that depend on it are judged without it. Host and header conditions are listed with how the join checks
+   * them instead. */
   notShadowed: string[];
   gaps: { code: string; object: string; reason: string }[];
 }

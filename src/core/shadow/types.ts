@@ -27,6 +27,8 @@ export interface AccessLogEntry {
   upstreamMs: number;
   requestId: string;
   authority: string;
+  /** USER-AGENT ('-' or absent: none sent). */
+  userAgent?: string;
   upstreamHost: string;
   upstreamCluster: string;
   upstreamLocal: string;
@@ -90,6 +92,17 @@ export interface RuleRef {
   /** e.g. ingress[0].toPorts[0].rules.http[1] */
   rule: string;
   source?: string;
+  /** An HTTP rule's conditions beyond method and path (host, headers). The probe parses the request line only, so it
+   * matches such a rule on method and path alone; the join checks the rest on the access log entry. */
+  when?: HttpConditions;
+}
+
+/** Cilium HTTP rule fields the probe does not see: `host` (RE2, whole value), `headers` (present), `headerMatches`
+ * (exact value; no value: present). */
+export interface HttpConditions {
+  host?: string;
+  headers?: string[];
+  headerMatches?: { name: string; value?: string }[];
 }
 
 /** An L7 allow rule of the plan as the probe runs it; the core re-evaluates it on log entries it cannot see. */
