@@ -38,8 +38,9 @@ function rbacLine(r: ShadowResult): string | null {
     (bad.length ? `; LOG INCOMPLETE (the verdict matrix is a sample): ${bad.join('; ')}` : ' (every decision logged)');
 }
 
-function bypassCounts(b: { flows: number; flowsDenied: number; requests: number; requestsDenied: number }): string {
-  return `${b.flows} flows (eBPF would deny ${b.flowsDenied}), ${b.requests} HTTP requests on allowed flows (eBPF would deny ${b.requestsDenied})`;
+function bypassCounts(b: { flows: number; flowsDenied: number; requests: number; requestsDenied: number; requestsUnchecked?: number }): string {
+  return `${b.flows} flows (eBPF would deny ${b.flowsDenied}), ${b.requests} HTTP requests on allowed flows (eBPF would deny ${b.requestsDenied}` +
+    `${b.requestsUnchecked ? `; ${b.requestsUnchecked} allowed only by rules whose host or header conditions nobody checked here: after cutover those headers decide them` : ''})`;
 }
 
 /** A flow (no request line) by its addresses, a request by its line and status. */
@@ -65,6 +66,7 @@ export function renderShadowText(r: ShadowResult): string {
   if (r.bypass.edges.length) {
     out.push('', textTable(['NO SIDECAR ON THE PATH', 'WHY', 'FLOWS', 'FLOWS EBPF DENIES', 'REQUESTS', 'REQUESTS EBPF DENIES'],
       r.bypass.edges.map((e) => [e.edge, e.reason, e.flows, e.flowsDenied, e.requests, e.requestsDenied])));
+    if (r.bypass.requestsUnchecked) out.push(`no sidecar on the path: ${bypassCounts(r.bypass)}`);
   }
   const rl = rbacLine(r);
   if (rl) out.push('', rl);

@@ -134,3 +134,28 @@ test('a port the sidecar does not intercept; flow counts from the kernel aggrega
   // the live metrics' totals: the same counts, by unit and reason
   assert.deepEqual(j.bypass.totals(), [{ unit: 'flows', reason: 'not-intercepted', seen: 33, denied: 14 }, { unit: 'requests', reason: 'not-intercepted', seen: 0, denied: 0 }]);
 });
+
+test('a request no sidecar handles that only a rule with host or header conditions allows is counted as unchecked', () => {
+  // client has no sidecar: no access log names its requests, so nobody sees their Host or headers
+  const cond: JoinInputs = {
+    ...inputs,
+    rules: [
+      ...inputs.rules,
+      { id: 8, policy: 'CiliumNetworkPolicy/bookinfo/all', rule: 'ingress[0].toPorts[0].rules.http[1]', when: { host: 'client\\.example' } },
+    ],
+    l7: [...inputs.l7, { pod: 'client', port: 9080, method: 'GET', pathPrefix: '/h', ruleId: 8 }, { pod: 'client', port: 9080, method: 'GET', pathPrefix: '/h/ok', ruleId: 7 }],
+  };
+  const j = new ShadowJoiner(cond, { windowMs: 500 });
+  j.addProbe(flow(client, '10.0.0.13', 41000, 9080, 'TCP', 'allow', 1002, 5));
+  j.addProbe(request(client, '10.0.0.13:41000', 9080, '/h/1', 'allow', 'kernel', 8)); // only the host rule allows
+  j.addProbe(request(client, '10.0.0.13:41000', 9080, '/h/ok', 'allow', 'kernel', 8)); // rule 7 allows it whatever the host
+  j.addProbe(request(client, '10.0.0.13:41000', 9080, '/ok', 'allow', 'kernel', 7));
+  j.addProbe(request(client, '10.0.0.13:41000', 9080, '/no', 'deny', 'kernel', 0));
+  j.flush(Infinity);
+  const r = result(j);
+  const e = r.bypass.edges.find((x) => x.destination === 'client')!;
+  assert.deepEqual([e.requests, e.requestsDenied, e.requestsUnchecked], [4, 1, 1]);
+  assert.equal(r.bypass.requestsUnchecked, 1);
+  assert.match(renderShadowText(r), /1 allowed only by rules whose host or header conditions nobody checked here/);
+  assert.match(renderShadowMarkdown(r), /1 allowed only by rules whose host or header conditions nobody checked here/);
+});

@@ -45,6 +45,8 @@ export interface BypassEdge {
   /** HTTP requests on flows it allows at L3/L4, and those its L7 rules deny. */
   requests: number;
   requestsDenied: number;
+  /** Requests it allows only by rules with host or header conditions, which nobody checks here (no access log). */
+  requestsUnchecked: number;
 }
 
 export interface BypassTotal { unit: 'flows' | 'requests'; reason: BypassReason; seen: number; denied: number }
@@ -57,6 +59,7 @@ export interface BypassResult {
   flowsDenied: number;
   requests: number;
   requestsDenied: number;
+  requestsUnchecked: number;
   edges: BypassEdge[];
 }
 
@@ -66,6 +69,8 @@ export interface BypassContext {
   peerName(identity: number): string;
   ruleName(id: number, layer: string, flags: string[] | undefined, pod: string): string;
   flowOf(server: string, client: string): ProbeFlow | undefined;
+  /** Allowed only by rules whose host or header conditions the probe does not see. */
+  unchecked(r: ProbeHttp): boolean;
 }
 
 interface Acc {
@@ -96,7 +101,7 @@ export class BypassJudge {
     if (!a) {
       const edge = `${source} -> ${destination}:${port}${proto === 'TCP' ? '' : `/${proto.toLowerCase()}`}`;
       a = {
-        e: { edge, source, destination, port, proto, reason, flows: 0, flowsDenied: 0, requests: 0, requestsDenied: 0 },
+        e: { edge, source, destination, port, proto, reason, flows: 0, flowsDenied: 0, requests: 0, requestsDenied: 0, requestsUnchecked: 0 },
         recFlows: 0, recDenied: 0, aggFlows: 0, aggDenied: 0, flowRule: '', flowExamples: [], reqRule: '', reqExamples: [],
       };
       this.accs.set(k, a);
@@ -155,7 +160,10 @@ export class BypassJudge {
     if (flow && denies(flow.verdict)) return true;
     const a = this.acc(r.remoteIdentity, r.pod, port, 'TCP', reason);
     a.e.requests++;
-    if (!denies(r.verdict)) return true;
+    if (!denies(r.verdict)) {
+      if (this.ctx.unchecked(r)) a.e.requestsUnchecked++;
+      return true;
+    }
     a.e.requestsDenied++;
     const rule = this.ctx.ruleName(r.rule, 'L7', r.flags, r.pod);
     if (!a.reqRule) a.reqRule = rule;
@@ -210,6 +218,7 @@ export class BypassJudge {
         note: 'traffic no sidecar handled (not TCP; to pods without a sidecar; to inbound ports the sidecar does not intercept): Istio does not police it, so it flows today, and after cutover the eBPF plane\'s verdict decides it. ICMP is not judged.',
         flowSource: this.aggSeen ? 'edge-aggregate' : 'records',
         flows: sum((e) => e.flows), flowsDenied: sum((e) => e.flowsDenied), requests: sum((e) => e.requests), requestsDenied: sum((e) => e.requestsDenied),
+        requestsUnchecked: sum((e) => e.requestsUnchecked),
         edges,
       },
       disagreements,

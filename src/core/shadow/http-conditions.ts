@@ -3,7 +3,7 @@
 // sidecar's access log entry of the same request. Istio's default log format carries :authority and user-agent of
 // the request headers (reference/envoy-telemetry.md) and no others: a condition on another header is unseen.
 import { compileAnchored } from '../cilium/evaluator.js';
-import type { AccessLogEntry, HttpConditions } from './types.js';
+import type { HttpConditions } from './types.js';
 
 /** The request headers the access log carries, by the name a Cilium rule gives them. */
 const LOGGED = new Set([':authority', 'user-agent']);
@@ -16,6 +16,16 @@ export interface CompiledConditions {
   unseen: string[];
 }
 
+/** A request as the conditions see it: an access log entry, or a probe record (no header known). */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  /** :AUTHORITY as logged ('-': none sent); absent: not known. */
+  authority?: string;
+  /** USER-AGENT as logged ('-': none sent); absent: not known. */
+  userAgent?: string;
+}
+
 export function compileConditions(w: HttpConditions): CompiledConditions {
   const present = (w.headers ?? []).map((h) => h.toLowerCase());
   const exact = (w.headerMatches ?? []).map((h) => ({ name: h.name.toLowerCase(), value: h.value ?? null }));
@@ -23,42 +33,35 @@ export function compileConditions(w: HttpConditions): CompiledConditions {
   return { host: w.host !== undefined ? compileAnchored(w.host) : null, present, exact, unseen };
 }
 
-/** A logged header's value; undefined when the request had none ('-'), null when the entry does not say. */
-function logged(e: AccessLogEntry, name: string): string | undefined | null {
-  const v = name === 'user-agent' ? e.userAgent : e.authority;
+/** A logged header's value; undefined when the request had none ('-'), null when the request does not say. */
+function logged(r: SeenRequest, name: string): string | undefined | null {
+  const v = name === 'user-agent' ? r.userAgent : r.authority;
   if (v === undefined) return null;
   return v === '-' || v === '' ? undefined : v;
 }
 
 /**
- * pass: every condition holds; fail: one the log shows does not; unseen: none fails that the log shows, and some
- * header it does not carry decides the rest.
+ * null: a condition the request shows does not hold. Else the conditions nobody can check on it (the host, headers
+ * the log does not carry), by name: empty when every condition holds.
  */
-export function checkConditions(c: CompiledConditions, e: AccessLogEntry): 'pass' | 'fail' | 'unseen' {
-  let unknown = c.unseen.length > 0;
+export function checkConditions(c: CompiledConditions, r: SeenRequest): string[] | null {
+  const unknown: string[] = [];
   if (c.host) {
-    const v = logged(e, ':authority');
-    if (v === null) unknown = true;
-    else if (!c.host.test(v ?? '')) return 'fail';
+    const v = logged(r, ':authority');
+    if (v === null) unknown.push('host');
+    else if (!c.host.test(v ?? '')) return null;
   }
   for (const n of c.present) {
     if (!LOGGED.has(n)) continue;
-    const v = logged(e, n);
-    if (v === null) unknown = true;
-    else if (v === undefined) return 'fail';
+    const v = logged(r, n);
+    if (v === null) unknown.push(n);
+    else if (v === undefined) return null;
   }
   for (const x of c.exact) {
     if (!LOGGED.has(x.name)) continue;
-    const v = logged(e, x.name);
-    if (v === null) unknown = true;
-    else if (v === undefined || (x.value !== null && v !== x.value)) return 'fail';
+    const v = logged(r, x.name);
+    if (v === null) unknown.push(x.name);
+    else if (v === undefined || (x.value !== null && v !== x.value)) return null;
   }
-  return unknown ? 'unseen' : 'pass';
-}
-
-/** The headers a rule's verdict hinged on that the entry did not show, for naming it. */
-export function unseenOf(c: CompiledConditions, e: AccessLogEntry): string[] {
-  const out = [...c.unseen];
-  if (e.userAgent === undefined && (c.present.includes('user-agent') || c.exact.some((x) => x.name === 'user-agent'))) out.push('user-agent');
-  return out;
+  return unknown.length || c.unseen.length ? [...new Set([...unknown, ...c.unseen])] : unknown;
 }

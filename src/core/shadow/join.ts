@@ -12,8 +12,8 @@ import { emptyMatrix } from './result.js';
 import { Samples } from './stats.js';
 import { BypassJudge, bypassReason, SIDECAR_PORTS } from './bypass.js';
 import { cidrContains, parseCidr, parseIp } from '../verify/ip.js';
-import { checkConditions, compileConditions, unseenOf } from './http-conditions.js';
-import type { CompiledConditions } from './http-conditions.js';
+import { checkConditions, compileConditions } from './http-conditions.js';
+import type { CompiledConditions, SeenRequest } from './http-conditions.js';
 import type { Cidr } from '../verify/ip.js';
 
 export interface JoinOptions {
@@ -233,6 +233,11 @@ export class ShadowJoiner {
       peerName: (id) => this.podByIdentity.get(id)?.name ?? peerNames.get(id) ?? `identity:${id}`,
       ruleName: (id, layer, flags, pod) => this.ruleName(id, layer, 'deny', flags, pod),
       flowOf: (server, client) => this.flows.get(server, client),
+      unchecked: (r) => {
+        // allowed by a rule with host or header conditions, and by none without: no log entry shows them
+        if (r.verdict !== 'allow' || !this.condById.has(r.rule)) return false;
+        return !!this.l7Eval(r.pod, Number(r.server.slice(r.server.lastIndexOf(':') + 1)), r, r.remoteIdentity)?.unseen;
+      },
     }, this.opts.examples);
     for (const r of inputs.rules) {
       this.ruleById.set(r.id, r);
@@ -408,7 +413,7 @@ export class ShadowJoiner {
   /** The plan's L7 verdict for the logged request e from peer (identity): rules without a peer apply to every peer.
    * A rule whose host or headers the log shows not to hold does not match; one whose headers the log does not carry
    * allows only where no other rule does, and says so (`unseen`). */
-  private l7Eval(pod: string, port: number, e: AccessLogEntry, peer: number): { verdict: Verdict; rule: number; unseen?: string[] } | null {
+  private l7Eval(pod: string, port: number, e: SeenRequest, peer: number): { verdict: Verdict; rule: number; unseen?: string[] } | null {
     const rules = [...(this.l7ByPodPort.get(`${pod}|${port}`) ?? []), ...(this.l7ByPodPort.get(`*|${port}`) ?? [])];
     if (!rules.length) return null;
     // a pod no default-deny policy selects holds only the peers its rules name to them (Cilium redirects those alone)
@@ -423,9 +428,10 @@ export class ShadowJoiner {
       if (rule.pathSuffix !== undefined && !p.endsWith(rule.pathSuffix)) continue;
       if (re && !re.test(p)) continue;
       const c = this.condById.get(rule.ruleId);
-      const held = c ? checkConditions(c, e) : 'pass';
-      if (held === 'pass') return { verdict: 'allow', rule: rule.ruleId };
-      if (held === 'unseen' && !maybe) maybe = { verdict: 'allow', rule: rule.ruleId, unseen: unseenOf(c!, e) };
+      const unseen = c ? checkConditions(c, e) : [];
+      if (unseen === null) continue;
+      if (!unseen.length) return { verdict: 'allow', rule: rule.ruleId };
+      if (!maybe) maybe = { verdict: 'allow', rule: rule.ruleId, unseen };
     }
     return maybe ?? { verdict: 'deny', rule: 0 };
   }
@@ -507,7 +513,7 @@ export class ShadowJoiner {
     const ref = this.ruleById.get(ruleId);
     let unseenGap: KnownGap | undefined;
     if (unseen?.length) {
-      ebpfRule += ` (if its ${unseen.join(', ')} header${unseen.length > 1 ? 's' : ''} hold${unseen.length > 1 ? '' : 's'})`;
+      ebpfRule += ` (if its ${unseen.join(', ')} condition${unseen.length > 1 ? 's hold' : ' holds'})`;
       unseenGap = { code: UNSEEN_HEADER_GAP, object: ref?.source ?? ref?.policy ?? ebpfRule, reason: `the access log does not carry ${unseen.join(', ')}: allowed as if the rule's header conditions held` };
     }
     this.record(edge, envVerdict, verdict, envRule, ebpfRule, 'matched', e, ref?.source, where, layer, unseenGap);
