@@ -28,7 +28,7 @@ export interface ExampleRequest {
   requestId: string;
   envoyRule: string;
   ebpfRule: string;
-  /** Where the eBPF verdict came from: kernel, user (probe's userspace regex), log (core re-evaluated the plan's L7 rule on the logged request: the probe never saw it in plaintext), none. */
+  /** Where the eBPF verdict came from: kernel, user (probe's userspace regex), log (core evaluated the plan's L7 rules on the logged request: the probe never saw it in plaintext, left it to the peer, or matched a rule whose host or headers only the log shows), none. */
   where: string;
   layer: 'L3/L4' | 'L7' | '-';
 }
